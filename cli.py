@@ -1,0 +1,115 @@
+"""The ``techscout`` command.
+
+Each subcommand is declared in :func:`build_parser` and names its handler as ``"module:function"``; the module
+is imported only when that subcommand runs, so ``techscout search`` does not pay for Scrapy's import.
+A handler receives ``(args, settings)`` and returns the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from crawlers.errors import TechscoutError
+from crawlers.settings import Settings, load_settings
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", metavar="DIR", help="data directory (default: $TECHSCOUT_DATA or ./techscout-data)")
+    p.add_argument("--config", metavar="FILE", help="techscout.toml to read (default: ./techscout.toml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="techscout",
+        description="Watch sci-tech sources, extract and classify articles, search them in Chinese.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("crawl", help="crawl sources now, in the foreground")
+    p.add_argument("names", nargs="*", metavar="NAME", help="source names (default: every source)")
+    p.add_argument("--sources", metavar="PATH", help="sources directory or one YAML file")
+    p.add_argument("--max-pages", type=int, metavar="N", help="override every source's page bound")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--json", action="store_true", help="print the crawl summary as JSON")
+    p.add_argument("--run-id", help=argparse.SUPPRESS)
+    p.add_argument("--jobdir", help=argparse.SUPPRESS)
+    p.set_defaults(handler="crawlers.runner:cli_crawl")
+    _common(p)
+
+    p = sub.add_parser("search", help="search the index")
+    p.add_argument("query", nargs="?", default="", help='query text; "" matches every document')
+    p.add_argument("--limit", type=int, default=10, metavar="N")
+    p.add_argument("--page", type=int, default=1, metavar="N")
+    p.add_argument("--type", dest="types", action="append", metavar="T", help="content type (repeatable)")
+    p.add_argument("--source", dest="sources_filter", action="append", metavar="S", help="source name (repeatable)")
+    p.add_argument("--domain", dest="domains", action="append", metavar="D", help="tech domain (repeatable)")
+    p.add_argument("--region", dest="regions", action="append", metavar="R", help="region (repeatable)")
+    p.add_argument("--library", dest="libraries", action="append", metavar="L", help="problem|project|talent")
+    p.add_argument("--since", metavar="DATE", help="published on or after YYYY-MM-DD")
+    p.add_argument("--until", metavar="DATE", help="published on or before YYYY-MM-DD")
+    p.add_argument("--sort", choices=("relevance", "date"), default="relevance")
+    p.add_argument("--collapse", action="store_true", help="one hit per near-duplicate cluster")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler="search.cli:cli_search")
+    _common(p)
+
+    p = sub.add_parser("sources", help="list and validate the configured sources")
+    p.add_argument("--sources", metavar="PATH", help="sources directory or one YAML file")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--check", action="store_true", help="only validate; exit 1 on the first invalid file")
+    p.set_defaults(handler="crawlers.sources:cli_sources")
+    _common(p)
+
+    p = sub.add_parser("run", help="the main job: scheduled crawling of every source (and the web UI)")
+    p.add_argument("--sources", metavar="PATH", help="sources directory or one YAML file")
+    p.add_argument("--no-web", action="store_true", help="do not start the web UI")
+    p.add_argument("--once", action="store_true", help="crawl every source once, then exit")
+    p.add_argument("--host", help="web UI address")
+    p.add_argument("--port", type=int, help="web UI port")
+    p.set_defaults(handler="scheduler:cli_run")
+    _common(p)
+
+    p = sub.add_parser("runs", help="crawl run history")
+    p.add_argument("--source", metavar="S")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler="search.cli:cli_runs")
+    _common(p)
+
+    # -- subcommands owned by other modules are added below this line --
+    return parser
+
+
+def resolve(handler: str) -> Callable[[argparse.Namespace, Settings], int]:
+    module_name, _, func = handler.partition(":")
+    module = importlib.import_module(module_name)
+    fn: Callable[[argparse.Namespace, Settings], int] = getattr(module, func)
+    return fn
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    overrides: dict[str, Any] = {}
+    for key in ("sources", "host", "port"):
+        value = getattr(args, key, None)
+        if value is not None:
+            overrides[key] = value
+    try:
+        settings = load_settings(data=getattr(args, "data", None), config_file=getattr(args, "config", None), **overrides)
+        return resolve(args.handler)(args, settings)
+    except TechscoutError as exc:
+        print(f"techscout: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("techscout: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""techscout crawlers: source configuration, the generic spider and crawl-level components."""

@@ -1,0 +1,196 @@
+"""Backend-neutral query model: what staff ask for, independent of SQLite or Elasticsearch.
+
+Query text syntax (the same in the CLI, the web UI and the API):
+
+* words separated by spaces must all match (AND); Chinese runs are split into words;
+* ``"科创中国"`` (straight or Chinese quotes) matches the exact phrase;
+* ``A OR B`` (or ``A | B``) matches either; ``-word`` or ``NOT word`` excludes;
+* traditional-script queries are converted to simplified, like the indexed text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from crawlers.errors import QueryError
+
+FILTER_FIELDS = ("source", "content_type", "domains", "region", "libraries", "language", "cluster_id", "story_id")
+FACET_FIELDS = ("source", "content_type", "domains", "region", "libraries", "month")
+SORTS = ("relevance", "date")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One unit of the query: a word or a phrase (phrase = must appear exactly, in order)."""
+
+    text: str
+    phrase: bool = False
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A group of alternatives (OR); a query is an AND of clauses, minus excluded terms."""
+
+    alternatives: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    must: tuple[Clause, ...] = ()
+    must_not: tuple[Term, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.must and not self.must_not
+
+    def positive_terms(self) -> list[str]:
+        """Every term that can match, for highlighting."""
+        return [t.text for c in self.must for t in c.alternatives]
+
+
+@dataclass
+class Query:
+    text: str = ""
+    filters: dict[str, list[str]] = field(default_factory=dict)  # field -> any of these values
+    since: date | None = None
+    until: date | None = None
+    sort: Literal["relevance", "date"] = "relevance"
+    page: int = 1
+    size: int = 10
+    facets: list[str] = field(default_factory=list)
+    highlight: bool = True
+    collapse: bool = False  # one hit per near-duplicate cluster
+    ids: list[str] | None = None  # restrict to these document ids
+    min_relevance: float | None = None
+
+    def __post_init__(self) -> None:
+        for key in self.filters:
+            if key not in FILTER_FIELDS:
+                raise QueryError(f"unknown filter {key!r} (known: {', '.join(FILTER_FIELDS)})")
+        for facet in self.facets:
+            if facet not in FACET_FIELDS:
+                raise QueryError(f"unknown facet {facet!r} (known: {', '.join(FACET_FIELDS)})")
+        if self.sort not in SORTS:
+            raise QueryError(f"unknown sort {self.sort!r} (known: {', '.join(SORTS)})")
+        if self.page < 1 or self.size < 0 or self.size > 1000:
+            raise QueryError("page must be >= 1 and size between 0 and 1000")
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    def parsed(self) -> ParsedQuery:
+        return parse_query(self.text)
+
+
+@dataclass
+class Hit:
+    id: str
+    url: str
+    title: str
+    published: str | None
+    source: str
+    snippet: str  # plain text with the matched terms wrapped in <mark>…</mark>; everything else is escaped
+    score: float
+    content_type: str = ""
+    domains: list[str] = field(default_factory=list)
+    region: str | None = None
+    cluster_id: str = ""
+    cluster_size: int = 1
+    duplicate_of: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "title": self.title,
+            "published": self.published,
+            "source": self.source,
+            "snippet": self.snippet,
+            "score": round(self.score, 4),
+            "content_type": self.content_type,
+            "domains": self.domains,
+            "region": self.region,
+            "cluster_id": self.cluster_id,
+            "cluster_size": self.cluster_size,
+        }
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[Hit]
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    took_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"total": self.total, "hits": [h.to_json() for h in self.hits]}
+        if self.facets:
+            out["facets"] = {k: [{"value": v, "count": n} for v, n in vals] for k, vals in self.facets.items()}
+        return out
+
+
+_QUOTES = re.compile(r'"([^"]*)"|“([^”]*)”|「([^」]*)」')
+_TOKEN = re.compile(r'\S+')
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Parse query syntax into clauses. Terms are normalised to simplified script and lower case."""
+    from pipelines.normalize import normalize_text
+
+    text = text.strip()
+    if not text:
+        return ParsedQuery()
+    if text.count('"') % 2:
+        raise QueryError('unbalanced quote in query: close the phrase with another "')
+    # pull out phrases first, replacing them with placeholders
+    phrases: list[str] = []
+
+    def _ph(m: re.Match[str]) -> str:
+        phrases.append(next(g for g in m.groups() if g is not None))
+        return f" \x00{len(phrases) - 1}\x00 "
+
+    rest = _QUOTES.sub(_ph, text)
+    raw_tokens = _TOKEN.findall(rest)
+
+    must: list[Clause] = []
+    must_not: list[Term] = []
+    pending_or = False
+    negate_next = False
+    for tok in raw_tokens:
+        if tok in ("OR", "|", "或"):
+            pending_or = True
+            continue
+        if tok in ("AND", "&", "且"):
+            continue
+        if tok == "NOT":
+            negate_next = True
+            continue
+        negate = negate_next
+        negate_next = False
+        if tok.startswith("-") and len(tok) > 1:
+            negate, tok = True, tok[1:]
+        if tok.startswith("\x00") and tok.endswith("\x00"):
+            raw = phrases[int(tok.strip("\x00"))]
+            term_text = normalize_text(raw).lower().strip()
+            is_phrase = True
+        else:
+            term_text = normalize_text(tok).lower().strip()
+            is_phrase = False
+        if not term_text:
+            continue
+        term = Term(term_text, is_phrase)
+        if negate:
+            must_not.append(term)
+            pending_or = False
+            continue
+        if pending_or and must:
+            last = must.pop()
+            must.append(Clause(last.alternatives + (term,)))
+        else:
+            must.append(Clause((term,)))
+        pending_or = False
+    return ParsedQuery(tuple(must), tuple(must_not))
