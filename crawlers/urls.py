@@ -59,7 +59,7 @@ def registered_domain(host: str) -> str:
     """Best-effort registrable domain (``www.most.gov.cn`` → ``most.gov.cn``; ``news.sina.com.cn`` →
     ``sina.com.cn``), without a public-suffix download."""
     labels = host.lower().strip(".").split(".")
-    if len(labels) <= 2:
+    if len(labels) <= 2 or all(label.isdigit() for label in labels) or ":" in host:
         return host.lower()
     second_level = {"com", "net", "org", "gov", "edu", "ac", "mil", "co"}
     if labels[-1] in ("cn", "hk", "tw", "uk", "jp") and labels[-2] in second_level:
