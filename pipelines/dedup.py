@@ -1,0 +1,859 @@
+"""Duplicates, reprint clusters and stories.
+
+* **Exact duplicates**: the same dedup text (:func:`pipelines.minhash.dedup_text`: normalised, punctuation and
+  whitespace removed) has the same :func:`~pipelines.minhash.fingerprint`.
+* **Near-duplicates** (reprints with another script, pinyin annotations, spam, chrome, cut or reordered
+  paragraphs, another headline): one-permutation MinHash signatures of 5-character shingles, found through LSH
+  bands and confirmed on the estimated Jaccard similarity (or, for cut reprints, the estimated containment of
+  the shorter text in the longer). Every document gets a ``cluster_id``: the id of the first member seen, which
+  never changes; :func:`cluster_head` names the earliest-published member.
+* **Stories**: different articles about one event share salient rare terms (3-character grams repeated in the
+  text or present in the headline, weighted by how rarely they are salient elsewhere) and are published within a
+  few days of each other; they get one ``story_id``, kept apart from ``cluster_id``.
+
+:class:`DedupIndex` holds all of it in memory (numpy arrays and sorted band tables) and, when opened on a file,
+in its own SQLite database, from which it reloads on start. :class:`DedupPipeline` is the Scrapy stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sqlite3
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from crawlers.errors import TechscoutError
+from crawlers.items import Article
+from pipelines.minhash import (
+    NUM_PERM,
+    band_keys,
+    containment,
+    dedup_text,
+    fingerprint,
+    signature,
+    similarity,
+    term_candidates,
+)
+
+log = logging.getLogger(__name__)
+
+BANDS = 32  # LSH bands of NUM_PERM // BANDS rows each
+JACCARD_MIN = 0.5  # estimated Jaccard at or above which two texts are near-duplicates
+CONTAINMENT_MIN = 0.8  # ... or estimated containment of the shorter text at or above this
+CONTAINMENT_JACCARD_MIN = 0.25  # ... together with at least this Jaccard
+STORY_TERMS = 16  # salient terms kept per document
+STORY_MIN_SHARED = 6  # shared salient terms for two articles to be one story
+STORY_MIN_SHARED_UNDATED = 9  # ... when either has no publication date
+STORY_DAYS = 3  # publication days apart at most for one story
+SKETCH_BITS = 21  # document-frequency sketch: 2 rows of 2**SKETCH_BITS counters
+CHINA = timezone(timedelta(hours=8))
+_NODAY = np.iinfo(np.int32).min
+
+
+class DedupError(TechscoutError):
+    """The duplicate index file could not be read or written."""
+
+
+@dataclass(frozen=True)
+class DedupResult:
+    """What the index says about one document."""
+
+    duplicate_of: str | None  # the existing document it duplicates (best match), None if new
+    exact: bool  # same dedup text as ``duplicate_of``
+    cluster_id: str  # near-duplicate cluster: id of the cluster's first member seen
+    story_id: str  # story: id of the story's first article seen
+    similarity: float  # estimated Jaccard similarity with ``duplicate_of`` (1.0 for exact), 0.0 if new
+
+
+# --------------------------------------------------------------------------------------------------------------
+# dates and cluster heads
+# --------------------------------------------------------------------------------------------------------------
+def parse_published(published: str | None) -> float | None:
+    """POSIX time of an ISO 8601 date or datetime (China time when it names no zone), None if unparseable."""
+    if not published:
+        return None
+    text = published.strip().replace("Z", "+00:00")
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            dt = datetime.combine(date.fromisoformat(text[:10]), datetime.min.time())
+        except ValueError:
+            return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=CHINA)
+    return dt.timestamp()
+
+
+def _day(ts: float | None) -> int:
+    if ts is None or math.isnan(ts):
+        return int(_NODAY)
+    return datetime.fromtimestamp(ts, CHINA).date().toordinal()
+
+
+def _get(member: Any, key: str) -> Any:
+    if isinstance(member, dict):
+        return member.get(key)
+    return getattr(member, key, None)
+
+
+def cluster_head(members: Iterable[Any]) -> str:
+    """The id of the earliest-published member (ties and undated members: the earliest seen).
+
+    ``members`` are mappings or objects with ``id`` and ``published`` (ISO 8601 or None), and optionally ``seq``
+    (the order seen); without ``seq`` the iteration order is the order seen.
+    """
+    best: tuple[float, float] | None = None
+    head = ""
+    for i, m in enumerate(members):
+        ts = parse_published(_get(m, "published"))
+        seq = _get(m, "seq")
+        key = (ts if ts is not None else math.inf, float(seq) if seq is not None else float(i))
+        if best is None or key < best:
+            best, head = key, str(_get(m, "id"))
+    if best is None:
+        raise ValueError("cluster_head() of no members")
+    return head
+
+
+# --------------------------------------------------------------------------------------------------------------
+# in-memory structures
+# --------------------------------------------------------------------------------------------------------------
+class _MultiMap:
+    """uint64 key → document slots: a sorted main table and a small dict of recent entries, merged as it grows."""
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype=np.uint64)
+        self.vals = np.zeros(0, dtype=np.uint32)
+        self.buf: dict[int, list[int]] = {}
+        self.nbuf = 0
+
+    def load(self, keys: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32]) -> None:
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.vals = keys[order], vals[order]
+        self.buf, self.nbuf = {}, 0
+
+    def add(self, keys: npt.NDArray[np.uint64], val: int, alive: npt.NDArray[np.bool_]) -> None:
+        for k in keys.tolist():
+            self.buf.setdefault(k, []).append(val)
+        self.nbuf += len(keys)
+        if self.nbuf > max(1 << 15, len(self.keys) // 4):
+            self.merge(alive)
+
+    def merge(self, alive: npt.NDArray[np.bool_]) -> None:
+        if not self.nbuf:
+            return
+        bk = np.fromiter((k for k, vs in self.buf.items() for _ in vs), dtype=np.uint64, count=self.nbuf)
+        bv = np.fromiter((v for vs in self.buf.values() for v in vs), dtype=np.uint32, count=self.nbuf)
+        keys = np.concatenate([self.keys, bk])
+        vals = np.concatenate([self.vals, bv])
+        keep = alive[vals]
+        self.load(keys[keep], vals[keep])
+
+    def get(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
+        """Slots under any of ``keys``, once per key that holds them."""
+        parts: list[npt.NDArray[Any]] = []
+        if len(self.keys):
+            lo = np.searchsorted(self.keys, keys, side="left")
+            hi = np.searchsorted(self.keys, keys, side="right")
+            for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
+                if b > a:
+                    parts.append(self.vals[a:b])
+        if self.buf:
+            for k in keys.tolist():
+                vs = self.buf.get(k)
+                if vs:
+                    parts.append(np.asarray(vs, dtype=np.uint32))
+        if not parts:
+            return np.zeros(0, dtype=np.intp)
+        return np.concatenate(parts).astype(np.intp)
+
+    def nbytes(self) -> int:
+        return int(self.keys.nbytes + self.vals.nbytes + self.nbuf * 40 + len(self.buf) * 100)
+
+
+@dataclass
+class _Prepared:
+    doc_id: str
+    fp: int
+    sig: npt.NDArray[np.uint32]
+    size: int
+    bands: npt.NDArray[np.uint64]
+    cand_terms: npt.NDArray[np.uint64]
+    cand_weights: npt.NDArray[np.float64]
+    ts: float | None
+    day: int
+    url: str
+    source: str
+    published: str | None
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    fingerprint TEXT NOT NULL,
+    sig BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    terms BLOB NOT NULL,
+    published TEXT,
+    url TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    cluster_id TEXT NOT NULL,
+    story_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_fingerprint ON docs (fingerprint);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
+"""
+
+
+class DedupIndex:
+    """Exact and near-duplicate detection with stable cluster ids, and story grouping.
+
+    ``DedupIndex()`` lives in memory only; :meth:`open` keeps it in a SQLite file as well.
+    """
+
+    def __init__(self) -> None:
+        self._cap = 0
+        self._n = 0  # slots used (removed documents keep their slot until reopened)
+        self._ids: list[str] = []
+        self._pos: dict[str, int] = {}
+        self._sigs = np.zeros((0, NUM_PERM), dtype=np.uint32)
+        self._sizes = np.zeros(0, dtype=np.int64)
+        self._fps = np.zeros(0, dtype=np.uint64)
+        self._ts = np.zeros(0, dtype=np.float64)
+        self._days = np.zeros(0, dtype=np.int32)
+        self._alive = np.zeros(0, dtype=np.bool_)
+        self._src = np.zeros(0, dtype=np.int32)
+        self._cluster: list[str] = []
+        self._story: list[str] = []
+        self._sources: list[str] = []
+        self._source_pos: dict[str, int] = {}
+        self._by_fp: dict[int, int] = {}
+        self._bands = _MultiMap()
+        self._terms = _MultiMap()
+        self._sketch = np.zeros((2, 1 << SKETCH_BITS), dtype=np.uint16)
+        self._n_added = 0  # documents ever counted in the sketch
+        self._live = 0
+        # persistence
+        self._db: sqlite3.Connection | None = None
+        self._pending: dict[str, tuple[Any, ...] | None] = {}
+        self._flush_every = 500
+        self._sketch_dirty = False
+
+    # ---------------------------------------------------------------------------------------------------- public
+    @classmethod
+    def open(cls, path: str | Path, *, flush_every: int = 500) -> DedupIndex:
+        """Open (or create) the index kept in the SQLite file ``path`` and load it into memory."""
+        index = cls()
+        index._flush_every = max(1, flush_every)
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            index._db = db
+            index._load()
+        except sqlite3.Error as exc:
+            raise DedupError(f"{path}: cannot open the duplicate index: {exc}") from None
+        return index
+
+    def add(
+        self,
+        doc_id: str,
+        text: str,
+        *,
+        title: str = "",
+        published: str | None = None,
+        url: str = "",
+        source: str = "",
+        cluster_id: str | None = None,
+        story_id: str | None = None,
+    ) -> DedupResult:
+        """Add (or update) a document and say what it duplicates.
+
+        Re-adding an id updates that document: it is never its own duplicate, and it keeps its cluster and story
+        unless its new text joins another. ``cluster_id``/``story_id`` force the ids (used when rebuilding).
+        """
+        prep = self._prepare(doc_id, text, title, published, url, source)
+        result, terms = self._probe(prep)
+        slot = self._pos.get(doc_id)
+        if slot is not None and self._alive[slot]:
+            if result.duplicate_of is None:
+                result = DedupResult(None, False, self._cluster[slot], result.story_id, 0.0)
+            if result.story_id == doc_id:
+                result = DedupResult(
+                    result.duplicate_of, result.exact, result.cluster_id, self._story[slot], result.similarity
+                )
+        if cluster_id or story_id:
+            result = DedupResult(
+                result.duplicate_of,
+                result.exact,
+                cluster_id or result.cluster_id,
+                story_id or result.story_id,
+                result.similarity,
+            )
+        self._insert(prep, terms, result)
+        return result
+
+    def lookup(
+        self,
+        doc_id: str,
+        text: str,
+        *,
+        title: str = "",
+        published: str | None = None,
+        url: str = "",
+        source: str = "",
+    ) -> DedupResult:
+        """What :meth:`add` would say, without adding anything."""
+        prep = self._prepare(doc_id, text, title, published, url, source)
+        result, _ = self._probe(prep)
+        slot = self._pos.get(doc_id)
+        if slot is not None and self._alive[slot] and result.duplicate_of is None:
+            result = DedupResult(None, False, self._cluster[slot], self._story[slot], 0.0)
+        return result
+
+    def remove(self, doc_id: str) -> bool:
+        """Forget a document (its cluster and story ids stay with the other members). False if unknown."""
+        slot = self._pos.pop(doc_id, None)
+        if slot is None or not self._alive[slot]:
+            return False
+        self._alive[slot] = False
+        self._live -= 1
+        fp = int(self._fps[slot])
+        if self._by_fp.get(fp) == slot:
+            del self._by_fp[fp]
+            same = np.flatnonzero((self._fps[: self._n] == self._fps[slot]) & self._alive[: self._n])
+            if len(same):
+                self._by_fp[fp] = int(same[0])
+        self._write(doc_id, None)
+        return True
+
+    def __len__(self) -> int:
+        return self._live
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._pos
+
+    def memory_bytes(self) -> int:
+        """Approximate memory held by the index (arrays, tables and id strings)."""
+        arrays = (
+            self._sigs.nbytes
+            + self._sizes.nbytes
+            + self._fps.nbytes
+            + self._ts.nbytes
+            + self._days.nbytes
+            + self._alive.nbytes
+            + self._src.nbytes
+            + self._sketch.nbytes
+        )
+        ids = sum(sys.getsizeof(s) for s in self._ids) + sys.getsizeof(self._pos) + sys.getsizeof(self._ids)
+        lists = sys.getsizeof(self._cluster) + sys.getsizeof(self._story)
+        return int(
+            arrays + ids + lists + sys.getsizeof(self._by_fp) + self._bands.nbytes() + self._terms.nbytes()
+        )
+
+    def info(self, doc_id: str) -> dict[str, Any] | None:
+        """What the index knows of a document: cluster, story, source, publication time."""
+        slot = self._pos.get(doc_id)
+        if slot is None:
+            return None
+        ts = float(self._ts[slot])
+        return {
+            "id": doc_id,
+            "cluster_id": self._cluster[slot],
+            "story_id": self._story[slot],
+            "source": self._sources[int(self._src[slot])],
+            "fingerprint": f"{int(self._fps[slot]):016x}",
+            "published_ts": None if math.isnan(ts) else ts,
+            "seq": slot,
+        }
+
+    def source_of(self, doc_id: str) -> str | None:
+        slot = self._pos.get(doc_id)
+        return None if slot is None else self._sources[int(self._src[slot])]
+
+    def members(self, cluster_id: str) -> list[str]:
+        """Ids of the documents in a near-duplicate cluster, in the order seen."""
+        return [self._ids[i] for i in range(self._n) if self._alive[i] and self._cluster[i] == cluster_id]
+
+    def story_members(self, story_id: str) -> list[str]:
+        return [self._ids[i] for i in range(self._n) if self._alive[i] and self._story[i] == story_id]
+
+    def head(self, cluster_id: str) -> str:
+        """The earliest-published member of a cluster (ties: earliest seen)."""
+        members = []
+        for i in range(self._n):
+            if self._alive[i] and self._cluster[i] == cluster_id:
+                ts = float(self._ts[i])
+                published = None if math.isnan(ts) else datetime.fromtimestamp(ts, UTC).isoformat()
+                members.append({"id": self._ids[i], "published": published, "seq": i})
+        return cluster_head(members)
+
+    def rebuild(self, articles: Iterable[Article]) -> int:
+        """Forget everything and re-add the articles (keeping the cluster and story ids they carry)."""
+        self._reset()
+        if self._db is not None:
+            self._db.execute("DELETE FROM docs")
+            self._db.execute("DELETE FROM meta")
+        n = 0
+        for a in articles:
+            self.add(
+                a.id,
+                a.search_text or a.text,
+                title=a.search_title or a.title,
+                published=a.published,
+                url=a.url,
+                source=a.source,
+                cluster_id=a.cluster_id or None,
+                story_id=a.story_id or None,
+            )
+            n += 1
+        self.flush()
+        return n
+
+    def flush(self) -> None:
+        """Write pending changes to the file (no-op in memory)."""
+        if self._db is None:
+            self._pending.clear()
+            return
+        try:
+            if self._pending:
+                upserts = [row for row in self._pending.values() if row is not None]
+                deletes = [(k,) for k, row in self._pending.items() if row is None]
+                self._db.execute("BEGIN")
+                if deletes:
+                    self._db.executemany("DELETE FROM docs WHERE id = ?", deletes)
+                if upserts:
+                    self._db.executemany(
+                        "INSERT INTO docs (seq, id, fingerprint, sig, size, terms, published, url, source,"
+                        " cluster_id, story_id) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+                        " fingerprint=excluded.fingerprint, sig=excluded.sig, size=excluded.size,"
+                        " terms=excluded.terms, published=excluded.published, url=excluded.url,"
+                        " source=excluded.source, cluster_id=excluded.cluster_id, story_id=excluded.story_id",
+                        upserts,
+                    )
+                self._db.execute("COMMIT")
+                self._pending.clear()
+            if self._sketch_dirty:
+                self._save_sketch()
+        except sqlite3.Error as exc:
+            raise DedupError(f"cannot write the duplicate index: {exc}") from None
+
+    def close(self) -> None:
+        self._sketch_dirty = self._sketch_dirty or bool(self._pending)
+        self.flush()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> DedupIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --------------------------------------------------------------------------------------------------- private
+    def _reset(self) -> None:
+        db, every = self._db, self._flush_every
+        self.__init__()  # type: ignore[misc]
+        self._db, self._flush_every = db, every
+
+    def _grow(self, need: int) -> None:
+        if need <= self._cap:
+            return
+        cap = max(1024, self._cap * 2, need)
+
+        def grow(a: npt.NDArray[Any], fill: Any = 0) -> npt.NDArray[Any]:
+            out = np.full((cap, *a.shape[1:]), fill, dtype=a.dtype)
+            out[: len(a)] = a
+            return out
+
+        self._sigs = grow(self._sigs)
+        self._sizes = grow(self._sizes)
+        self._fps = grow(self._fps)
+        self._ts = grow(self._ts, np.nan)
+        self._days = grow(self._days, _NODAY)
+        self._alive = grow(self._alive, False)
+        self._src = grow(self._src)
+        self._cap = cap
+
+    def _source_index(self, source: str) -> int:
+        i = self._source_pos.get(source)
+        if i is None:
+            i = self._source_pos[source] = len(self._sources)
+            self._sources.append(source)
+        return i
+
+    def _prepare(
+        self, doc_id: str, text: str, title: str, published: str | None, url: str, source: str
+    ) -> _Prepared:
+        dtext = dedup_text(text)
+        dtitle = dedup_text(title)
+        if not dtext:
+            dtext = dtitle
+        sig, size = signature(dtext)
+        terms, weights = term_candidates(dtitle, dtext)
+        ts = parse_published(published)
+        return _Prepared(
+            doc_id=doc_id,
+            fp=int(fingerprint(dtext), 16),
+            sig=sig,
+            size=size,
+            bands=band_keys(sig, BANDS),
+            cand_terms=terms,
+            cand_weights=weights,
+            ts=ts,
+            day=_day(ts),
+            url=url,
+            source=source,
+            published=published,
+        )
+
+    def _sketch_rows(
+        self, terms: npt.NDArray[np.uint64]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        mask = np.uint64((1 << SKETCH_BITS) - 1)
+        r0 = (terms & mask).astype(np.intp)
+        r1 = ((terms >> np.uint64(32)) & mask).astype(np.intp)
+        return r0, r1
+
+    def _salient(self, prep: _Prepared) -> npt.NDArray[np.uint64]:
+        if len(prep.cand_terms) == 0:
+            return prep.cand_terms
+        r0, r1 = self._sketch_rows(prep.cand_terms)
+        df = np.minimum(self._sketch[0, r0], self._sketch[1, r1]).astype(np.float64)
+        idf = np.log((self._n_added + 2.0) / (df + 1.0))
+        score = prep.cand_weights * idf
+        k = min(STORY_TERMS, len(score))
+        top = np.argsort(-score, kind="stable")[:k]
+        return prep.cand_terms[top]
+
+    def _probe(self, prep: _Prepared) -> tuple[DedupResult, npt.NDArray[np.uint64]]:
+        n = self._n
+        self_slot = self._pos.get(prep.doc_id, -1)
+        alive = self._alive[:n]
+        terms = self._salient(prep)
+
+        dup: int | None = None
+        exact = False
+        sim = 0.0
+        cands = np.unique(self._bands.get(prep.bands))
+        if len(cands):
+            cands = cands[alive[cands] & (cands != self_slot)]
+        if len(cands):
+            js = similarity(prep.sig, self._sigs[cands])
+            same_fp = self._fps[cands] == np.uint64(prep.fp)
+            cont = containment(js, prep.size, self._sizes[cands])
+            ok = same_fp | (js >= JACCARD_MIN) | ((cont >= CONTAINMENT_MIN) & (js >= CONTAINMENT_JACCARD_MIN))
+            if ok.any():
+                score = np.where(same_fp, 2.0, js)[ok]
+                best = int(np.argmax(score))  # first maximum: the earliest seen
+                dup = int(cands[ok][best])
+                exact = bool(same_fp[ok][best])
+                sim = 1.0 if exact else float(js[ok][best])
+        if dup is None:
+            fp_slot = self._by_fp.get(prep.fp)
+            if fp_slot is not None and fp_slot != self_slot and self._alive[fp_slot]:
+                dup, exact, sim = fp_slot, True, 1.0
+
+        if dup is not None:
+            return (
+                DedupResult(self._ids[dup], exact, self._cluster[dup], self._story[dup], round(sim, 4)),
+                terms,
+            )
+        story = self._story_match(prep, terms, self_slot)
+        return DedupResult(None, False, prep.doc_id, story or prep.doc_id, 0.0), terms
+
+    def _story_match(self, prep: _Prepared, terms: npt.NDArray[np.uint64], self_slot: int) -> str | None:
+        if len(terms) == 0:
+            return None
+        hits = self._terms.get(terms)
+        if len(hits) == 0:
+            return None
+        slots, shared = np.unique(hits, return_counts=True)
+        keep = self._alive[slots] & (slots != self_slot)
+        days = self._days[slots]
+        dated = (days != _NODAY) & (prep.day != _NODAY)
+        near = np.abs(days.astype(np.int64) - prep.day) <= STORY_DAYS
+        need = np.where(dated, STORY_MIN_SHARED, STORY_MIN_SHARED_UNDATED)
+        keep &= (dated & near) | ~dated
+        keep &= shared >= need
+        if not keep.any():
+            return None
+        slots, shared = slots[keep], shared[keep]
+        best = int(np.argmax(shared))
+        return self._story[int(slots[best])]
+
+    def _insert(self, prep: _Prepared, terms: npt.NDArray[np.uint64], result: DedupResult) -> None:
+        slot = self._pos.get(prep.doc_id)
+        if slot is None:
+            slot = self._n
+            self._grow(slot + 1)
+            self._n += 1
+            self._ids.append(prep.doc_id)
+            self._cluster.append(result.cluster_id)
+            self._story.append(result.story_id)
+            self._pos[prep.doc_id] = slot
+            self._live += 1
+        else:
+            if not self._alive[slot]:
+                self._live += 1
+            old_fp = int(self._fps[slot])
+            if self._by_fp.get(old_fp) == slot:
+                del self._by_fp[old_fp]
+            self._cluster[slot] = result.cluster_id
+            self._story[slot] = result.story_id
+        self._sigs[slot] = prep.sig
+        self._sizes[slot] = prep.size
+        self._fps[slot] = np.uint64(prep.fp)
+        self._ts[slot] = np.nan if prep.ts is None else prep.ts
+        self._days[slot] = prep.day
+        self._alive[slot] = True
+        self._src[slot] = self._source_index(prep.source)
+        self._by_fp.setdefault(prep.fp, slot)
+        self._bands.add(prep.bands, slot, self._alive)
+        if len(terms):
+            self._terms.add(terms, slot, self._alive)
+        # document frequency of salient terms
+        if len(prep.cand_terms):
+            r0, r1 = self._sketch_rows(prep.cand_terms)
+            np.add.at(self._sketch[0], r0, 1)
+            np.add.at(self._sketch[1], r1, 1)
+            np.minimum(self._sketch, np.uint16(60000), out=self._sketch)
+        self._n_added += 1
+        self._sketch_dirty = True
+        self._write(
+            prep.doc_id,
+            (
+                slot if self._db is None else None,
+                prep.doc_id,
+                f"{prep.fp:016x}",
+                prep.sig.tobytes(),
+                prep.size,
+                terms.astype(np.uint64).tobytes(),
+                prep.published,
+                prep.url,
+                prep.source,
+                result.cluster_id,
+                result.story_id,
+            ),
+        )
+
+    def _write(self, doc_id: str, row: tuple[Any, ...] | None) -> None:
+        if self._db is None:
+            return
+        self._pending[doc_id] = row
+        if len(self._pending) >= self._flush_every:
+            self.flush()
+
+    def _save_sketch(self) -> None:
+        assert self._db is not None
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('sketch', ?), ('n_added', ?)",
+            (self._sketch.tobytes(), str(self._n_added).encode()),
+        )
+        self._sketch_dirty = False
+
+    def _load(self) -> None:
+        assert self._db is not None
+        rows = self._db.execute(
+            "SELECT id, fingerprint, sig, size, terms, published, source, cluster_id, story_id"
+            " FROM docs ORDER BY seq"
+        ).fetchall()
+        n = len(rows)
+        self._grow(n)
+        term_keys: list[npt.NDArray[np.uint64]] = []
+        term_vals: list[npt.NDArray[np.uint32]] = []
+        for slot, (doc_id, fp, sig, size, terms, published, source, cid, sid) in enumerate(rows):
+            self._ids.append(doc_id)
+            self._pos[doc_id] = slot
+            self._sigs[slot] = np.frombuffer(sig, dtype=np.uint32)
+            self._sizes[slot] = size
+            self._fps[slot] = np.uint64(int(fp, 16))
+            ts = parse_published(published)
+            self._ts[slot] = np.nan if ts is None else ts
+            self._days[slot] = _day(ts)
+            self._src[slot] = self._source_index(source)
+            self._cluster.append(cid)
+            self._story.append(sid)
+            self._by_fp.setdefault(int(fp, 16), slot)
+            t = np.frombuffer(terms, dtype=np.uint64)
+            term_keys.append(t)
+            term_vals.append(np.full(len(t), slot, dtype=np.uint32))
+        self._n = self._live = n
+        self._alive[:n] = True
+        if n:
+            bands = band_keys(self._sigs[:n], BANDS)
+            self._bands.load(bands.ravel(), np.repeat(np.arange(n, dtype=np.uint32), BANDS))
+            self._terms.load(np.concatenate(term_keys), np.concatenate(term_vals))
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        sketch = meta.get("sketch")
+        if sketch is not None and len(sketch) == self._sketch.nbytes:
+            self._sketch = np.frombuffer(sketch, dtype=np.uint16).reshape(self._sketch.shape).copy()
+            self._n_added = int(meta.get("n_added", b"0").decode() or 0)
+        else:
+            self._n_added = n
+        # the next new document is seen after every stored one
+        self._pending.clear()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Scrapy pipeline
+# --------------------------------------------------------------------------------------------------------------
+def dedup_article(index: DedupIndex, article: Article) -> DedupResult:
+    """Add an article to the index and set its ``fingerprint``, ``duplicate_of``, ``cluster_id`` and ``story_id``."""
+    result = index.add(
+        article.id,
+        article.search_text or article.text,
+        title=article.search_title or article.title,
+        published=article.published,
+        url=article.url,
+        source=article.source,
+    )
+    _apply(article, result)
+    return result
+
+
+def _apply(article: Article, result: DedupResult) -> None:
+    article.fingerprint = fingerprint(dedup_text(article.search_text or article.text))
+    article.duplicate_of = result.duplicate_of
+    article.cluster_id = result.cluster_id
+    article.story_id = result.story_id
+
+
+class DedupPipeline:
+    """Marks duplicates, clusters and stories; drops an exact duplicate of another URL of the same source."""
+
+    def __init__(self, data_dir: str | Path, stats: Any = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / "dedup.sqlite"
+        self.stats = stats
+        self.index: DedupIndex | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> DedupPipeline:
+        from scrapy.exceptions import NotConfigured
+
+        data = crawler.settings.get("TECHSCOUT_DATA")
+        if not data:
+            raise NotConfigured("TECHSCOUT_DATA is not set")
+        return cls(data, getattr(crawler, "stats", None))
+
+    def open_spider(self) -> None:
+        missing = not self.path.exists()
+        self.index = DedupIndex.open(self.path)
+        if missing:
+            n = self._rebuild_from_store(self.index)
+            if n:
+                log.info("duplicate index rebuilt from the store: %d documents", n)
+
+    def _rebuild_from_store(self, index: DedupIndex) -> int:
+        store = [p for p in self.data_dir.iterdir() if p.is_file() and p.name != self.path.name]
+        if not any(p.suffix in (".sqlite", ".db") for p in store):
+            return 0
+        try:
+            from crawlers.settings import load_settings
+            from search.backends import open_backend
+
+            backend = open_backend(load_settings(data=str(self.data_dir)))
+        except (ImportError, TechscoutError) as exc:
+            log.warning("duplicate index not rebuilt: the store cannot be opened: %s", exc)
+            return 0
+        try:
+            return index.rebuild(backend.iter_articles())
+        finally:
+            backend.close()
+
+    def close_spider(self) -> None:
+        if self.index is not None:
+            self.index.close()
+            self.index = None
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Article):
+            return item
+        if self.index is None:
+            self.open_spider()
+        assert self.index is not None
+        text = item.search_text or item.text
+        title = item.search_title or item.title
+        probe = self.index.lookup(
+            item.id, text, title=title, published=item.published, url=item.url, source=item.source
+        )
+        if probe.duplicate_of is not None:
+            self._count()
+            if probe.exact and self.index.source_of(probe.duplicate_of) == item.source:
+                from scrapy.exceptions import DropItem
+
+                raise DropItem(
+                    f"duplicate: {item.url} has the same text as {probe.duplicate_of} ({item.source})"
+                )
+        dedup_article(self.index, item)
+        return item
+
+    def _count(self) -> None:
+        if self.stats is not None:
+            self.stats.inc_value("techscout/duplicates")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------------------------
+def _read_jsonl(path: str) -> Iterator[dict[str, Any]]:
+    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    try:
+        for n, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DedupError(f"{path}:{n}: not JSON: {exc}") from None
+            if not isinstance(doc, dict) or "id" not in doc:
+                raise DedupError(f'{path}:{n}: expected an object with an "id"')
+            yield doc
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+def cli_dedup(args: argparse.Namespace, settings: Any) -> int:
+    """``techscout dedup --jsonl FILE``: one line per input document with its duplicate, cluster and story."""
+    from crawlers.urls import host_of
+
+    index = DedupIndex()
+    try:
+        for doc in _read_jsonl(args.jsonl):
+            url = str(doc.get("url") or "")
+            result = index.add(
+                str(doc["id"]),
+                str(doc.get("text") or ""),
+                title=str(doc.get("title") or ""),
+                published=doc.get("published") or None,
+                url=url,
+                source=str(doc.get("source") or host_of(url)),
+            )
+            out = {
+                "id": str(doc["id"]),
+                "duplicate_of": result.duplicate_of,
+                "cluster_id": result.cluster_id,
+                "story_id": result.story_id,
+            }
+            print(json.dumps(out, ensure_ascii=False))
+    except OSError as exc:
+        raise DedupError(f"{args.jsonl}: {exc}") from None
+    return 0
