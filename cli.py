@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     # -- subcommands owned by other modules are added below this line --
+
+    p = sub.add_parser("extract", help="extract articles from saved HTML pages (or plain-text dumps)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="an HTML file or a directory of them")
+    p.add_argument("--url", help="the pages' URL (resolves links and dates in the URL)")
+    p.add_argument("--jsonl", action="store_true", help="one JSON line per file")
+    p.set_defaults(handler="pipelines.extract:cli_extract")
+    _common(p)
     return parser
 
 

@@ -1,30 +1,59 @@
-"""Decoding fetched bytes to text before any parsing: HTTP charset, BOM, <meta> charset, then sniffing.
+"""Decoding fetched bytes to text before any parsing: BOM, HTTP charset, <meta> charset, then sniffing.
 
 GB2312 and GBK declarations are read as GB18030 (a superset: pages labelled GB2312 routinely use GBK/GB18030
-characters), Big5 as Big5-HKSCS.
+characters), Big5 as Big5-HKSCS, Latin-1 as Windows-1252. A declaration is believed only if the bytes decode
+with it; a Latin declaration on bytes that read as Chinese is overruled. A page cut mid-character (truncated
+download) or carrying a few stray bytes is still decoded with its encoding, the bad bytes replaced.
+
+Every decision that departs from what the page declared is listed in ``Decoded.repairs``:
+
+* ``charset-corrected:<declared>-><used>`` — the declared charset was wrong;
+* ``charset-upgraded:<declared>->gb18030`` — a GB2312/GBK label on a page using characters outside it;
+* ``charset-detected:<used>`` — nothing was declared and the page is not UTF-8;
+* ``truncated-multibyte`` — the body ends inside a multi-byte character;
+* ``undecodable-bytes-replaced`` — some bytes fit no encoding and were replaced by U+FFFD.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
-
-from bs4.dammit import UnicodeDammit
 
 _SUPERSETS = {
     "gb2312": "gb18030",
     "gbk": "gb18030",
     "x-gbk": "gb18030",
     "gb_2312-80": "gb18030",
+    "gb_2312": "gb18030",
+    "cp936": "gb18030",
+    "hz-gb-2312": "gb18030",
     "big5": "big5hkscs",
     "x-big5": "big5hkscs",
+    "cp950": "big5hkscs",
     "iso-8859-1": "windows-1252",
+    "iso8859-1": "windows-1252",
     "latin-1": "windows-1252",
+    "latin1": "windows-1252",
     "ascii": "utf-8",
     "us-ascii": "utf-8",
+    "utf8": "utf-8",
+    "unicode": "utf-8",
 }
+_LATIN = {"windows-1252", "cp1252", "iso-8859-15", "windows-1250", "iso-8859-2"}
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""", re.I)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+# share of undecodable bytes tolerated before a candidate encoding is rejected
+_MAX_BAD_SHARE = 0.002
 
 
 @dataclass
@@ -35,11 +64,27 @@ class Decoded:
     repairs: list[str] = field(default_factory=list)
 
 
+def _canonical(encoding: str | None) -> str | None:
+    if not encoding:
+        return None
+    enc = encoding.strip().strip("\"'").lower()
+    try:
+        name = codecs.lookup(enc).name
+    except LookupError:
+        name = enc
+    return name
+
+
 def _upgrade(encoding: str | None) -> str | None:
     if not encoding:
         return None
-    enc = encoding.strip().lower()
-    return _SUPERSETS.get(enc, enc)
+    enc = encoding.strip().strip("\"'").lower()
+    enc = _SUPERSETS.get(enc, enc)
+    try:
+        codecs.lookup(enc)
+    except LookupError:
+        return None
+    return _SUPERSETS.get(_canonical(enc) or enc, _canonical(enc) or enc)
 
 
 def header_charset(content_type: str | None) -> str | None:
@@ -50,49 +95,104 @@ def header_charset(content_type: str | None) -> str | None:
 
 
 def meta_charset(body: bytes) -> str | None:
-    m = _META_CHARSET.search(body[:4096])
+    head = body[:4096]
+    m = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
     return m.group(1).decode("ascii", "replace") if m else None
 
 
-def _is_utf8(body: bytes) -> bool:
+def _try(body: bytes, encoding: str) -> tuple[str, list[str]] | None:
+    """Decode strictly; tolerate a truncated tail or a very few bad bytes. None when the encoding does not fit."""
     try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        # a page cut mid-character (truncated download) is still UTF-8
-        try:
-            body[:-3].decode("utf-8") if len(body) > 3 else body.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-    return True
+        return body.decode(encoding), []
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(body) - 4:
+            try:
+                return body[: exc.start].decode(encoding), ["truncated-multibyte"]
+            except UnicodeDecodeError:
+                pass
+    except (LookupError, UnicodeError):
+        return None
+    text = body.decode(encoding, errors="replace")
+    bad = text.count("\ufffd") - body.decode("ascii", "ignore").count("\ufffd")
+    if bad <= max(1, int(len(body) * _MAX_BAD_SHARE)):
+        return text, ["undecodable-bytes-replaced"]
+    return None
+
+
+def _looks_chinese(text: str) -> bool:
+    non_ascii = sum(1 for ch in text if ord(ch) > 127)
+    return non_ascii > 0 and len(_CJK.findall(text)) >= 0.8 * non_ascii
 
 
 def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
     """Decode an HTML (or XML) response body; never raises.
 
-    Order of evidence: BOM, then the HTTP header charset and the <meta> charset — each accepted only if the
-    bytes decode cleanly with it — then UTF-8, then statistical detection (charset-normalizer via UnicodeDammit).
+    Order of evidence: BOM, UTF-8 validity (valid non-ASCII UTF-8 is UTF-8 whatever the label says), the HTTP
+    header charset and the <meta> charset — each accepted only if the bytes decode with it — then GB18030,
+    Big5-HKSCS and statistical detection.
     """
+    body = body or b""
     declared_header = header_charset(content_type)
     declared_meta = meta_charset(body)
-    declared = declared_header or declared_meta or ""
-    candidates = [c for c in (_upgrade(declared_header), _upgrade(declared_meta)) if c]
-    # Bytes that are valid UTF-8 and not plain ASCII are UTF-8 whatever the label says: GBK text is almost
-    # never valid UTF-8, while mislabelled UTF-8 pages are common.
-    if not body.isascii() and _is_utf8(body):
-        candidates.insert(0, "utf-8")
-    dammit = UnicodeDammit(
-        body,
-        known_definite_encodings=candidates + ["utf-8"],
-        user_encodings=["gb18030", "big5hkscs"],
-        is_html=True,
-    )
-    text = dammit.unicode_markup
-    encoding = (dammit.original_encoding or "utf-8").lower()
+    declared = (declared_header or declared_meta or "").strip().strip("\"'")
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            text = body.decode(name, errors="replace")
+            return Decoded(text=text.lstrip("\ufeff"), encoding=name.replace("-sig", ""), declared=declared)
+
+    candidates: list[str] = []
+    if not body.isascii():
+        ok = _try(body, "utf-8")
+        if ok is not None and not ok[1]:
+            candidates.append("utf-8")
+    for enc in (_upgrade(declared_header), _upgrade(declared_meta)):
+        if enc and enc not in candidates:
+            candidates.append(enc)
+    for enc in ("utf-8", "gb18030", "big5hkscs"):
+        if enc not in candidates:
+            candidates.append(enc)
+
     repairs: list[str] = []
+    text: str | None = None
+    encoding = "utf-8"
+    if body.isascii():
+        text, encoding = body.decode("ascii"), "utf-8"
+    else:
+        for enc in candidates:
+            got = _try(body, enc)
+            if got is None:
+                continue
+            candidate_text, extra = got
+            # a Latin label on bytes that read cleanly as Chinese: the label is wrong
+            if enc in _LATIN:
+                gb = _try(body, "gb18030")
+                if gb is not None and not gb[1] and _looks_chinese(gb[0]):
+                    candidate_text, extra, enc = gb[0], gb[1], "gb18030"
+            text, encoding = candidate_text, enc
+            repairs.extend(extra)
+            break
     if text is None:
-        text = body.decode("utf-8", errors="replace")
-        encoding = "utf-8"
-        repairs.append("undecodable-bytes-replaced")
-    if declared and _upgrade(declared) != encoding and encoding not in ("ascii",):
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(body[:200_000]).best()
+        enc = _canonical(best.encoding) if best is not None else None
+        if enc:
+            text, encoding = body.decode(enc, errors="replace"), enc
+        else:
+            text, encoding = body.decode("utf-8", errors="replace"), "utf-8"
+        if "\ufffd" in text:
+            repairs.append("undecodable-bytes-replaced")
+
+    upgraded = _upgrade(declared)
+    if declared and upgraded != encoding:
         repairs.append(f"charset-corrected:{declared.lower()}->{encoding}")
+    elif declared and encoding == "gb18030" and (_canonical(declared) or "") in ("gb2312", "gbk"):
+        narrow = _canonical(declared) or "gb2312"
+        try:
+            body.decode(narrow)
+        except UnicodeDecodeError as exc:
+            if exc.start < len(body) - 4:
+                repairs.append(f"charset-upgraded:{declared.lower()}->gb18030")
+    elif not declared and encoding not in ("utf-8", "ascii"):
+        repairs.append(f"charset-detected:{encoding}")
     return Decoded(text=text, encoding=encoding, declared=declared, repairs=repairs)

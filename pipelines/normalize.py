@@ -15,7 +15,8 @@ from crawlers.items import Article
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # a CJK character followed by a parenthesised pinyin syllable: 為(wei) 協(xié) 發（fā）
 _PINYIN_ANNOTATION = re.compile(
-    rf"(?<=[{_CJK}])[(（]\s*[a-zA-Zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňḿ]{{1,6}}[1-5]?\s*[)）]"
+    rf"(?<=[{_CJK}])[(（]\s*(?=[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňḿ]*[aeiouvüāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ])"
+    rf"[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňḿ]{{1,6}}[1-5]?\s*[)）](?:[ \u3000](?=[{_CJK}]))?"
 )
 _SPACES = re.compile(r"[ \t\u00a0\u3000\u200b\u200c\u200d\ufeff]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")

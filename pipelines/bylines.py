@@ -1,0 +1,85 @@
+"""Chinese bylines: 来源 (outlet), 作者/记者/文 (author), 责任编辑 (editor), in every common layout.
+
+Layouts handled: ``来源：人民网  作者：张三``, ``【来源：新华社】``, ``(记者 孙自法)``, ``本报记者 王五``,
+``文/李四``, ``(责编：程宏毅)``, ``编辑：赵六``, traditional script (``來源``, ``責編``), and labels spaced out
+(``来 源``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipelines.zhre import zh
+
+# a value ends at two spaces, a separator, a bracket or the next label
+_STOP = zh(
+    r"(?=\s{2,}|\s*[|｜/]\s|[)）】\]]|\s+(?:作\s*者|记\s*者|编\s*辑|责\s*编|责任编辑|来\s*源|发布|时\s*间|日\s*期|浏览|点击|阅读|"
+    r"字号|访问|编辑|审核|校对|通讯员|摄影|出处|分享)|\s*\d{4}\s*[-年/.]|$)"
+)
+_OUTLET_RE = re.compile(
+    zh(r"(?:来\s*源|出\s*处|稿\s*源|转\s*自|转载自|Source)\s*[:：]\s*")
+    + r"([^\s:：|｜]{2,30}?(?:\s[^\s:：|｜]{1,12}?)?)"
+    + _STOP,
+    re.I,
+)
+_AUTHOR_RE = re.compile(
+    zh(r"(?:作\s*者|撰\s*稿|撰\s*文|文\s*[/／]|文\s*[:：]|Author|By)\s*[:：]?\s*")
+    + r"([^\s:：|｜,，。]{2,20}(?:[ 、,，]+[^\s:：|｜,，。\d]{2,4}){0,4}?)"
+    + _STOP,
+    re.I,
+)
+_REPORTER_RE = re.compile(
+    zh(r"(?:本报|本刊|本网|新华社|中新社|中新网)?(?:特约|实习)?记\s*者\s*[:：]?\s*")
+    + r"([\u4e00-\u9fff·]{2,4}(?:[ 、,，]+(?!通讯|摄影|报道|实习|編輯|编辑)[\u4e00-\u9fff·]{2,4}){0,4})"
+    + r"(?=[)）\s,，。/]|$|[通报摄])"
+)
+_EDITOR_RE = re.compile(
+    zh(r"(?:责\s*任\s*编\s*辑|责\s*编|编\s*辑|值班编辑|Editor)\s*[:：]\s*")
+    + r"([^\s:：|｜)）】\]]{2,20}(?:[ 、,，]+[^\s:：|｜)）】\]\d]{2,4}){0,3}?)"
+    + _STOP,
+    re.I,
+)
+_JUNK_VALUE = re.compile(zh(r"^(?:本站|本网|未知|佚名|admin|网络|互联网|不详|原创|http)"), re.I)
+
+
+@dataclass
+class Byline:
+    outlet: str = ""
+    author: str = ""
+    editor: str = ""
+
+
+def _clean(value: str) -> str:
+    value = value.strip(" \u3000\t-—_:：,，、.。;；")
+    return re.sub(r"\s+", " ", value)
+
+
+def find_outlet(text: str) -> str:
+    m = _OUTLET_RE.search(text)
+    if not m:
+        return ""
+    value = _clean(m.group(1))
+    if value.lower().startswith("http") or len(value) < 2:
+        return ""
+    return value
+
+
+def find_author(text: str) -> str:
+    for pattern in (_AUTHOR_RE, _REPORTER_RE):
+        m = pattern.search(text)
+        if m:
+            value = _clean(m.group(1))
+            if value and not _JUNK_VALUE.match(value) and not value[0].isdigit():
+                return value
+    return ""
+
+
+def find_editor(text: str) -> str:
+    m = _EDITOR_RE.search(text)
+    return _clean(m.group(1)) if m else ""
+
+
+def parse_byline(text: str) -> Byline:
+    """Outlet, author and editor named in a byline-like text (any of them may be empty)."""
+    return Byline(outlet=find_outlet(text), author=find_author(text), editor=find_editor(text))
