@@ -57,6 +57,7 @@ class Score:
     halves: dict[int, list[float]] = field(default_factory=lambda: {0: [], 1: []})
     date_ok: int = 0
     date_n: int = 0
+    date_halves: dict[int, list[int]] = field(default_factory=lambda: {0: [0, 0], 1: [0, 0]})
     title_ok: int = 0
     title_n: int = 0
     author_ok: int = 0
@@ -207,8 +208,11 @@ def run_zh(limit: int | None) -> list[Score]:
             s.f.append(f)
             s.halves[half_of(key)].append(f)
             if gold_date_usable(item.get("date", "")):
+                ok = date_match(out.date, item["date"])
                 s.date_n += 1
-                s.date_ok += date_match(out.date, item["date"])
+                s.date_ok += ok
+                s.date_halves[half_of(key)][0] += ok
+                s.date_halves[half_of(key)][1] += 1
         scores.append(s)
     return scores
 
@@ -259,16 +263,19 @@ def print_zh(scores: list[Score]) -> None:
     print(
         f"\nzh-extraction ({scores[0].docs} pages; best anchor body F1: {base.name}; best anchor date: {base_date.name})"
     )
-    head = f"{'system':<26}{'P':>7}{'R':>7}{'F1':>7}{'F1 h0':>7}{'F1 h1':>7}{'date':>8}{'docs/s':>9}{'F1/best':>9}{'speed/traf':>11}"
+    head = f"{'system':<26}{'P':>7}{'R':>7}{'F1':>7}{'F1 h0':>7}{'F1 h1':>7}{'date':>8}{'d h0':>6}{'d h1':>6}{'docs/s':>9}{'F1/best':>9}{'speed/traf':>11}"
     print(head)
     print("-" * len(head))
     for s in scores:
         date = f"{s.date_ok / s.date_n:.3f}" if s.has_date and s.date_n else "   -"
+        dh = [
+            f"{ok / n:.2f}" if s.has_date and n else "  -" for ok, n in (s.date_halves[0], s.date_halves[1])
+        ]
         dps = s.docs / s.seconds if s.seconds else 0.0
         tdps = traf.docs / traf.seconds if traf.seconds else 1.0
         print(
             f"{s.name:<26}{_mean(s.p):7.3f}{_mean(s.r):7.3f}{_mean(s.f):7.3f}{_mean(s.halves[0]):7.3f}"
-            f"{_mean(s.halves[1]):7.3f}{date:>8}{dps:9.1f}{_mean(s.f) / max(1e-9, _mean(base.f)):9.3f}{dps / tdps:11.2f}"
+            f"{_mean(s.halves[1]):7.3f}{date:>8}{dh[0]:>6}{dh[1]:>6}{dps:9.1f}{_mean(s.f) / max(1e-9, _mean(base.f)):9.3f}{dps / tdps:11.2f}"
         )
     print(
         f"(date over {scores[0].date_n} pages with a gold date; h0/h1 = the two halves of the pages by id hash)"

@@ -26,6 +26,9 @@ DATE_RE = re.compile(
     r"(?<!\d)(?:(\d{4})" + _SEP + r"(\d{1,2})" + _SEP + r"(\d{1,2})"
     r"|(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?)" + r"(?!\d)" + _TIME + _ZONE
 )
+_US_DATE_RE = re.compile(
+    r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/])(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?"
+)
 _CN_DATE_RE = re.compile(
     r"([〇零○Ｏ一二三四五六七八九]{4})\s*年\s*([一二三四五六七八九十]{1,3})\s*月\s*([一二三四五六七八九十]{1,3})\s*日"
 )
@@ -112,6 +115,18 @@ def find_dates(text: str) -> list[DateHit]:
             continue
         before = text[max(0, m.start() - 12) : m.start()]
         hits.append(DateHit(m.start(), m.end(), iso, bool(hour), bool(_LABEL_RE.search(before))))
+    for m in _US_DATE_RE.finditer(text):
+        mo, d, y, hh, mi, ss, ampm = m.groups()
+        hour = int(hh) if hh else 0
+        if ampm and ampm.lower() == "pm" and hour < 12:
+            hour += 12
+        elif ampm and ampm.lower() == "am" and hour == 12:
+            hour = 0
+        iso = make_iso(int(y), int(mo), int(d), hour, int(mi) if mi else 0, int(ss) if ss else 0)
+        if iso is None:
+            continue
+        before = text[max(0, m.start() - 12) : m.start()]
+        hits.append(DateHit(m.start(), m.end(), iso, bool(hh), bool(_LABEL_RE.search(before))))
     for m in _CN_DATE_RE.finditer(text):
         iso = make_iso(_cn_number(m.group(1)), _cn_number(m.group(2)), _cn_number(m.group(3)))
         if iso is None:

@@ -210,7 +210,7 @@ _TITLE_TOKENS = frozenset(
 )
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\u3040-\u30ff\uac00-\ud7af]")
 _ZH_PUNCT = re.compile(r"[，。！？；：、“”‘’（）《》,.!?;]")
-_SPACE = re.compile(r"[ \t\r\f\v\u00a0\u2002\u2003\u2009\u200b\u3000\ufeff]+")
+_SPACE = re.compile(r"[ \t\r\n\f\v\u00a0\u2002\u2003\u2009\u200b\u3000\ufeff]+")
 _TITLE_SPLIT = re.compile(r"\s*[_|｜]\s*|\s+[-–—－]\s+|\s*-{2,}\s*|\s*－－\s*|\s*—{1,2}\s*(?=[^—]{2,12}$)")
 _SITE_WORD = re.compile(
     r"(网|網|报|報|站|频道|頻道|新闻|新聞|中心|在线|在線|平台|政府|门户|門戶|官网|官網|杂志|雜誌|电视台|电台|日报|"
@@ -297,6 +297,7 @@ def _parse(html: str) -> Any:
 
 
 def _clean_tree(root: Any) -> None:
+    etree.strip_tags(root, etree.Comment, etree.ProcessingInstruction)  # keeps the text after them
     for el in root.xpath("//" + " | //".join(_DROP_TAGS)):
         if el.getparent() is not None and el.tag != "head":
             el.drop_tree()
@@ -528,7 +529,7 @@ def _choose_title(
         score = {1: 3.0, 2: 2.0, 3: 1.0}.get(b.heading, 0.5)
         if b.titleish:
             score += 1.0
-        sim = _similar(text, reference) if reference else 0.0
+        sim = _similar(text, reference) * min(1.0, 1.6 * n / len(reference)) if reference else 0.0
         score += 4.0 * sim
         if b.link_density > 0.9:
             score -= 1.5
@@ -538,13 +539,16 @@ def _choose_title(
             score -= 2.0
         if body_start >= 0 and 0 <= body_start - i <= 12:
             score += 1.0
-        if _SITE_WORD.fullmatch(text) or (n <= 6 and sim < 0.5):
+        if (n <= 8 and _SITE_WORD.search(text[-2:])) or (n <= 6 and sim < 0.5):
             score -= 2.0
         candidates.append((score, text, i))
     if candidates:
         score, text, idx = max(candidates, key=lambda c: (c[0], -c[2]))
         if score >= 3.5:
             return text, idx
+    headline = _headline_block(blocks, body_start)
+    if headline >= 0:
+        return blocks[headline].text.strip(" -—_|·"), headline
     if og:
         cleaned = clean_title(og)
         if len(cleaned) >= 4:
@@ -560,6 +564,27 @@ def _choose_title(
         score, text, idx = max(candidates, key=lambda c: (c[0], -c[2]))
         return text, idx
     return "", -1
+
+
+def _headline_block(blocks: list[_Block], body_start: int) -> int:
+    """A short unpunctuated block just above the body and followed by a dated byline: the headline."""
+    if body_start < 0:
+        return -1
+    for i in range(max(0, body_start - 8), min(len(blocks), body_start + 1)):
+        b = blocks[i]
+        n = len(b.text)
+        if not (6 <= n <= 80) or b.link_density > 0.3 or b.neg or b.text.endswith(("。", "：", ":", "，")):
+            continue
+        if (
+            find_dates(b.text)
+            or sum(ch.isdigit() for ch in b.text) > 0.3 * n
+            or re.match(r"^\S{1,8}[:：]", b.text)
+        ):
+            continue
+        after = " ".join(x.text for x in blocks[i + 1 : i + 4])
+        if any(h.labelled or h.has_time for h in find_dates(after)) or find_outlet(after):
+            return i
+    return -1
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -649,9 +674,43 @@ def _clean_lines(lines: list[str]) -> list[str]:
     return out
 
 
+def _is_post_header(text: str) -> bool:
+    """A line that is only a timestamp (or a labelled date): the header of the next post or comment."""
+    for hit in find_dates(text):
+        rest = len(text) - (hit.end - hit.start)
+        if (hit.has_time and rest <= 14) or (hit.labelled and rest <= 24):
+            return True
+    return False
+
+
+def _cut_posts(blocks: list[_Block], start: int, end: int) -> int:
+    """End of the first article when the run spans several posts (blogs, forums): a timestamp line after
+    the article has started opens the next post, whose title just above it goes with it."""
+    seen = 0
+    for i in range(start, end + 1):
+        b = blocks[i]
+        if seen >= 150 and b.chars <= 60 and _is_post_header(b.text):
+            cut = i - 1
+            for j in (i - 1, i - 2):
+                if (
+                    j > start
+                    and blocks[j].chars <= 40
+                    and not blocks[j].text.endswith(("。", "！", "？", "."))
+                ):
+                    cut = j - 1
+                    break
+            return max(start, cut)
+        if b.link_density < 0.5 and not b.neg:
+            seen += b.chars - b.link
+    return end
+
+
 def _extract_cjk(blocks: list[_Block]) -> tuple[int, int]:
     values = [_value(b) for b in blocks]
-    return _best_run(values)
+    start, end = _best_run(values)
+    if end >= start:
+        end = _cut_posts(blocks, start, end)
+    return start, end
 
 
 def _trafilatura_body(root: Any, url: str) -> tuple[str, str, str, str | None]:
@@ -779,7 +838,8 @@ def extract_article(
 
     window_text = "\n".join(window)
     head = body_text[:300]
-    tail = body_text[-300:]
+    after_body = lines[body_end + 1 : body_end + 10] if body_end >= 0 else []
+    tail = body_text[-300:] + "\n" + "\n".join(x for x in after_body if len(x) < 200)
     result.outlet = find_outlet(window_text) or find_outlet(tail) or meta_outlet
     author = sel_author or find_author(window_text) or find_author(head) or find_author(tail)
     if not author:
