@@ -53,9 +53,6 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 HTTPERROR_ALLOW_ALL = False
 
-DOWNLOADER_MIDDLEWARES = {
-    "crawlers.middlewares.IncrementalMiddleware": 560,
-}
 EXTENSIONS = {
     "crawlers.extensions.CrawlReport": 500,
 }
@@ -107,6 +104,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("delay", float, 1.0, "Default seconds between requests to one site (a source's `delay` overrides it)."),
     Setting("concurrency", int, 2, "Default concurrent requests per site."),
     Setting("max_pages", int, 500, "Default bound on pages fetched per source per crawl."),
+    Setting("timeout", int, 30, "Seconds before a request to a site times out."),
     Setting("revisit_days", float, 30.0, "Known article pages are re-checked (conditional GET) after this many days."),
     Setting("schedule", str, "every 6h", "Default schedule of a source without `schedule`."),
     Setting("crawl_timeout", int, 3600, "Seconds after which a scheduled crawl is stopped."),
@@ -132,6 +130,7 @@ class Settings:
     delay: float = 1.0
     concurrency: int = 2
     max_pages: int = 500
+    timeout: int = 30
     revisit_days: float = 30.0
     schedule: str = "every 6h"
     crawl_timeout: int = 3600

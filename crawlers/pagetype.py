@@ -1,0 +1,298 @@
+"""Pure functions that read a fetched page: what kind it is, which links are articles, which are pagination.
+
+No Scrapy here: the spider calls these on decoded text. A page is one of:
+
+* ``feed`` — RSS or Atom; ``sitemap`` — a sitemap or sitemap index;
+* ``article`` — one piece of prose (long paragraphs, few headline links);
+* ``list`` — many headline-length links (a channel, an index, search results).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urljoin, urlsplit
+
+import lxml.etree
+import lxml.html
+
+PageKind = Literal["feed", "sitemap", "article", "list"]
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "#", "data:")
+_BINARY_EXT = re.compile(
+    r"\.(jpe?g|png|gif|bmp|webp|svg|ico|css|js|json|zip|rar|7z|gz|tar|exe|apk|dmg|mp[34]|avi|mov|flv|wmv|"
+    r"pdf|docx?|xlsx?|pptx?|wps|ofd|txt|xml|rss)$",
+    re.I,
+)
+_NAV_TEXT = re.compile(
+    r"^(首页|主页|返回|更多|more|登录|注册|退出|关于我们|联系我们|网站地图|站点地图|隐私|版权|免责|English|繁体|简体|"
+    r"上一页|下一页|尾页|末页|第一页|前一页|后一页|上页|下页|\d+|>|<|»|«|›|‹|打印|关闭|收藏|分享|订阅|rss|搜索|[\s·|]+)$",
+    re.I,
+)
+_NEXT_TEXT = re.compile(r"^\s*(下一页|下页|后页|后一页|next|next\s*page|›|»|>|>>|＞)\s*$", re.I)
+_PAGE_NUM = re.compile(r"^\s*\[?\s*(\d{1,4})\s*\]?\s*$")
+_ARTICLE_URL = re.compile(
+    r"(/20\d{2}[-/_]?[01]?\d[-/_]?[0-3]?\d/|/t20\d{6}_|/20\d{2}[01]\d/|/20\d{6}/|[/_-](content|detail|article|"
+    r"show|view|info|news|art)[/_-]?\d+|/\d{5,}\.s?html?$|_\d{4,}\.s?html?$|/c\d+-\d+\.html|[?&](id|aid|articleid|"
+    r"newsid|contentid|docid)=\d+)",
+    re.I,
+)
+_PAGINATION_URL = re.compile(r"([?&](page|p|pn|pageno|pageindex|currentpage|start|offset)=\d+|[/_-](index|list|page)[_-]\d+\.s?html?$|/page/\d+/?$)", re.I)
+_PROSE_PUNCT = re.compile(r"[，。、；：！？,.;:!?“”]")
+
+
+@dataclass
+class PageReading:
+    kind: PageKind
+    prose_chars: int = 0  # characters of prose paragraphs (not inside links)
+    headline_links: int = 0
+    article_links: list[tuple[str, str]] = field(default_factory=list)  # (absolute url, anchor text)
+    next_pages: list[str] = field(default_factory=list)
+    title: str = ""
+
+
+def sniff_kind(text: str, content_type: str = "") -> Literal["feed", "sitemap", "html"]:
+    head = text.lstrip()[:2000].lower()
+    ct = content_type.lower()
+    if "<urlset" in head or "<sitemapindex" in head:
+        return "sitemap"
+    if "<rss" in head or "<rdf:rdf" in head or ("<feed" in head and "xmlns" in head) or "atom+xml" in ct or "rss+xml" in ct:
+        return "feed"
+    return "html"
+
+
+def parse_html(text: str) -> lxml.html.HtmlElement | None:
+    """Parse HTML leniently; None for an empty or unparsable document."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        # lxml refuses str with an encoding declaration
+        text = re.sub(r"^<\?xml[^>]*\?>", "", text)
+        root = lxml.html.document_fromstring(text)
+    except (lxml.etree.ParserError, ValueError):
+        return None
+    return root
+
+
+def _text_of(el: lxml.html.HtmlElement) -> str:
+    return re.sub(r"\s+", " ", el.text_content() or "").strip()
+
+
+def _is_prose(text: str) -> bool:
+    if len(text) < 30:
+        return False
+    cjk = len(_CJK.findall(text))
+    punct = len(_PROSE_PUNCT.findall(text))
+    if cjk >= 20 and punct >= 1:
+        return True
+    return cjk < 5 and len(text.split()) >= 12 and punct >= 1
+
+
+def _own_text(el: lxml.html.HtmlElement) -> str:
+    """The element's own text and inline children's text, not counting links or nested blocks."""
+    own = (el.text or "") + "".join((c.tail or "") for c in el)
+    own += "".join(
+        _text_of(c) for c in el if c.tag in ("b", "strong", "em", "i", "font", "span", "u") and not c.findall(".//a")
+    )
+    return re.sub(r"\s+", " ", own).strip()
+
+
+def prose_blocks(root: lxml.html.HtmlElement) -> tuple[int, int]:
+    """(total prose characters, prose characters of the richest container).
+
+    Prose = paragraph-like text with sentence punctuation, outside links. An article's paragraphs share one
+    container; a list page's summaries are spread over many items, each with its own headline link.
+    """
+    total = 0
+    buckets: dict[lxml.html.HtmlElement, int] = {}
+    for el in root.iter("p", "td", "div", "section", "article", "span", "font", "li", "dd", "blockquote"):
+        own = _own_text(el)
+        if not _is_prose(own):
+            continue
+        total += len(own)
+        parent = el.getparent() if el.tag in ("p", "span", "font", "blockquote") else el
+        if parent is None:
+            parent = el
+        buckets[parent] = buckets.get(parent, 0) + len(own)
+    best = 0
+    for container, chars in buckets.items():
+        links = sum(1 for a in container.iter("a") if len(_CJK.findall(_text_of(a))) >= 6)
+        # a container whose prose comes with many headline links is a list with summaries
+        effective = chars if links <= 3 else chars - 60 * links
+        best = max(best, effective)
+    return total, best
+
+
+def prose_chars(root: lxml.html.HtmlElement) -> int:
+    return prose_blocks(root)[0]
+
+
+def _same_site(url: str, allowed: list[str]) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == d or host.endswith("." + d) for d in allowed)
+
+
+def _drop_boilerplate(root: lxml.html.HtmlElement) -> None:
+    for bad in root.xpath("//script|//style|//noscript|//template"):
+        bad.drop_tree()
+
+
+def read_page(
+    text: str,
+    url: str,
+    allowed_domains: list[str],
+    *,
+    link_selector: str = "",
+    next_selector: str = "",
+) -> PageReading:
+    """Classify an HTML page and collect its article links and pagination links."""
+    root = parse_html(text)
+    if root is None:
+        return PageReading(kind="list")
+    _drop_boilerplate(root)
+    base = root.xpath("//base/@href")
+    base_url = urljoin(url, str(base[0])) if base else url
+    title_el = root.find(".//title")
+    title = _text_of(title_el) if title_el is not None else ""
+
+    anchors: list[tuple[str, str, lxml.html.HtmlElement]] = []
+    for a in root.iter("a"):
+        href = (a.get("href") or "").strip()
+        if not href or href.lower().startswith(_SKIP_SCHEMES):
+            continue
+        absolute = urljoin(base_url, href).split("#", 1)[0]
+        if not absolute.startswith(("http://", "https://")):
+            continue
+        anchors.append((absolute, _text_of(a) or (a.get("title") or "").strip(), a))
+
+    prose, block = prose_blocks(root)
+    headline_links = 0
+    candidates: list[tuple[str, str]] = []
+    selected: set[str] | None = None
+    if link_selector:
+        selected = {urljoin(base_url, str(h)).split("#", 1)[0] for h in root.cssselect(link_selector + " a[href], " + link_selector + "[href]") for h in [h.get("href")] if h}
+    seen: set[str] = set()
+    for absolute, anchor, _a in anchors:
+        if absolute in seen or absolute.rstrip("/") == url.rstrip("/"):
+            continue
+        cjk = len(_CJK.findall(anchor))
+        headline = (cjk >= 6 or (cjk == 0 and len(anchor) >= 20)) and not _NAV_TEXT.match(anchor)
+        if headline:
+            headline_links += 1
+        if not _same_site(absolute, allowed_domains):
+            continue
+        path = urlsplit(absolute).path
+        if _BINARY_EXT.search(path):
+            continue
+        if selected is not None:
+            is_article = absolute in selected
+        else:
+            is_article = (headline or (bool(_ARTICLE_URL.search(absolute)) and not _NAV_TEXT.match(anchor) and len(anchor) >= 4)) and not _PAGINATION_URL.search(absolute)
+        if is_article:
+            seen.add(absolute)
+            candidates.append((absolute, anchor))
+
+    next_pages: list[str] = []
+    if next_selector:
+        for el in root.cssselect(next_selector):
+            href = el.get("href") or next((a.get("href") for a in el.iter("a") if a.get("href")), None)
+            if href:
+                next_pages.append(urljoin(base_url, href).split("#", 1)[0])
+    else:
+        for absolute, anchor, _a in anchors:
+            if absolute in seen or not _same_site(absolute, allowed_domains):
+                continue
+            if _NEXT_TEXT.match(anchor) or _PAGE_NUM.match(anchor) or (
+                _PAGINATION_URL.search(absolute) and len(anchor) <= 6
+            ):
+                if absolute not in next_pages and absolute.rstrip("/") != url.rstrip("/"):
+                    next_pages.append(absolute)
+
+    # Article: substantial prose that outweighs the headline links around it.
+    kind: PageKind
+    if block >= 150 or (prose >= 500 and prose >= 12 * headline_links) or (block >= 80 and headline_links <= 5):
+        kind = "article"
+    else:
+        kind = "list"
+    return PageReading(
+        kind=kind,
+        prose_chars=prose,
+        headline_links=headline_links,
+        article_links=candidates,
+        next_pages=next_pages,
+        title=title,
+    )
+
+
+@dataclass
+class FeedEntry:
+    url: str
+    title: str = ""
+    published: str = ""
+    author: str = ""
+
+
+_TAG = re.compile(r"^\{[^}]*\}")
+
+
+def _local(tag: object) -> str:
+    return _TAG.sub("", tag).lower() if isinstance(tag, str) else ""
+
+
+def read_feed(text: str, url: str) -> list[FeedEntry]:
+    """Entries of an RSS 0.9x/1.0/2.0 or Atom feed (lenient: recovers from broken XML)."""
+    parser = lxml.etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = lxml.etree.fromstring(text.encode("utf-8"), parser=parser)
+    except lxml.etree.XMLSyntaxError:
+        return []
+    if root is None:
+        return []
+    entries: list[FeedEntry] = []
+    for el in root.iter():
+        name = _local(el.tag)
+        if name not in ("item", "entry"):
+            continue
+        link = ""
+        title = published = author = ""
+        for child in el:
+            cname = _local(child.tag)
+            if cname == "link":
+                href = child.get("href")
+                if href and child.get("rel", "alternate") == "alternate":
+                    link = href
+                elif not href and (child.text or "").strip():
+                    link = (child.text or "").strip()
+            elif cname == "guid" and not link and (child.text or "").startswith("http") and child.get("isPermaLink", "true") != "false":
+                link = (child.text or "").strip()
+            elif cname == "title":
+                title = (child.text or "").strip()
+            elif cname in ("pubdate", "published", "updated", "date", "issued") and not published:
+                published = (child.text or "").strip()
+            elif cname in ("author", "creator"):
+                author = (child.findtext("{*}name") or child.text or "").strip()
+        if link:
+            entries.append(FeedEntry(urljoin(url, link), title, published, author))
+    return entries
+
+
+def read_sitemap(text: str, url: str) -> tuple[list[str], list[str]]:
+    """(page URLs, child sitemap URLs) of a sitemap or sitemap index."""
+    parser = lxml.etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
+    try:
+        root = lxml.etree.fromstring(text.encode("utf-8"), parser=parser)
+    except lxml.etree.XMLSyntaxError:
+        return [], []
+    if root is None:
+        return [], []
+    pages: list[str] = []
+    children: list[str] = []
+    is_index = _local(root.tag) == "sitemapindex"
+    for loc in root.iter("{*}loc", "loc"):
+        value = (loc.text or "").strip()
+        if value:
+            (children if is_index else pages).append(urljoin(url, value))
+    return pages, children

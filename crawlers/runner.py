@@ -1,0 +1,171 @@
+"""Run crawls: build one Scrapy crawler per source with that source's settings, run them, report.
+
+``techscout crawl`` runs this in the foreground; the scheduler runs ``techscout crawl NAME`` in a subprocess
+per crawl (a Twisted reactor cannot restart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from crawlers.settings import Settings
+from crawlers.sources import Source, load_sources
+
+
+def scrapy_settings(settings: Settings, source: Source, *, run_id: str, max_pages: int,
+                    progress: bool, jobdir: str | None = None) -> Any:
+    """The Scrapy settings of one crawl of one source."""
+    from scrapy.settings import Settings as ScrapySettings
+
+    s = ScrapySettings()
+    s.setmodule("crawlers.settings", priority="project")
+    delay = settings.delay if source.delay is None else float(source.delay)
+    concurrency = settings.concurrency if source.concurrency is None else source.concurrency
+    s.set("USER_AGENT", settings.user_agent, priority="cmdline")
+    s.set("DOWNLOAD_DELAY", delay, priority="cmdline")
+    s.set("CONCURRENT_REQUESTS_PER_DOMAIN", concurrency, priority="cmdline")
+    if delay <= 0:
+        s.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
+        s.set("RANDOMIZE_DOWNLOAD_DELAY", False, priority="cmdline")
+    else:
+        s.set("AUTOTHROTTLE_START_DELAY", delay, priority="cmdline")
+    s.set("CLOSESPIDER_PAGECOUNT", max_pages + 50, priority="cmdline")
+    s.set("URLLENGTH_LIMIT", 1024, priority="cmdline")
+    s.set("DOWNLOAD_TIMEOUT", settings.timeout, priority="cmdline")
+    s.set("LOG_LEVEL", settings.log_level, priority="cmdline")
+    for key, value in settings.as_env().items():
+        s.set(key, value, priority="cmdline")
+    s.set("TECHSCOUT_SETTINGS", settings, priority="cmdline")
+    s.set("TECHSCOUT_RUN_ID", run_id, priority="cmdline")
+    s.set("TECHSCOUT_PROGRESS", progress, priority="cmdline")
+    if jobdir:
+        s.set("JOBDIR", str(Path(jobdir) / source.name), priority="cmdline")
+    if source.render_js:
+        handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+        s.set("DOWNLOAD_HANDLERS", {"http": handler, "https": handler}, priority="cmdline")
+        s.set(
+            "PLAYWRIGHT_LAUNCH_OPTIONS",
+            {"headless": True, "executable_path": settings.chromium, "args": s.getlist("CHROMIUM_ARGS")},
+            priority="cmdline",
+        )
+        s.set("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT", 30_000, priority="cmdline")
+    return s
+
+
+def crawl(
+    settings: Settings,
+    sources: list[Source],
+    *,
+    max_pages: int | None = None,
+    run_id: str | None = None,
+    progress: bool = False,
+    jobdir: str | None = None,
+) -> list[dict[str, Any]]:
+    """Crawl the sources in this process (once: the reactor cannot restart). Returns one summary per source."""
+    from scrapy.crawler import Crawler, CrawlerProcess
+
+    from crawlers.extensions import CrawlReport
+    from crawlers.spiders.generic import GenericSpider
+    from search.backends import open_backend
+
+    if not sources:
+        return []
+    run_id = run_id or uuid.uuid4().hex[:12]
+    backend = open_backend(settings)
+    from scrapy.settings import Settings as ScrapySettings
+
+    base = ScrapySettings()
+    base.setmodule("crawlers.settings", priority="project")
+    base.set("LOG_LEVEL", settings.log_level, priority="cmdline")
+    process = CrawlerProcess(base, install_root_handler=False)
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger().setLevel(getattr(logging, settings.log_level.upper(), logging.INFO))
+    logging.getLogger("scrapy.core.scraper").setLevel(logging.WARNING)
+    logging.getLogger("scrapy.spidermiddlewares").setLevel(logging.WARNING)
+    # an unreachable site is reported in the crawl summary; its robots.txt failure needs no traceback
+    logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
+    for noisy in ("scrapy.core.engine", "scrapy.middleware", "scrapy.extensions.logstats", "scrapy.crawler",
+                  "scrapy.addons", "scrapy.utils.log", "scrapy.extensions.telnet", "scrapy.statscollectors"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    crawlers: list[tuple[Source, Crawler]] = []
+    for source in sources:
+        bound = max_pages or source.max_pages or settings.max_pages
+        s = scrapy_settings(settings, source, run_id=f"{run_id}-{source.name}", max_pages=bound,
+                            progress=progress, jobdir=jobdir)
+        crawler = Crawler(GenericSpider, s, init_reactor=not crawlers)
+        known = backend.url_states(source.name)
+        process.crawl(crawler, source=source, known=known, max_pages=bound, revisit_days=settings.revisit_days,
+                      backend=backend)
+        crawlers.append((source, crawler))
+    process.start()
+    summaries = []
+    for source, crawler in crawlers:
+        report = crawler.extensions.middlewares and next(
+            (m for m in crawler.extensions.middlewares if isinstance(m, CrawlReport)), None
+        )
+        summary = dict(report.summary) if report else {}
+        if not summary:
+            summary = {"source": source.name, "status": "failed", "fetched": 0, "new": 0, "updated": 0,
+                       "duplicates": 0, "errors": {"not-started": 1}}
+        summaries.append(summary)
+    backend.close()
+    return summaries
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    errors = s.get("errors", {})
+    err = ", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"
+    line = (
+        f"{s.get('source')}: {s.get('status')} — fetched {s.get('fetched', 0)}, new {s.get('new', 0)}, "
+        f"updated {s.get('updated', 0)}, unchanged {s.get('unchanged', 0)}, duplicates {s.get('duplicates', 0)}, "
+        f"known skipped {s.get('known_skipped', 0)}, errors: {err}"
+    )
+    if s.get("status") == "failed":
+        examples = s.get("error_examples", {})
+        first = next(iter(examples.items()), None)
+        if first:
+            line += f"\n  unreachable: {first[1][0]} ({first[0]})"
+    if s.get("bounded"):
+        line += "\n  page bound reached: raise max_pages to crawl deeper"
+    return line
+
+
+def cli_crawl(args: argparse.Namespace, settings: Settings) -> int:
+    sources = load_sources(settings.sources_path, names=args.names or None)
+    if not sources:
+        print(f"techscout: no enabled sources in {settings.sources_path}", file=sys.stderr)
+        return 1
+    progress = not args.quiet and not args.json and sys.stderr.isatty()
+    if not args.quiet and not args.json:
+        print(f"crawling {len(sources)} source(s) into {settings.data_dir} …", file=sys.stderr)
+    summaries = crawl(
+        settings,
+        sources,
+        max_pages=args.max_pages,
+        run_id=args.run_id,
+        progress=progress,
+        jobdir=args.jobdir,
+    )
+    if args.json:
+        print(json.dumps(summaries, ensure_ascii=False, indent=2))
+    else:
+        for s in summaries:
+            print(format_summary(s))
+        total = {k: sum(int(s.get(k, 0)) for s in summaries) for k in ("fetched", "new", "updated", "duplicates")}
+        print(
+            f"total: fetched {total['fetched']}, new {total['new']}, updated {total['updated']}, "
+            f"duplicates {total['duplicates']}"
+        )
+    os.environ.pop("TECHSCOUT_RUN_ID", None)
+    return 0 if all(s.get("status") != "failed" for s in summaries) else 1

@@ -1,0 +1,264 @@
+"""Source configuration: one YAML file per source, validated with errors that name the file and the key.
+
+Only ``name`` and ``start_urls`` are required. Every key is declared in :data:`SOURCE_KEYS` (type, default,
+meaning); the README's source table is checked against it by a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from crawlers.errors import SourceError
+
+if TYPE_CHECKING:
+    from crawlers.settings import Settings
+
+CONTENT_TYPES = ("policy", "news", "achievement", "demand", "talent", "event", "other")
+SELECTOR_KEYS = ("links", "next_page", "title", "body", "date", "author")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_INTERVAL = re.compile(r"^every\s+(\d+(?:\.\d+)?)\s*(s|m|h|d)$", re.I)
+
+
+@dataclass(frozen=True)
+class SourceKey:
+    name: str
+    types: tuple[type, ...]
+    default: Any
+    doc: str
+    required: bool = False
+
+
+SOURCE_KEYS: tuple[SourceKey, ...] = (
+    SourceKey("name", (str,), None, "Unique id of the source: lower-case letters, digits, `-`, `_`, `.`.", True),
+    SourceKey("start_urls", (list, str), None, "List pages, RSS/Atom feeds or sitemaps to start from.", True),
+    SourceKey("title", (str,), "", "Human-readable name shown to staff (e.g. 中国科协 · 要闻)."),
+    SourceKey("content_type", (str,), "", "Hint for the classifier: " + ", ".join(CONTENT_TYPES) + "."),
+    SourceKey("region", (str,), "", "Hint: the province-level region the source covers (e.g. 陕西省, 全国)."),
+    SourceKey("domains", (list,), [], "Hint: tech domains the source covers."),
+    SourceKey("schedule", (str,), "", "Cron expression (`0 */2 * * *`) or interval (`every 30m`); default from settings."),
+    SourceKey("allowed_domains", (list,), [], "Hosts the crawl may visit (default: the hosts of `start_urls`)."),
+    SourceKey("allow", (list,), [], "Regular expressions: only URLs matching one of them are followed."),
+    SourceKey("deny", (list,), [], "Regular expressions: URLs matching one of them are never followed."),
+    SourceKey("max_pages", (int,), None, "Bound on pages fetched per crawl (default from settings)."),
+    SourceKey("max_list_pages", (int,), 30, "Bound on list pages (pagination) read per crawl."),
+    SourceKey("delay", (int, float), None, "Seconds between requests to this site (default from settings)."),
+    SourceKey("concurrency", (int,), None, "Concurrent requests to this site (default from settings)."),
+    SourceKey("render_js", (bool,), False, "Render pages in headless Chromium (lists built by JavaScript)."),
+    SourceKey("selectors", (dict,), {}, "CSS selectors when detection is not enough: " + ", ".join(SELECTOR_KEYS) + "."),
+    SourceKey("enabled", (bool,), True, "Set to false to keep the file but not crawl the source."),
+    SourceKey("notes", (str,), "", "Free text for staff (e.g. reachability, what the source publishes)."),
+)
+_KEYS = {k.name: k for k in SOURCE_KEYS}
+
+
+@dataclass
+class Source:
+    name: str
+    start_urls: list[str]
+    path: str = ""
+    title: str = ""
+    content_type: str = ""
+    region: str = ""
+    domains: list[str] = field(default_factory=list)
+    schedule: str = ""
+    allowed_domains: list[str] = field(default_factory=list)
+    allow: list[str] = field(default_factory=list)
+    deny: list[str] = field(default_factory=list)
+    max_pages: int | None = None
+    max_list_pages: int = 30
+    delay: float | None = None
+    concurrency: int | None = None
+    render_js: bool = False
+    selectors: dict[str, str] = field(default_factory=dict)
+    enabled: bool = True
+    notes: str = ""
+
+    @property
+    def hints(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.content_type:
+            out["content_type"] = self.content_type
+        if self.region:
+            out["region"] = self.region
+        if self.domains:
+            out["domains"] = list(self.domains)
+        if self.selectors:
+            out["selectors"] = dict(self.selectors)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {k.name: getattr(self, k.name) for k in SOURCE_KEYS} | {"path": self.path}
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    names = {list: "a list", str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a mapping"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def parse_schedule(text: str) -> tuple[str, float | str]:
+    """``every 30m`` → ("interval", 1800.0); a 5-field cron expression → ("cron", text). Raises ValueError."""
+    text = text.strip()
+    m = _INTERVAL.match(text)
+    if m:
+        seconds = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2).lower()]
+        if seconds <= 0:
+            raise ValueError("interval must be positive")
+        return "interval", seconds
+    fields_ = text.split()
+    if len(fields_) == 5:
+        from apscheduler.triggers.cron import CronTrigger
+
+        CronTrigger.from_crontab(text)  # raises ValueError when invalid
+        return "cron", text
+    raise ValueError("expected a cron expression like '0 */2 * * *' or an interval like 'every 30m'")
+
+
+def source_from_mapping(data: Any, path: str = "<source>") -> Source:
+    if not isinstance(data, dict):
+        raise SourceError(f"{path}: expected a mapping of keys (name, start_urls, ...), got {type(data).__name__}")
+    for key in data:
+        if key not in _KEYS:
+            close = [k for k in _KEYS if k.replace("_", "") == str(key).replace("_", "").replace("-", "").lower()]
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(_KEYS)})"
+            raise SourceError(f"{path}: unknown key {key!r}{hint}")
+    values: dict[str, Any] = {}
+    for spec in SOURCE_KEYS:
+        if spec.name not in data or data[spec.name] is None:
+            if spec.required:
+                raise SourceError(f"{path}: missing required key {spec.name!r} ({spec.doc})")
+            continue
+        value = data[spec.name]
+        if isinstance(value, bool) and bool not in spec.types:
+            raise SourceError(f"{path}: key {spec.name!r}: expected {_type_names(spec.types)}, got {value!r}")
+        if not isinstance(value, spec.types):
+            raise SourceError(f"{path}: key {spec.name!r}: expected {_type_names(spec.types)}, got {value!r}")
+        values[spec.name] = value
+
+    name = values["name"]
+    if not _NAME.match(name):
+        raise SourceError(
+            f"{path}: key 'name': expected lower-case letters, digits, '-', '_' or '.', got {name!r}"
+        )
+    urls = values["start_urls"]
+    if isinstance(urls, str):
+        urls = [urls]
+    if not urls:
+        raise SourceError(f"{path}: key 'start_urls': expected at least one URL")
+    for i, url in enumerate(urls):
+        parts = urlsplit(str(url))
+        if not isinstance(url, str) or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SourceError(f"{path}: key 'start_urls[{i}]': expected an http(s) URL, got {url!r}")
+    values["start_urls"] = [u.strip() for u in urls]
+    for key in ("domains", "allowed_domains", "allow", "deny"):
+        for i, item in enumerate(values.get(key, [])):
+            if not isinstance(item, str):
+                raise SourceError(f"{path}: key '{key}[{i}]': expected a string, got {item!r}")
+    for key in ("allow", "deny"):
+        for i, pattern in enumerate(values.get(key, [])):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise SourceError(f"{path}: key '{key}[{i}]': invalid regular expression {pattern!r}: {exc}") from None
+    ctype = values.get("content_type", "")
+    if ctype and ctype not in CONTENT_TYPES:
+        raise SourceError(f"{path}: key 'content_type': expected one of {', '.join(CONTENT_TYPES)}, got {ctype!r}")
+    if values.get("schedule"):
+        try:
+            parse_schedule(values["schedule"])
+        except ValueError as exc:
+            raise SourceError(f"{path}: key 'schedule': {exc}, got {values['schedule']!r}") from None
+    for key in ("max_pages", "max_list_pages", "concurrency"):
+        if key in values and values[key] < 1:
+            raise SourceError(f"{path}: key {key!r}: expected a positive integer, got {values[key]!r}")
+    if "delay" in values and values["delay"] < 0:
+        raise SourceError(f"{path}: key 'delay': expected a number >= 0, got {values['delay']!r}")
+    for key, sel in values.get("selectors", {}).items():
+        if key not in SELECTOR_KEYS:
+            raise SourceError(f"{path}: key 'selectors.{key}': unknown selector (known: {', '.join(SELECTOR_KEYS)})")
+        if not isinstance(sel, str) or not sel.strip():
+            raise SourceError(f"{path}: key 'selectors.{key}': expected a CSS selector string, got {sel!r}")
+        try:
+            from parsel import Selector
+
+            Selector(text="<html></html>").css(sel)
+        except Exception as exc:  # cssselect raises several types
+            raise SourceError(f"{path}: key 'selectors.{key}': invalid CSS selector {sel!r}: {exc}") from None
+    if not values.get("allowed_domains"):
+        values["allowed_domains"] = sorted({urlsplit(u).hostname or "" for u in values["start_urls"]})
+    return Source(path=path, **values)
+
+
+def load_source_file(path: Path) -> Source:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SourceError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise SourceError(f"{path}:{where} not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return source_from_mapping(data, str(path))
+
+
+def load_sources(path: str | Path, names: list[str] | None = None, include_disabled: bool = False) -> list[Source]:
+    """All sources in a directory (``*.yaml``/``*.yml``, sorted) or the one in a file; optionally by name."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+    elif path.is_file():
+        files = [path]
+    else:
+        raise SourceError(f"{path}: no such sources directory or file")
+    sources: list[Source] = []
+    seen: dict[str, str] = {}
+    for f in files:
+        src = load_source_file(f)
+        if src.name in seen:
+            raise SourceError(f"{f}: key 'name': {src.name!r} is already used by {seen[src.name]}")
+        seen[src.name] = str(f)
+        sources.append(src)
+    if names:
+        unknown = [n for n in names if n not in seen]
+        if unknown:
+            raise SourceError(f"{path}: no source named {', '.join(map(repr, unknown))} (known: {', '.join(seen)})")
+        return [s for s in sources if s.name in names]
+    return [s for s in sources if s.enabled or include_disabled]
+
+
+def cli_sources(args: argparse.Namespace, settings: Settings) -> int:
+    sources = load_sources(settings.sources_path, include_disabled=True)
+    if args.check:
+        print(f"{len(sources)} sources OK in {settings.sources_path}")
+        return 0
+    status: dict[str, dict[str, Any]] = {}
+    try:
+        from scheduler import source_status
+
+        status = source_status(settings, sources)
+    except Exception:  # the data directory may not exist yet; listing must still work
+        status = {}
+    if args.json:
+        out = []
+        for s in sources:
+            out.append(s.to_json() | {"schedule": s.schedule or settings.schedule} | status.get(s.name, {}))
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    for s in sources:
+        st = status.get(s.name, {})
+        flags = "" if s.enabled else " (disabled)"
+        print(f"{s.name:28} {s.schedule or settings.schedule:16} {st.get('last_status', '-'):10} {s.title}{flags}")
+        for u in s.start_urls:
+            print(f"{'':28} {u}")
+    return 0

@@ -1,0 +1,1 @@
+"""Spiders: the generic list/feed/sitemap spider serves every source."""

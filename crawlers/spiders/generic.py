@@ -1,0 +1,314 @@
+"""The generic spider: one instance per source.
+
+From the source's start URLs it reads list pages (with pagination), RSS/Atom feeds and sitemaps, follows the
+links that look like articles, and yields a :class:`~crawlers.items.Page` for each article page. It stays on the
+source's hosts, obeys robots.txt (Scrapy's middleware), bounds pages and list depth so traps end, and skips
+articles it already knows (incremental) or asks for them conditionally (ETag / Last-Modified).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import scrapy
+from scrapy.http import Request, Response
+from twisted.python.failure import Failure
+
+from crawlers.items import Page
+from crawlers.pagetype import read_feed, read_page, read_sitemap, sniff_kind
+from crawlers.sources import Source
+from crawlers.urls import canonical_url
+from pipelines.decode import Decoded, decode_html
+from search.backends.base import UrlState
+
+_BINARY_TYPES = re.compile(r"^(image|audio|video|font)/|application/(octet-stream|zip|x-rar|pdf|msword|vnd\.)", re.I)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def error_kind(failure: Failure) -> str:
+    """A short name for why a request failed, for the crawl report."""
+    from scrapy.exceptions import IgnoreRequest
+    from scrapy.spidermiddlewares.httperror import HttpError
+    from twisted.internet import error as terr
+
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        return f"http-{exc.response.status}"
+    if isinstance(exc, terr.DNSLookupError):
+        return "dns"
+    if isinstance(exc, terr.TimeoutError | terr.TCPTimedOutError):
+        return "timeout"
+    if isinstance(exc, terr.ConnectionRefusedError):
+        return "connection-refused"
+    if isinstance(exc, terr.ConnectError | terr.ConnectionLost):
+        return "connection"
+    if isinstance(exc, IgnoreRequest):
+        msg = str(exc).lower()
+        if "robots" in msg:
+            return "robots"
+        if "redirect" in msg:
+            return "redirect-loop"
+        return "ignored"
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return "timeout"
+    if "ResponseNeverReceived" in name or "ResponseFailed" in name:
+        return "connection"
+    if "Cancelled" in name or "maxsize" in str(exc).lower():
+        return "too-large"
+    return name
+
+
+class GenericSpider(scrapy.Spider):
+    name = "generic"
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        known: dict[str, UrlState] | None = None,
+        max_pages: int = 500,
+        revisit_days: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=source.name, **kwargs)
+        self.source = source
+        self.allowed_domains = list(source.allowed_domains)
+        self.known = known or {}
+        self.max_pages = max_pages
+        self.revisit_after = timedelta(days=revisit_days)
+        self.requested: set[str] = set()
+        self.requests_made = 0
+        self.list_pages = 0
+        self.bounded = False
+        self.touched: list[UrlState] = []  # URL states refreshed without a new document (304 / unchanged)
+        self.errors: dict[str, list[str]] = {}
+        self._allow = [re.compile(p) for p in source.allow]
+        self._deny = [re.compile(p) for p in source.deny]
+
+    # -- requests -------------------------------------------------------------------------------------------------
+    def _meta(self, **extra: Any) -> dict[str, Any]:
+        meta: dict[str, Any] = dict(extra)
+        if self.source.render_js:
+            meta["playwright"] = True
+        return meta
+
+    def _budget(self) -> bool:
+        if self.requests_made >= self.max_pages:
+            if not self.bounded:
+                self.bounded = True
+                self.logger.info("%s: page bound %d reached", self.source.name, self.max_pages)
+                if self.crawler.stats:
+                    self.crawler.stats.set_value("techscout/bounded", True)
+            return False
+        self.requests_made += 1
+        return True
+
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.source.start_urls:
+            self.requested.add(canonical_url(url))
+            self.requests_made += 1
+            yield Request(
+                url,
+                callback=self.parse_listing,
+                errback=self.on_error,
+                meta=self._meta(list_depth=0, role="start"),
+                dont_filter=True,
+                priority=100,
+            )
+
+    def _denied(self, url: str) -> bool:
+        return any(p.search(url) for p in self._deny)
+
+    def _list_request(self, url: str, depth: int) -> Request | None:
+        canon = canonical_url(url)
+        if canon in self.requested or self._denied(canon):
+            return None
+        if depth > self.source.max_list_pages or self.list_pages >= self.source.max_list_pages:
+            return None
+        if not self._budget():
+            return None
+        self.requested.add(canon)
+        self.list_pages += 1
+        return Request(
+            canon,
+            callback=self.parse_listing,
+            errback=self.on_error,
+            meta=self._meta(list_depth=depth, role="list"),
+            priority=50,
+        )
+
+    def _article_request(self, url: str, depth: int, feed_entry: dict[str, Any] | None = None) -> Request | None:
+        canon = canonical_url(url)
+        if canon in self.requested or self._denied(canon):
+            return None
+        if self._allow and not any(p.search(canon) for p in self._allow):
+            return None
+        self.requested.add(canon)
+        headers: dict[str, str] = {}
+        state = self.known.get(canon)
+        if state is not None:
+            fetched = _parse_time(state.fetched)
+            if fetched and datetime.now(UTC) - fetched < self.revisit_after:
+                if self.crawler.stats:
+                    self.crawler.stats.inc_value("techscout/known_skipped")
+                return None
+            if state.etag:
+                headers["If-None-Match"] = state.etag
+            if state.last_modified:
+                headers["If-Modified-Since"] = state.last_modified
+        if not self._budget():
+            return None
+        return Request(
+            canon,
+            callback=self.parse_article,
+            errback=self.on_error,
+            headers=headers or None,
+            meta=self._meta(list_depth=depth, role="article", feed_entry=feed_entry or {}, handle_httpstatus_list=[304]),
+        )
+
+    # -- responses ------------------------------------------------------------------------------------------------
+    def _decode(self, response: Response) -> Decoded | None:
+        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        if _BINARY_TYPES.search(ctype) or b"\x00" in response.body[:1024]:
+            self._error("not-html", response.url)
+            return None
+        return decode_html(response.body, ctype)
+
+    def parse_listing(self, response: Response) -> Iterator[Any]:
+        decoded = self._decode(response)
+        if decoded is None:
+            return
+        text = decoded.text
+        depth = int(response.meta.get("list_depth", 0))
+        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        kind = sniff_kind(text, ctype)
+        if kind == "feed":
+            for entry in read_feed(text, response.url):
+                req = self._article_request(
+                    entry.url, depth, {"title": entry.title, "published": entry.published, "author": entry.author}
+                )
+                if req is not None:
+                    yield req
+            return
+        if kind == "sitemap":
+            pages, children = read_sitemap(text, response.url)
+            for url in pages:
+                req = self._article_request(url, depth)
+                if req is not None:
+                    yield req
+            for url in children:
+                lreq = self._list_request(url, depth + 1)
+                if lreq is not None:
+                    yield lreq
+            return
+        sel = self.source.selectors
+        reading = read_page(
+            text,
+            response.url,
+            self.allowed_domains,
+            link_selector=sel.get("links", ""),
+            next_selector=sel.get("next_page", ""),
+        )
+        for url, _anchor in reading.article_links:
+            req = self._article_request(url, depth + 1)
+            if req is not None:
+                yield req
+        for url in reading.next_pages:
+            lreq = self._list_request(url, depth + 1)
+            if lreq is not None:
+                yield lreq
+
+    def parse_article(self, response: Response) -> Iterator[Any]:
+        canon = canonical_url(response.request.url if response.request else response.url)
+        if response.status == 304:
+            state = self.known.get(canon)
+            if state is not None:
+                state.fetched = _now()
+                state.status = 304
+                self.touched.append(state)
+            if self.crawler.stats:
+                self.crawler.stats.inc_value("techscout/not_modified")
+            return
+        decoded = self._decode(response)
+        if decoded is None:
+            return
+        text = decoded.text
+        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        if sniff_kind(text, ctype) != "html":
+            yield from self.parse_listing(response)
+            return
+        depth = int(response.meta.get("list_depth", 0))
+        sel = self.source.selectors
+        reading = read_page(
+            text, response.url, self.allowed_domains, link_selector=sel.get("links", ""), next_selector=""
+        )
+        if reading.kind == "list":
+            # a channel or index page reached from a list: read it as a list too (bounded)
+            if self.list_pages < self.source.max_list_pages:
+                self.list_pages += 1
+                for url, _anchor in reading.article_links:
+                    req = self._article_request(url, depth + 1)
+                    if req is not None:
+                        yield req
+            if reading.prose_chars < 150:
+                if self.crawler.stats:
+                    self.crawler.stats.inc_value("techscout/list_like_pages")
+                return
+        yield self._page(response, decoded, canon)
+
+    def _page(self, response: Response, decoded: Decoded, canon: str) -> Page:
+        headers = {
+            k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
+            for k, v in response.headers.items()
+            if k.lower() in (b"content-type", b"etag", b"last-modified", b"content-language", b"date")
+        }
+        return Page(
+            url=canon,
+            final_url=response.url,
+            status=response.status,
+            html=decoded.text,
+            encoding=decoded.encoding,
+            source=self.source.name,
+            fetched=_now(),
+            headers=headers,
+            etag=headers.get("etag", ""),
+            last_modified=headers.get("last-modified", ""),
+            hints=self.source.hints,
+            feed_entry=dict(response.meta.get("feed_entry") or {}),
+            rendered=bool(response.meta.get("playwright")),
+        )
+
+    # -- errors ---------------------------------------------------------------------------------------------------
+    def _error(self, kind: str, url: str) -> None:
+        examples = self.errors.setdefault(kind, [])
+        if len(examples) < 5:
+            examples.append(url)
+        if self.crawler.stats:
+            self.crawler.stats.inc_value(f"techscout/errors/{kind}")
+
+    def on_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        kind = error_kind(failure)
+        self._error(kind, url)
+        if kind == "robots":
+            self.logger.debug("%s: %s forbidden by robots.txt", self.source.name, url)
+        else:
+            self.logger.warning("%s: %s failed: %s", self.source.name, url, kind)
+
+
+def _parse_time(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

@@ -1,0 +1,530 @@
+"""The embedded backend: one SQLite file (WAL) holding documents, an FTS5 index, URL state, revisions and records.
+
+Backup is a file copy; every write is a transaction; several crawl processes may write at once (WAL + busy
+timeout). The FTS5 table is contentless: its tokens are recomputed from the stored search text when a document
+is updated or deleted, so the text is stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crawlers.errors import BackendError
+from crawlers.items import Article
+from search.backends.base import COLLECTIONS, UpsertResult, UrlState
+from search.query import Hit, Query, SearchResult
+from search.text import TOKENIZER_VERSION, fts_expression, highlight_words, index_tokens, snippet
+
+if TYPE_CHECKING:
+    from crawlers.settings import Settings
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    published TEXT,
+    fetched TEXT,
+    updated TEXT,
+    content_type TEXT NOT NULL DEFAULT '',
+    region TEXT,
+    language TEXT NOT NULL DEFAULT '',
+    relevance REAL,
+    scitech INTEGER,
+    fingerprint TEXT NOT NULL DEFAULT '',
+    cluster_id TEXT NOT NULL DEFAULT '',
+    story_id TEXT NOT NULL DEFAULT '',
+    duplicate_of TEXT,
+    content_hash TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_source ON documents(source, published);
+CREATE INDEX IF NOT EXISTS documents_published ON documents(published);
+CREATE INDEX IF NOT EXISTS documents_type ON documents(content_type);
+CREATE INDEX IF NOT EXISTS documents_region ON documents(region);
+CREATE INDEX IF NOT EXISTS documents_fingerprint ON documents(fingerprint);
+CREATE INDEX IF NOT EXISTS documents_cluster ON documents(cluster_id);
+CREATE INDEX IF NOT EXISTS documents_story ON documents(story_id);
+CREATE TABLE IF NOT EXISTS doc_terms (
+    doc INTEGER NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (field, value, doc)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS doc_terms_doc ON doc_terms(doc);
+CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(
+    title, body, content='', tokenize='unicode61 remove_diacritics 0'
+);
+CREATE TABLE IF NOT EXISTS url_state (
+    url TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    doc_id TEXT NOT NULL DEFAULT '',
+    etag TEXT NOT NULL DEFAULT '',
+    last_modified TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL DEFAULT '',
+    fetched TEXT NOT NULL DEFAULT '',
+    status INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS url_state_source ON url_state(source);
+CREATE TABLE IF NOT EXISTS revisions (
+    doc_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS revisions_doc ON revisions(doc_id, at);
+CREATE TABLE IF NOT EXISTS records (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    updated REAL NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (collection, id)
+);
+CREATE INDEX IF NOT EXISTS records_updated ON records(collection, updated);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_MULTI_FIELDS = ("domains", "libraries")
+_COLUMN_FIELDS = {"source": "source", "content_type": "content_type", "region": "region", "language": "language",
+                  "cluster_id": "cluster_id", "story_id": "story_id"}
+
+
+def content_hash(article: Article) -> str:
+    h = hashlib.sha1()
+    h.update((article.search_title or article.title).encode("utf-8"))
+    h.update(b"\x00")
+    h.update((article.search_text or article.text).encode("utf-8"))
+    return h.hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _body_for_index(article: Article) -> str:
+    parts = [article.search_text or article.text]
+    for att in article.attachments:
+        if att.get("text"):
+            parts.append(str(att["text"]))
+    return "\n".join(parts)
+
+
+class EmbeddedBackend:
+    name = "embedded"
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._readonly = readonly
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise BackendError(f"{self.path}: no index here yet (run `techscout crawl` first)")
+        conn = self._conn()
+        if not readonly:
+            with conn:
+                conn.executescript(_SCHEMA)
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('tokenizer', ?)", (TOKENIZER_VERSION,))
+        row = conn.execute("SELECT value FROM meta WHERE key='tokenizer'").fetchone()
+        if row and row[0] != TOKENIZER_VERSION:
+            raise BackendError(
+                f"{self.path}: index built with tokenizer {row[0]}, this version uses {TOKENIZER_VERSION}: "
+                "run `techscout reindex`"
+            )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EmbeddedBackend:
+        return cls(settings.data_dir / "techscout.sqlite")
+
+    # -- connection ---------------------------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA busy_timeout=60000")
+                conn.execute("PRAGMA foreign_keys=OFF")
+                conn.execute("PRAGMA cache_size=-65536")
+            except sqlite3.DatabaseError as exc:
+                raise BackendError(f"{self.path}: cannot open the index: {exc}") from None
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    def _write(self) -> _Tx:
+        return _Tx(self._conn())
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- documents ----------------------------------------------------------------------------------------------
+    def _fts_delete(self, conn: sqlite3.Connection, rowid: int, data: dict[str, Any]) -> None:
+        old = Article.from_dict(data)
+        conn.execute(
+            "INSERT INTO docs_fts(docs_fts, rowid, title, body) VALUES('delete', ?, ?, ?)",
+            (rowid, index_tokens(old.search_title or old.title), index_tokens(_body_for_index(old))),
+        )
+
+    def upsert(self, articles: Sequence[Article], url_states: Sequence[UrlState] = ()) -> UpsertResult:
+        result = UpsertResult()
+        now = _now()
+        with self._write() as conn:
+            for art in articles:
+                chash = content_hash(art)
+                row = conn.execute("SELECT rowid, content_hash, data FROM documents WHERE id=?", (art.id,)).fetchone()
+                data = art.to_dict()
+                if row is not None:
+                    old = json.loads(row["data"])
+                    if row["content_hash"] == chash:
+                        result.unchanged.append(art.id)
+                        # keep labels fresh (classifier updates) without touching the index
+                        self._write_row(conn, art, chash, now, rowid=row["rowid"], reindex=False, data=data)
+                        continue
+                    conn.execute(
+                        "INSERT INTO revisions(doc_id, at, data) VALUES (?, ?, ?)",
+                        (art.id, now, json.dumps(_revision(old, art), ensure_ascii=False)),
+                    )
+                    self._fts_delete(conn, row["rowid"], old)
+                    self._write_row(conn, art, chash, now, rowid=row["rowid"], reindex=True, data=data)
+                    result.updated.append(art.id)
+                else:
+                    self._write_row(conn, art, chash, now, rowid=None, reindex=True, data=data)
+                    result.new.append(art.id)
+            self._put_url_states(conn, url_states)
+        return result
+
+    def _write_row(
+        self,
+        conn: sqlite3.Connection,
+        art: Article,
+        chash: str,
+        now: str,
+        *,
+        rowid: int | None,
+        reindex: bool,
+        data: dict[str, Any],
+    ) -> None:
+        values = (
+            art.id, art.url, art.source, art.title, art.published, art.fetched, now, art.content_type, art.region,
+            art.language, art.relevance, None if art.scitech_relevant is None else int(art.scitech_relevant),
+            art.fingerprint, art.cluster_id or art.id, art.story_id, art.duplicate_of, chash,
+            json.dumps(data, ensure_ascii=False),
+        )
+        cols = ("id, url, source, title, published, fetched, updated, content_type, region, language, relevance, "
+                "scitech, fingerprint, cluster_id, story_id, duplicate_of, content_hash, data")
+        if rowid is None:
+            cur = conn.execute(f"INSERT INTO documents({cols}) VALUES ({','.join('?' * 18)})", values)
+            rowid = int(cur.lastrowid or 0)
+        else:
+            sets = ", ".join(f"{c.strip()}=?" for c in cols.split(","))
+            conn.execute(f"UPDATE documents SET {sets} WHERE rowid=?", (*values, rowid))
+            conn.execute("DELETE FROM doc_terms WHERE doc=?", (rowid,))
+        for field_name in _MULTI_FIELDS:
+            for value in set(getattr(art, field_name) or []):
+                conn.execute("INSERT OR IGNORE INTO doc_terms VALUES (?, ?, ?)", (rowid, field_name, value))
+        if art.published:
+            conn.execute("INSERT OR IGNORE INTO doc_terms VALUES (?, 'month', ?)", (rowid, art.published[:7]))
+        if reindex:
+            conn.execute(
+                "INSERT INTO docs_fts(rowid, title, body) VALUES (?, ?, ?)",
+                (rowid, index_tokens(art.search_title or art.title), index_tokens(_body_for_index(art))),
+            )
+
+    def get(self, doc_id: str) -> Article | None:
+        row = self._conn().execute("SELECT data, cluster_id FROM documents WHERE id=?", (doc_id,)).fetchone()
+        if row is None:
+            return None
+        art = Article.from_dict(json.loads(row["data"]))
+        art.cluster_id = row["cluster_id"]
+        return art
+
+    def get_many(self, doc_ids: Sequence[str]) -> list[Article]:
+        out: list[Article] = []
+        ids = list(doc_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            rows = self._conn().execute(
+                f"SELECT data FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            ).fetchall()
+            by_id = {a.id: a for a in (Article.from_dict(json.loads(r["data"])) for r in rows)}
+            out.extend(by_id[d] for d in chunk if d in by_id)
+        return out
+
+    def delete(self, doc_ids: Sequence[str]) -> int:
+        n = 0
+        with self._write() as conn:
+            for doc_id in doc_ids:
+                row = conn.execute("SELECT rowid, data FROM documents WHERE id=?", (doc_id,)).fetchone()
+                if row is None:
+                    continue
+                self._fts_delete(conn, row["rowid"], json.loads(row["data"]))
+                conn.execute("DELETE FROM doc_terms WHERE doc=?", (row["rowid"],))
+                conn.execute("DELETE FROM documents WHERE rowid=?", (row["rowid"],))
+                conn.execute("DELETE FROM url_state WHERE doc_id=?", (doc_id,))
+                n += 1
+        return n
+
+    def iter_articles(self, batch_size: int = 500) -> Iterator[Article]:
+        last = 0
+        while True:
+            rows = self._conn().execute(
+                "SELECT rowid, data FROM documents WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, batch_size)
+            ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield Article.from_dict(json.loads(r["data"]))
+            last = rows[-1]["rowid"]
+
+    def find_by_fingerprint(self, fingerprint: str) -> list[str]:
+        rows = self._conn().execute("SELECT id FROM documents WHERE fingerprint=? ORDER BY rowid", (fingerprint,))
+        return [r[0] for r in rows]
+
+    def revisions(self, doc_id: str) -> list[dict[str, Any]]:
+        rows = self._conn().execute("SELECT at, data FROM revisions WHERE doc_id=? ORDER BY at", (doc_id,))
+        return [{"at": r["at"], **json.loads(r["data"])} for r in rows]
+
+    # -- search -------------------------------------------------------------------------------------------------
+    def _where(self, query: Query) -> tuple[str, list[Any], str | None]:
+        parsed = query.parsed()
+        expr = fts_expression(parsed)
+        clauses: list[str] = []
+        params: list[Any] = []
+        if expr is None and parsed.must_not:
+            # only exclusions: everything but the excluded terms
+            from search.query import ParsedQuery
+            from search.text import term_expr
+
+            neg = [e for e in (term_expr(t) for t in parsed.must_not) if e]
+            if neg:
+                clauses.append("d.rowid NOT IN (SELECT rowid FROM docs_fts WHERE docs_fts MATCH ?)")
+                params.append(" OR ".join(neg))
+            del ParsedQuery
+        for key, values in query.filters.items():
+            if not values:
+                continue
+            if key in _MULTI_FIELDS:
+                clauses.append(
+                    f"d.rowid IN (SELECT doc FROM doc_terms WHERE field=? AND value IN ({','.join('?' * len(values))}))"
+                )
+                params += [key, *values]
+            else:
+                clauses.append(f"d.{_COLUMN_FIELDS[key]} IN ({','.join('?' * len(values))})")
+                params += list(values)
+        if query.since:
+            clauses.append("substr(d.published, 1, 10) >= ?")
+            params.append(query.since.isoformat())
+        if query.until:
+            clauses.append("substr(d.published, 1, 10) <= ?")
+            params.append(query.until.isoformat())
+        if query.ids is not None:
+            clauses.append(f"d.id IN ({','.join('?' * len(query.ids))})" if query.ids else "0")
+            params += list(query.ids)
+        if query.min_relevance is not None:
+            clauses.append("coalesce(d.relevance, 0) >= ?")
+            params.append(query.min_relevance)
+        return (" AND ".join(clauses) or "1"), params, expr
+
+    def search(self, query: Query) -> SearchResult:
+        t0 = time.perf_counter()
+        where, params, expr = self._where(query)
+        conn = self._conn()
+        if expr:
+            base = (
+                "SELECT d.rowid AS rowid, bm25(docs_fts, 4.0, 1.0) AS rank FROM docs_fts "
+                "JOIN documents d ON d.rowid = docs_fts.rowid WHERE docs_fts MATCH ? AND " + where
+            )
+            base_params: list[Any] = [expr, *params]
+        else:
+            base = "SELECT d.rowid AS rowid, 0.0 AS rank FROM documents d WHERE " + where
+            base_params = list(params)
+        order = "m.rank, d.published DESC" if (expr and query.sort == "relevance") else "d.published DESC NULLS LAST, d.rowid DESC"
+        try:
+            if query.collapse:
+                sql = (
+                    f"WITH m AS ({base}), c AS (SELECT m.rowid, m.rank, d.published, "
+                    "count(*) OVER (PARTITION BY d.cluster_id) AS csize, "
+                    "row_number() OVER (PARTITION BY d.cluster_id ORDER BY m.rank, d.published) AS rn "
+                    "FROM m JOIN documents d ON d.rowid = m.rowid) "
+                )
+                total = conn.execute(sql + "SELECT count(*) FROM c WHERE rn = 1", base_params).fetchone()[0]
+                order_c = order.replace("m.rank", "c.rank").replace("d.published", "c.published").replace("d.rowid", "c.rowid")
+                rows = conn.execute(
+                    sql + f"SELECT c.rowid, c.rank, c.csize FROM c WHERE rn = 1 ORDER BY {order_c} LIMIT ? OFFSET ?",
+                    [*base_params, query.size, query.offset],
+                ).fetchall()
+            else:
+                total = conn.execute(f"SELECT count(*) FROM ({base})", base_params).fetchone()[0]
+                rows = conn.execute(
+                    f"SELECT m.rowid, m.rank, 1 AS csize FROM ({base}) m JOIN documents d ON d.rowid = m.rowid "
+                    f"ORDER BY {order} LIMIT ? OFFSET ?",
+                    [*base_params, query.size, query.offset],
+                ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "fts5" in str(exc) or "syntax" in str(exc):
+                from crawlers.errors import QueryError
+
+                raise QueryError(f"cannot search for {query.text!r}: {exc}") from None
+            raise BackendError(f"{self.path}: search failed: {exc}") from None
+
+        words = highlight_words(query.parsed()) if query.highlight else []
+        hits: list[Hit] = []
+        for r in rows:
+            d = conn.execute("SELECT data, cluster_id FROM documents WHERE rowid=?", (r[0],)).fetchone()
+            art = Article.from_dict(json.loads(d["data"]))
+            text = art.search_text or art.text
+            hits.append(
+                Hit(
+                    id=art.id,
+                    url=art.url,
+                    title=art.title,
+                    published=art.published,
+                    source=art.source,
+                    snippet=snippet(text, words),
+                    score=-float(r[1] or 0.0),
+                    content_type=art.content_type,
+                    domains=list(art.domains),
+                    region=art.region,
+                    cluster_id=d["cluster_id"],
+                    cluster_size=int(r[2]),
+                    duplicate_of=art.duplicate_of,
+                )
+            )
+        facets: dict[str, list[tuple[str, int]]] = {}
+        for facet in query.facets:
+            if facet in _MULTI_FIELDS or facet == "month":
+                sql = (
+                    f"SELECT t.value, count(*) AS n FROM ({base}) m JOIN doc_terms t ON t.doc = m.rowid "
+                    "WHERE t.field = ? GROUP BY t.value ORDER BY n DESC, t.value LIMIT 50"
+                )
+                facet_rows = conn.execute(sql, [*base_params, facet]).fetchall()
+            else:
+                col = _COLUMN_FIELDS[facet]
+                sql = (
+                    f"SELECT d.{col} AS v, count(*) AS n FROM ({base}) m JOIN documents d ON d.rowid = m.rowid "
+                    f"WHERE d.{col} IS NOT NULL AND d.{col} != '' GROUP BY v ORDER BY n DESC, v LIMIT 50"
+                )
+                facet_rows = conn.execute(sql, base_params).fetchall()
+            facets[facet] = [(str(fr[0]), int(fr[1])) for fr in facet_rows]
+        return SearchResult(total=int(total), hits=hits, facets=facets, took_ms=(time.perf_counter() - t0) * 1000)
+
+    def count(self, query: Query | None = None) -> int:
+        if query is None:
+            return int(self._conn().execute("SELECT count(*) FROM documents").fetchone()[0])
+        q = Query(text=query.text, filters=query.filters, since=query.since, until=query.until, ids=query.ids,
+                  min_relevance=query.min_relevance, size=0, highlight=False)
+        return self.search(q).total
+
+    # -- URL state ----------------------------------------------------------------------------------------------
+    def url_states(self, source: str) -> dict[str, UrlState]:
+        rows = self._conn().execute("SELECT * FROM url_state WHERE source=?", (source,))
+        return {r["url"]: UrlState(**dict(r)) for r in rows}
+
+    def _put_url_states(self, conn: sqlite3.Connection, states: Iterable[UrlState]) -> None:
+        conn.executemany(
+            "INSERT INTO url_state(url, source, doc_id, etag, last_modified, content_hash, fetched, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET source=excluded.source, "
+            "doc_id=CASE WHEN excluded.doc_id != '' THEN excluded.doc_id ELSE url_state.doc_id END, "
+            "etag=excluded.etag, last_modified=excluded.last_modified, "
+            "content_hash=CASE WHEN excluded.content_hash != '' THEN excluded.content_hash ELSE url_state.content_hash END, "
+            "fetched=excluded.fetched, status=excluded.status",
+            [(s.url, s.source, s.doc_id, s.etag, s.last_modified, s.content_hash, s.fetched, s.status) for s in states],
+        )
+
+    def record_url_states(self, states: Iterable[UrlState]) -> None:
+        with self._write() as conn:
+            self._put_url_states(conn, states)
+
+    # -- records ------------------------------------------------------------------------------------------------
+    def put_record(self, collection: str, record_id: str, data: dict[str, Any]) -> None:
+        _check_collection(collection)
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO records(collection, id, updated, data) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(collection, id) DO UPDATE SET updated=excluded.updated, data=excluded.data",
+                (collection, record_id, time.time(), json.dumps(data, ensure_ascii=False, default=str)),
+            )
+
+    def get_record(self, collection: str, record_id: str) -> dict[str, Any] | None:
+        _check_collection(collection)
+        row = self._conn().execute(
+            "SELECT data FROM records WHERE collection=? AND id=?", (collection, record_id)
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def list_records(
+        self, collection: str, where: dict[str, Any] | None = None, limit: int = 100, newest_first: bool = True
+    ) -> list[dict[str, Any]]:
+        _check_collection(collection)
+        clauses = ["collection=?"]
+        params: list[Any] = [collection]
+        for key, value in (where or {}).items():
+            clauses.append("json_extract(data, ?) IS ?")
+            params += [f"$.{key}", value]
+        order = "DESC" if newest_first else "ASC"
+        rows = self._conn().execute(
+            f"SELECT data FROM records WHERE {' AND '.join(clauses)} ORDER BY updated {order}, rowid {order} LIMIT ?",
+            [*params, limit],
+        )
+        return [dict(json.loads(r[0])) for r in rows]
+
+    def delete_record(self, collection: str, record_id: str) -> bool:
+        _check_collection(collection)
+        with self._write() as conn:
+            cur = conn.execute("DELETE FROM records WHERE collection=? AND id=?", (collection, record_id))
+        return cur.rowcount > 0
+
+
+def _check_collection(collection: str) -> None:
+    if collection not in COLLECTIONS:
+        raise BackendError(f"unknown record collection {collection!r} (known: {', '.join(COLLECTIONS)})")
+
+
+def _revision(old: dict[str, Any], new: Article) -> dict[str, Any]:
+    """What changed between the stored version and the new one (kept as the document's history)."""
+    old_paras = [p.strip() for p in str(old.get("text", "")).split("\n") if p.strip()]
+    new_paras = [p.strip() for p in new.text.split("\n") if p.strip()]
+    old_set, new_set = set(old_paras), set(new_paras)
+    return {
+        "previous_title": old.get("title", ""),
+        "title_changed": old.get("title", "") != new.title,
+        "paragraphs_added": [p[:200] for p in new_paras if p not in old_set][:20],
+        "paragraphs_removed": [p[:200] for p in old_paras if p not in new_set][:20],
+        "previous_text": old.get("text", ""),
+        "previous_fetched": old.get("fetched", ""),
+    }
+
+
+class _Tx:
+    """``with backend._write() as conn``: BEGIN IMMEDIATE … COMMIT, ROLLBACK on error."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise BackendError(f"cannot start a write: {exc}") from None
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")

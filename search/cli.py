@@ -1,0 +1,99 @@
+"""CLI handlers for searching and reading the store (``techscout search``, ``techscout runs``)."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import sys
+from datetime import date
+from typing import Any
+
+from crawlers.errors import QueryError
+from crawlers.settings import Settings
+from search.backends import open_backend
+from search.query import Query
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise QueryError(f"{option}: expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def query_from_args(args: argparse.Namespace) -> Query:
+    filters: dict[str, list[str]] = {}
+    for key, attr in (("content_type", "types"), ("source", "sources_filter"), ("domains", "domains"),
+                      ("region", "regions"), ("libraries", "libraries")):
+        values = getattr(args, attr, None)
+        if values:
+            filters[key] = list(values)
+    return Query(
+        text=args.query or "",
+        filters=filters,
+        since=_date(args.since, "--since"),
+        until=_date(args.until, "--until"),
+        sort=args.sort,
+        page=args.page,
+        size=args.limit,
+        collapse=args.collapse,
+    )
+
+
+def _plain(snippet: str) -> str:
+    """Terminal form of a snippet: <mark> as brackets, entities unescaped."""
+    return html.unescape(re.sub(r"</?mark>", lambda m: "【" if m.group(0) == "<mark>" else "】", snippet))
+
+
+def cli_search(args: argparse.Namespace, settings: Settings) -> int:
+    query = query_from_args(args)
+    if settings.backend == "embedded" and not (settings.data_dir / "techscout.sqlite").exists():
+        result_json: dict[str, Any] = {"total": 0, "hits": []}
+        if args.json:
+            print(json.dumps(result_json, ensure_ascii=False))
+        else:
+            print(f"no index in {settings.data_dir} yet: run `techscout crawl` first", file=sys.stderr)
+        return 0
+    backend = open_backend(settings)
+    try:
+        result = backend.search(query)
+    finally:
+        backend.close()
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+        return 0
+    print(f"{result.total} result(s) ({result.took_ms:.0f} ms)")
+    for i, hit in enumerate(result.hits, start=query.offset + 1):
+        day = (hit.published or "")[:10] or "----------"
+        extra = f" (+{hit.cluster_size - 1} reprints)" if hit.cluster_size > 1 else ""
+        print(f"{i:>3}. {hit.title}{extra}\n     {day}  {hit.source}  {hit.url}\n     {_plain(hit.snippet)}")
+    return 0
+
+
+def cli_runs(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.backend == "embedded" and not (settings.data_dir / "techscout.sqlite").exists():
+        runs: list[dict[str, Any]] = []
+    else:
+        backend = open_backend(settings)
+        try:
+            runs = backend.list_records("runs", {"source": args.source} if args.source else None, limit=args.limit)
+        finally:
+            backend.close()
+    if args.json:
+        keys = ("id", "source", "started", "finished", "status", "fetched", "new", "updated", "duplicates",
+                "errors", "error_examples", "bounded")
+        print(json.dumps([{k: r.get(k) for k in keys} for r in runs], ensure_ascii=False, indent=2))
+        return 0
+    if not runs:
+        print("no crawl runs yet")
+    for r in runs:
+        errors = ", ".join(f"{k} {v}" for k, v in sorted((r.get("errors") or {}).items())) or "no errors"
+        print(
+            f"{r.get('started', '')[:19]}  {r.get('source', ''):24} {r.get('status', ''):8} fetched {r.get('fetched', 0)}"
+            f" new {r.get('new', 0)} updated {r.get('updated', 0)} dup {r.get('duplicates', 0)}  {errors}"
+        )
+    return 0
