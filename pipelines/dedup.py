@@ -24,7 +24,7 @@ import math
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,9 @@ from pipelines.minhash import (
     fingerprint,
     signature,
     similarity,
-    term_candidates,
 )
+from pipelines.normalize import normalize_text
+from pipelines.story import is_day_term, story_terms
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,13 @@ BANDS = 32  # LSH bands of NUM_PERM // BANDS rows each
 JACCARD_MIN = 0.5  # estimated Jaccard at or above which two texts are near-duplicates
 CONTAINMENT_MIN = 0.8  # ... or estimated containment of the shorter text at or above this
 CONTAINMENT_JACCARD_MIN = 0.25  # ... together with at least this Jaccard
-STORY_TERMS = 16  # salient terms kept per document
-STORY_MIN_SHARED = 6  # shared salient terms for two articles to be one story
-STORY_MIN_SHARED_UNDATED = 9  # ... when either has no publication date
+STORY_TERMS = 24  # salient terms kept per document
+STORY_MIN_SHARED = 4  # shared salient terms for two dated articles to be one story
+STORY_MIN_SHARED_DAY = 2  # ... when one of them is the same day mention (1月18日)
+STORY_MIN_SHARED_UNDATED = 8  # ... when either has no publication date
 STORY_DAYS = 3  # publication days apart at most for one story
-SKETCH_BITS = 21  # document-frequency sketch: 2 rows of 2**SKETCH_BITS counters
+STORY_COMMON = 0.02  # share of documents above which a term stops being salient
+SKETCH_BITS = 20  # document-frequency sketch: 2 rows of 2**SKETCH_BITS counters
 CHINA = timezone(timedelta(hours=8))
 _NODAY = np.iinfo(np.int32).min
 
@@ -73,6 +76,7 @@ class DedupResult:
     cluster_id: str  # near-duplicate cluster: id of the cluster's first member seen
     story_id: str  # story: id of the story's first article seen
     similarity: float  # estimated Jaccard similarity with ``duplicate_of`` (1.0 for exact), 0.0 if new
+    fingerprint: str = ""  # exact-duplicate fingerprint of the document's text
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -281,29 +285,26 @@ class DedupIndex:
         source: str = "",
         cluster_id: str | None = None,
         story_id: str | None = None,
+        normalized: bool = False,
     ) -> DedupResult:
         """Add (or update) a document and say what it duplicates.
 
         Re-adding an id updates that document: it is never its own duplicate, and it keeps its cluster and story
         unless its new text joins another. ``cluster_id``/``story_id`` force the ids (used when rebuilding).
+        ``normalized`` says that ``text`` and ``title`` already are in their search form
+        (:func:`pipelines.normalize.normalize_text`), which saves normalising them again.
         """
-        prep = self._prepare(doc_id, text, title, published, url, source)
+        prep = self._prepare(doc_id, text, title, published, url, source, normalized)
         result, terms = self._probe(prep)
         slot = self._pos.get(doc_id)
         if slot is not None and self._alive[slot]:
             if result.duplicate_of is None:
-                result = DedupResult(None, False, self._cluster[slot], result.story_id, 0.0)
+                result = replace(result, cluster_id=self._cluster[slot])
             if result.story_id == doc_id:
-                result = DedupResult(
-                    result.duplicate_of, result.exact, result.cluster_id, self._story[slot], result.similarity
-                )
+                result = replace(result, story_id=self._story[slot])
         if cluster_id or story_id:
-            result = DedupResult(
-                result.duplicate_of,
-                result.exact,
-                cluster_id or result.cluster_id,
-                story_id or result.story_id,
-                result.similarity,
+            result = replace(
+                result, cluster_id=cluster_id or result.cluster_id, story_id=story_id or result.story_id
             )
         self._insert(prep, terms, result)
         return result
@@ -317,13 +318,16 @@ class DedupIndex:
         published: str | None = None,
         url: str = "",
         source: str = "",
+        normalized: bool = False,
     ) -> DedupResult:
         """What :meth:`add` would say, without adding anything."""
-        prep = self._prepare(doc_id, text, title, published, url, source)
+        prep = self._prepare(doc_id, text, title, published, url, source, normalized)
         result, _ = self._probe(prep)
         slot = self._pos.get(doc_id)
         if slot is not None and self._alive[slot] and result.duplicate_of is None:
-            result = DedupResult(None, False, self._cluster[slot], self._story[slot], 0.0)
+            result = replace(result, cluster_id=self._cluster[slot])
+            if result.story_id == doc_id:
+                result = replace(result, story_id=self._story[slot])
         return result
 
     def remove(self, doc_id: str) -> bool:
@@ -420,6 +424,7 @@ class DedupIndex:
                 source=a.source,
                 cluster_id=a.cluster_id or None,
                 story_id=a.story_id or None,
+                normalized=bool(a.search_text),
             )
             n += 1
         self.flush()
@@ -499,14 +504,20 @@ class DedupIndex:
         return i
 
     def _prepare(
-        self, doc_id: str, text: str, title: str, published: str | None, url: str, source: str
+        self,
+        doc_id: str,
+        text: str,
+        title: str,
+        published: str | None,
+        url: str,
+        source: str,
+        normalized: bool = False,
     ) -> _Prepared:
-        dtext = dedup_text(text)
-        dtitle = dedup_text(title)
-        if not dtext:
-            dtext = dtitle
+        norm = text if normalized else normalize_text(text)
+        ntitle = title if normalized else normalize_text(title)
+        dtext = dedup_text(norm, normalized=True) or dedup_text(ntitle, normalized=True)
         sig, size = signature(dtext)
-        terms, weights = term_candidates(dtitle, dtext)
+        terms, weights = story_terms(ntitle, norm)
         ts = parse_published(published)
         return _Prepared(
             doc_id=doc_id,
@@ -532,13 +543,18 @@ class DedupIndex:
         return r0, r1
 
     def _salient(self, prep: _Prepared) -> npt.NDArray[np.uint64]:
+        """The document's top story terms; terms salient in more than STORY_COMMON of the indexed documents
+        count for less."""
         if len(prep.cand_terms) == 0:
             return prep.cand_terms
-        r0, r1 = self._sketch_rows(prep.cand_terms)
-        df = np.minimum(self._sketch[0, r0], self._sketch[1, r1]).astype(np.float64)
-        idf = np.log((self._n_added + 2.0) / (df + 1.0))
-        score = prep.cand_weights * idf
-        k = min(STORY_TERMS, len(score))
+        score = prep.cand_weights
+        if self._n_added >= 200:
+            r0, r1 = self._sketch_rows(prep.cand_terms)
+            df = np.minimum(self._sketch[0, r0], self._sketch[1, r1]).astype(np.float64)
+            score = score * np.minimum(1.0, STORY_COMMON * self._n_added / np.maximum(df, 1.0))
+        days = is_day_term(prep.cand_terms)
+        score = np.where(days, np.inf, score)  # day mentions are always kept
+        k = min(STORY_TERMS + int(min(days.sum(), 4)), len(score))
         top = np.argsort(-score, kind="stable")[:k]
         return prep.cand_terms[top]
 
@@ -572,30 +588,45 @@ class DedupIndex:
 
         if dup is not None:
             return (
-                DedupResult(self._ids[dup], exact, self._cluster[dup], self._story[dup], round(sim, 4)),
+                DedupResult(
+                    self._ids[dup],
+                    exact,
+                    self._cluster[dup],
+                    self._story[dup],
+                    round(sim, 4),
+                    f"{prep.fp:016x}",
+                ),
                 terms,
             )
         story = self._story_match(prep, terms, self_slot)
-        return DedupResult(None, False, prep.doc_id, story or prep.doc_id, 0.0), terms
+        return DedupResult(None, False, prep.doc_id, story or prep.doc_id, 0.0, f"{prep.fp:016x}"), terms
 
     def _story_match(self, prep: _Prepared, terms: npt.NDArray[np.uint64], self_slot: int) -> str | None:
+        """The story of the indexed article that shares the most salient terms with this one, when they are
+        published within STORY_DAYS of each other and share STORY_MIN_SHARED terms (or a day mention and
+        STORY_MIN_SHARED_DAY), or, when either is undated, STORY_MIN_SHARED_UNDATED terms."""
         if len(terms) == 0:
             return None
+        days_mentioned = terms[is_day_term(terms)]
         hits = self._terms.get(terms)
         if len(hits) == 0:
             return None
         slots, shared = np.unique(hits, return_counts=True)
         keep = self._alive[slots] & (slots != self_slot)
+        if len(days_mentioned):
+            day_hits = np.unique(self._terms.get(days_mentioned))
+            shares_day = np.isin(slots, day_hits)
+        else:
+            shares_day = np.zeros(len(slots), dtype=np.bool_)
         days = self._days[slots]
         dated = (days != _NODAY) & (prep.day != _NODAY)
         near = np.abs(days.astype(np.int64) - prep.day) <= STORY_DAYS
-        need = np.where(dated, STORY_MIN_SHARED, STORY_MIN_SHARED_UNDATED)
-        keep &= (dated & near) | ~dated
-        keep &= shared >= need
+        enough_dated = (shared >= STORY_MIN_SHARED) | (shares_day & (shared >= STORY_MIN_SHARED_DAY))
+        keep &= np.where(dated, near & enough_dated, shared >= STORY_MIN_SHARED_UNDATED)
         if not keep.any():
             return None
         slots, shared = slots[keep], shared[keep]
-        best = int(np.argmax(shared))
+        best = int(np.argmax(shared))  # first maximum: the earliest seen
         return self._story[int(slots[best])]
 
     def _insert(self, prep: _Prepared, terms: npt.NDArray[np.uint64], result: DedupResult) -> None:
@@ -723,13 +754,14 @@ def dedup_article(index: DedupIndex, article: Article) -> DedupResult:
         published=article.published,
         url=article.url,
         source=article.source,
+        normalized=bool(article.search_text),
     )
     _apply(article, result)
     return result
 
 
 def _apply(article: Article, result: DedupResult) -> None:
-    article.fingerprint = fingerprint(dedup_text(article.search_text or article.text))
+    article.fingerprint = result.fingerprint
     article.duplicate_of = result.duplicate_of
     article.cluster_id = result.cluster_id
     article.story_id = result.story_id
@@ -792,7 +824,13 @@ class DedupPipeline:
         text = item.search_text or item.text
         title = item.search_title or item.title
         probe = self.index.lookup(
-            item.id, text, title=title, published=item.published, url=item.url, source=item.source
+            item.id,
+            text,
+            title=title,
+            published=item.published,
+            url=item.url,
+            source=item.source,
+            normalized=bool(item.search_text),
         )
         if probe.duplicate_of is not None:
             self._count()

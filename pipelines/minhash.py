@@ -19,12 +19,11 @@ U32 = npt.NDArray[np.uint32]
 
 NUM_PERM = 128  # signature length (one-permutation MinHash bins)
 SHINGLE = 5  # characters per shingle
-TERM_GRAM = 3  # characters per story term
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _NOT_WORD = re.compile(rf"[^0-9a-z{_CJK}]+")
 _SENTENCE_PUNCT = re.compile(r"[。！？；，,.!?;:：]")
-_SHORT_LINE = 8  # a line with fewer word characters and no sentence punctuation is navigation chrome
+_SHORT_LINE = 16  # a line with fewer word characters and no sentence punctuation is navigation chrome
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -32,15 +31,14 @@ _P = np.uint64(0x100000001B3)
 _EMPTY = np.uint32(0xFFFFFFFF)
 
 
-def dedup_text(text: str) -> str:
-    """The form of a text that duplicates are compared on.
+def strip_text(text: str) -> str:
+    """Lower-cased letters, digits and CJK only (no punctuation, no whitespace)."""
+    return _NOT_WORD.sub("", text.lower())
 
-    The search normalisation (simplified script, no pinyin annotations, NFKC width), then navigation-like lines
-    (short, no sentence punctuation) dropped, lower-cased, and everything but letters, digits and CJK removed.
-    """
-    norm = normalize_text(text).lower()
-    if not norm:
-        return ""
+
+def content_lines(norm: str) -> list[str]:
+    """The lines of a normalised text that carry content: navigation-like lines (short, no sentence
+    punctuation) and empty lines are left out."""
     kept: list[str] = []
     for line in norm.split("\n"):
         words = _NOT_WORD.sub("", line)
@@ -48,10 +46,22 @@ def dedup_text(text: str) -> str:
             continue
         if len(words) < _SHORT_LINE and not _SENTENCE_PUNCT.search(line):
             continue
-        kept.append(words)
-    out = "".join(kept)
+        kept.append(line)
+    return kept
+
+
+def dedup_text(text: str, *, normalized: bool = False) -> str:
+    """The form of a text that duplicates are compared on.
+
+    The search normalisation (simplified script, no pinyin annotations, NFKC width; skipped when ``normalized``),
+    then :func:`content_lines`, lower-cased, with everything but letters, digits and CJK removed.
+    """
+    norm = text if normalized else normalize_text(text)
+    if not norm:
+        return ""
+    out = strip_text("".join(content_lines(norm)))
     if len(out) < 20:  # a text made only of short lines (a title, a list): keep all of it
-        out = _NOT_WORD.sub("", norm)
+        out = strip_text(norm)
     return out
 
 
@@ -90,7 +100,9 @@ def signature(dtext: str, num_perm: int = NUM_PERM, k: int = SHINGLE) -> tuple[U
     32 bits); empty bins borrow the value of the next non-empty bin, rehashed with the distance
     ("densification"), so that the fraction of equal bins estimates the Jaccard similarity.
     """
-    hashes = np.unique(gram_hashes(dtext, k))
+    hashes = np.sort(gram_hashes(dtext, k))  # sort + diff: much faster than np.unique on small arrays
+    if len(hashes) > 1:
+        hashes = hashes[np.concatenate(([True], hashes[1:] != hashes[:-1]))]
     sig = np.full(num_perm, _EMPTY, dtype=np.uint32)
     if len(hashes) == 0:
         return sig, 0
@@ -141,16 +153,3 @@ def containment(
     inter = jaccard / (1.0 + jaccard) * (size + sizes)
     smaller = np.maximum(np.minimum(sizes, size), 1)
     return np.asarray(np.minimum(inter / smaller, 1.0), dtype=np.float64)
-
-
-def term_candidates(dtitle: str, dtext: str, k: int = TERM_GRAM) -> tuple[U64, npt.NDArray[np.float64]]:
-    """Salient terms of an article: character ``k``-grams repeated in the text or present in the title, with
-    their weight (1 + log tf, title grams counted three times)."""
-    body = gram_hashes(dtext, k) if len(dtext) >= k else np.zeros(0, dtype=np.uint64)
-    head = gram_hashes(dtitle, k) if len(dtitle) >= k else np.zeros(0, dtype=np.uint64)
-    allh = np.concatenate([body, head, head]) if len(head) else body
-    if len(allh) == 0:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0)
-    uniq, counts = np.unique(allh, return_counts=True)
-    keep = counts >= 2
-    return uniq[keep], 1.0 + np.log(counts[keep].astype(np.float64))
