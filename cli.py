@@ -83,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     # -- subcommands owned by other modules are added below this line --
 
+    p = sub.add_parser("classify", help="classify documents (JSON lines) or retrain the classifier's model")
+    p.add_argument("--jsonl", metavar="FILE", help='JSON lines {"id","url","title","text","source"} ("-": stdin)')
+    p.add_argument("--train", metavar="FILE", help="JSON lines with title/text and scitech_relevant/domains")
+    p.add_argument("--model-out", metavar="FILE", help="where --train writes the model (default: DATA/classify_model.json.gz)")
+    p.set_defaults(handler="pipelines.classify:cli_classify")
+    _common(p)
+
     p = sub.add_parser("extract", help="extract articles from saved HTML pages (or plain-text dumps)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="an HTML file or a directory of them")
     p.add_argument("--url", help="the pages' URL (resolves links and dates in the URL)")

@@ -1,0 +1,763 @@
+"""Classification: content type, sci-tech relevance, tech domains and region, with the evidence for each.
+
+Two layers:
+
+* the **rule layer** reads the taxonomy (``pipelines/data/taxonomy.yaml`` or the deployment's copy): weighted cue
+  words in the headline and the body, regular expressions (policy 文号), policy fields, the source's hints and
+  the URL's host. Every point it gives is recorded as evidence, so staff can see why a label was chosen and
+  change the outcome by editing the taxonomy;
+* a small **learned layer**: multinomial naive Bayes over character uni-/bigrams (``classify_model.json.gz``,
+  shipped, trained on the public train splits; ``techscout classify --train FILE`` retrains it from labelled
+  examples). It contributes a relevance log-odds and a domain posterior, reported in the evidence as ``model``.
+
+:func:`classify` is the pure function; :class:`ClassifyPipeline` applies it to :class:`~crawlers.items.Article`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from crawlers.errors import ConfigError, TechscoutError
+from crawlers.items import Article
+from pipelines.taxonomy import CONTENT_TYPES, NATIONAL, Taxonomy, load_taxonomy, taxonomy_for
+
+SHIPPED_MODEL = Path(__file__).parent / "data" / "classify_model.json.gz"
+MODEL_FILE_NAME = "classify_model.json.gz"  # a retrained model in the data directory replaces the shipped one
+MAX_CHARS = 8000  # body characters read by the classifier (the lead carries the signal)
+
+# rule-layer constants (tuned on the hand-labelled dev documents; see docs/classification.md)
+TITLE_WEIGHT = 3.0
+TERM_CAP = 3  # occurrences of one term counted at most
+DOMAIN_TERM_RELEVANCE = 0.35  # relevance weight of one domain term
+RELEVANCE_BIAS = -4.0
+RELEVANCE_RULE_SCALE = 2.0
+RELEVANCE_NEG_SCALE = 0.5
+RELEVANCE_MODEL_SCALE = 6.0
+RELEVANCE_MODEL_SCALE_LONG = 0.5
+SHORT_TEXT = 200  # a body shorter than this is read as a headline or brief
+HINT_RELEVANCE = 2.0
+TYPE_MIN_SCORE = 6.0  # below this the relevant document is plain "news"
+HINT_TYPE_BONUS = 8.0
+FIELD_BONUS = 6.0
+PATTERN_WEIGHT = 4.0
+
+
+# ----------------------------------------------------------------------------------------------------------
+# result types
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class Label:
+    """One label with its confidence (0..1) and the evidence behind it."""
+
+    name: str
+    confidence: float
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Classification:
+    content_type: str
+    content_type_confidence: float
+    scitech_relevant: bool
+    relevance: float
+    domains: list[str]
+    region: str | None
+    region_confidence: float = 0.0
+    domain_scores: dict[str, float] = field(default_factory=dict)
+    subfields: dict[str, list[str]] = field(default_factory=dict)
+    type_scores: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, list[str]] = field(default_factory=dict)
+
+    def labels(self) -> list[Label]:
+        """Every label with confidence and evidence, for display."""
+        out = [
+            Label(f"content_type:{self.content_type}", self.content_type_confidence,
+                  self.evidence.get(f"content_type:{self.content_type}", [])),
+            Label("scitech_relevant" if self.scitech_relevant else "not_scitech", self.relevance,
+                  self.evidence.get("relevance", [])),
+        ]
+        best = max(self.domain_scores.values(), default=0.0) or 1.0
+        for d in self.domains:
+            out.append(Label(f"domain:{d}", min(1.0, self.domain_scores.get(d, 0.0) / best),
+                             self.evidence.get(f"domain:{d}", [])))
+        if self.region:
+            out.append(Label(f"region:{self.region}", self.region_confidence,
+                             self.evidence.get(f"region:{self.region}", [])))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "content_type": self.content_type,
+            "content_type_confidence": round(self.content_type_confidence, 3),
+            "scitech_relevant": self.scitech_relevant,
+            "relevance": round(self.relevance, 3),
+            "domains": list(self.domains),
+            "region": self.region,
+            "evidence": self.evidence,
+        }
+
+
+# ----------------------------------------------------------------------------------------------------------
+# term matching
+# ----------------------------------------------------------------------------------------------------------
+_ASCII_TERM = re.compile(r"^[\x00-\x7f]+$")
+
+
+class TermCounter:
+    """Counts occurrences of a fixed vocabulary in a text in one pass: Chinese terms through an index on their
+    first two characters, ASCII terms through a word-bounded regular expression (``AI`` must not match inside
+    ``said``)."""
+
+    def __init__(self, terms: Iterable[str]):
+        self.by_prefix: dict[str, list[str]] = {}
+        self.single: set[str] = set()
+        ascii_terms: list[str] = []
+        for t in sorted(set(terms), key=len, reverse=True):
+            if _ASCII_TERM.match(t):
+                ascii_terms.append(t)
+            elif len(t) == 1:
+                self.single.add(t)
+            else:
+                self.by_prefix.setdefault(t[:2], []).append(t)
+        self.ascii_re: re.Pattern[str] | None = None
+        if ascii_terms:
+            alt = "|".join(re.escape(t.lower()) for t in sorted(ascii_terms, key=len, reverse=True))
+            self.ascii_re = re.compile(rf"(?<![a-z0-9])(?:{alt})(?![a-z0-9])")
+        self.ascii_map = {t.lower(): t for t in ascii_terms}
+
+    def count(self, text: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        if not text:
+            return out
+        by_prefix, single = self.by_prefix, self.single
+        for i in range(len(text)):
+            bucket = by_prefix.get(text[i : i + 2])
+            if bucket is not None:
+                for t in bucket:
+                    if len(t) == 2 or text.startswith(t, i):
+                        out[t] = out.get(t, 0) + 1
+            if single and text[i] in single:
+                out[text[i]] = out.get(text[i], 0) + 1
+        if self.ascii_re is not None:
+            for m in self.ascii_re.finditer(text.lower()):
+                key = self.ascii_map[m.group(0)]
+                out[key] = out.get(key, 0) + 1
+        return out
+
+
+@dataclass
+class _Compiled:
+    taxonomy: Taxonomy
+    counter: TermCounter
+    domain_terms: dict[str, list[tuple[str, str]]]  # term -> [(domain, subfield)]
+    region_terms: dict[str, str]  # alias/city/full name -> region
+    host_regions: list[tuple[str, str]]  # (host suffix, region), longest first
+
+
+_COMPILED: dict[int, tuple[Taxonomy, _Compiled]] = {}
+
+
+def _compiled(taxonomy: Taxonomy) -> _Compiled:
+    hit = _COMPILED.get(id(taxonomy))
+    if hit and hit[0] is taxonomy:
+        return hit[1]
+    vocab: set[str] = set(taxonomy.positive) | set(taxonomy.negative)
+    for rule in taxonomy.content_types.values():
+        vocab |= set(rule.title) | set(rule.terms)
+    domain_terms: dict[str, list[tuple[str, str]]] = {}
+    for dom in taxonomy.domains.values():
+        for sub, terms in dom.subfields.items():
+            for t in terms:
+                domain_terms.setdefault(t, []).append((dom.name, sub))
+    vocab |= set(domain_terms)
+    region_terms: dict[str, str] = {}
+    for reg in taxonomy.regions.values():
+        for name in (reg.name, *reg.aliases, *reg.cities):
+            region_terms.setdefault(name, reg.name)
+    vocab |= set(region_terms) | set(taxonomy.national_terms) | set(taxonomy.foreign_terms)
+    hosts = [(h, r.name) for r in taxonomy.regions.values() for h in r.hosts]
+    hosts += [(h, NATIONAL) for h in taxonomy.national_hosts]
+    hosts.sort(key=lambda x: len(x[0]), reverse=True)
+    comp = _Compiled(taxonomy, TermCounter(vocab), domain_terms, region_terms, hosts)
+    if len(_COMPILED) > 16:
+        _COMPILED.clear()
+    _COMPILED[id(taxonomy)] = (taxonomy, comp)
+    return comp
+
+
+# ----------------------------------------------------------------------------------------------------------
+# learned layer: multinomial naive Bayes over character n-grams
+# ----------------------------------------------------------------------------------------------------------
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+|[a-z][a-z0-9+#.-]*[a-z0-9+#]|[a-z]")
+
+
+def char_features(text: str, limit: int = 1500) -> list[str]:
+    """Character unigrams and bigrams of Chinese runs plus lowercase ASCII words."""
+    out: list[str] = []
+    for m in _CJK_RUN.finditer(text[:limit].lower()):
+        run = m.group(0)
+        if run.isascii():
+            out.append(run)
+            continue
+        out.extend(run)
+        out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+@dataclass
+class NBHead:
+    """One naive-Bayes head: classes, log priors, per-feature log likelihoods, and the unseen-feature default."""
+
+    classes: list[str]
+    prior: list[float]
+    logp: dict[str, list[float]]
+    default: list[float]
+
+    def scores(self, feats: Iterable[str]) -> tuple[list[float], int]:
+        """Summed log likelihoods per class (without the prior) and the number of known features."""
+        total = [0.0] * len(self.classes)
+        n = 0
+        logp = self.logp
+        for f, k in Counter(feats).items():
+            row = logp.get(f)
+            if row is None:
+                continue
+            n += k
+            total = [t + k * v for t, v in zip(total, row, strict=True)]
+        return total, n
+
+    def mean_llr(self, feats: Iterable[str], positive: str) -> float:
+        """Mean log-likelihood ratio per known feature of class ``positive`` against the rest (two classes)."""
+        total, n = self.scores(feats)
+        if n == 0 or positive not in self.classes:
+            return 0.0
+        i = self.classes.index(positive)
+        others = [t for j, t in enumerate(total) if j != i]
+        return (total[i] - max(others)) / n
+
+    def posterior(self, feats: Iterable[str], temper: float = 1.0) -> dict[str, float]:
+        total, n = self.scores(feats)
+        scale = 1.0 / max(1.0, n / temper) if temper > 0 else 1.0
+        logits = [p + t * scale for p, t in zip(self.prior, total, strict=True)]
+        m = max(logits)
+        exps = [math.exp(v - m) for v in logits]
+        z = sum(exps)
+        return {c: e / z for c, e in zip(self.classes, exps, strict=True)}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"classes": self.classes, "prior": self.prior, "logp": self.logp, "default": self.default}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> NBHead:
+        return cls(list(data["classes"]), list(data["prior"]), dict(data["logp"]), list(data["default"]))
+
+
+def train_head(examples: Iterable[tuple[str, str]], *, alpha: float = 0.5, max_features: int = 12000,
+               min_count: int = 2) -> NBHead:
+    """Train a naive-Bayes head on ``(text, label)`` pairs; keeps the ``max_features`` most discriminative."""
+    counts: dict[str, Counter[str]] = {}
+    docs: Counter[str] = Counter()
+    for text, label in examples:
+        docs[label] += 1
+        counts.setdefault(label, Counter()).update(char_features(text))
+    if len(docs) < 2:
+        raise TechscoutError("training needs examples of at least two classes")
+    classes = sorted(docs)
+    total_docs = sum(docs.values())
+    prior = [math.log(docs[c] / total_docs) for c in classes]
+    vocab: Counter[str] = Counter()
+    for c in classes:
+        vocab.update(counts[c])
+    kept = [f for f, n in vocab.items() if n >= min_count]
+    sizes = {c: sum(counts[c].values()) for c in classes}
+    v = len(kept) + 1
+    logp: dict[str, list[float]] = {}
+    for f in kept:
+        logp[f] = [math.log((counts[c][f] + alpha) / (sizes[c] + alpha * v)) for c in classes]
+    default = [math.log(alpha / (sizes[c] + alpha * v)) for c in classes]
+
+    def spread(f: str) -> float:
+        row = logp[f]
+        mean = sum(row) / len(row)
+        return max(abs(x - mean) for x in row) * math.log1p(vocab[f])
+
+    keep = sorted(logp, key=spread, reverse=True)[:max_features]
+    return NBHead(classes, [round(p, 4) for p in prior], {f: [round(x, 3) for x in logp[f]] for f in keep},
+                  [round(x, 3) for x in default])
+
+
+@dataclass
+class Model:
+    heads: dict[str, NBHead]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, path: str | Path) -> None:
+        data = {"version": 1, "meta": self.meta, "heads": {k: h.to_json() for k, h in self.heads.items()}}
+        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        Path(path).write_bytes(gzip.compress(raw, mtime=0))
+
+
+@lru_cache(maxsize=4)
+def _load_model_cached(path: str, mtime: int) -> Model:
+    try:
+        data = json.loads(gzip.decompress(Path(path).read_bytes()).decode("utf-8"))
+        heads = {k: NBHead.from_json(v) for k, v in data["heads"].items()}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: not a classifier model: {exc}") from None
+    return Model(heads, dict(data.get("meta", {})))
+
+
+def load_model(path: str | Path | None = None) -> Model | None:
+    """The model at ``path`` (default: the shipped one); ``None`` when no model file exists."""
+    p = Path(path) if path else SHIPPED_MODEL
+    if not p.is_file():
+        if path:
+            raise ConfigError(f"{p}: classifier model not found")
+        return None
+    return _load_model_cached(str(p), p.stat().st_mtime_ns)
+
+
+def model_for(settings: Any = None) -> Model | None:
+    """A retrained model in the data directory when there is one, else the shipped model."""
+    data_dir = getattr(settings, "data_dir", None)
+    if data_dir is not None:
+        local = Path(data_dir) / MODEL_FILE_NAME
+        if local.is_file():
+            return load_model(local)
+    return load_model()
+
+
+def train_model(examples: Iterable[Mapping[str, Any]], *, meta: Mapping[str, Any] | None = None) -> Model:
+    """Train the learned layer from labelled examples.
+
+    Each example has ``title``/``text`` and any of ``scitech_relevant`` (bool) and ``domains`` (list: the first
+    is used as its top domain). Examples without a label for a head are skipped for that head.
+    """
+    rel: list[tuple[str, str]] = []
+    dom: list[tuple[str, str]] = []
+    for ex in examples:
+        text = f"{ex.get('title') or ''}\n{ex.get('text') or ''}"
+        if ex.get("scitech_relevant") is not None:
+            rel.append((text, "1" if ex["scitech_relevant"] else "0"))
+        domains = ex.get("domains") or []
+        if domains:
+            dom.append((text, str(domains[0])))
+    heads: dict[str, NBHead] = {}
+    if rel:
+        heads["relevance"] = train_head(rel)
+    if dom:
+        heads["domain"] = train_head(dom, max_features=20000)
+    if not heads:
+        raise TechscoutError("no labelled examples (need scitech_relevant or domains)")
+    return Model(heads, dict(meta or {}, relevance_examples=len(rel), domain_examples=len(dom)))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the rule layer
+# ----------------------------------------------------------------------------------------------------------
+def _capped(n: int) -> float:
+    return float(min(n, TERM_CAP))
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def region_from_host(host: str, taxonomy: Taxonomy | None = None) -> str | None:
+    """The region a host name belongs to (``sn.gov.cn`` → 陕西省, ``www.gov.cn`` → 全国), else ``None``."""
+    comp = _compiled(taxonomy or load_taxonomy())
+    host = host.lower().rstrip(".")
+    for suffix, region in comp.host_regions:
+        if host == suffix or host.endswith("." + suffix):
+            return region
+    return None
+
+
+def normalize_region(value: Any, taxonomy: Taxonomy) -> str | None:
+    """A hint or label value (``陕西``, ``shaanxi``, ``陕西省``, ``全国``) as the full region name."""
+    if not value or not isinstance(value, str):
+        return None
+    value = value.strip()
+    if value in ("全国", "national", "中国", "国家"):
+        return NATIONAL
+    hit = taxonomy.region_for_name(value)
+    if hit:
+        return hit
+    for reg in taxonomy.regions.values():
+        if value.startswith(reg.name[:2]) and len(reg.name) >= 2:
+            return reg.name
+    return region_from_host(value, taxonomy) if "." in value else None
+
+
+def _detect_region(title: str, body: str, tcounts: Mapping[str, int], bcounts: Mapping[str, int], url: str,
+                   hints: Mapping[str, Any], comp: _Compiled) -> tuple[str | None, float, list[str]]:
+    tax = comp.taxonomy
+    scores: Counter[str] = Counter()
+    why: dict[str, list[str]] = {}
+    lead = body[:300]
+
+    def add(region: str, points: float, reason: str) -> None:
+        scores[region] += points
+        why.setdefault(region, []).append(reason)
+
+    for name, region in comp.region_terms.items():
+        nt, nb = tcounts.get(name, 0), bcounts.get(name, 0)
+        if not nt and not nb:
+            continue
+        pts = 3.0 * min(nt, 2) + 0.8 * min(nb, 6) + (1.5 if name in lead else 0.0)
+        add(region, pts, f"text:{name}×{nt + nb}")
+    national = 0.0
+    for term in tax.national_terms:
+        nt, nb = tcounts.get(term, 0), bcounts.get(term, 0)
+        if nt or nb:
+            national += 2.0 * min(nt, 2) + 0.5 * min(nb, 6)
+            why.setdefault(NATIONAL, []).append(f"text:{term}×{nt + nb}")
+    foreign = 0.0
+    for term in tax.foreign_terms:
+        nt, nb = tcounts.get(term, 0), bcounts.get(term, 0)
+        foreign += 2.0 * min(nt, 2) + 0.6 * min(nb, 6)
+    host_region = region_from_host(_host(url), tax) if url else None
+    if host_region and host_region != NATIONAL:
+        add(host_region, 6.0, f"host:{_host(url)}")
+    elif host_region == NATIONAL:
+        national += 2.0
+        why.setdefault(NATIONAL, []).append(f"host:{_host(url)}")
+    hinted = normalize_region(hints.get("region"), tax) if hints else None
+    if hinted and hinted != NATIONAL:
+        add(hinted, 8.0, "hint:source region")
+    elif hinted == NATIONAL:
+        national += 6.0
+        why.setdefault(NATIONAL, []).append("hint:source region")
+
+    best, best_score = (scores.most_common(1)[0] if scores else (None, 0.0))
+    total = sum(scores.values())
+    if best is not None and best_score >= 3.0 and best_score >= 0.45 * national:
+        conf = best_score / (total + national + foreign + 1.0)
+        return best, min(1.0, 0.3 + conf), why.get(best, [])
+    if national >= 2.0 and national >= 0.5 * foreign:
+        return NATIONAL, min(1.0, 0.3 + national / (national + foreign + total + 2.0)), why.get(NATIONAL, [])
+    if best is not None and best_score >= 1.6 and foreign < best_score:
+        return best, 0.3, why.get(best, [])
+    return None, 0.0, []
+
+
+def _score_terms(weights: Mapping[str, float], tcounts: Mapping[str, int], bcounts: Mapping[str, int],
+                 title_weight: float = TITLE_WEIGHT) -> tuple[float, list[str]]:
+    score = 0.0
+    ev: list[tuple[float, str]] = []
+    for term, w in weights.items():
+        nt, nb = tcounts.get(term, 0), bcounts.get(term, 0)
+        if not nt and not nb:
+            continue
+        pts = w * (title_weight * min(nt, 1) + _capped(nb))
+        score += pts
+        ev.append((pts, f"{'title' if nt else 'text'}:{term}"))
+    ev.sort(key=lambda x: -x[0])
+    return score, [e for _, e in ev[:8]]
+
+
+def classify(
+    title: str,
+    text: str,
+    *,
+    url: str = "",
+    hints: Mapping[str, Any] | None = None,
+    fields: Mapping[str, Any] | None = None,
+    taxonomy: Taxonomy | None = None,
+    model: Model | None | bool = True,
+    normalized: bool = False,
+) -> Classification:
+    """Classify one document. ``model=True`` uses the shipped model, ``None``/``False`` the rules alone.
+
+    ``normalized=True`` says ``title``/``text`` are already in search form (simplified script); otherwise
+    they are normalised here.
+    """
+    tax = taxonomy or load_taxonomy()
+    comp = _compiled(tax)
+    hints = hints or {}
+    fields = fields or {}
+    if not normalized:
+        from pipelines.normalize import normalize_text
+
+        title, text = normalize_text(title or ""), normalize_text((text or "")[:MAX_CHARS])
+    body = (text or "")[:MAX_CHARS]
+    title = title or ""
+    if not title and body:
+        # no headline: the first short line often is one
+        first = body.strip().split("\n", 1)[0]
+        if len(first) <= 60:
+            title = first
+    tcounts = comp.counter.count(title)
+    bcounts = comp.counter.count(body)
+    evidence: dict[str, list[str]] = {}
+    mdl: Model | None
+    if model is True:
+        mdl = load_model()
+    elif model is False or model is None:
+        mdl = None
+    else:
+        mdl = model
+    feats = char_features(f"{title}\n{title}\n{body}") if mdl else []
+
+    # ---- domains -----------------------------------------------------------------------------------------
+    dscore: Counter[str] = Counter()
+    dev: dict[str, list[tuple[float, str]]] = {}
+    subs: dict[str, Counter[str]] = {}
+    for term, places in comp.domain_terms.items():
+        nt, nb = tcounts.get(term, 0), bcounts.get(term, 0)
+        if not nt and not nb:
+            continue
+        pts = (TITLE_WEIGHT * min(nt, 1) + _capped(nb)) * (1.0 if len(term) > 1 else 0.5)
+        for dom, sub in places:
+            dscore[dom] += pts / len(places)
+            dev.setdefault(dom, []).append((pts, f"{'title' if nt else 'text'}:{term}"))
+            subs.setdefault(dom, Counter())[sub] += pts
+    hinted_domains = [d for d in (hints.get("domains") or []) if d in tax.domains]
+    for d in hinted_domains:
+        dscore[d] += tax.domain_min_score
+        dev.setdefault(d, []).append((99.0, "hint:source domains"))
+    model_domain: dict[str, float] = {}
+    if mdl and "domain" in mdl.heads and feats:
+        model_domain = mdl.heads["domain"].posterior(feats, temper=40.0)
+        for d, p in model_domain.items():
+            if d in tax.domains and p > 0.2:
+                dscore[d] += 4.0 * p
+                dev.setdefault(d, []).append((4.0 * p, f"model:{p:.2f}"))
+    domain_terms_total = sum(v for k, v in dscore.items())
+
+    # ---- relevance ---------------------------------------------------------------------------------------
+    pos, pos_ev = _score_terms(tax.positive, tcounts, bcounts)
+    neg, neg_ev = _score_terms(tax.negative, tcounts, bcounts)
+    length_norm = math.sqrt(1.0 + len(body) / 800.0)
+    rule_pos = math.log1p((pos + DOMAIN_TERM_RELEVANCE * domain_terms_total) / length_norm)
+    rule_neg = math.log1p(neg / length_norm)
+    z = RELEVANCE_BIAS + RELEVANCE_RULE_SCALE * rule_pos - RELEVANCE_NEG_SCALE * rule_neg
+    rel_ev = [f"+{e}" for e in pos_ev[:6]] + [f"-{e}" for e in neg_ev[:4]]
+    rel_ev.append(f"rules:+{rule_pos:.2f}/-{rule_neg:.2f}")
+    if mdl and "relevance" in mdl.heads and feats:
+        mean_llr = mdl.heads["relevance"].mean_llr(feats, "1")
+        # headlines: the model is the main evidence; long texts: the vocabulary rules are
+        weight = RELEVANCE_MODEL_SCALE if len(body) < SHORT_TEXT else RELEVANCE_MODEL_SCALE_LONG
+        z += weight * mean_llr
+        rel_ev.append(f"model:{mean_llr:+.2f}")
+    hint_type = str(hints.get("content_type") or "")
+    if hint_type and hint_type != "other" and hint_type in CONTENT_TYPES:
+        z += HINT_RELEVANCE
+        rel_ev.append(f"hint:content_type={hint_type}")
+    relevance = 1.0 / (1.0 + math.exp(-z))
+    relevant = relevance >= tax.relevance_threshold
+    evidence["relevance"] = rel_ev
+
+    # ---- content type ------------------------------------------------------------------------------------
+    tscores: dict[str, float] = {}
+    joined = f"{title}\n{body[:6000]}"
+    for name, rule in tax.content_types.items():
+        if name == "other":
+            continue
+        s_title, ev_t = _score_terms(rule.title, tcounts, {}, title_weight=TITLE_WEIGHT)
+        s_body, ev_b = _score_terms(rule.terms, {}, bcounts)
+        s = s_title + s_body / length_norm
+        ev = ev_t + ev_b
+        for pat in rule.patterns:
+            m = pat.search(joined)
+            if m:
+                s += PATTERN_WEIGHT
+                ev.append(f"pattern:{m.group(0)[:30]}")
+        for fname in rule.fields:
+            if fields.get(fname):
+                s += FIELD_BONUS
+                ev.append(f"field:{fname}")
+        if hint_type == name:
+            s += HINT_TYPE_BONUS
+            ev.append(f"hint:content_type={name}")
+        tscores[name] = round(s, 3)
+        evidence[f"content_type:{name}"] = ev[:8]
+    if not relevant:
+        content_type, ct_conf = "other", 1.0 - relevance
+    else:
+        ranked = sorted(((v, k) for k, v in tscores.items() if k != "news"), reverse=True)
+        best_score, best_type = ranked[0] if ranked else (0.0, "news")
+        news_score = tscores.get("news", 0.0)
+        if best_score >= TYPE_MIN_SCORE and best_score > news_score:
+            content_type = best_type
+            second = ranked[1][0] if len(ranked) > 1 else 0.0
+            ct_conf = min(1.0, 0.4 + 0.6 * (best_score - second) / (best_score + 1.0))
+        else:
+            content_type = "news"
+            ct_conf = 0.5
+    evidence = {k: v for k, v in evidence.items() if not k.startswith("content_type:") or k.endswith(f":{content_type}")}
+
+    # ---- domains chosen ----------------------------------------------------------------------------------
+    domains: list[str] = []
+    if relevant and dscore:
+        top = max(dscore.values())
+        for dom, s in sorted(dscore.items(), key=lambda x: -x[1]):
+            if dom in hinted_domains or (s >= tax.domain_min_score and s >= tax.domain_min_share * top):
+                domains.append(dom)
+        if not domains:
+            domains = ["其他"] if "其他" in tax.domains else []
+    for d in domains:
+        evidence[f"domain:{d}"] = [e for _, e in sorted(dev.get(d, []), key=lambda x: -x[0])[:8]]
+    subfields = {d: [s for s, _ in subs[d].most_common(3)] for d in domains if d in subs}
+
+    # ---- region ------------------------------------------------------------------------------------------
+    region, region_conf, region_ev = _detect_region(title, body, tcounts, bcounts, url, hints, comp)
+    if region:
+        evidence[f"region:{region}"] = region_ev[:8]
+
+    return Classification(
+        content_type=content_type,
+        content_type_confidence=round(ct_conf, 3),
+        scitech_relevant=relevant,
+        relevance=round(relevance, 4),
+        domains=domains,
+        region=region,
+        region_confidence=round(region_conf, 3),
+        domain_scores={k: round(v, 3) for k, v in dscore.items()},
+        subfields=subfields,
+        type_scores=tscores,
+        evidence=evidence,
+    )
+
+
+def classify_article(article: Article, *, taxonomy: Taxonomy | None = None, model: Model | None | bool = True) -> Classification:
+    """Classify an article in place (its normalised title/text, falling back to the display ones)."""
+    normalized = bool(article.search_title or article.search_text)
+    result = classify(
+        article.search_title or article.title,
+        article.search_text or article.text,
+        url=article.url,
+        hints=article.hints,
+        fields=article.fields,
+        taxonomy=taxonomy,
+        model=model,
+        normalized=normalized,
+    )
+    article.content_type = result.content_type
+    article.scitech_relevant = result.scitech_relevant
+    article.relevance = result.relevance
+    article.domains = list(result.domains)
+    article.region = result.region
+    article.evidence = dict(result.evidence)
+    return result
+
+
+class ClassifyPipeline:
+    """Sets ``content_type``, ``scitech_relevant``, ``relevance``, ``domains``, ``region`` and ``evidence``."""
+
+    def __init__(self, taxonomy_path: str = "", model: Model | None = None):
+        self.taxonomy_path = taxonomy_path
+        self.model = model
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ClassifyPipeline:
+        path = crawler.settings.get("TECHSCOUT_TAXONOMY", "") or ""
+        data = crawler.settings.get("TECHSCOUT_DATA", "") or ""
+        model = None
+        if data and (Path(data) / MODEL_FILE_NAME).is_file():
+            model = load_model(Path(data) / MODEL_FILE_NAME)
+        return cls(str(path), model)
+
+    def open_spider(self) -> None:
+        load_taxonomy(self.taxonomy_path or None)  # fail early on an invalid taxonomy
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, Article):
+            taxonomy = load_taxonomy(self.taxonomy_path or None)
+            classify_article(item, taxonomy=taxonomy, model=self.model if self.model is not None else True)
+        return item
+
+
+# ----------------------------------------------------------------------------------------------------------
+# command line: techscout classify --jsonl FILE | --train FILE
+# ----------------------------------------------------------------------------------------------------------
+def _read_jsonl(path: str) -> Iterable[dict[str, Any]]:
+    fh = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    try:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}: line {n}: not JSON: {exc}") from None
+            if not isinstance(row, dict):
+                raise ConfigError(f"{path}: line {n}: expected a JSON object")
+            yield row
+    finally:
+        if fh is not sys.stdin:
+            fh.close()
+
+
+def classify_record(row: Mapping[str, Any], *, taxonomy: Taxonomy, model: Model | None | bool = True) -> dict[str, Any]:
+    """One CLI output line for one input record ``{id, url, title, text, source, hints?}``."""
+    from pipelines.route import route
+
+    hints = row.get("hints") if isinstance(row.get("hints"), dict) else {}
+    result = classify(str(row.get("title") or ""), str(row.get("text") or ""), url=str(row.get("url") or ""),
+                      hints=hints, fields=row.get("fields") or {}, taxonomy=taxonomy, model=model)
+    from pipelines.normalize import normalize_text
+
+    doc = {
+        "id": str(row.get("id") or ""),
+        "title": normalize_text(str(row.get("title") or "")),
+        "text": normalize_text(str(row.get("text") or "")[:MAX_CHARS]),
+        "url": str(row.get("url") or ""),
+    }
+    entries = route(doc, result)
+    talents = [{"name": e["name"], "title": e.get("title", ""), "affiliation": e.get("affiliation", "")}
+               for e in entries if e["library"] == "talent"]
+    from pipelines.route import extract_talents
+
+    if not result.scitech_relevant:  # talents are reported for every document; entries only for relevant ones
+        talents = [{"name": t.name, "title": t.title, "affiliation": t.affiliation}
+                   for t in extract_talents(doc["text"], doc["title"])]
+    return {
+        "id": doc["id"],
+        "content_type": result.content_type,
+        "scitech_relevant": result.scitech_relevant,
+        "relevance": result.relevance,
+        "domains": result.domains,
+        "region": result.region,
+        "talents": talents,
+        "libraries": sorted({e["library"] for e in entries}),
+        "evidence": result.evidence,
+    }
+
+
+def cli_classify(args: argparse.Namespace, settings: Any) -> int:
+    """``techscout classify --jsonl FILE`` prints one JSON line per input; ``--train FILE`` retrains the model."""
+    taxonomy = taxonomy_for(settings)
+    if getattr(args, "train", None):
+        model = train_model(_read_jsonl(args.train), meta={"trained_from": str(args.train)})
+        out = Path(args.model_out) if getattr(args, "model_out", None) else Path(settings.data_dir) / MODEL_FILE_NAME
+        out.parent.mkdir(parents=True, exist_ok=True)
+        model.save(out)
+        info = {k: v for k, v in model.meta.items()}
+        info["model"] = str(out)
+        print(json.dumps(info, ensure_ascii=False))
+        return 0
+    if not getattr(args, "jsonl", None):
+        print("techscout classify: give --jsonl FILE (or - for stdin) or --train FILE", file=sys.stderr)
+        return 2
+    model: Model | None | bool = model_for(settings)
+    if model is None:
+        model = False
+    for row in _read_jsonl(args.jsonl):
+        print(json.dumps(classify_record(row, taxonomy=taxonomy, model=model), ensure_ascii=False), flush=True)
+    return 0
