@@ -120,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TechscoutError as exc:
         print(f"techscout: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("techscout: interrupted", file=sys.stderr)
         return 130

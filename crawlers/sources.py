@@ -7,6 +7,7 @@ meaning); the README's source table is checked against it by a test.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -126,7 +127,7 @@ def source_from_mapping(data: Any, path: str = "<source>") -> Source:
         raise SourceError(f"{path}: expected a mapping of keys (name, start_urls, ...), got {type(data).__name__}")
     for key in data:
         if key not in _KEYS:
-            close = [k for k in _KEYS if k.replace("_", "") == str(key).replace("_", "").replace("-", "").lower()]
+            close = difflib.get_close_matches(str(key).replace("-", "_").lower(), list(_KEYS), n=1, cutoff=0.75)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(_KEYS)})"
             raise SourceError(f"{path}: unknown key {key!r}{hint}")
     values: dict[str, Any] = {}

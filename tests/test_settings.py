@@ -1,0 +1,55 @@
+"""The settings object: defaults < techscout.toml < TECHSCOUT_* < command line; typos name the file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawlers.errors import ConfigError
+from crawlers.settings import SETTINGS, load_settings
+from tests.conftest import REPO, run_cli
+
+
+def test_layers(tmp_path: Path) -> None:
+    conf = tmp_path / "techscout.toml"
+    conf.write_text('delay = 2.5\nmax_pages = 40\nbackend = "embedded"\n', encoding="utf-8")
+    s = load_settings(config_file=conf, env={"TECHSCOUT_MAX_PAGES": "70"})
+    assert s.delay == 2.5 and s.max_pages == 70
+    assert s.origin["delay"] == str(conf) and s.origin["max_pages"] == "TECHSCOUT_MAX_PAGES"
+    s = load_settings(data=tmp_path / "d", config_file=conf, env={}, max_pages=5)
+    assert s.max_pages == 5 and s.data_dir == tmp_path / "d"
+
+
+def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
+    conf = tmp_path / "techscout.toml"
+    conf.write_text("dealy = 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"techscout.toml: unknown key 'dealy'"):
+        load_settings(config_file=conf, env={})
+
+
+def test_wrong_type_names_the_key(tmp_path: Path) -> None:
+    conf = tmp_path / "techscout.toml"
+    conf.write_text('max_pages = "lots"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"key 'max_pages'.*expected int"):
+        load_settings(config_file=conf, env={})
+    with pytest.raises(ConfigError, match="TECHSCOUT_DELAY"):
+        load_settings(env={"TECHSCOUT_DELAY": "soon"})
+
+
+def test_bad_backend() -> None:
+    with pytest.raises(ConfigError, match="backend must be"):
+        load_settings(env={"TECHSCOUT_BACKEND": "mysql"})
+
+
+def test_cli_config_error_is_clear(tmp_path: Path) -> None:
+    conf = tmp_path / "techscout.toml"
+    conf.write_text("[techscout]\nmax_pages = [1\n", encoding="utf-8")
+    out = run_cli("search", "x", "--config", str(conf))
+    assert out.returncode == 2 and "not valid TOML" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for s in SETTINGS:
+        assert f"`{s.name}`" in readme and f"`{s.env}`" in readme, s.name
