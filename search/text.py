@@ -157,3 +157,12 @@ def snippet(text: str, words: list[str], width: int = 140) -> str:
         last = m.end()
     out.append(html.escape(excerpt[last:]))
     return prefix + "".join(out) + suffix
+
+
+def related_words(title: str, text: str, k: int = 12) -> list[str]:
+    """The most distinctive words of a document (jieba's TF-IDF keywords; the title counts twice)."""
+    _jieba()  # initialises the dictionary quietly
+    import jieba.analyse
+
+    words = jieba.analyse.extract_tags(f"{title}\n{title}\n{text}", topK=k)
+    return [w.lower() for w in words if w.strip()]

@@ -20,8 +20,16 @@ from typing import TYPE_CHECKING, Any
 from crawlers.errors import BackendError
 from crawlers.items import Article
 from search.backends.base import COLLECTIONS, UpsertResult, UrlState
-from search.query import Hit, Query, SearchResult
-from search.text import TOKENIZER_VERSION, fts_expression, highlight_words, index_tokens, snippet
+from search.query import Hit, Query, SearchResult, Term
+from search.text import (
+    TOKENIZER_VERSION,
+    fts_expression,
+    highlight_words,
+    index_tokens,
+    related_words,
+    snippet,
+    term_expr,
+)
 
 if TYPE_CHECKING:
     from crawlers.settings import Settings
@@ -94,8 +102,14 @@ CREATE INDEX IF NOT EXISTS records_updated ON records(collection, updated);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _MULTI_FIELDS = ("domains", "libraries")
-_COLUMN_FIELDS = {"source": "source", "content_type": "content_type", "region": "region", "language": "language",
-                  "cluster_id": "cluster_id", "story_id": "story_id"}
+_COLUMN_FIELDS = {
+    "source": "source",
+    "content_type": "content_type",
+    "region": "region",
+    "language": "language",
+    "cluster_id": "cluster_id",
+    "story_id": "story_id",
+}
 
 
 def content_hash(article: Article) -> str:
@@ -186,7 +200,9 @@ class EmbeddedBackend:
         with self._write() as conn:
             for art in articles:
                 chash = content_hash(art)
-                row = conn.execute("SELECT rowid, content_hash, data FROM documents WHERE id=?", (art.id,)).fetchone()
+                row = conn.execute(
+                    "SELECT rowid, content_hash, data FROM documents WHERE id=?", (art.id,)
+                ).fetchone()
                 data = art.to_dict()
                 if row is not None:
                     old = json.loads(row["data"])
@@ -220,13 +236,29 @@ class EmbeddedBackend:
         data: dict[str, Any],
     ) -> None:
         values = (
-            art.id, art.url, art.source, art.title, art.published, art.fetched, now, art.content_type, art.region,
-            art.language, art.relevance, None if art.scitech_relevant is None else int(art.scitech_relevant),
-            art.fingerprint, art.cluster_id or art.id, art.story_id, art.duplicate_of, chash,
+            art.id,
+            art.url,
+            art.source,
+            art.title,
+            art.published,
+            art.fetched,
+            now,
+            art.content_type,
+            art.region,
+            art.language,
+            art.relevance,
+            None if art.scitech_relevant is None else int(art.scitech_relevant),
+            art.fingerprint,
+            art.cluster_id or art.id,
+            art.story_id,
+            art.duplicate_of,
+            chash,
             json.dumps(data, ensure_ascii=False),
         )
-        cols = ("id, url, source, title, published, fetched, updated, content_type, region, language, relevance, "
-                "scitech, fingerprint, cluster_id, story_id, duplicate_of, content_hash, data")
+        cols = (
+            "id, url, source, title, published, fetched, updated, content_type, region, language, relevance, "
+            "scitech, fingerprint, cluster_id, story_id, duplicate_of, content_hash, data"
+        )
         if rowid is None:
             cur = conn.execute(f"INSERT INTO documents({cols}) VALUES ({','.join('?' * 18)})", values)
             rowid = int(cur.lastrowid or 0)
@@ -258,9 +290,11 @@ class EmbeddedBackend:
         ids = list(doc_ids)
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            rows = self._conn().execute(
-                f"SELECT data FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk
-            ).fetchall()
+            rows = (
+                self._conn()
+                .execute(f"SELECT data FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+                .fetchall()
+            )
             by_id = {a.id: a for a in (Article.from_dict(json.loads(r["data"])) for r in rows)}
             out.extend(by_id[d] for d in chunk if d in by_id)
         return out
@@ -282,9 +316,14 @@ class EmbeddedBackend:
     def iter_articles(self, batch_size: int = 500) -> Iterator[Article]:
         last = 0
         while True:
-            rows = self._conn().execute(
-                "SELECT rowid, data FROM documents WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, batch_size)
-            ).fetchall()
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT rowid, data FROM documents WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    (last, batch_size),
+                )
+                .fetchall()
+            )
             if not rows:
                 return
             for r in rows:
@@ -292,7 +331,9 @@ class EmbeddedBackend:
             last = rows[-1]["rowid"]
 
     def find_by_fingerprint(self, fingerprint: str) -> list[str]:
-        rows = self._conn().execute("SELECT id FROM documents WHERE fingerprint=? ORDER BY rowid", (fingerprint,))
+        rows = self._conn().execute(
+            "SELECT id FROM documents WHERE fingerprint=? ORDER BY rowid", (fingerprint,)
+        )
         return [r[0] for r in rows]
 
     def revisions(self, doc_id: str) -> list[dict[str, Any]]:
@@ -353,7 +394,11 @@ class EmbeddedBackend:
         else:
             base = "SELECT d.rowid AS rowid, 0.0 AS rank FROM documents d WHERE " + where
             base_params = list(params)
-        order = "m.rank, d.published DESC" if (expr and query.sort == "relevance") else "d.published DESC NULLS LAST, d.rowid DESC"
+        order = (
+            "m.rank, d.published DESC"
+            if (expr and query.sort == "relevance")
+            else "d.published DESC NULLS LAST, d.rowid DESC"
+        )
         try:
             if query.collapse:
                 sql = (
@@ -363,9 +408,14 @@ class EmbeddedBackend:
                     "FROM m JOIN documents d ON d.rowid = m.rowid) "
                 )
                 total = conn.execute(sql + "SELECT count(*) FROM c WHERE rn = 1", base_params).fetchone()[0]
-                order_c = order.replace("m.rank", "c.rank").replace("d.published", "c.published").replace("d.rowid", "c.rowid")
+                order_c = (
+                    order.replace("m.rank", "c.rank")
+                    .replace("d.published", "c.published")
+                    .replace("d.rowid", "c.rowid")
+                )
                 rows = conn.execute(
-                    sql + f"SELECT c.rowid, c.rank, c.csize FROM c WHERE rn = 1 ORDER BY {order_c} LIMIT ? OFFSET ?",
+                    sql
+                    + f"SELECT c.rowid, c.rank, c.csize FROM c WHERE rn = 1 ORDER BY {order_c} LIMIT ? OFFSET ?",
                     [*base_params, query.size, query.offset],
                 ).fetchall()
             else:
@@ -383,28 +433,7 @@ class EmbeddedBackend:
             raise BackendError(f"{self.path}: search failed: {exc}") from None
 
         words = highlight_words(query.parsed()) if query.highlight else []
-        hits: list[Hit] = []
-        for r in rows:
-            d = conn.execute("SELECT data, cluster_id FROM documents WHERE rowid=?", (r[0],)).fetchone()
-            art = Article.from_dict(json.loads(d["data"]))
-            text = art.search_text or art.text
-            hits.append(
-                Hit(
-                    id=art.id,
-                    url=art.url,
-                    title=art.title,
-                    published=art.published,
-                    source=art.source,
-                    snippet=snippet(text, words),
-                    score=-float(r[1] or 0.0),
-                    content_type=art.content_type,
-                    domains=list(art.domains),
-                    region=art.region,
-                    cluster_id=d["cluster_id"],
-                    cluster_size=int(r[2]),
-                    duplicate_of=art.duplicate_of,
-                )
-            )
+        hits = self._hits(conn, [(int(r[0]), -float(r[1] or 0.0), int(r[2])) for r in rows], words)
         facets: dict[str, list[tuple[str, int]]] = {}
         for facet in query.facets:
             if facet in _MULTI_FIELDS or facet == "month":
@@ -421,13 +450,69 @@ class EmbeddedBackend:
                 )
                 facet_rows = conn.execute(sql, base_params).fetchall()
             facets[facet] = [(str(fr[0]), int(fr[1])) for fr in facet_rows]
-        return SearchResult(total=int(total), hits=hits, facets=facets, took_ms=(time.perf_counter() - t0) * 1000)
+        return SearchResult(
+            total=int(total), hits=hits, facets=facets, took_ms=(time.perf_counter() - t0) * 1000
+        )
+
+    def _hits(
+        self, conn: sqlite3.Connection, rows: Sequence[tuple[int, float, int]], words: list[str]
+    ) -> list[Hit]:
+        """Hits for ``(rowid, score, cluster size)`` rows, in that order."""
+        hits: list[Hit] = []
+        for rowid, score, csize in rows:
+            d = conn.execute("SELECT data, cluster_id FROM documents WHERE rowid=?", (rowid,)).fetchone()
+            art = Article.from_dict(json.loads(d["data"]))
+            text = art.search_text or art.text
+            hits.append(
+                Hit(
+                    id=art.id,
+                    url=art.url,
+                    title=art.title,
+                    published=art.published,
+                    source=art.source,
+                    snippet=snippet(text, words),
+                    score=score,
+                    content_type=art.content_type,
+                    domains=list(art.domains),
+                    region=art.region,
+                    cluster_id=d["cluster_id"],
+                    cluster_size=csize,
+                    duplicate_of=art.duplicate_of,
+                )
+            )
+        return hits
+
+    def related(self, doc_id: str, n: int = 10) -> list[Hit]:
+        """Documents most like ``doc_id`` (its most distinctive words, any of them, ranked by BM25)."""
+        conn = self._conn()
+        row = conn.execute("SELECT rowid, data FROM documents WHERE id=?", (doc_id,)).fetchone()
+        if row is None or n <= 0:
+            return []
+        art = Article.from_dict(json.loads(row["data"]))
+        words = related_words(art.search_title or art.title, art.search_text or art.text)
+        exprs = [e for e in (term_expr(Term(w)) for w in words) if e]
+        if not exprs:
+            return []
+        rows = conn.execute(
+            "SELECT rowid, bm25(docs_fts, 4.0, 1.0) AS rank FROM docs_fts WHERE docs_fts MATCH ? AND rowid != ? "
+            "ORDER BY rank LIMIT ?",
+            (" OR ".join(exprs), row["rowid"], n),
+        ).fetchall()
+        return self._hits(conn, [(int(r[0]), -float(r[1]), 1) for r in rows], [])
 
     def count(self, query: Query | None = None) -> int:
         if query is None:
             return int(self._conn().execute("SELECT count(*) FROM documents").fetchone()[0])
-        q = Query(text=query.text, filters=query.filters, since=query.since, until=query.until, ids=query.ids,
-                  min_relevance=query.min_relevance, size=0, highlight=False)
+        q = Query(
+            text=query.text,
+            filters=query.filters,
+            since=query.since,
+            until=query.until,
+            ids=query.ids,
+            min_relevance=query.min_relevance,
+            size=0,
+            highlight=False,
+        )
         return self.search(q).total
 
     # -- URL state ----------------------------------------------------------------------------------------------
@@ -443,7 +528,10 @@ class EmbeddedBackend:
             "etag=excluded.etag, last_modified=excluded.last_modified, "
             "content_hash=CASE WHEN excluded.content_hash != '' THEN excluded.content_hash ELSE url_state.content_hash END, "
             "fetched=excluded.fetched, status=excluded.status",
-            [(s.url, s.source, s.doc_id, s.etag, s.last_modified, s.content_hash, s.fetched, s.status) for s in states],
+            [
+                (s.url, s.source, s.doc_id, s.etag, s.last_modified, s.content_hash, s.fetched, s.status)
+                for s in states
+            ],
         )
 
     def record_url_states(self, states: Iterable[UrlState]) -> None:
@@ -462,13 +550,19 @@ class EmbeddedBackend:
 
     def get_record(self, collection: str, record_id: str) -> dict[str, Any] | None:
         _check_collection(collection)
-        row = self._conn().execute(
-            "SELECT data FROM records WHERE collection=? AND id=?", (collection, record_id)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute("SELECT data FROM records WHERE collection=? AND id=?", (collection, record_id))
+            .fetchone()
+        )
         return None if row is None else dict(json.loads(row[0]))
 
     def list_records(
-        self, collection: str, where: dict[str, Any] | None = None, limit: int = 100, newest_first: bool = True
+        self,
+        collection: str,
+        where: dict[str, Any] | None = None,
+        limit: int = 100,
+        newest_first: bool = True,
     ) -> list[dict[str, Any]]:
         _check_collection(collection)
         clauses = ["collection=?"]

@@ -1,0 +1,284 @@
+"""Every backend: same documents in, same behaviour out."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from crawlers.errors import BackendError, QueryError
+from search.backends.base import Backend, UrlState
+from search.query import Query, SearchResult
+
+from .conftest import corpus_articles, make_article
+
+
+def ids(result: SearchResult) -> set[str]:
+    return {h.id for h in result.hits}
+
+
+def find(backend: Backend, text: str, **kw: Any) -> set[str]:
+    return ids(backend.search(Query(text=text, size=100, **kw)))
+
+
+def test_upsert_reports_new_then_unchanged(backend: Backend) -> None:
+    arts = corpus_articles()
+    first = backend.upsert(arts)
+    assert sorted(first.new) == sorted(a.id for a in arts)
+    assert not first.updated and not first.unchanged
+    second = backend.upsert(arts)
+    assert sorted(second.unchanged) == sorted(a.id for a in arts)
+    assert backend.count() == len(arts)
+
+
+def test_get_and_get_many_round_trip(loaded: Backend) -> None:
+    art = loaded.get("battery")
+    assert art is not None
+    assert art.title == "新能源汽车电池技术突破"
+    assert art.domains == ["新能源"] and art.libraries == ["project"]
+    assert loaded.get("no-such-doc") is None
+    many = loaded.get_many(["talent", "missing", "ai-policy"])
+    assert [a.id for a in many] == ["talent", "ai-policy"]
+
+
+def test_words_are_anded(loaded: Backend) -> None:
+    assert find(loaded, "科技创新") == {"ai-policy", "ai-trad"}
+    assert find(loaded, "科技创新 政策") == {"ai-policy"}
+    assert find(loaded, "人工智能 电池") == set()
+
+
+def test_or_and_not(loaded: Backend) -> None:
+    assert find(loaded, "电池 OR 量子") == {"battery", "quantum"}
+    assert find(loaded, "电池 | 人才") == {"battery", "talent"}
+    assert find(loaded, "科技创新 -政策") == {"ai-trad"}
+    assert find(loaded, "科技创新 NOT 台湾") == {"ai-policy"}
+
+
+def test_phrase_is_exact_and_words_are_not(loaded: Backend) -> None:
+    assert find(loaded, '"科创中国"') == {"kczg"}
+    assert find(loaded, "“科创中国”") == {"kczg"}
+    loose = find(loaded, "科创 中国")
+    assert {"kczg", "kc-apart"} <= loose
+
+
+def test_traditional_and_simplified_queries_find_both_scripts(loaded: Backend) -> None:
+    simplified = find(loaded, "科技创新")
+    traditional = find(loaded, "科技創新")
+    assert simplified == traditional == {"ai-policy", "ai-trad"}
+    # a word written in traditional script in the page is found by its simplified form
+    assert find(loaded, "台湾学者") == {"ai-trad"}
+    assert find(loaded, "臺灣學者") == {"ai-trad"}
+
+
+def test_latin_words_are_case_insensitive(loaded: Backend) -> None:
+    assert find(loaded, "Quantum") == {"quantum"}
+    assert find(loaded, "QUANTUM computing") == {"quantum"}
+
+
+def test_empty_query_matches_everything(loaded: Backend) -> None:
+    assert loaded.search(Query(text="", size=0)).total == len(corpus_articles())
+
+
+def test_filters(loaded: Backend) -> None:
+    assert find(loaded, "", filters={"source": ["gov"]}) == {"ai-policy", "kczg", "talent"}
+    assert find(loaded, "", filters={"content_type": ["policy", "demand"]}) == {"ai-policy", "kczg"}
+    assert find(loaded, "", filters={"domains": ["集成电路"]}) == {"ai-trad"}
+    assert find(loaded, "", filters={"libraries": ["problem"]}) == {"ai-policy", "kczg"}
+    assert find(loaded, "", filters={"region": ["北京"], "libraries": ["problem"]}) == {"ai-policy", "kczg"}
+    assert find(loaded, "人工智能", filters={"region": ["上海"]}) == {"ai-trad"}
+    assert find(loaded, "", filters={"cluster_id": ["c-ai"]}) == {"ai-policy", "ai-trad"}
+
+
+def test_date_range(loaded: Backend) -> None:
+    got = find(loaded, "", since=date(2024, 1, 1), until=date(2024, 2, 29))
+    assert got == {"kc-apart", "talent", "battery"}
+    assert find(loaded, "", since=date(2024, 3, 15)) == {"ai-trad"}
+
+
+def test_ids_restriction(loaded: Backend) -> None:
+    assert find(loaded, "", ids=["battery", "talent", "nope"]) == {"battery", "talent"}
+    assert find(loaded, "", ids=[]) == set()
+
+
+def test_facet_counts(loaded: Backend) -> None:
+    res = loaded.search(
+        Query(text="", size=0, facets=["source", "content_type", "domains", "region", "month"])
+    )
+    facets = {k: dict(v) for k, v in res.facets.items()}
+    assert facets["source"] == {"gov": 3, "news-a": 2, "news-b": 2, "news-c": 25}
+    assert facets["domains"]["人工智能"] == 2 and facets["domains"]["区块链"] == 25
+    assert facets["region"]["北京"] == 2 and "" not in facets["region"]
+    assert facets["content_type"]["achievement"] == 2
+    assert facets["month"]["2024-03"] == 2
+    # facets follow the query and its filters
+    res = loaded.search(Query(text="人工智能", size=0, facets=["source", "libraries"]))
+    assert dict(res.facets["source"]) == {"gov": 1, "news-a": 1}
+    assert dict(res.facets["libraries"]) == {"problem": 1}
+    # ordered by count, largest first
+    counts = [n for _, n in loaded.search(Query(size=0, facets=["source"])).facets["source"]]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_highlight_marks_the_matched_words(loaded: Backend) -> None:
+    res = loaded.search(Query(text="固态电池"))
+    assert [h.id for h in res.hits] == ["battery"]
+    assert "<mark>" in res.hits[0].snippet and "电池" in res.hits[0].snippet
+    plain = loaded.search(Query(text="固态电池", highlight=False))
+    assert "<mark>" not in plain.hits[0].snippet
+
+
+def test_paging_covers_every_hit_once(loaded: Backend) -> None:
+    total = loaded.search(Query(text="区块链", size=0)).total
+    assert total == 25
+    seen: list[str] = []
+    for page in range(1, 5):
+        res = loaded.search(Query(text="区块链", size=10, page=page, sort="date"))
+        assert res.total == 25
+        seen += [h.id for h in res.hits]
+    assert len(seen) == 25 and len(set(seen)) == 25
+
+
+def test_sort_by_date_newest_first_undated_last(loaded: Backend) -> None:
+    res = loaded.search(Query(text="", size=100, sort="date"))
+    dates = [h.published for h in res.hits]
+    dated = [d for d in dates if d]
+    assert dated == sorted(dated, reverse=True)
+    assert dates[-1] is None and res.hits[-1].id == "quantum"
+    assert res.hits[0].id == "ai-trad"
+
+
+def test_relevance_prefers_title_matches(loaded: Backend) -> None:
+    res = loaded.search(Query(text="人才"))
+    assert res.hits[0].id == "talent"
+    assert res.hits[0].score >= res.hits[-1].score
+
+
+def test_collapse_by_cluster(loaded: Backend) -> None:
+    res = loaded.search(Query(text="科技创新", collapse=True))
+    assert res.total == 1 and len(res.hits) == 1
+    assert res.hits[0].id in {"ai-policy", "ai-trad"}
+    assert res.hits[0].cluster_id == "c-ai" and res.hits[0].cluster_size == 2
+    # documents without a cluster are their own cluster
+    assert loaded.search(Query(text="区块链", collapse=True, size=0)).total == 25
+
+
+def test_count_follows_the_query(loaded: Backend) -> None:
+    assert loaded.count() == len(corpus_articles())
+    assert loaded.count(Query(text="区块链", filters={"region": ["四川"]})) == 25
+    assert loaded.count(Query(text="区块链", filters={"region": ["北京"]})) == 0
+
+
+def test_delete(loaded: Backend) -> None:
+    loaded.record_url_states(
+        [UrlState(url="https://news-a.example.cn/battery.html", source="news-a", doc_id="battery")]
+    )
+    assert loaded.delete(["battery", "not-there"]) == 1
+    assert loaded.get("battery") is None
+    assert find(loaded, "电池") == set()
+    assert loaded.count() == len(corpus_articles()) - 1
+    assert loaded.url_states("news-a") == {}
+    assert loaded.delete(["battery"]) == 0
+
+
+def test_update_keeps_a_revision_and_reindexes(loaded: Backend) -> None:
+    changed = make_article(
+        "battery",
+        "新能源汽车电池技术再突破",
+        "团队发布钠离子电池新成果。",
+        source="news-a",
+        content_type="achievement",
+        domains=["新能源"],
+        region="广东",
+        published="2024-02-10T09:00:00+08:00",
+    )
+    result = loaded.upsert([changed])
+    assert result.updated == ["battery"]
+    revs = loaded.revisions("battery")
+    assert len(revs) == 1
+    assert revs[0]["previous_title"] == "新能源汽车电池技术突破" and revs[0]["title_changed"] is True
+    assert "at" in revs[0]
+    assert find(loaded, "钠离子") == {"battery"}
+    assert find(loaded, "固态电池") == set()
+    assert loaded.revisions("talent") == []
+
+
+def test_label_changes_are_stored_without_a_revision(loaded: Backend) -> None:
+    art = next(a for a in corpus_articles() if a.id == "talent")
+    art.libraries = ["talent", "project"]
+    assert loaded.upsert([art]).unchanged == ["talent"]
+    assert loaded.revisions("talent") == []
+    assert find(loaded, "", filters={"libraries": ["project"]}) == {"battery", "talent"}
+
+
+def test_iterate_and_fingerprints(loaded: Backend) -> None:
+    got = [a.id for a in loaded.iter_articles(batch_size=7)]
+    assert sorted(got) == sorted(a.id for a in corpus_articles())
+    dup = make_article("dup", "重复", "重复内容", fingerprint="fp-battery")
+    loaded.upsert([dup])
+    assert sorted(loaded.find_by_fingerprint("fp-battery")) == ["battery", "dup"]
+    assert loaded.find_by_fingerprint("nothing") == []
+
+
+def test_related_documents(loaded: Backend) -> None:
+    related = getattr(loaded, "related")  # noqa: B009 - not part of the minimal protocol
+    hits = related("ai-policy", 3)
+    assert hits and hits[0].id == "ai-trad"
+    assert "ai-policy" not in {h.id for h in hits}
+    assert len(hits) <= 3
+    assert related("no-such-doc", 3) == []
+
+
+def test_bad_query_is_a_query_error(loaded: Backend) -> None:
+    with pytest.raises(QueryError):
+        loaded.search(Query(text='"unbalanced'))
+
+
+def test_url_states_merge(backend: Backend) -> None:
+    backend.record_url_states(
+        [
+            UrlState(
+                url="https://a.example.cn/1",
+                source="a",
+                doc_id="d1",
+                etag='"x"',
+                content_hash="h1",
+                status=200,
+            ),
+            UrlState(url="https://a.example.cn/2", source="a", status=404),
+            UrlState(url="https://b.example.cn/1", source="b", doc_id="d9"),
+        ]
+    )
+    states = backend.url_states("a")
+    assert set(states) == {"https://a.example.cn/1", "https://a.example.cn/2"}
+    assert states["https://a.example.cn/1"].etag == '"x"' and states["https://a.example.cn/2"].status == 404
+    # a later fetch without a document keeps the known doc id and content hash
+    backend.record_url_states([UrlState(url="https://a.example.cn/1", source="a", etag='"y"', status=304)])
+    s = backend.url_states("a")["https://a.example.cn/1"]
+    assert (s.doc_id, s.content_hash, s.etag, s.status) == ("d1", "h1", '"y"', 304)
+    # URL states written together with documents
+    backend.upsert(
+        [make_article("z", "标题", "正文")],
+        [UrlState(url="https://gov.example.cn/z.html", source="gov", doc_id="z")],
+    )
+    assert backend.url_states("gov")["https://gov.example.cn/z.html"].doc_id == "z"
+
+
+def test_records(backend: Backend) -> None:
+    backend.put_record("runs", "r1", {"source": "a", "pages": 3})
+    backend.put_record("runs", "r2", {"source": "b", "pages": 5})
+    backend.put_record("runs", "r3", {"source": "a", "pages": 7})
+    assert backend.get_record("runs", "r2") == {"source": "b", "pages": 5}
+    assert backend.get_record("runs", "nope") is None
+    assert backend.get_record("entries", "r1") is None
+    assert [r["pages"] for r in backend.list_records("runs")] == [7, 5, 3]
+    assert [r["pages"] for r in backend.list_records("runs", newest_first=False)] == [3, 5, 7]
+    assert [r["pages"] for r in backend.list_records("runs", where={"source": "a"})] == [7, 3]
+    assert len(backend.list_records("runs", limit=2)) == 2
+    backend.put_record("runs", "r1", {"source": "a", "pages": 4})
+    assert backend.list_records("runs")[0] == {"source": "a", "pages": 4}
+    assert backend.delete_record("runs", "r1") is True
+    assert backend.delete_record("runs", "r1") is False
+    assert backend.get_record("runs", "r1") is None
+    with pytest.raises(BackendError):
+        backend.put_record("no-such-collection", "x", {})
