@@ -83,6 +83,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     # -- subcommands owned by other modules are added below this line --
 
+    p = sub.add_parser("serve", help="serve the staff web UI and JSON API")
+    p.add_argument("--host", help="address to listen on (default: settings host)")
+    p.add_argument("--port", type=int, help="port (default: settings port)")
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.set_defaults(handler="search.web.cli:cli_serve")
+    _common(p)
+
+    p = sub.add_parser("user", help="manage staff accounts of the web UI")
+    p.add_argument("action", choices=("add", "delete"))
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--role", choices=("admin", "staff"), default="staff")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    p.set_defaults(handler="search.web.cli:cli_user")
+    _common(p)
+
+    p = sub.add_parser("token", help="API tokens for integrations")
+    p.add_argument("action", choices=("create", "revoke"))
+    p.add_argument("name", metavar="NAME", help="what the token is for (e.g. the integration's name)")
+    p.add_argument("--role", choices=("admin", "staff"), default="staff")
+    p.set_defaults(handler="search.web.cli:cli_token")
+    _common(p)
+
     p = sub.add_parser("classify", help="classify documents (JSON lines) or retrain the classifier's model")
     p.add_argument("--jsonl", metavar="FILE", help='JSON lines {"id","url","title","text","source"} ("-": stdin)')
     p.add_argument("--train", metavar="FILE", help="JSON lines with title/text and scitech_relevant/domains")
