@@ -73,9 +73,9 @@ class Taxonomy:
     domains: dict[str, Domain]
     domain_min_score: float
     domain_min_share: float
-    national_terms: tuple[str, ...]
+    national_terms: dict[str, float]
     national_hosts: tuple[str, ...]
-    foreign_terms: tuple[str, ...]
+    foreign_terms: dict[str, float]
     regions: dict[str, Region]
     region_names: dict[str, str] = field(default_factory=dict)  # any name/alias/city -> region
 
@@ -252,9 +252,9 @@ def parse_taxonomy(data: Any, path: str = "<taxonomy>") -> Taxonomy:
         domains=domains,
         domain_min_score=_number(doc.get("domain_min_score", 3.0), path, "domain_min_score"),
         domain_min_share=_number(doc.get("domain_min_share", 0.3), path, "domain_min_share"),
-        national_terms=_terms(national.get("terms"), path, "national.terms"),
+        national_terms=_weighted(national.get("terms"), path, "national.terms"),
         national_hosts=tuple(h.lower() for h in _terms(national.get("hosts"), path, "national.hosts")),
-        foreign_terms=_terms(foreign.get("terms"), path, "foreign.terms"),
+        foreign_terms=_weighted(foreign.get("terms"), path, "foreign.terms"),
         regions=regions,
         region_names=names,
     )
