@@ -83,6 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     # -- subcommands owned by other modules are added below this line --
 
+    p = sub.add_parser("migrate", help="copy the embedded store into Elasticsearch (resumable, verified by counts)")
+    p.add_argument("--to", choices=("elasticsearch", "embedded"), required=True)
+    p.add_argument("--url", help="Elasticsearch URL (default: the elasticsearch_url setting)")
+    p.add_argument("--prefix", help="index prefix (default: the elasticsearch_prefix setting)")
+    p.add_argument("--path", help="target SQLite file for --to embedded")
+    p.add_argument("--batch", type=int, default=500, metavar="N", help="documents per bulk request")
+    p.add_argument("--restart", action="store_true", help="ignore the checkpoint of an earlier run")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(handler="search.migrate:cli_migrate")
+    _common(p)
+
+    p = sub.add_parser("reindex", help="rebuild the search index (Elasticsearch: new versioned index + alias flip)")
+    p.set_defaults(handler="search.migrate:cli_reindex")
+    _common(p)
+
     p = sub.add_parser("serve", help="serve the staff web UI and JSON API")
     p.add_argument("--host", help="address to listen on (default: settings host)")
     p.add_argument("--port", type=int, help="port (default: settings port)")

@@ -23,6 +23,7 @@ documents as in the embedded backend; the analysed field only adds to the score.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -422,6 +423,11 @@ def _url_id(url: str) -> str:
     return hashlib.sha1(url.encode("utf-8")).hexdigest()
 
 
+def _revision_id(doc_id: str, at: str, data: dict[str, Any]) -> str:
+    blob = json.dumps(data, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha1(f"{doc_id}|{at}|{blob}".encode()).hexdigest()
+
+
 def _flat_value(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -714,6 +720,34 @@ class ElasticBackend:
         body = {"query": {"term": {"doc_id": doc_id}}, "sort": [{"at": "asc"}], "size": 1000}
         resp = self._call("revisions", self.client.search, index=self.revisions_index, body=body)
         return [{"at": h["_source"]["at"], **h["_source"]["data"]} for h in resp["hits"]["hits"]]
+
+    def import_revisions(self, revisions: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """Store ``(doc_id, at, change)`` revisions as they are (migration from another backend)."""
+        actions: list[Action] = [
+            (
+                {"index": {"_index": self.revisions_index, "_id": _revision_id(d, at, data)}},
+                {"doc_id": d, "at": at, "data": data},
+            )
+            for d, at, data in revisions
+        ]
+        if actions:
+            bulk_write(self.client, actions, refresh=self.refresh)
+
+    def counts(self) -> dict[str, int]:
+        """How many documents, revisions, URL states and records (per collection) are stored."""
+        self._call("refresh", self.client.indices.refresh, index=f"{self.prefix}-*")
+
+        def n(index: str) -> int:
+            return int(self._call("count", self.client.count, index=index)["count"])
+
+        out = {
+            "documents": n(self.alias),
+            "revisions": n(self.revisions_index),
+            "url_states": n(self.urlstate_index),
+        }
+        for collection in COLLECTIONS:
+            out[f"records:{collection}"] = n(self.record_index(collection))
+        return out
 
     # -- search -------------------------------------------------------------------------------------------------
     def _search_raw(self, s: Search, index: str | None = None) -> dict[str, Any]:

@@ -135,7 +135,7 @@ def _body_for_index(article: Article) -> str:
 class EmbeddedBackend:
     name = "embedded"
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, check_tokenizer: bool = True) -> None:
         self.path = Path(path)
         self._local = threading.local()
         self._readonly = readonly
@@ -150,7 +150,7 @@ class EmbeddedBackend:
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('tokenizer', ?)", (TOKENIZER_VERSION,))
         row = conn.execute("SELECT value FROM meta WHERE key='tokenizer'").fetchone()
-        if row and row[0] != TOKENIZER_VERSION:
+        if check_tokenizer and row and row[0] != TOKENIZER_VERSION:
             raise BackendError(
                 f"{self.path}: index built with tokenizer {row[0]}, this version uses {TOKENIZER_VERSION}: "
                 "run `techscout reindex`"
@@ -339,6 +339,83 @@ class EmbeddedBackend:
     def revisions(self, doc_id: str) -> list[dict[str, Any]]:
         rows = self._conn().execute("SELECT at, data FROM revisions WHERE doc_id=? ORDER BY at", (doc_id,))
         return [{"at": r["at"], **json.loads(r["data"])} for r in rows]
+
+    def iter_rows(self, after: int = 0, batch_size: int = 500) -> Iterator[tuple[int, Article]]:
+        """``(rowid, article)`` in storage order after ``after``: a resumable walk over every document."""
+        last = after
+        while True:
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT rowid, data, cluster_id FROM documents WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    (last, batch_size),
+                )
+                .fetchall()
+            )
+            if not rows:
+                return
+            for r in rows:
+                art = Article.from_dict(json.loads(r["data"]))
+                art.cluster_id = art.cluster_id or r["cluster_id"]
+                yield int(r["rowid"]), art
+            last = rows[-1]["rowid"]
+
+    def all_url_states(self) -> Iterator[UrlState]:
+        for r in self._conn().execute("SELECT * FROM url_state ORDER BY url"):
+            yield UrlState(**dict(r))
+
+    def all_records(self, collection: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(id, data)`` of every record of a collection, oldest first."""
+        _check_collection(collection)
+        rows = self._conn().execute(
+            "SELECT id, data FROM records WHERE collection=? ORDER BY updated, rowid", (collection,)
+        )
+        for r in rows:
+            yield r[0], dict(json.loads(r[1]))
+
+    def all_revisions(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """``(doc_id, at, change)`` for every kept revision, oldest first."""
+        for r in self._conn().execute("SELECT doc_id, at, data FROM revisions ORDER BY rowid"):
+            yield r["doc_id"], r["at"], json.loads(r["data"])
+
+    def import_revisions(self, revisions: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO revisions(doc_id, at, data) VALUES (?, ?, ?)",
+                [(d, at, json.dumps(data, ensure_ascii=False)) for d, at, data in revisions],
+            )
+
+    def counts(self) -> dict[str, int]:
+        """How many documents, revisions, URL states and records (per collection) are stored."""
+        conn = self._conn()
+        out = {
+            "documents": int(conn.execute("SELECT count(*) FROM documents").fetchone()[0]),
+            "revisions": int(conn.execute("SELECT count(*) FROM revisions").fetchone()[0]),
+            "url_states": int(conn.execute("SELECT count(*) FROM url_state").fetchone()[0]),
+        }
+        for collection in COLLECTIONS:
+            n = conn.execute("SELECT count(*) FROM records WHERE collection=?", (collection,)).fetchone()[0]
+            out[f"records:{collection}"] = int(n)
+        return out
+
+    def reindex(self) -> int:
+        """Rebuild the full-text index from the stored documents (after a tokenizer change); returns the count."""
+        n = 0
+        with self._write() as conn:
+            conn.execute("INSERT INTO docs_fts(docs_fts) VALUES('delete-all')")
+            for r in conn.execute("SELECT rowid, data FROM documents ORDER BY rowid").fetchall():
+                art = Article.from_dict(json.loads(r["data"]))
+                conn.execute(
+                    "INSERT INTO docs_fts(rowid, title, body) VALUES (?, ?, ?)",
+                    (
+                        r["rowid"],
+                        index_tokens(art.search_title or art.title),
+                        index_tokens(_body_for_index(art)),
+                    ),
+                )
+                n += 1
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('tokenizer', ?)", (TOKENIZER_VERSION,))
+        return n
 
     # -- search -------------------------------------------------------------------------------------------------
     def _where(self, query: Query) -> tuple[str, list[Any], str | None]:
