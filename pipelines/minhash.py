@@ -50,16 +50,17 @@ def content_lines(norm: str) -> list[str]:
     return kept
 
 
-def dedup_text(text: str, *, normalized: bool = False) -> str:
+def dedup_text(text: str, *, normalized: bool = False, lines: list[str] | None = None) -> str:
     """The form of a text that duplicates are compared on.
 
     The search normalisation (simplified script, no pinyin annotations, NFKC width; skipped when ``normalized``),
-    then :func:`content_lines`, lower-cased, with everything but letters, digits and CJK removed.
+    then :func:`content_lines` (or the ``lines`` given), lower-cased, with everything but letters, digits and CJK
+    removed.
     """
     norm = text if normalized else normalize_text(text)
     if not norm:
         return ""
-    out = strip_text("".join(content_lines(norm)))
+    out = strip_text("".join(content_lines(norm) if lines is None else lines))
     if len(out) < 20:  # a text made only of short lines (a title, a list): keep all of it
         out = strip_text(norm)
     return out

@@ -1,0 +1,526 @@
+"""Duplicate-detection benchmark: techscout's DedupIndex beside datasketch's plain MinHashLSH, in one run.
+
+    python benchmarks/dedup.py [--corpus DIR] [--sizes 10000,100000] [--variants 3] [--seed 7]
+
+Quality: real texts (zh-extraction gold bodies, web-zh pages' text extracted with trafilatura, CSLDCP
+abstracts, the seeds) each get reprint variants made of random combinations of: traditional script (OpenCC
+s2t), pinyin annotations after random characters, spam phrases, site chrome at head and tail (a few shared
+site templates, so that different articles carry the same chrome), cut paragraphs or sentences, reordered
+paragraphs, another headline. Hard negatives are the other originals: abstracts of one discipline, news on one
+subject, the seeds' three articles on one meeting. The originals are split in two by a hash of their id:
+``dev`` (the part the parameters were chosen on) and ``held-out``. Every document of a part is added to a fresh
+index in a shuffled order; a predicted pair is two documents given the same cluster, a true pair two documents
+made from one original. Precision, recall and F1 are over pairs.
+
+The baseline gets the same dedup text (normalised, punctuation removed) and the same 5-character shingles,
+128 permutations, threshold 0.5; a document joins the cluster of the earliest-inserted document its query
+returns.
+
+Scale: N synthetic documents composed of corpus sentences (8–40 sentences each) are added one by one
+(``add`` = lookup + insert); docs/s is over the whole run and over its last 10% (at about N documents);
+memory is the peak RSS growth of a forked child that builds the index (and, for techscout, ``memory_bytes()``).
+Texts are given already normalised, as the pipeline does (``search_text``). One core (numpy threads = 1).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from collections.abc import Callable, Iterable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from functools import lru_cache  # noqa: E402
+from itertools import combinations  # noqa: E402
+from multiprocessing import get_context  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from pipelines.dedup import DedupIndex  # noqa: E402
+from pipelines.minhash import SHINGLE, dedup_text  # noqa: E402
+from pipelines.normalize import normalize_text  # noqa: E402
+
+CORPUS = Path(os.environ.get("TECHSCOUT_CORPUS", ROOT.parent / "shared" / "corpus"))
+
+SPAM = [
+    "星空体育官网入口网站",
+    "日韩无码视频免费看",
+    "亚洲综合色一区二区三区",
+    "澳门新葡京娱乐场官网",
+    "开云体育app下载安装",
+    "皇冠体育投注平台注册",
+    "国产成人久久AV免费看",
+    "九游会老哥俱乐部",
+    "必威体育betway官网",
+    "太阳城集团娱乐网址",
+]
+HEADLINES = [
+    "重磅！{}",
+    "{}（附全文）",
+    "转载：{}",
+    "【关注】{}",
+    "{}——来自一线的报道",
+    "刚刚，{}",
+]
+SITES = [
+    (
+        "首页\n新闻\n科技\n财经\n体育\n娱乐\n教育\n健康\n登录\n注册\n当前位置：首页 > 科技 > 正文\n",
+        "\n责任编辑：王晓明\n分享到：微信 微博 QQ空间\n版权所有 © 2003-2023 科技信息网 All Rights Reserved\n"
+        "本网站所刊载信息，不代表本站观点。如涉及作品内容、版权和其它问题，请在30日内与本网联系。\n备案号：京ICP备12345678号-1",
+    ),
+    (
+        "网站首页\n政务公开\n政策文件\n工作动态\n通知公告\n互动交流\n无障碍浏览\n字号：大 中 小\n打印本页\n",
+        "\n【打印本页】【关闭窗口】\n主办单位：某某市科学技术协会 承办单位：某某市科技信息中心\n"
+        "地址：某某市人民路88号 邮编：100000 电话：010-12345678\n网站标识码：1100000001 京公网安备11010102000001号",
+    ),
+    (
+        "关注我们\n扫码下载客户端\n热门推荐\n今日要闻\n",
+        "\n以上文章仅代表作者个人观点，本网只是转载，如涉及作品内容、版权、稿酬问题，请及时联系我们。电话：029-63903870\n"
+        "本网所有文字、图片和音视频等，版权均属本网所有，未经本网协议授权不得转载、链接或其他方式复制发表，违者本网将依法追究责任。",
+    ),
+    (
+        "",
+        "\n关注【科普中国】微信公众号，在对话框：\n回复【最新活动】，了解近期科普活动\n回复【科普课堂】，了解最新科普课堂\n"
+        "听说，打赏我的人最后都找到了真爱。",
+    ),
+    (
+        "人民网 >> 科技 >> 正文\n",
+        "\n(责编：程宏毅、杨虞波罗)\n分享让更多人看到\n第一时间为您推送权威资讯\n报道全球 传播中国\n关注人民网，传播正能量",
+    ),
+]
+
+
+@dataclass
+class Doc:
+    id: str
+    group: str  # the original it was made from
+    text: str
+    title: str = ""
+
+
+# ---------------------------------------------------------------------------------------------------- originals
+def _part(doc_id: str) -> str:
+    return "dev" if hashlib.sha1(doc_id.encode()).digest()[0] % 2 == 0 else "held-out"
+
+
+def load_originals(corpus: Path, n_abstracts: int) -> list[Doc]:
+    docs: list[Doc] = []
+    gold = json.loads((corpus / "zh-extraction" / "gold.json").read_text(encoding="utf-8"))
+    for key, entry in gold.items():
+        body = str(entry.get("body") or "")
+        if len(body) >= 150:
+            docs.append(Doc(f"zhx-{key}", f"zhx-{key}", body))
+    try:
+        import trafilatura
+
+        warnings.filterwarnings("ignore")
+        for path in sorted((corpus / "web-zh").glob("*/*.html")):
+            html = path.read_text(encoding="utf-8", errors="replace")
+            text = trafilatura.extract(html) or ""
+            if len(text) >= 150:
+                key = f"wz-{path.parent.name}-{path.stem}"
+                docs.append(Doc(key, key, text))
+    except ImportError:
+        pass
+    by_label: dict[str, list[str]] = defaultdict(list)
+    with open(corpus / "classify" / "csldcp" / "dev.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            by_label[row["label"]].append(row["content"])
+    # whole disciplines, so that abstracts on one subject stand beside each other
+    taken = 0
+    for label in sorted(by_label, key=lambda lab: -len(by_label[lab])):
+        for i, text in enumerate(by_label[label]):
+            if len(text) >= 80:
+                docs.append(Doc(f"csl-{label}-{i}", f"csl-{label}-{i}", text))
+                taken += 1
+        if taken >= n_abstracts:
+            break
+    for path in sorted((corpus / "seeds").glob("*.txt")):
+        docs.append(Doc(f"seed-{path.stem[:3]}", f"seed-{path.stem[:3]}", path.read_text(encoding="utf-8")))
+    return docs
+
+
+# -------------------------------------------------------------------------------------------- transformations
+_SENT = re.compile(r"(?<=[。！？；!?])")
+
+
+def _paragraphs(text: str) -> list[str]:
+    paras = [p for p in re.split(r"\n\s*\n|\n", text) if p.strip()]
+    if len(paras) < 3:  # one-paragraph texts: work on sentences
+        paras = [s for s in _SENT.split(text) if s.strip()]
+    return paras
+
+
+@lru_cache(maxsize=1)
+def _s2t() -> Any:
+    import opencc
+
+    return opencc.OpenCC("s2t")
+
+
+def t_traditional(text: str, rng: random.Random) -> str:
+    return str(_s2t().convert(text))
+
+
+def t_pinyin(text: str, rng: random.Random) -> str:
+    from pypinyin import Style, lazy_pinyin
+
+    tones = rng.random() < 0.5
+    out = []
+    for ch in text:
+        out.append(ch)
+        if "\u4e00" <= ch <= "\u9fff" and rng.random() < 0.06:
+            py = lazy_pinyin(ch, style=Style.TONE if tones else Style.NORMAL)[0]
+            out.append(f"({py})" + (" " if rng.random() < 0.5 else ""))
+    return "".join(out)
+
+
+def t_spam(text: str, rng: random.Random) -> str:
+    chars = list(text)
+    for _ in range(rng.randint(1, 5)):
+        pos = rng.randrange(len(chars) + 1)
+        chars[pos:pos] = list(rng.choice(SPAM))
+    return "".join(chars)
+
+
+def t_chrome(text: str, rng: random.Random) -> str:
+    head, tail = rng.choice(SITES)
+    return head + "\n" + text + "\n" + tail
+
+
+def t_truncate(text: str, rng: random.Random) -> str:
+    # a reprint cuts the article's paragraphs; the original site's navigation (short lines) is not carried over
+    paras = [p for p in _paragraphs(text) if len(p.strip()) >= 30] or _paragraphs(text)
+    if len(paras) < 2:
+        return text
+    keep = max(1, round(len(paras) * rng.uniform(0.6, 0.9)))
+    if rng.random() < 0.7:
+        paras = paras[:keep]  # the tail cut
+    else:
+        drop = set(rng.sample(range(len(paras)), len(paras) - keep))
+        paras = [p for i, p in enumerate(paras) if i not in drop]
+    return "\n\n".join(paras)
+
+
+def t_reorder(text: str, rng: random.Random) -> str:
+    paras = _paragraphs(text)
+    if len(paras) < 3:
+        return text
+    for _ in range(max(1, len(paras) // 4)):
+        i, j = rng.randrange(len(paras)), rng.randrange(len(paras))
+        paras[i], paras[j] = paras[j], paras[i]
+    return "\n\n".join(paras)
+
+
+TRANSFORMS: dict[str, Callable[[str, random.Random], str]] = {
+    "traditional": t_traditional,
+    "pinyin": t_pinyin,
+    "spam": t_spam,
+    "chrome": t_chrome,
+    "truncate": t_truncate,
+    "reorder": t_reorder,
+}
+
+
+def variants(doc: Doc, n: int, rng: random.Random) -> list[tuple[Doc, list[str]]]:
+    out = []
+    names = list(TRANSFORMS)
+    for v in range(n):
+        chosen = [name for name in names if rng.random() < 0.4] or [rng.choice(names)]
+        if v == 0 and "traditional" not in chosen and rng.random() < 0.5:  # the seeds' case, often
+            chosen = ["traditional", "pinyin", "spam"]
+        text = doc.text
+        for name in ("truncate", "reorder", "spam", "chrome", "pinyin", "traditional"):
+            if name in chosen:
+                text = TRANSFORMS[name](text, rng)
+        title = rng.choice(HEADLINES).format(doc.text.strip()[:16])
+        out.append((Doc(f"{doc.id}~{v}", doc.group, text, title), chosen))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- evaluation
+def pair_scores(groups: dict[str, str], clusters: dict[str, str]) -> tuple[float, float, float, int]:
+    def pairs(labels: dict[str, str]) -> set[tuple[str, str]]:
+        by: dict[str, list[str]] = defaultdict(list)
+        for doc_id, label in labels.items():
+            by[label].append(doc_id)
+        out: set[tuple[str, str]] = set()
+        for members in by.values():
+            out.update(combinations(sorted(members), 2))
+        return out
+
+    truth, pred = pairs(groups), pairs(clusters)
+    tp = len(truth & pred)
+    p = tp / len(pred) if pred else 1.0
+    r = tp / len(truth) if truth else 1.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f, len(truth)
+
+
+def run_techscout(docs: list[Doc]) -> dict[str, str]:
+    index = DedupIndex()
+    return {d.id: index.add(d.id, d.text, title=d.title).cluster_id for d in docs}
+
+
+def _shingles(dtext: str) -> list[bytes]:
+    k = min(SHINGLE, len(dtext)) or 1
+    return list({dtext[i : i + k].encode("utf-8") for i in range(max(1, len(dtext) - k + 1))})
+
+
+class Baseline:
+    """datasketch MinHashLSH, threshold 0.5, 128 permutations, on the same dedup text and shingles."""
+
+    def __init__(self) -> None:
+        from datasketch import MinHash, MinHashLSH
+
+        self._mh = MinHash
+        self.lsh = MinHashLSH(threshold=0.5, num_perm=128)
+        self.order: dict[str, int] = {}
+        self.cluster: dict[str, str] = {}
+
+    def add(self, doc_id: str, dtext: str) -> str:
+        m = self._mh(num_perm=128)
+        m.update_batch(_shingles(dtext))
+        found = self.lsh.query(m)
+        cluster = doc_id
+        if found:
+            first = min(found, key=lambda k: self.order[k])
+            cluster = self.cluster[first]
+        self.lsh.insert(doc_id, m)
+        self.order[doc_id] = len(self.order)
+        self.cluster[doc_id] = cluster
+        return cluster
+
+
+def run_baseline(docs: list[Doc]) -> dict[str, str]:
+    base = Baseline()
+    return {d.id: base.add(d.id, dedup_text(d.text)) for d in docs}
+
+
+# ------------------------------------------------------------------------------------------------------ scale
+def sentence_pool(corpus: Path, originals: list[Doc]) -> list[str]:
+    pool: list[str] = []
+    for name in ("train.jsonl", "dev.jsonl"):
+        with open(corpus / "classify" / "csldcp" / name, encoding="utf-8") as fh:
+            for line in fh:
+                pool.extend(
+                    s for s in re.split(r"(?<=[。.；;])", json.loads(line)["content"]) if len(s) >= 12
+                )
+        with open(corpus / "classify" / "tnews" / name, encoding="utf-8") as fh:
+            pool.extend(json.loads(line)["sentence"] + "。" for line in fh)
+    for d in originals:
+        pool.extend(s for s in _SENT.split(normalize_text(d.text)) if len(s) >= 12)
+    return pool
+
+
+def synthetic(pool: list[str], n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        k = rng.randint(8, 40)
+        sents = rng.choices(pool, k=k)
+        cut = sorted(rng.sample(range(1, k), min(3, k - 1)))
+        paras = ["".join(sents[a:b]) for a, b in zip([0, *cut], [*cut, k], strict=True)]  # a few paragraphs
+        out.append("\n\n".join(paras))
+    return out
+
+
+def _rss_kb() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def _scale_child(system: str, texts: list[str], conn: Any) -> None:
+    base_rss = _rss_kb()
+    n = len(texts)
+    tail_from = n - max(1, n // 10)
+    t0 = time.perf_counter()
+    t_tail = t0
+    if system == "techscout":
+        index = DedupIndex()
+        for i, text in enumerate(texts):
+            if i == tail_from:
+                t_tail = time.perf_counter()
+            index.add(f"d{i}", text, normalized=True)
+        model_bytes = index.memory_bytes()
+    else:
+        base = Baseline()
+        for i, text in enumerate(texts):
+            if i == tail_from:
+                t_tail = time.perf_counter()
+            base.add(f"d{i}", dedup_text(text, normalized=True))
+        model_bytes = 0
+    t1 = time.perf_counter()
+    conn.send(
+        {
+            "docs_s": n / (t1 - t0),
+            "tail_docs_s": (n - tail_from) / (t1 - t_tail),
+            "rss_bytes": (_rss_kb() - base_rss) * 1024,
+            "model_bytes": model_bytes,
+        }
+    )
+    conn.close()
+
+
+def scale(system: str, texts: list[str]) -> dict[str, float]:
+    ctx = get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_scale_child, args=(system, texts, child))
+    proc.start()
+    child.close()
+    result: dict[str, float] = parent.recv()
+    proc.join()
+    return result
+
+
+# ------------------------------------------------------------------------------------------------------- main
+def table(rows: Iterable[list[str]], header: list[str]) -> str:
+    rows = [header, *rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    global CORPUS
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", type=Path, default=CORPUS)
+    ap.add_argument("--sizes", default="10000,100000", help="comma-separated index sizes for the scale runs")
+    ap.add_argument("--variants", type=int, default=3, help="reprint variants per original")
+    ap.add_argument("--abstracts", type=int, default=600, help="CSLDCP abstracts (whole disciplines)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-baseline-scale", action="store_true", help="skip the baseline's scale runs")
+    args = ap.parse_args(argv)
+    CORPUS = args.corpus
+    rng = random.Random(args.seed)
+
+    t0 = time.perf_counter()
+    originals = load_originals(CORPUS, args.abstracts)
+    parts: dict[str, list[Doc]] = defaultdict(list)
+    transform_of: dict[str, list[str]] = {}
+    for doc in originals:
+        part = _part(doc.id)
+        parts[part].append(doc)
+        for v, chosen in variants(doc, args.variants, rng):
+            parts[part].append(v)
+            transform_of[v.id] = chosen
+    print(
+        f"labelled set: {len(originals)} originals, {sum(len(p) for p in parts.values())} documents "
+        f"({time.perf_counter() - t0:.1f}s to build)\n"
+    )
+
+    rows = []
+    per_transform_rows = []
+    for part in ("dev", "held-out"):
+        docs = parts[part][:]
+        random.Random(args.seed + 1).shuffle(docs)
+        groups = {d.id: d.group for d in docs}
+        for name, runner in (
+            ("techscout DedupIndex", run_techscout),
+            ("datasketch MinHashLSH", run_baseline),
+        ):
+            t = time.perf_counter()
+            clusters = runner(docs)
+            dt = time.perf_counter() - t
+            p, r, f, n_pairs = pair_scores(groups, clusters)
+            rows.append(
+                [
+                    part,
+                    name,
+                    str(len(docs)),
+                    str(n_pairs),
+                    f"{p:.3f}",
+                    f"{r:.3f}",
+                    f"{f:.3f}",
+                    f"{len(docs) / dt:.0f}",
+                ]
+            )
+            if name.startswith("techscout"):
+                # recall per transformation: variant clustered with its original
+                hit: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+                for d in docs:
+                    if d.id in transform_of:
+                        ok = clusters[d.id] == clusters[d.group]
+                        for t_name in transform_of[d.id]:
+                            hit[t_name][0] += ok
+                            hit[t_name][1] += 1
+                per_transform_rows.append(
+                    [part]
+                    + [f"{hit[t][0] / hit[t][1]:.3f} ({hit[t][1]})" if hit[t][1] else "-" for t in TRANSFORMS]
+                )
+    print("Duplicate pairs (pairwise over clusters):")
+    print(table(rows, ["part", "system", "docs", "true pairs", "precision", "recall", "F1", "docs/s"]))
+    print("\ntechscout: share of variants clustered with their original, by transformation (variants):")
+    print(table(per_transform_rows, ["part", *TRANSFORMS]))
+
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if sizes:
+        pool = sentence_pool(CORPUS, originals)
+        texts_all = synthetic(pool, max(sizes), args.seed)
+        mean_len = float(np.mean([len(t) for t in texts_all[:2000]]))
+        srows = []
+        for n in sizes:
+            texts = texts_all[:n]
+            ours = scale("techscout", texts)
+            srows.append(
+                [
+                    str(n),
+                    "techscout DedupIndex",
+                    f"{ours['docs_s']:.0f}",
+                    f"{ours['tail_docs_s']:.0f}",
+                    f"{ours['rss_bytes'] / n:.0f}",
+                    f"{ours['model_bytes'] / n:.0f}",
+                    "1.00",
+                ]
+            )
+            if not args.no_baseline_scale:
+                base = scale("datasketch", texts)
+                srows.append(
+                    [
+                        str(n),
+                        "datasketch MinHashLSH",
+                        f"{base['docs_s']:.0f}",
+                        f"{base['tail_docs_s']:.0f}",
+                        f"{base['rss_bytes'] / n:.0f}",
+                        "-",
+                        f"{ours['docs_s'] / base['docs_s']:.2f}",
+                    ]
+                )
+        print(f"\nScale (synthetic documents of corpus sentences, mean {mean_len:.0f} characters, one core):")
+        print(
+            table(
+                srows,
+                [
+                    "docs",
+                    "system",
+                    "docs/s",
+                    "docs/s last 10%",
+                    "RSS B/doc",
+                    "memory_bytes()/doc",
+                    "speed ratio",
+                ],
+            )
+        )
+    print(f"\ntotal {time.perf_counter() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
