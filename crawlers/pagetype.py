@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -53,6 +54,11 @@ class PageReading:
     title: str = ""
 
 
+def looks_like_article_url(url: str) -> bool:
+    """URLs shaped like one article: a date or a long numeric id in the path, ``content_123``, ``?id=123``."""
+    return bool(_ARTICLE_URL.search(url)) and not _PAGINATION_URL.search(url)
+
+
 def sniff_kind(text: str, content_type: str = "") -> Literal["feed", "sitemap", "html"]:
     head = text.lstrip()[:2000].lower()
     ct = content_type.lower()
@@ -91,13 +97,23 @@ def _is_prose(text: str) -> bool:
     return cjk < 5 and len(text.split()) >= 12 and punct >= 1
 
 
+_INLINE = frozenset(("b", "strong", "em", "i", "font", "span", "u"))
+
+
 def _own_text(el: lxml.html.HtmlElement) -> str:
     """The element's own text and inline children's text, not counting links or nested blocks."""
-    own = (el.text or "") + "".join((c.tail or "") for c in el)
-    own += "".join(
-        _text_of(c) for c in el if c.tag in ("b", "strong", "em", "i", "font", "span", "u") and not c.findall(".//a")
-    )
-    return re.sub(r"\s+", " ", own).strip()
+    parts = [el.text or ""]
+    for c in el:
+        if c.tag in _INLINE and not c.findall(".//a"):
+            parts.append(c.text_content() or "")
+        parts.append(c.tail or "")
+    return re.sub(r"\s+", " ", "".join(parts)).strip()
+
+
+def _has_own_text(el: lxml.html.HtmlElement) -> bool:
+    if el.text and el.text.strip():
+        return True
+    return any((c.tail and c.tail.strip()) or c.tag in _INLINE for c in el)
 
 
 def prose_blocks(root: lxml.html.HtmlElement) -> tuple[int, int]:
@@ -109,6 +125,8 @@ def prose_blocks(root: lxml.html.HtmlElement) -> tuple[int, int]:
     total = 0
     buckets: dict[lxml.html.HtmlElement, int] = {}
     for el in root.iter("p", "td", "div", "section", "article", "span", "font", "li", "dd", "blockquote"):
+        if not _has_own_text(el):
+            continue
         own = _own_text(el)
         if not _is_prose(own):
             continue
@@ -117,11 +135,20 @@ def prose_blocks(root: lxml.html.HtmlElement) -> tuple[int, int]:
         if parent is None:
             parent = el
         buckets[parent] = buckets.get(parent, 0) + len(own)
+    if not buckets:
+        return total, 0
+    # headline links inside each container, counted once per anchor by walking its ancestors
+    links: dict[lxml.html.HtmlElement, int] = {}
+    for a in root.iter("a"):
+        if len(_CJK.findall(a.text_content() or "")) >= 6:
+            for anc in a.iterancestors():
+                if anc in buckets:
+                    links[anc] = links.get(anc, 0) + 1
     best = 0
     for container, chars in buckets.items():
-        links = sum(1 for a in container.iter("a") if len(_CJK.findall(_text_of(a))) >= 6)
+        n = links.get(container, 0)
         # a container whose prose comes with many headline links is a list with summaries
-        effective = chars if links <= 3 else chars - 60 * links
+        effective = chars if n <= 3 else chars - 60 * n
         best = max(best, effective)
     return total, best
 
@@ -131,7 +158,16 @@ def prose_chars(root: lxml.html.HtmlElement) -> int:
 
 
 def _same_site(url: str, allowed: list[str]) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
+    return _host_allowed(_host(url), tuple(allowed))
+
+
+@lru_cache(maxsize=4096)
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+@lru_cache(maxsize=4096)
+def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     return any(host == d or host.endswith("." + d) for d in allowed)
 
 
@@ -205,11 +241,13 @@ def read_page(
         for absolute, anchor, _a in anchors:
             if absolute in seen or not _same_site(absolute, allowed_domains):
                 continue
-            if _NEXT_TEXT.match(anchor) or _PAGE_NUM.match(anchor) or (
-                _PAGINATION_URL.search(absolute) and len(anchor) <= 6
-            ):
-                if absolute not in next_pages and absolute.rstrip("/") != url.rstrip("/"):
-                    next_pages.append(absolute)
+            is_pagination = bool(
+                _NEXT_TEXT.match(anchor)
+                or _PAGE_NUM.match(anchor)
+                or (_PAGINATION_URL.search(absolute) and len(anchor) <= 6)
+            )
+            if is_pagination and absolute not in next_pages and absolute.rstrip("/") != url.rstrip("/"):
+                next_pages.append(absolute)
 
     # Article: substantial prose that outweighs the headline links around it.
     kind: PageKind

@@ -111,10 +111,8 @@ def crawl(
     process.start()
     summaries = []
     for source, crawler in crawlers:
-        report = crawler.extensions.middlewares and next(
-            (m for m in crawler.extensions.middlewares if isinstance(m, CrawlReport)), None
-        )
-        summary = dict(report.summary) if report else {}
+        reports = [m for m in crawler.extensions.middlewares if isinstance(m, CrawlReport)]
+        summary = dict(reports[0].summary) if reports else {}
         if not summary:
             summary = {"source": source.name, "status": "failed", "fetched": 0, "new": 0, "updated": 0,
                        "duplicates": 0, "errors": {"not-started": 1}}

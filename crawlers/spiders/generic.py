@@ -18,7 +18,7 @@ from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
 from crawlers.items import Page
-from crawlers.pagetype import read_feed, read_page, read_sitemap, sniff_kind
+from crawlers.pagetype import looks_like_article_url, read_feed, read_page, read_sitemap, sniff_kind
 from crawlers.sources import Source
 from crawlers.urls import canonical_url
 from pipelines.decode import Decoded, decode_html
@@ -175,7 +175,7 @@ class GenericSpider(scrapy.Spider):
 
     # -- responses ------------------------------------------------------------------------------------------------
     def _decode(self, response: Response) -> Decoded | None:
-        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        ctype = _content_type(response)
         if _BINARY_TYPES.search(ctype) or b"\x00" in response.body[:1024]:
             self._error("not-html", response.url)
             return None
@@ -187,7 +187,7 @@ class GenericSpider(scrapy.Spider):
             return
         text = decoded.text
         depth = int(response.meta.get("list_depth", 0))
-        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        ctype = _content_type(response)
         kind = sniff_kind(text, ctype)
         if kind == "feed":
             for entry in read_feed(text, response.url):
@@ -240,11 +240,15 @@ class GenericSpider(scrapy.Spider):
         if decoded is None:
             return
         text = decoded.text
-        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        ctype = _content_type(response)
         if sniff_kind(text, ctype) != "html":
             yield from self.parse_listing(response)
             return
         depth = int(response.meta.get("list_depth", 0))
+        if looks_like_article_url(canon):
+            # the common case: a dated/numbered article URL; the extraction stage decides whether it has a body
+            yield self._page(response, decoded, canon)
+            return
         sel = self.source.selectors
         reading = read_page(
             text, response.url, self.allowed_domains, link_selector=sel.get("links", ""), next_selector=""
@@ -302,6 +306,11 @@ class GenericSpider(scrapy.Spider):
             self.logger.debug("%s: %s forbidden by robots.txt", self.source.name, url)
         else:
             self.logger.warning("%s: %s failed: %s", self.source.name, url, kind)
+
+
+def _content_type(response: Response) -> str:
+    value = response.headers.get(b"Content-Type")
+    return value.decode("latin-1") if value else ""
 
 
 def _parse_time(value: str) -> datetime | None:

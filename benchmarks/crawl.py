@@ -1,0 +1,163 @@
+"""Crawl throughput: techscout's full pipeline against bare Scrapy fetching the same local site, same run.
+
+    .venv/bin/python benchmarks/crawl.py [--repeat 3]
+
+A local HTTP server (a subprocess) serves every real page of ``corpus/web-zh`` and ``corpus/zh-extraction`` as
+one site: paginated list pages linking to ~100 article pages. Both crawlers run with no delay and the same
+concurrency; each runs in its own process and reports its own crawl time (spider open → close, so interpreter
+start-up is not counted) and its peak resident memory. Printed: pages/s, the ratio to bare Scrapy, peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+CORPUS = Path(os.environ.get("TECHSCOUT_CORPUS", REPO.parent / "shared" / "corpus"))
+PER_PAGE = 10
+
+
+def build_site() -> dict[str, tuple[str, bytes]]:
+    pages = sorted((CORPUS / "web-zh").glob("*/*.html")) + sorted((CORPUS / "zh-extraction" / "pages").glob("*.html"))
+    site: dict[str, tuple[str, bytes]] = {}
+    links = []
+    for i, path in enumerate(pages):
+        url = f"/a/2021/{i:04d}.html"
+        site[url] = ("text/html", path.read_bytes())  # served as saved: no charset header, original encoding
+        links.append(url)
+    n_lists = (len(links) + PER_PAGE - 1) // PER_PAGE
+    for p in range(n_lists):
+        items = "".join(
+            f'<li><a href="{u}">科技新闻第{p * PER_PAGE + j}篇文章的标题</a></li>'
+            for j, u in enumerate(links[p * PER_PAGE : (p + 1) * PER_PAGE])
+        )
+        nxt = f'<a href="/list_{p + 2}.html">下一页</a>' if p + 1 < n_lists else ""
+        body = f"<html><head><meta charset='utf-8'><title>列表</title></head><body><ul>{items}</ul>{nxt}</body></html>"
+        site["/" if p == 0 else f"/list_{p + 1}.html"] = ("text/html; charset=utf-8", body.encode())
+    site["/robots.txt"] = ("text/plain", b"User-agent: *\nAllow: /\n")
+    return site
+
+
+def serve(site: dict[str, tuple[str, bytes]]) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            ctype, body = site.get(self.path, ("text/html", b"<h1>404</h1>"))
+            self.send_response(200 if self.path in site else 404)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
+BARE = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.linkextractors import LinkExtractor
+
+    class Bare(scrapy.Spider):
+        name = "bare"
+        async def start(self):
+            yield scrapy.Request(sys.argv[1] + "/")
+        def parse(self, response):
+            if not hasattr(response, "text") or "/a/" in response.url:
+                return  # article pages: fetched, not followed (as techscout does)
+            for link in LinkExtractor().extract_links(response):
+                if link.url.startswith(sys.argv[1]):  # stay on the site, like techscout does
+                    yield response.follow(link.url, self.parse)
+
+    process = CrawlerProcess({"LOG_LEVEL": "ERROR", "ROBOTSTXT_OBEY": True, "DOWNLOAD_DELAY": 0,
+                              "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "TELNETCONSOLE_ENABLED": False})
+    crawler = process.create_crawler(Bare)
+    process.crawl(crawler)
+    process.start()
+    st = crawler.stats.get_stats()
+    seconds = (st["finish_time"] - st["start_time"]).total_seconds()
+    print(json.dumps({"pages": st.get("response_received_count", 0), "seconds": seconds,
+                      "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    """
+)
+
+FULL = textwrap.dedent(
+    """
+    import json, resource, sys
+    sys.path.insert(0, sys.argv[3])
+    from crawlers.settings import load_settings
+    from crawlers.sources import source_from_mapping
+    from crawlers.runner import crawl
+
+    settings = load_settings(data=sys.argv[2], env={"TECHSCOUT_DELAY": "0", "TECHSCOUT_CONCURRENCY": "8",
+                                                    "TECHSCOUT_LOG_LEVEL": "ERROR"})
+    src = source_from_mapping({"name": "bench", "start_urls": [sys.argv[1] + "/"], "max_list_pages": 100})
+    [summary] = crawl(settings, [src], max_pages=1000)
+    print(json.dumps({"pages": summary["fetched"], "stored": summary["new"], "seconds": summary["seconds"],
+                      "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    """
+)
+
+
+def run_child(code: str, *args: str) -> dict[str, float]:
+    # a real file: Scrapy reads callbacks' source code
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(code)
+    try:
+        out = subprocess.run([sys.executable, f.name, *args], capture_output=True, text=True, timeout=600, cwd=REPO)
+    finally:
+        os.unlink(f.name)
+    if out.returncode != 0:
+        raise SystemExit(f"child failed:\n{out.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    site = build_site()
+    httpd, base = serve(site)
+    articles = sum(1 for k in site if k.startswith("/a/"))
+    bare_runs, full_runs = [], []
+    for _ in range(args.repeat):
+        bare_runs.append(run_child(BARE, base))
+        with tempfile.TemporaryDirectory() as data:
+            full_runs.append(run_child(FULL, base, data, str(REPO)))
+    httpd.shutdown()
+
+    def rate(runs: list[dict[str, float]]) -> float:
+        return statistics.median(r["pages"] / r["seconds"] for r in runs)
+
+    bare_rate, full_rate = rate(bare_runs), rate(full_runs)
+    print(f"site: {articles} real article pages + {len(site) - articles - 1} list pages, served on loopback; "
+          f"median of {args.repeat} runs")
+    print(f"{'crawler':36} {'pages':>6} {'stored':>7} {'seconds':>8} {'pages/s':>8} {'ratio':>6} {'peak MB':>8}")
+    for name, runs, r in (("bare Scrapy (fetch + follow links)", bare_runs, bare_rate),
+                          ("techscout crawl (full pipeline)", full_runs, full_rate)):
+        last = runs[-1]
+        print(f"{name:36} {int(last['pages']):>6} {int(last.get('stored', 0)) or '-':>7} "
+              f"{statistics.median(x['seconds'] for x in runs):>8.2f} {r:>8.1f} {r / bare_rate:>6.2f} "
+              f"{max(x['maxrss_kb'] for x in runs) / 1024:>8.0f}")
+
+
+if __name__ == "__main__":
+    main()
