@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     # -- subcommands owned by other modules are added below this line --
 
+    p = sub.add_parser("dedup", help="duplicates, reprint clusters and stories of documents in a JSON-lines file")
+    p.add_argument("--jsonl", required=True, metavar="FILE", help='lines {"id","url","title","text","published"}; - = stdin')
+    p.set_defaults(handler="pipelines.dedup:cli_dedup")
+    _common(p)
+
     p = sub.add_parser("alerts", help="subscriptions that push new matching documents (订阅推送)")
     asub = p.add_subparsers(dest="alerts_command", metavar="ACTION")
     asub.required = True
