@@ -72,7 +72,9 @@ TZ = ZoneInfo("Asia/Shanghai")
 FILTER_KEYS = ("content_type", "domains", "region", "source", "libraries")
 MODES = ("immediate", "digest")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MAX_AUTO_RETRIES = 8  # failed deliveries are retried automatically this many runs, then only by `alerts retry`
+MAX_AUTO_RETRIES = (
+    8  # failed deliveries are retried automatically this many runs, then only by `alerts retry`
+)
 RETRY_BASE_S = 60.0  # first automatic retry after a failed run: 1 min, then 2, 4, … (capped at 6 h)
 RETRY_CAP_S = 6 * 3600.0
 CONFIG_ID = "alerts-config"
@@ -152,7 +154,9 @@ def normalize_subscription(record: Mapping[str, Any]) -> dict[str, Any]:
     filters: dict[str, list[str]] = {}
     for key, values in filters_in.items():
         if key not in FILTER_KEYS:
-            raise AlertsError(f"subscription {sub_id}: unknown filter {key!r} (known: {', '.join(FILTER_KEYS)})")
+            raise AlertsError(
+                f"subscription {sub_id}: unknown filter {key!r} (known: {', '.join(FILTER_KEYS)})"
+            )
         vals = [values] if isinstance(values, str) else list(values or [])
         vals = [str(v).strip() for v in vals if str(v).strip()]
         if vals:
@@ -164,7 +168,9 @@ def normalize_subscription(record: Mapping[str, Any]) -> dict[str, Any]:
     except QueryError as exc:
         raise AlertsError(f"subscription {sub_id}: {exc}") from None
     notify_in = sub.get("notify") or []
-    sub["notify"] = [notify_in] if isinstance(notify_in, str) else [str(u) for u in notify_in if str(u).strip()]
+    sub["notify"] = (
+        [notify_in] if isinstance(notify_in, str) else [str(u) for u in notify_in if str(u).strip()]
+    )
     mode = sub.get("mode") or "immediate"
     if mode not in MODES:
         raise AlertsError(f"subscription {sub_id}: mode must be immediate or digest, got {mode!r}")
@@ -451,7 +457,47 @@ def match_subscriptions(
 # problem-library needs as standing queries
 # ----------------------------------------------------------------------------------------------------------
 _STOP_TERMS = frozenset(
-    ["需求", "技术", "问题", "项目", "企业", "公司", "研究", "开发", "研发", "解决", "需要", "相关", "进行", "实现", "提高", "提升", "能力", "合作", "寻求", "征集", "单位", "方面", "产品", "我们", "主要", "目前", "工作", "要求", "以上", "包括", "具有", "具备", "有限公司", "有限责任公司", "联系人", "联系", "电话", "万元", "年度"]
+    [
+        "需求",
+        "技术",
+        "问题",
+        "项目",
+        "企业",
+        "公司",
+        "研究",
+        "开发",
+        "研发",
+        "解决",
+        "需要",
+        "相关",
+        "进行",
+        "实现",
+        "提高",
+        "提升",
+        "能力",
+        "合作",
+        "寻求",
+        "征集",
+        "单位",
+        "方面",
+        "产品",
+        "我们",
+        "主要",
+        "目前",
+        "工作",
+        "要求",
+        "以上",
+        "包括",
+        "具有",
+        "具备",
+        "有限公司",
+        "有限责任公司",
+        "联系人",
+        "联系",
+        "电话",
+        "万元",
+        "年度",
+    ]
 )
 
 
@@ -685,7 +731,9 @@ def _message_for(backend: Backend, record: Mapping[str, Any]) -> tuple[notify.Me
     urls = list(sub_rec.get("notify") or [])
     name = str(sub_rec.get("name") or record.get("subscription"))
     if kind == "digest":
-        items = [r["item"] for r in (backend.get_record("deliveries", i) for i in record.get("items", [])) if r]
+        items = [
+            r["item"] for r in (backend.get_record("deliveries", i) for i in record.get("items", [])) if r
+        ]
         msg = notify.render("digest", items, record["id"], subscription=name, period=record.get("period", ""))
         return msg, urls
     return notify.render("item", [record["item"]], record["id"], subscription=name), urls
@@ -714,7 +762,10 @@ def _resend(
         return
     message, urls = built
     summary.resent += 1
-    if _send_delivery(backend, record, message, urls, settings, opts, now, summary) and record.get("kind") == "digest":
+    if (
+        _send_delivery(backend, record, message, urls, settings, opts, now, summary)
+        and record.get("kind") == "digest"
+    ):
         _finish_digest(backend, record)
 
 
@@ -742,7 +793,10 @@ def _run_digests(
         queued = [
             r
             for r in backend.list_records(
-                "deliveries", {"subscription": sub["id"], "state": "queued"}, limit=100_000, newest_first=False
+                "deliveries",
+                {"subscription": sub["id"], "state": "queued"},
+                limit=100_000,
+                newest_first=False,
             )
             if not r.get("digest") and (_parse_time(r.get("created")) or now) < slot
         ]
@@ -766,7 +820,9 @@ def _run_digests(
         backend.put_record("deliveries", digest_id, {**record, "state": "pending"})
         for r in queued:  # reserve the items for this digest
             backend.put_record("deliveries", r["id"], {**r, "digest": digest_id})
-        message = notify.render("digest", [r["item"] for r in queued], digest_id, subscription=sub["name"], period=period)
+        message = notify.render(
+            "digest", [r["item"] for r in queued], digest_id, subscription=sub["name"], period=period
+        )
         summary.digests += 1
         if _send_delivery(backend, record, message, sub["notify"], settings, opts, now, summary):
             _finish_digest(backend, record)
@@ -1007,10 +1063,16 @@ def cli_add(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         backend.close()
     if args.json:
-        print(json.dumps({"subscription": sub, "preview": [h.to_json() for h in hits]}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {"subscription": sub, "preview": [h.to_json() for h in hits]}, ensure_ascii=False, indent=2
+            )
+        )
         return 0
-    print(f"added subscription {sub['id']} ({sub['name']}): new matches from now on go to "
-          f"{', '.join(notify.redact(u) for u in sub['notify'])}")
+    print(
+        f"added subscription {sub['id']} ({sub['name']}): new matches from now on go to "
+        f"{', '.join(notify.redact(u) for u in sub['notify'])}"
+    )
     if hits:
         print("recent matches (not sent):")
         for h in hits:
@@ -1033,8 +1095,10 @@ def cli_list(args: argparse.Namespace, settings: Settings) -> int:
         flt = " ".join(f"{k}={','.join(v)}" for k, v in (s.get("filters") or {}).items() if v)
         when = s.get("mode") if s.get("mode") != "digest" else f"digest {s.get('digest_at')}"
         state = "" if s.get("enabled", True) is not False else " (disabled)"
-        print(f"{s['id']}  {s.get('name', '')}{state}  query={s.get('query', '')!r} {flt}  {when}  "
-              f"→ {', '.join(notify.redact(u) for u in s.get('notify') or [])}")
+        print(
+            f"{s['id']}  {s.get('name', '')}{state}  query={s.get('query', '')!r} {flt}  {when}  "
+            f"→ {', '.join(notify.redact(u) for u in s.get('notify') or [])}"
+        )
     return 0
 
 
@@ -1042,8 +1106,18 @@ def _print_summary(summary: Mapping[str, Any], as_json: bool) -> int:
     if as_json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
-        keys = ("considered", "subscriptions", "matched", "sent", "queued", "digests", "needs", "already",
-                "resent", "failed")
+        keys = (
+            "considered",
+            "subscriptions",
+            "matched",
+            "sent",
+            "queued",
+            "digests",
+            "needs",
+            "already",
+            "resent",
+            "failed",
+        )
         print(", ".join(f"{k} {summary.get(k, 0)}" for k in keys))
         for err in summary.get("errors", [])[:20]:
             print(f"  failed: {err}", file=sys.stderr)
@@ -1071,10 +1145,14 @@ def cli_log(args: argparse.Namespace, settings: Settings) -> int:
         print("no deliveries yet")
     for r in rows:
         item = r.get("item") or {}
-        what = item.get("title") or (f"digest of {len(r.get('items', []))}" if r.get("kind") == "digest" else "")
+        what = item.get("title") or (
+            f"digest of {len(r.get('items', []))}" if r.get("kind") == "digest" else ""
+        )
         err = f"  error: {r['error']}" if r.get("state") == "failed" and r.get("error") else ""
-        print(f"{r['id']}  {r.get('state', ''):9}  {r.get('kind', 'item'):6}  {r.get('updated') or r.get('created', '')}  "
-              f"tries {r.get('attempts', 0)}  {str(what)[:50]}{err}")
+        print(
+            f"{r['id']}  {r.get('state', ''):9}  {r.get('kind', 'item'):6}  {r.get('updated') or r.get('created', '')}  "
+            f"tries {r.get('attempts', 0)}  {str(what)[:50]}{err}"
+        )
     return 0
 
 
@@ -1083,7 +1161,9 @@ def cli_needs(args: argparse.Namespace, settings: Settings) -> int:
     try:
         config = alerts_config(backend)
         if args.notify:
-            config["need_notify"] = [notify.check_notify_url(u, settings.allow_private_urls) for u in args.notify]
+            config["need_notify"] = [
+                notify.check_notify_url(u, settings.allow_private_urls) for u in args.notify
+            ]
             backend.put_record("meta", CONFIG_ID, config)
     finally:
         backend.close()
@@ -1091,5 +1171,8 @@ def cli_needs(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(config, ensure_ascii=False, indent=2))
     else:
         urls = config.get("need_notify") or []
-        print("needs without an owner channel notify: " + (", ".join(notify.redact(u) for u in urls) or "(nobody)"))
+        print(
+            "needs without an owner channel notify: "
+            + (", ".join(notify.redact(u) for u in urls) or "(nobody)")
+        )
     return 0

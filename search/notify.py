@@ -147,7 +147,9 @@ def _is_private_host(host: str) -> bool:
         except OSError:
             return False  # unresolvable now: the send will fail and be retried
         addrs = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
-    return any(a.is_private or a.is_loopback or a.is_link_local or a.is_reserved or a.is_unspecified for a in addrs)
+    return any(
+        a.is_private or a.is_loopback or a.is_link_local or a.is_reserved or a.is_unspecified for a in addrs
+    )
 
 
 def check_notify_url(url: str, allow_private: bool = False) -> str:
@@ -156,7 +158,9 @@ def check_notify_url(url: str, allow_private: bool = False) -> str:
 
     url = url.strip()
     if "://" not in url:
-        raise NotifyError(f"not a notification URL: {url!r} (e.g. mailto://user:pass@smtp.example.com, json://host/path)")
+        raise NotifyError(
+            f"not a notification URL: {url!r} (e.g. mailto://user:pass@smtp.example.com, json://host/path)"
+        )
     if apprise.Apprise.instantiate(url) is None:
         raise NotifyError(f"unsupported or malformed notification URL: {redact(url)}")
     if scheme_of(url) in HTTP_SCHEMES and not allow_private:
