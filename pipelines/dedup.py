@@ -796,14 +796,15 @@ class DedupPipeline:
                 log.info("duplicate index rebuilt from the store: %d documents", n)
 
     def _rebuild_from_store(self, index: DedupIndex) -> int:
-        store = [p for p in self.data_dir.iterdir() if p.is_file() and p.name != self.path.name]
-        if not any(p.suffix in (".sqlite", ".db") for p in store):
-            return 0
+        """Rebuild a lost duplicate index from the documents in the search backend."""
         try:
             from crawlers.settings import load_settings
             from search.backends import open_backend
 
-            backend = open_backend(load_settings(data=str(self.data_dir)))
+            settings = load_settings(data=str(self.data_dir))
+            if settings.backend == "embedded" and not (self.data_dir / "techscout.sqlite").exists():
+                return 0  # a new data directory: nothing to rebuild from
+            backend = open_backend(settings)
         except (ImportError, TechscoutError) as exc:
             log.warning("duplicate index not rebuilt: the store cannot be opened: %s", exc)
             return 0

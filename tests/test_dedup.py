@@ -1,0 +1,437 @@
+"""Duplicates, reprint clusters and stories (pipelines/dedup.py)."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import opencc
+import pytest
+from scrapy.exceptions import DropItem, NotConfigured
+
+import cli
+from crawlers.items import Article
+from pipelines.dedup import DedupIndex, DedupPipeline, DedupResult, cluster_head, dedup_article
+from pipelines.minhash import dedup_text, fingerprint, signature, similarity
+from pipelines.normalize import normalize_text
+
+FIXTURES = Path(__file__).parent / "fixtures" / "dedup"
+SEEDS = {p.name[:3]: p.read_text(encoding="utf-8") for p in sorted((FIXTURES / "seeds").glob("*.txt"))}
+# the 中新网 article that seed 002 reprints (traditional script, pinyin annotations, spam, site chrome)
+ORIGINAL_002 = (FIXTURES / "chinanews_original.txt").read_text(encoding="utf-8")
+ABSTRACTS = [
+    json.loads(line) for line in (FIXTURES / "abstracts.jsonl").read_text(encoding="utf-8").splitlines()
+]
+PUBLISHED = {
+    "000": "2021-01-19",
+    "001": "2021-01-18",
+    "002": "2021-01-19",
+    "003": "2020-04-09",
+    "004": "2022-04-08",
+}
+
+_S2T = opencc.OpenCC("s2t")
+_PINYIN = {
+    "为": "wèi",
+    "会": "huì",
+    "业": "yè",
+    "产": "chǎn",
+    "学": "xué",
+    "发": "fā",
+    "协": "xié",
+    "国": "guó",
+}
+_PINYIN.update({_S2T.convert(k): v for k, v in _PINYIN.items()})  # 為(wèi) 會(huì) ...
+_SPAM = ["星空体育官网入口网站", "日韩无码视频免费看", "澳门新葡京娱乐场官网"]
+
+
+# ----------------------------------------------------------------------------------------------- transformations
+def traditional(text: str) -> str:
+    return str(_S2T.convert(text))
+
+
+def pinyin(text: str) -> str:
+    return "".join(f"{ch}({_PINYIN[ch]})" if ch in _PINYIN else ch for ch in text)
+
+
+def spam(text: str, rng: random.Random) -> str:
+    for phrase in _SPAM:
+        pos = rng.randrange(len(text))
+        text = text[:pos] + phrase + text[pos:]
+    return text
+
+
+def chrome(text: str) -> str:
+    head = "首页\n新闻\n科技\n财经\n当前位置：首页 > 科技 > 正文\n"
+    tail = (
+        "\n责任编辑：王晓明\n分享到：微信 微博\n"
+        "版权所有 © 2003-2023 科技信息网 本网站所刊载信息，不代表本站观点，如涉及版权问题请与本网联系。"
+    )
+    return head + text + tail
+
+
+def paragraphs(text: str) -> list[str]:
+    """The article's paragraphs (a reprint does not carry the original site's navigation lines)."""
+    return [p for p in text.split("\n") if len(p.strip()) >= 30] or [text]
+
+
+def truncate(text: str) -> str:
+    paras = paragraphs(text)
+    return "\n\n".join(paras[: max(1, int(len(paras) * 0.7))])
+
+
+def reorder(text: str) -> str:
+    paras = paragraphs(text)
+    return "\n\n".join(paras[1::2] + paras[0::2])
+
+
+TRANSFORMS = {
+    "traditional": lambda t, rng: traditional(t),
+    "pinyin": lambda t, rng: pinyin(t),
+    "spam": spam,
+    "chrome": lambda t, rng: chrome(t),
+    "truncate": lambda t, rng: truncate(t),
+    "reorder": lambda t, rng: reorder(t),
+    "all": lambda t, rng: traditional(pinyin(spam(chrome(truncate(t)), rng))),
+}
+
+
+# ------------------------------------------------------------------------------------------------------- seeds
+def test_traditional_spam_reprint_clusters_with_its_original() -> None:
+    index = DedupIndex()
+    index.add("chinanews", ORIGINAL_002, published="2021-01-18T18:00:00+08:00", source="chinanews")
+    result = index.add("reprint", SEEDS["002"], published="2021-01-19", source="szkp")
+    assert result.duplicate_of == "chinanews"
+    assert not result.exact
+    assert result.cluster_id == "chinanews"
+    assert result.similarity >= 0.6
+
+
+def test_reprint_seen_first_keeps_the_cluster_id_and_head_is_earliest_published() -> None:
+    index = DedupIndex()
+    first = index.add("reprint", SEEDS["002"], published="2021-01-19", source="szkp")
+    second = index.add("chinanews", ORIGINAL_002, published="2021-01-18", source="chinanews")
+    assert first.cluster_id == "reprint"
+    assert second.duplicate_of == "reprint" and second.cluster_id == "reprint"
+    assert index.members("reprint") == ["reprint", "chinanews"]
+    assert index.head("reprint") == "chinanews"
+
+
+def test_seed_articles_on_one_meeting_are_one_story_but_not_duplicates() -> None:
+    index = DedupIndex()
+    results = {k: index.add(k, SEEDS[k], published=PUBLISHED[k]) for k in ("000", "001", "002", "003", "004")}
+    assert all(r.duplicate_of is None for r in results.values())
+    assert len({r.cluster_id for r in results.values()}) == 5
+    meeting = {results[k].story_id for k in ("000", "001", "002")}
+    assert len(meeting) == 1
+    assert results["003"].story_id not in meeting
+    assert results["004"].story_id not in meeting
+    assert results["003"].story_id != results["004"].story_id
+
+
+def test_same_words_far_apart_in_time_are_not_one_story() -> None:
+    index = DedupIndex()
+    a = index.add("a", SEEDS["000"], published="2021-01-19")
+    b = index.add("b", SEEDS["001"], published="2021-06-30")
+    assert b.story_id != a.story_id
+
+
+# ------------------------------------------------------------------------------------------------ transformations
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
+def test_each_reprint_transformation_is_a_near_duplicate(name: str) -> None:
+    rng = random.Random(3)
+    for key in ("000", "001", "003", "004"):
+        index = DedupIndex()
+        index.add("orig", SEEDS[key], title="原标题", source="a")
+        variant = TRANSFORMS[name](SEEDS[key], rng)
+        assert variant != SEEDS[key]
+        result = index.add("copy", variant, title="完全不同的另一个标题", source="b")
+        assert result.duplicate_of == "orig", (name, key)
+        assert result.cluster_id == "orig"
+
+
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
+def test_transformed_abstracts_find_their_own_original_among_abstracts_on_one_subject(name: str) -> None:
+    rng = random.Random(5)
+    index = DedupIndex()
+    for row in ABSTRACTS:
+        index.add(row["id"], row["text"])
+    for row in ABSTRACTS:
+        variant = TRANSFORMS[name](row["text"], rng)
+        if name in ("truncate", "reorder") and variant.replace("\n", "") == row["text"]:
+            continue  # one paragraph: nothing to cut or move
+        result = index.lookup("probe", variant)
+        assert result.duplicate_of == row["id"], (name, row["id"])
+
+
+def test_abstracts_on_one_subject_are_not_duplicates() -> None:
+    index = DedupIndex()
+    results = [index.add(row["id"], row["text"]) for row in ABSTRACTS]
+    assert all(r.duplicate_of is None for r in results)
+    assert len({r.cluster_id for r in results}) == len(ABSTRACTS)
+
+
+def test_exact_duplicate_ignores_punctuation_width_and_spacing() -> None:
+    text = ABSTRACTS[0]["text"]
+    variant = text.replace("，", ",").replace("。", ". ").replace("(", "（").replace(")", "）") + "\n\n"
+    index = DedupIndex()
+    index.add("a", text)
+    result = index.add("b", variant)
+    assert result == DedupResult("a", True, "a", "a", 1.0, fingerprint(dedup_text(text)))
+
+
+def test_fingerprint_is_of_the_normalised_text() -> None:
+    assert fingerprint(dedup_text("中國科協(xié)召開會議。")) == fingerprint(dedup_text("中国科协召开会议"))
+    assert fingerprint(dedup_text("中国科协召开会议")) != fingerprint(dedup_text("中国科协召开大会"))
+
+
+def test_signature_estimates_jaccard() -> None:
+    a = dedup_text(SEEDS["000"])
+    sig_a, size_a = signature(a)
+    sig_b, _ = signature(a[: len(a) // 2])
+    sig_c, _ = signature(dedup_text(SEEDS["003"]))
+    assert size_a > 500
+    half = float(similarity(sig_a, sig_b)[0])
+    assert 0.3 < half < 0.7
+    assert float(similarity(sig_a, sig_c)[0]) < 0.1
+    assert float(similarity(sig_a, sig_a)[0]) == 1.0
+
+
+# ----------------------------------------------------------------------------------------------- index behaviour
+def test_lookup_does_not_insert_and_readding_an_id_updates_it() -> None:
+    index = DedupIndex()
+    assert index.lookup("a", SEEDS["000"]).duplicate_of is None
+    assert len(index) == 0
+    index.add("a", SEEDS["000"])
+    again = index.add("a", SEEDS["000"])  # a re-crawl: not its own duplicate
+    assert again.duplicate_of is None and again.cluster_id == "a"
+    assert len(index) == 1
+    revised = index.add("a", SEEDS["003"])  # a revision with other text
+    assert revised.duplicate_of is None
+    assert index.lookup("x", SEEDS["000"]).duplicate_of is None
+    assert index.lookup("x", SEEDS["003"]).duplicate_of == "a"
+
+
+def test_remove_keeps_the_cluster_id_of_other_members() -> None:
+    index = DedupIndex()
+    index.add("a", SEEDS["001"])
+    index.add("b", traditional(SEEDS["001"]))
+    index.add("c", SEEDS["001"])
+    assert index.remove("a") is True
+    assert index.remove("a") is False
+    assert len(index) == 2
+    result = index.add("d", chrome(SEEDS["001"]))
+    assert result.duplicate_of in ("b", "c")
+    assert result.cluster_id == "a"
+    assert "a" not in index.members("a")
+
+
+def test_cluster_head() -> None:
+    members = [
+        {"id": "late", "published": "2021-01-19T09:00:00+08:00"},
+        {"id": "early", "published": "2021-01-19T00:30:00Z"},  # 08:30 in China
+        {"id": "undated", "published": None},
+        {"id": "early-too", "published": "2021-01-19T08:30:00+08:00"},
+    ]
+    assert cluster_head(members) == "early"  # ties: earliest seen
+    assert cluster_head(reversed(members)) == "early-too"
+    assert cluster_head([{"id": "x", "published": None}, {"id": "y", "published": None}]) == "x"
+    assert (
+        cluster_head([{"id": "x", "published": "2021-01-20"}, {"id": "y", "published": "2021-01-19"}]) == "y"
+    )
+    with pytest.raises(ValueError):
+        cluster_head([])
+
+
+def test_memory_grows_with_documents() -> None:
+    index = DedupIndex()
+    empty = index.memory_bytes()
+    for i, row in enumerate(ABSTRACTS):
+        index.add(str(i), row["text"])
+    assert index.memory_bytes() > empty
+
+
+# ----------------------------------------------------------------------------------------------- persistence
+def test_state_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "dedup.sqlite"
+    with DedupIndex.open(path) as index:
+        index.add("orig", ORIGINAL_002, published="2021-01-18", source="chinanews")
+        index.add("m", SEEDS["000"], published="2021-01-19", source="people")
+        index.add("gone", SEEDS["004"])
+        index.remove("gone")
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with DedupIndex.open(path) as index:
+        assert len(index) == 2
+        assert "gone" not in index
+        result = index.add("reprint", SEEDS["002"], published="2021-01-19", source="szkp")
+        assert result.duplicate_of == "orig" and result.cluster_id == "orig"
+        assert result.story_id == index.lookup("m", SEEDS["000"], published="2021-01-19").story_id
+        exact = index.lookup("x", ORIGINAL_002)
+        assert exact.exact and exact.duplicate_of == "orig"
+    with DedupIndex.open(path) as index:
+        assert index.members("orig") == ["orig", "reprint"]
+
+
+def test_rebuild_from_articles_keeps_their_ids(tmp_path: Path) -> None:
+    articles = [
+        Article(
+            id="x1",
+            url="http://a.cn/1",
+            source="a",
+            fetched="",
+            text=ORIGINAL_002,
+            cluster_id="c0",
+            story_id="s0",
+        ),
+        Article(
+            id="x2",
+            url="http://b.cn/2",
+            source="b",
+            fetched="",
+            text=SEEDS["002"],
+            cluster_id="c0",
+            story_id="s0",
+        ),
+        Article(id="x3", url="http://c.cn/3", source="c", fetched="", text=SEEDS["004"]),
+    ]
+    with DedupIndex.open(tmp_path / "dedup.sqlite") as index:
+        index.add("stale", SEEDS["003"])
+        assert index.rebuild(iter(articles)) == 3
+        assert "stale" not in index
+        assert index.members("c0") == ["x1", "x2"]
+        assert index.lookup("y", SEEDS["004"]).duplicate_of == "x3"
+    with DedupIndex.open(tmp_path / "dedup.sqlite") as index:
+        assert len(index) == 3
+        assert index.info("x2")["cluster_id"] == "c0"  # type: ignore[index]
+
+
+# ------------------------------------------------------------------------------------------------------ pipeline
+class _Stats:
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+
+    def inc_value(self, key: str, count: int = 1) -> None:
+        self.values[key] = self.values.get(key, 0) + count
+
+
+class _Settings:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+
+class _Crawler:
+    def __init__(self, data: str | None) -> None:
+        self.settings = _Settings({"TECHSCOUT_DATA": data} if data else {})
+        self.stats = _Stats()
+
+
+def _article(doc_id: str, text: str, source: str, published: str | None = None) -> Article:
+    a = Article(id=doc_id, url=f"http://{source}.cn/{doc_id}", source=source, fetched="2024-01-01T00:00:00Z")
+    a.text = text
+    a.search_text = normalize_text(text)
+    a.published = published
+    return a
+
+
+def test_pipeline_needs_a_data_directory() -> None:
+    with pytest.raises(NotConfigured):
+        DedupPipeline.from_crawler(_Crawler(None))
+
+
+def test_pipeline_marks_reprints_and_drops_same_source_copies(tmp_path: Path) -> None:
+    crawler = _Crawler(str(tmp_path))
+    pipe = DedupPipeline.from_crawler(crawler)
+    pipe.open_spider()
+    first = pipe.process_item(_article("a1", ORIGINAL_002, "chinanews", "2021-01-18"))
+    assert first.duplicate_of is None and first.cluster_id == "a1" and first.story_id == "a1"
+    assert first.fingerprint == fingerprint(dedup_text(first.search_text))
+    reprint = pipe.process_item(_article("b1", SEEDS["002"], "szkp", "2021-01-19"))
+    assert reprint.duplicate_of == "a1" and reprint.cluster_id == "a1"
+    copy = _article("b2", SEEDS["002"], "szkp", "2021-01-19")  # the same article under another URL
+    with pytest.raises(DropItem, match="duplicate"):
+        pipe.process_item(copy)
+    other_site = pipe.process_item(_article("c1", ORIGINAL_002, "sina"))  # exact, other source: kept
+    assert other_site.duplicate_of == "a1"
+    assert crawler.stats.values["techscout/duplicates"] == 3
+    assert pipe.process_item({"not": "an article"}) == {"not": "an article"}
+    pipe.close_spider()
+    # the state outlives the crawl
+    pipe = DedupPipeline.from_crawler(_Crawler(str(tmp_path)))
+    pipe.open_spider()
+    again = pipe.process_item(_article("d1", traditional(ORIGINAL_002), "people"))
+    assert again.cluster_id == "a1"
+    pipe.close_spider()
+
+
+def test_pipeline_rebuilds_a_lost_index_from_the_store(tmp_path: Path) -> None:
+    from search.backends.embedded import EmbeddedBackend
+
+    store = EmbeddedBackend(tmp_path / "techscout.sqlite")
+    original = _article("a1", ORIGINAL_002, "chinanews", "2021-01-18")
+    dedup_article(DedupIndex(), original)
+    store.upsert([original])
+    store.close()
+    assert not (tmp_path / "dedup.sqlite").exists()
+    pipe = DedupPipeline.from_crawler(_Crawler(str(tmp_path)))
+    pipe.open_spider()
+    reprint = pipe.process_item(_article("b1", SEEDS["002"], "szkp", "2021-01-19"))
+    assert reprint.duplicate_of == "a1"
+    pipe.close_spider()
+
+
+# ----------------------------------------------------------------------------------------------------------- CLI
+def test_cli_dedup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [
+        {
+            "id": "o",
+            "url": "http://www.chinanews.com/1",
+            "title": "三年行动计划",
+            "text": ORIGINAL_002,
+            "published": "2021-01-18",
+        },
+        {
+            "id": "r",
+            "url": "http://www.szkp.org.cn/2",
+            "title": "轉載",
+            "text": SEEDS["002"],
+            "published": "2021-01-19",
+        },
+        {
+            "id": "m",
+            "url": "http://www.people.com.cn/3",
+            "title": "",
+            "text": SEEDS["000"],
+            "published": "2021-01-19",
+        },
+        {
+            "id": "p",
+            "url": "http://www.cast.org.cn/4",
+            "title": "",
+            "text": SEEDS["003"],
+            "published": "2020-04-09",
+        },
+    ]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    assert cli.main(["dedup", "--jsonl", str(path), "--data", str(tmp_path)]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["id"] for o in out] == ["o", "r", "m", "p"]
+    assert set(out[0]) == {"id", "duplicate_of", "cluster_id", "story_id"}
+    assert out[0]["duplicate_of"] is None
+    assert out[1]["duplicate_of"] == "o" and out[1]["cluster_id"] == "o"
+    assert out[2]["duplicate_of"] is None and out[2]["story_id"] == "o"
+    assert out[3]["story_id"] == "p"
+    assert not (tmp_path / "dedup.sqlite").exists()  # in memory
+
+
+def test_cli_dedup_rejects_bad_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "a", "text": "x"}\nnot json\n', encoding="utf-8")
+    assert cli.main(["dedup", "--jsonl", str(path), "--data", str(tmp_path)]) == 2
+    assert "not JSON" in capsys.readouterr().err
