@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 # query parameters that never change the content: tracking, campaign and session parameters
 _DROP_PARAMS = re.compile(
-    r"^(utm_\w+|spm|from|source|src|share|share_token|sharer|scene|isappinstalled|wfr|timestamp|_t|t_|"
+    r"^(utm_\w+|spm|from|source|src|share|share_token|sharer|scene|isappinstalled|wfr|timestamp|_t|t_|_|"
     r"fbclid|gclid|yclid|msclkid|mc_cid|mc_eid|ref|ref_src|referer|referrer|"
     r"jsessionid|phpsessid|aspsessionid\w*|sid|sessionid|session_id|cid_session|s_id)$",
     re.I,
@@ -15,6 +15,7 @@ _DROP_PARAMS = re.compile(
 _SESSION_IN_PATH = re.compile(r";(jsessionid|phpsessid|sid)=[^/?#]*", re.I)
 _INDEX_PAGE = re.compile(r"/(index|default|home)\.(s?html?|php|aspx?|jsp)$", re.I)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_ESCAPE = re.compile(r"%[0-9a-f]{2}", re.I)
 
 
 def canonical_url(url: str) -> str:
@@ -36,6 +37,8 @@ def canonical_url(url: str) -> str:
     if port and port != _DEFAULT_PORTS.get(scheme):
         netloc = f"{host}:{port}"
     path = _SESSION_IN_PATH.sub("", parts.path) or "/"
+    # one spelling of the path: non-ASCII percent-encoded (UTF-8), escapes upper-cased
+    path = _ESCAPE.sub(lambda m: m.group(0).upper(), quote(path, safe="/%:@!$&'()*+,;=~"))
     path = re.sub(r"/{2,}", "/", path)
     path = _INDEX_PAGE.sub("/", path)
     if len(path) > 1 and path.endswith("/"):
