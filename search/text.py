@@ -38,8 +38,13 @@ def run_tokens(run: str) -> list[str]:
 def index_tokens(text: str) -> str:
     """Space-separated index tokens of a (normalised) text."""
     out: list[str] = []
-    for run in _runs(text):
-        out.extend(run_tokens(run))
+    add, extend, is_cjk = out.append, out.extend, _IS_CJK.match
+    for run in _RUN.findall(text.lower()):
+        if len(run) > 1 and is_cjk(run):
+            extend(map(str.__add__, run[:-1], run[1:]))
+            add(run[-1])
+        else:
+            add(run)
     return " ".join(out)
 
 

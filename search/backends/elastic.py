@@ -51,7 +51,7 @@ from elasticsearch.dsl.query import Query as EsQuery
 from crawlers.errors import BackendError, QueryError
 from crawlers.items import Article
 from search.backends.base import COLLECTIONS, UpsertResult, UrlState
-from search.backends.embedded import _body_for_index, _revision, content_hash
+from search.backends.embedded import _body_for_index, _revision, article_data, content_hash
 from search.query import FACET_FIELDS, Hit, ParsedQuery, Query, SearchResult, Term
 from search.text import highlight_words, query_words, snippet
 
@@ -208,7 +208,7 @@ def article_source(article: Article, chash: str, now: str) -> dict[str, Any]:
         "scitech": article.scitech_relevant,
         "search_title": article.search_title or article.title,
         "search_text": _body_for_index(article),
-        "data": article.to_dict(),
+        "data": article_data(article),
     }
 
 
@@ -621,7 +621,7 @@ class ElasticBackend:
             actions.append(
                 ({"index": {"_index": self.alias, "_id": art.id}}, article_source(art, chash, now))
             )
-            existing[art.id] = {"content_hash": chash, "data": art.to_dict()}
+            existing[art.id] = {"content_hash": chash, "data": article_data(art)}
         if actions:
             bulk_write(self.client, actions, refresh=self.refresh)
         if url_states:

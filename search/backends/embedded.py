@@ -100,8 +100,21 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_updated ON records(collection, updated);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS doc_meta (
+    rowid INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    content_type TEXT NOT NULL DEFAULT '',
+    region TEXT,
+    language TEXT NOT NULL DEFAULT '',
+    published TEXT,
+    cluster_id TEXT NOT NULL DEFAULT '',
+    story_id TEXT NOT NULL DEFAULT '',
+    relevance REAL
+);
 """
 _MULTI_FIELDS = ("domains", "libraries")
+# the columns a search filters, sorts, collapses and counts facets on, in a narrow table (fast per-match lookups)
+_META_COLS = "source, content_type, region, language, published, cluster_id, story_id, relevance"
 _COLUMN_FIELDS = {
     "source": "source",
     "content_type": "content_type",
@@ -118,6 +131,14 @@ def content_hash(article: Article) -> str:
     h.update(b"\x00")
     h.update((article.search_text or article.text).encode("utf-8"))
     return h.hexdigest()
+
+
+def article_data(article: Article) -> dict[str, Any]:
+    """``article.to_dict()`` without the deep copy (the result is serialised at once, never mutated)."""
+    return {name: getattr(article, name) for name in _ARTICLE_FIELDS}
+
+
+_ARTICLE_FIELDS = tuple(Article.__dataclass_fields__)
 
 
 def _now() -> str:
@@ -149,6 +170,10 @@ class EmbeddedBackend:
                 conn.executescript(_SCHEMA)
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('tokenizer', ?)", (TOKENIZER_VERSION,))
+                if conn.execute("SELECT 1 FROM meta WHERE key='doc_meta'").fetchone() is None:
+                    # files written before the narrow search table existed
+                    conn.execute(f"INSERT OR REPLACE INTO doc_meta SELECT rowid, {_META_COLS} FROM documents")
+                    conn.execute("INSERT INTO meta VALUES ('doc_meta', '1')")
         row = conn.execute("SELECT value FROM meta WHERE key='tokenizer'").fetchone()
         if check_tokenizer and row and row[0] != TOKENIZER_VERSION:
             raise BackendError(
@@ -171,6 +196,7 @@ class EmbeddedBackend:
                 conn.execute("PRAGMA busy_timeout=60000")
                 conn.execute("PRAGMA foreign_keys=OFF")
                 conn.execute("PRAGMA cache_size=-65536")
+                conn.execute("PRAGMA temp_store=MEMORY")
             except sqlite3.DatabaseError as exc:
                 raise BackendError(f"{self.path}: cannot open the index: {exc}") from None
             conn.row_factory = sqlite3.Row
@@ -203,7 +229,7 @@ class EmbeddedBackend:
                 row = conn.execute(
                     "SELECT rowid, content_hash, data FROM documents WHERE id=?", (art.id,)
                 ).fetchone()
-                data = art.to_dict()
+                data = article_data(art)
                 if row is not None:
                     old = json.loads(row["data"])
                     if row["content_hash"] == chash:
@@ -266,6 +292,20 @@ class EmbeddedBackend:
             sets = ", ".join(f"{c.strip()}=?" for c in cols.split(","))
             conn.execute(f"UPDATE documents SET {sets} WHERE rowid=?", (*values, rowid))
             conn.execute("DELETE FROM doc_terms WHERE doc=?", (rowid,))
+        conn.execute(
+            f"INSERT OR REPLACE INTO doc_meta(rowid, {_META_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                rowid,
+                art.source,
+                art.content_type,
+                art.region,
+                art.language,
+                art.published,
+                art.cluster_id or art.id,
+                art.story_id,
+                art.relevance,
+            ),
+        )
         for field_name in _MULTI_FIELDS:
             for value in set(getattr(art, field_name) or []):
                 conn.execute("INSERT OR IGNORE INTO doc_terms VALUES (?, ?, ?)", (rowid, field_name, value))
@@ -308,6 +348,7 @@ class EmbeddedBackend:
                     continue
                 self._fts_delete(conn, row["rowid"], json.loads(row["data"]))
                 conn.execute("DELETE FROM doc_terms WHERE doc=?", (row["rowid"],))
+                conn.execute("DELETE FROM doc_meta WHERE rowid=?", (row["rowid"],))
                 conn.execute("DELETE FROM documents WHERE rowid=?", (row["rowid"],))
                 conn.execute("DELETE FROM url_state WHERE doc_id=?", (doc_id,))
                 n += 1
@@ -451,7 +492,11 @@ class EmbeddedBackend:
             clauses.append("substr(d.published, 1, 10) <= ?")
             params.append(query.until.isoformat())
         if query.ids is not None:
-            clauses.append(f"d.id IN ({','.join('?' * len(query.ids))})" if query.ids else "0")
+            clauses.append(
+                f"d.rowid IN (SELECT rowid FROM documents WHERE id IN ({','.join('?' * len(query.ids))}))"
+                if query.ids
+                else "0"
+            )
             params += list(query.ids)
         if query.min_relevance is not None:
             clauses.append("coalesce(d.relevance, 0) >= ?")
@@ -459,74 +504,73 @@ class EmbeddedBackend:
         return (" AND ".join(clauses) or "1"), params, expr
 
     def search(self, query: Query) -> SearchResult:
+        """Matches go once into a temporary table (FTS first, then the narrow ``doc_meta`` row of each match);
+        the total, the page of hits and every facet are then read from that table."""
         t0 = time.perf_counter()
         where, params, expr = self._where(query)
         conn = self._conn()
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS m (rowid INTEGER PRIMARY KEY, rank REAL, published TEXT, "
+            "cluster_id TEXT, source TEXT, content_type TEXT, region TEXT)"
+        )
+        cols = "d.published, d.cluster_id, d.source, d.content_type, d.region"
         if expr:
-            base = (
-                "SELECT d.rowid AS rowid, bm25(docs_fts, 4.0, 1.0) AS rank FROM docs_fts "
-                "JOIN documents d ON d.rowid = docs_fts.rowid WHERE docs_fts MATCH ? AND " + where
+            fill = (
+                f"INSERT INTO temp.m SELECT docs_fts.rowid, bm25(docs_fts, 4.0, 1.0), {cols} FROM docs_fts "
+                "CROSS JOIN doc_meta d ON d.rowid = docs_fts.rowid WHERE docs_fts MATCH ? AND " + where
             )
-            base_params: list[Any] = [expr, *params]
+            fill_params: list[Any] = [expr, *params]
         else:
-            base = "SELECT d.rowid AS rowid, 0.0 AS rank FROM documents d WHERE " + where
-            base_params = list(params)
+            fill = f"INSERT INTO temp.m SELECT d.rowid, 0.0, {cols} FROM doc_meta d WHERE " + where
+            fill_params = list(params)
         order = (
-            "m.rank, d.published DESC"
+            "rank, published DESC"
             if (expr and query.sort == "relevance")
-            else "d.published DESC NULLS LAST, d.rowid DESC"
+            else "published DESC NULLS LAST, rowid DESC"
         )
         try:
+            conn.execute("DELETE FROM temp.m")
+            conn.execute(fill, fill_params)
             if query.collapse:
-                sql = (
-                    f"WITH m AS ({base}), c AS (SELECT m.rowid, m.rank, d.published, "
-                    "count(*) OVER (PARTITION BY d.cluster_id) AS csize, "
-                    "row_number() OVER (PARTITION BY d.cluster_id ORDER BY m.rank, d.published) AS rn "
-                    "FROM m JOIN documents d ON d.rowid = m.rowid) "
-                )
-                total = conn.execute(sql + "SELECT count(*) FROM c WHERE rn = 1", base_params).fetchone()[0]
-                order_c = (
-                    order.replace("m.rank", "c.rank")
-                    .replace("d.published", "c.published")
-                    .replace("d.rowid", "c.rowid")
-                )
+                total = conn.execute("SELECT count(DISTINCT cluster_id) FROM temp.m").fetchone()[0]
                 rows = conn.execute(
-                    sql
-                    + f"SELECT c.rowid, c.rank, c.csize FROM c WHERE rn = 1 ORDER BY {order_c} LIMIT ? OFFSET ?",
-                    [*base_params, query.size, query.offset],
+                    "WITH c AS (SELECT rowid, rank, published, count(*) OVER (PARTITION BY cluster_id) AS csize, "
+                    "row_number() OVER (PARTITION BY cluster_id ORDER BY rank, published) AS rn FROM temp.m) "
+                    f"SELECT rowid, rank, csize FROM c WHERE rn = 1 ORDER BY {order} LIMIT ? OFFSET ?",
+                    (query.size, query.offset),
                 ).fetchall()
             else:
-                total = conn.execute(f"SELECT count(*) FROM ({base})", base_params).fetchone()[0]
+                total = conn.execute("SELECT count(*) FROM temp.m").fetchone()[0]
                 rows = conn.execute(
-                    f"SELECT m.rowid, m.rank, 1 AS csize FROM ({base}) m JOIN documents d ON d.rowid = m.rowid "
-                    f"ORDER BY {order} LIMIT ? OFFSET ?",
-                    [*base_params, query.size, query.offset],
+                    f"SELECT rowid, rank, 1 FROM temp.m ORDER BY {order} LIMIT ? OFFSET ?",
+                    (query.size, query.offset),
                 ).fetchall()
+            facets: dict[str, list[tuple[str, int]]] = {}
+            for facet in query.facets:
+                if facet in _MULTI_FIELDS:
+                    facet_rows = conn.execute(
+                        "SELECT t.value, count(*) AS n FROM temp.m CROSS JOIN doc_terms t "
+                        "ON t.doc = temp.m.rowid AND t.field = ? GROUP BY t.value ORDER BY n DESC, t.value LIMIT 50",
+                        (facet,),
+                    ).fetchall()
+                else:
+                    col = "substr(published, 1, 7)" if facet == "month" else _COLUMN_FIELDS[facet]
+                    facet_rows = conn.execute(
+                        f"SELECT {col} AS v, count(*) AS n FROM temp.m WHERE v IS NOT NULL AND v != '' "
+                        "GROUP BY v ORDER BY n DESC, v LIMIT 50"
+                    ).fetchall()
+                facets[facet] = [(str(fr[0]), int(fr[1])) for fr in facet_rows]
         except sqlite3.OperationalError as exc:
             if "fts5" in str(exc) or "syntax" in str(exc):
                 from crawlers.errors import QueryError
 
                 raise QueryError(f"cannot search for {query.text!r}: {exc}") from None
             raise BackendError(f"{self.path}: search failed: {exc}") from None
+        finally:
+            conn.execute("DELETE FROM temp.m")
 
         words = highlight_words(query.parsed()) if query.highlight else []
         hits = self._hits(conn, [(int(r[0]), -float(r[1] or 0.0), int(r[2])) for r in rows], words)
-        facets: dict[str, list[tuple[str, int]]] = {}
-        for facet in query.facets:
-            if facet in _MULTI_FIELDS or facet == "month":
-                sql = (
-                    f"SELECT t.value, count(*) AS n FROM ({base}) m JOIN doc_terms t ON t.doc = m.rowid "
-                    "WHERE t.field = ? GROUP BY t.value ORDER BY n DESC, t.value LIMIT 50"
-                )
-                facet_rows = conn.execute(sql, [*base_params, facet]).fetchall()
-            else:
-                col = _COLUMN_FIELDS[facet]
-                sql = (
-                    f"SELECT d.{col} AS v, count(*) AS n FROM ({base}) m JOIN documents d ON d.rowid = m.rowid "
-                    f"WHERE d.{col} IS NOT NULL AND d.{col} != '' GROUP BY v ORDER BY n DESC, v LIMIT 50"
-                )
-                facet_rows = conn.execute(sql, base_params).fetchall()
-            facets[facet] = [(str(fr[0]), int(fr[1])) for fr in facet_rows]
         return SearchResult(
             total=int(total), hits=hits, facets=facets, took_ms=(time.perf_counter() - t0) * 1000
         )

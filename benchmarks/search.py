@@ -1,0 +1,278 @@
+"""Search benchmark: indexing throughput and query latency of the embedded backend, with raw SQLite FTS5 as anchor.
+
+    .venv/bin/python benchmarks/search.py                       # 10k and 100k documents
+    .venv/bin/python benchmarks/search.py --sizes 2000 --queries 50
+    .venv/bin/python benchmarks/search.py --elasticsearch http://localhost:9200
+
+Documents are synthetic but realistic: titles and paragraphs composed from corpus sentences (the bodies of
+``zh-extraction/gold.json`` and the ``classify/csldcp`` abstracts), with sources, types, domains, regions, dates
+and libraries drawn like a real crawl's. The anchor is a plain FTS5 table with the same bigram tokens and the same
+MATCH expressions (no filters, no facets, no snippets): the floor an SQLite search can reach.
+Typical staff queries: 1–3 words, alone, with a filter, with facets, with both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CORPUS = Path(os.environ.get("TECHSCOUT_CORPUS", ROOT.parent / "shared" / "corpus"))
+
+SOURCES = [f"source-{i:02d}" for i in range(24)]
+TYPES = ["news"] * 6 + ["policy"] * 2 + ["achievement", "demand", "talent", "event", "other"]
+REGIONS = ["北京", "上海", "广东", "江苏", "浙江", "四川", "湖北", "陕西", "山东", "安徽", None]
+LIBRARIES = [[], [], [], ["problem"], ["project"], ["talent"], ["problem", "project"]]
+QUERIES = [
+    "人工智能",
+    "纳米",
+    "电池",
+    "芯片",
+    "量子",
+    "新材料",
+    "基因",
+    "催化剂",
+    "传感器",
+    "机器人",
+    "科技创新",
+    "技术 转化",
+    "农业 技术",
+    "制备 工艺",
+    "人才 引进",
+    "数据 分析",
+    "环境 监测",
+    "新能源 汽车",
+    "材料 性能 研究",
+    "医学 临床 治疗",
+    '"实验结果表明"',
+    "电池 OR 储能",
+    "算法 -图像",
+]
+FILTERS: list[dict[str, list[str]]] = [
+    {"content_type": ["policy"]},
+    {"region": ["北京"]},
+    {"source": ["source-03", "source-07"]},
+    {"domains": ["新材料"]},
+    {"libraries": ["problem"]},
+]
+FACETS = ["source", "content_type", "domains", "region"]
+
+
+def sentence_pool() -> tuple[list[str], list[str]]:
+    """Normalised corpus sentences and the domain names of the CSLDCP map."""
+    from pipelines.normalize import normalize_text
+
+    texts: list[str] = []
+    gold = json.loads((CORPUS / "zh-extraction" / "gold.json").read_text(encoding="utf-8"))
+    texts += [str(v.get("body", "")) for v in gold.values()]
+    for name in ("train.jsonl", "dev.jsonl"):
+        with (CORPUS / "classify" / "csldcp" / name).open(encoding="utf-8") as fh:
+            texts += [str(json.loads(line)["content"]) for line in fh if line.strip()]
+    sentences: list[str] = []
+    for t in texts:
+        for s in re.split(r"(?<=[。！？.!?])\s*", normalize_text(t).replace("\n", "")):
+            s = s.strip()
+            if 8 <= len(s) <= 160:
+                sentences.append(s)
+    dmap = json.loads((CORPUS / "classify" / "csldcp" / "domain_map.json").read_text(encoding="utf-8"))["map"]
+    domains = sorted({v for v in dmap.values() if v and v != "?"})
+    return sentences, domains
+
+
+def make_articles(n: int, sentences: list[str], domains: list[str], seed: int = 7) -> list[Any]:
+    from crawlers.items import Article
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        paras = []
+        for _ in range(rng.randint(2, 5)):
+            paras.append("".join(rng.choice(sentences) for _ in range(rng.randint(1, 4))))
+        text = "\n\n".join(paras)
+        title = re.sub(r"[，。,.；;：:]+.*$", "", rng.choice(sentences))[:28] or paras[0][:20]
+        published = (
+            f"{rng.randint(2019, 2024)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T09:00:00+08:00"
+        )
+        source = rng.choice(SOURCES)
+        out.append(
+            Article(
+                id=f"doc{i:07d}",
+                url=f"https://{source}.example.cn/a/{i}.html",
+                source=source,
+                fetched="2024-12-01T00:00:00+00:00",
+                title=title,
+                text=text,
+                search_title=title,
+                search_text=text,
+                published=published,
+                language="zh",
+                content_type=rng.choice(TYPES),
+                domains=rng.sample(domains, rng.randint(0, 2)),
+                region=rng.choice(REGIONS),
+                libraries=rng.choice(LIBRARIES),
+                relevance=round(rng.random(), 3),
+                fingerprint=f"fp{i}",
+                cluster_id=f"c{i // 3}" if rng.random() < 0.2 else "",
+            )
+        )
+    return out
+
+
+def query_mix(n: int, seed: int = 11) -> list[tuple[str, dict[str, list[str]], list[str]]]:
+    rng = random.Random(seed)
+    mix = []
+    for i in range(n):
+        kind = i % 4  # plain, filter, facets, filter + facets
+        flt = rng.choice(FILTERS) if kind in (1, 3) else {}
+        facets = FACETS if kind in (2, 3) else []
+        mix.append((rng.choice(QUERIES), flt, facets))
+    return mix
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    s = sorted(samples)
+    return statistics.median(s), s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))]
+
+
+def time_queries(
+    run: Callable[[str, dict[str, list[str]], list[str]], object], mix: list[Any]
+) -> list[float]:
+    for q in mix[:5]:  # warm caches
+        run(*q)
+    out = []
+    for q in mix:
+        t0 = time.perf_counter()
+        run(*q)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def bench_raw(articles: list[Any], mix: list[Any], workdir: Path) -> dict[str, float]:
+    """Anchor: one FTS5 table with the same tokens and MATCH expressions, nothing else."""
+    from search.text import fts_expression, index_tokens
+
+    conn = sqlite3.connect(workdir / "raw.sqlite", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE VIRTUAL TABLE fts USING fts5(title, body, tokenize='unicode61 remove_diacritics 0')")
+    t0 = time.perf_counter()
+    for i in range(0, len(articles), 500):
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)",
+            [
+                (j + 1, index_tokens(a.search_title), index_tokens(a.search_text))
+                for j, a in enumerate(articles[i : i + 500], i)
+            ],
+        )
+        conn.execute("COMMIT")
+    rate = len(articles) / (time.perf_counter() - t0)
+    from search.query import parse_query
+
+    def run(text: str, flt: dict[str, list[str]], facets: list[str]) -> object:
+        expr = fts_expression(parse_query(text))
+        conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (expr,)).fetchone()
+        return conn.execute(
+            "SELECT rowid, bm25(fts, 4.0, 1.0) AS r FROM fts WHERE fts MATCH ? ORDER BY r LIMIT 10", (expr,)
+        ).fetchall()
+
+    lat = time_queries(run, mix)
+    conn.close()
+    p50, p95 = percentiles(lat)
+    return {"docs_per_s": rate, "p50": p50, "p95": p95}
+
+
+def bench_backend(backend: Any, articles: list[Any], mix: list[Any]) -> dict[str, Any]:
+    from search.query import Query
+
+    t0 = time.perf_counter()
+    for i in range(0, len(articles), 500):
+        backend.upsert(articles[i : i + 500])
+    rate = len(articles) / (time.perf_counter() - t0)
+    if hasattr(backend, "client"):
+        backend.client.indices.refresh(index=backend.alias)
+
+    def run(text: str, flt: dict[str, list[str]], facets: list[str]) -> object:
+        return backend.search(Query(text=text, filters=flt, facets=facets, size=10))
+
+    lat = time_queries(run, mix)
+    by_kind: dict[str, list[float]] = {"plain": [], "filter": [], "facets": [], "filter+facets": []}
+    for (_, flt, facets), ms in zip(mix, lat, strict=True):
+        by_kind[
+            ("filter" if flt else "") + ("+" if flt and facets else "") + ("facets" if facets else "")
+            or "plain"
+        ].append(ms)
+    p50, p95 = percentiles(lat)
+    return {
+        "docs_per_s": rate,
+        "p50": p50,
+        "p95": p95,
+        "kinds": {k: percentiles(v) for k, v in by_kind.items() if v},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000", help="comma-separated document counts")
+    ap.add_argument("--queries", type=int, default=200, help="queries per size")
+    ap.add_argument("--elasticsearch", metavar="URL", help="also run against this Elasticsearch server")
+    args = ap.parse_args(argv)
+    from search.backends.embedded import EmbeddedBackend
+
+    sentences, domains = sentence_pool()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    mix = query_mix(args.queries)
+    rows: list[tuple[str, int, dict[str, Any], dict[str, float]]] = []
+    print(f"{len(sentences)} corpus sentences; {args.queries} queries per size", file=sys.stderr)
+    for n in sizes:
+        articles = make_articles(n, sentences, domains)
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = bench_raw(articles, mix, Path(tmp))
+            emb = EmbeddedBackend(Path(tmp) / "techscout.sqlite")
+            rows.append(("embedded", n, bench_backend(emb, articles, mix), raw))
+            emb.close()
+        if args.elasticsearch:
+            from search.backends.elastic import ElasticBackend
+
+            es = ElasticBackend(args.elasticsearch, prefix=f"tsbench-{n}")
+            es.drop()
+            es = ElasticBackend(args.elasticsearch, prefix=f"tsbench-{n}")
+            try:
+                rows.append(("elasticsearch", n, bench_backend(es, articles, mix), raw))
+            finally:
+                es.drop()
+                es.close()
+        print(f"done: {n} documents", file=sys.stderr)
+
+    print(
+        f"{'backend':<14} {'docs':>7} {'index docs/s':>13} {'raw FTS5 docs/s':>16} {'ratio':>6} "
+        f"{'p50 ms':>7} {'p95 ms':>7} {'raw p50':>8} {'raw p95':>8} {'p95 ratio':>9}"
+    )
+    for name, n, r, raw in rows:
+        print(
+            f"{name:<14} {n:>7} {r['docs_per_s']:>13.0f} {raw['docs_per_s']:>16.0f} {r['docs_per_s'] / raw['docs_per_s']:>6.2f} "
+            f"{r['p50']:>7.1f} {r['p95']:>7.1f} {raw['p50']:>8.1f} {raw['p95']:>8.1f} {r['p95'] / raw['p95']:>9.1f}"
+        )
+    print()
+    print(f"{'backend':<14} {'docs':>7} {'query kind':<14} {'p50 ms':>7} {'p95 ms':>7}")
+    for name, n, r, _ in rows:
+        for kind, (p50, p95) in r["kinds"].items():
+            print(f"{name:<14} {n:>7} {kind:<14} {p50:>7.1f} {p95:>7.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
