@@ -49,7 +49,9 @@ from pipelines.story import is_day_term, story_terms
 
 log = logging.getLogger(__name__)
 
-BANDS = 64  # LSH bands of NUM_PERM // BANDS rows each (64 × 2: a pair at Jaccard 0.25 is found 98% of the time)
+BANDS = (
+    64  # LSH bands of NUM_PERM // BANDS rows each (64 × 2: a pair at Jaccard 0.25 is found 98% of the time)
+)
 JACCARD_MIN = 0.45  # estimated Jaccard at or above which two texts are near-duplicates
 CONTAINMENT_MIN = 0.75  # ... or estimated containment of the shorter text at or above this
 CONTAINMENT_JACCARD_MIN = 0.2  # ... together with at least this Jaccard
@@ -171,9 +173,15 @@ class _MultiMap:
         if len(self.keys):
             lo = np.searchsorted(self.keys, keys, side="left")
             hi = np.searchsorted(self.keys, keys, side="right")
-            for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
-                if b > a:
-                    parts.append(self.vals[a:b])
+            counts = hi - lo
+            total = int(counts.sum())
+            if total:
+                nz = counts > 0
+                starts = lo[nz]
+                runs = counts[nz]
+                # every index in [lo, hi) of every key, without a Python loop
+                offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(runs)[:-1])), runs)
+                parts.append(self.vals[offsets + np.arange(total)])
         if self.buf:
             for k in keys.tolist():
                 vs = self.buf.get(k)
@@ -194,13 +202,24 @@ class _Prepared:
     sig: npt.NDArray[np.uint32]
     size: int
     bands: npt.NDArray[np.uint64]
-    cand_terms: npt.NDArray[np.uint64]
-    cand_weights: npt.NDArray[np.float64]
+    ntitle: str
+    norm: str
+    lines: list[str]
     ts: float | None
     day: int
     url: str
     source: str
     published: str | None
+    _terms: tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]] | None = None
+
+    def terms(self) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]]:
+        """Candidate story terms and weights (computed on first use: a duplicate never needs them)."""
+        if self._terms is None:
+            self._terms = story_terms(self.ntitle, self.norm, self.lines)
+        return self._terms
+
+
+_NO_TERMS = np.zeros(0, dtype=np.uint64)
 
 
 _SCHEMA = """
@@ -519,7 +538,6 @@ class DedupIndex:
         lines = content_lines(norm)
         dtext = dedup_text(norm, normalized=True, lines=lines) or dedup_text(ntitle, normalized=True)
         sig, size = signature(dtext)
-        terms, weights = story_terms(ntitle, norm, lines)
         ts = parse_published(published)
         return _Prepared(
             doc_id=doc_id,
@@ -527,8 +545,9 @@ class DedupIndex:
             sig=sig,
             size=size,
             bands=band_keys(sig, BANDS),
-            cand_terms=terms,
-            cand_weights=weights,
+            ntitle=ntitle,
+            norm=norm,
+            lines=lines,
             ts=ts,
             day=_day(ts),
             url=url,
@@ -547,24 +566,23 @@ class DedupIndex:
     def _salient(self, prep: _Prepared) -> npt.NDArray[np.uint64]:
         """The document's top story terms; terms salient in more than STORY_COMMON of the indexed documents
         count for less."""
-        if len(prep.cand_terms) == 0:
-            return prep.cand_terms
-        score = prep.cand_weights
+        cand_terms, score = prep.terms()
+        if len(cand_terms) == 0:
+            return cand_terms
         if self._n_added >= 200:
-            r0, r1 = self._sketch_rows(prep.cand_terms)
+            r0, r1 = self._sketch_rows(cand_terms)
             df = np.minimum(self._sketch[0, r0], self._sketch[1, r1]).astype(np.float64)
             score = score * np.minimum(1.0, STORY_COMMON * self._n_added / np.maximum(df, 1.0))
-        days = is_day_term(prep.cand_terms)
+        days = is_day_term(cand_terms)
         score = np.where(days, np.inf, score)  # day mentions are always kept
         k = min(STORY_TERMS + int(min(days.sum(), 4)), len(score))
         top = np.argsort(-score, kind="stable")[:k]
-        return prep.cand_terms[top]
+        return cand_terms[top]
 
     def _probe(self, prep: _Prepared) -> tuple[DedupResult, npt.NDArray[np.uint64]]:
         n = self._n
         self_slot = self._pos.get(prep.doc_id, -1)
         alive = self._alive[:n]
-        terms = self._salient(prep)
 
         dup: int | None = None
         exact = False
@@ -598,8 +616,9 @@ class DedupIndex:
                     round(sim, 4),
                     f"{prep.fp:016x}",
                 ),
-                terms,
+                _NO_TERMS,  # a duplicate's story is its cluster's; its own terms are not indexed
             )
+        terms = self._salient(prep)
         story = self._story_match(prep, terms, self_slot)
         return DedupResult(None, False, prep.doc_id, story or prep.doc_id, 0.0, f"{prep.fp:016x}"), terms
 
@@ -662,8 +681,8 @@ class DedupIndex:
         if len(terms):
             self._terms.add(terms, slot, self._alive)
         # document frequency of salient terms
-        if len(prep.cand_terms):
-            r0, r1 = self._sketch_rows(prep.cand_terms)
+        if len(terms):
+            r0, r1 = self._sketch_rows(prep.terms()[0])
             for row, cells in ((0, r0), (1, r1)):
                 counts = self._sketch[row, cells]
                 self._sketch[row, cells] = counts + (counts < np.uint16(65535)).astype(np.uint16)

@@ -9,6 +9,7 @@ idf × (1 + log tf), headline terms counted twice.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +22,7 @@ from pipelines.minhash import content_lines, gram_hashes, strip_text
 MIN_IDF = 7.0  # dictionary words more common than this are not salient
 QUOTED_IDF = 12.0
 DAY_IDF = 9.0
-LEAD_CHARS = 400  # characters of the (stripped) text that count as the lead
+LEAD_CHARS = 300  # characters of the (stripped) text that count as the lead
 QUOTED_SCAN = 4000  # characters of the text searched for quoted names
 _QUOTED = re.compile(r"[“\"「『]([^“”\"「」『』\n]{2,24})[”\"」』]|《([^《》\n]{2,40})》")
 _DAY = re.compile(r"(?<!\d)(1[0-2]|0?[1-9])月([12]\d|3[01]|0?[1-9])日")
@@ -78,9 +79,10 @@ class _WordTable:
 @lru_cache(maxsize=1)
 def _dictionary() -> _WordTable:
     """The 2–4 character words of jieba's IDF table, with their idf."""
-    import jieba.analyse
-
-    path = Path(jieba.analyse.__file__).parent / "idf.txt"
+    spec = importlib.util.find_spec("jieba")  # the table only: importing jieba.analyse costs seconds
+    if spec is None or spec.origin is None:
+        raise ImportError("jieba is not installed")
+    path = Path(spec.origin).parent / "analyse" / "idf.txt"
     by_len: dict[int, tuple[list[str], list[float]]] = {2: ([], []), 3: ([], []), 4: ([], [])}
     with open(path, encoding="utf-8") as fh:
         for line in fh:
