@@ -64,12 +64,12 @@ _DELIMS = set("，,。；;：:、\n（）()“”\"‘’'《》【】[]！!？?
 # characters that end a name when they follow two name characters (张三说 → 张三)
 _AFTER_NAME = set("说表认指介在的是和与及等为也就称曾带领对将从把被已向给所这那以作获荣担任主出参受接发提分共现教研博总副院应透谈坦回告评")
 # third characters that make a three-character reading unlikely (王志强 is a name; 张三说 is not)
-_NOT_THIRD = set("说表认指在的是和与及等为也就称曾对将从把被已向给所这那以获担出参受接发提应介教研博总副院")
+_NOT_THIRD = set("说表认指在的是和与及等为也就称曾对将从把被已向给所这那以获担出参受接提应介教研博总副院")
 # characters that cannot start a name even if they are surnames, when read backwards (向张三教授 → 张三)
 _BEFORE_NAME = set("向于和与及对将把被给为由是在请同邀称经据从以任")
 # words that begin with a surname character but are not names
 _NOT_NAMES = frozenset(
-    "农机 农科 余名 余位 余人 余家 余项 华人 华侨 莫不 莫过 文地 高度 高级 高新 高端 高校 高速 高效 高层 高质 高水平 高温 方面 方式 方案 方向 方法 方便 万元 金融 金额 江苏 江西 黄金 常务 "
+    "简介 简历 农机 农科 余名 余位 余人 余家 余项 华人 华侨 莫不 莫过 文地 高度 高级 高新 高端 高校 高速 高效 高层 高质 高水平 高温 方面 方式 方案 方向 方法 方便 万元 金融 金额 江苏 江西 黄金 常务 "
     "常委 常规 常年 时间 时候 时代 时期 于是 向来 任务 任职 任何 成果 成功 成员 成为 成立 文章 文化 文件 石油 田间 安全 安排 明确 "
     "应用 关于 关键 周年 周边 何时 原因 马上 林业 程序 龙头 包括 经济 路上 路线 连续 宁夏 华为 华南 华东 华北 华中 华西 国家 国际 "
     "全国 全球 全面 全体 全部 中国 中心 中科 钱学 牛津 房屋 管理 管委 管网 党委 党组 党支 党员 邢台 柳州 秦岭 申请 申报 和平 "
