@@ -163,7 +163,7 @@ def simple_index_body(kind: str) -> dict[str, Any]:
         props: dict[str, Any] = {
             "id": {"type": "keyword"},
             "updated": {"type": "double"},
-            "data": {"type": "flattened"},
+            "data": {"type": "flattened", "ignore_above": 8191},
         }
     elif kind == "revisions":
         props = {
@@ -573,14 +573,14 @@ class ElasticBackend:
         return new
 
     def drop(self) -> None:
-        """Delete every index of this prefix (tests, uninstall)."""
-        self._call(
-            "delete indices",
-            self.client.indices.delete,
-            index=f"{self.prefix}-*",
-            expand_wildcards="all",
-            ignore_unavailable=True,
+        """Delete every index of this prefix (tests, uninstall); names are listed, since wildcard deletes are
+        refused by default (``action.destructive_requires_name``)."""
+        found = self._call(
+            "list indices", self.client.indices.get, index=f"{self.prefix}-*", expand_wildcards="all"
         )
+        names = sorted(found.keys() if hasattr(found, "keys") else found.body.keys())
+        if names:
+            self._call("delete indices", self.client.indices.delete, index=",".join(names))
 
     def close(self) -> None:
         self.client.close()

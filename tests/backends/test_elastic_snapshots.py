@@ -167,7 +167,7 @@ def test_percolator_index_has_the_article_fields_and_a_query_field() -> None:
 
 def test_bookkeeping_indices() -> None:
     records = simple_index_body("records")
-    assert records["mappings"]["properties"]["data"] == {"type": "flattened"}
+    assert records["mappings"]["properties"]["data"] == {"type": "flattened", "ignore_above": 8191}
     assert simple_index_body("urlstate")["mappings"]["properties"]["status"] == {"type": "integer"}
     assert simple_index_body("revisions")["mappings"]["properties"]["data"] == {
         "type": "object",
