@@ -791,10 +791,13 @@ def _apply(article: Article, result: DedupResult) -> None:
 class DedupPipeline:
     """Marks duplicates, clusters and stories; drops an exact duplicate of another URL of the same source."""
 
-    def __init__(self, data_dir: str | Path, stats: Any = None) -> None:
+    def __init__(self, data_dir: str | Path, stats: Any = None, settings: Any = None) -> None:
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / "dedup.sqlite"
         self.stats = stats
+        self.settings = (
+            settings  # techscout Settings (to open the store for a rebuild), if the crawl has them
+        )
         self.index: DedupIndex | None = None
 
     @classmethod
@@ -804,11 +807,20 @@ class DedupPipeline:
         data = crawler.settings.get("TECHSCOUT_DATA")
         if not data:
             raise NotConfigured("TECHSCOUT_DATA is not set")
-        return cls(data, getattr(crawler, "stats", None))
+        return cls(data, getattr(crawler, "stats", None), crawler.settings.get("TECHSCOUT_SETTINGS"))
 
     def open_spider(self) -> None:
         missing = not self.path.exists()
-        self.index = DedupIndex.open(self.path)
+        try:
+            self.index = DedupIndex.open(self.path)
+        except DedupError as exc:  # a damaged file is a lost one: set it aside and rebuild
+            aside = self.path.with_name(f"{self.path.name}.damaged-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+            log.warning("%s; moved to %s, rebuilding", exc, aside.name)
+            self.path.replace(aside)
+            for suffix in ("-wal", "-shm"):
+                Path(str(self.path) + suffix).unlink(missing_ok=True)
+            missing = True
+            self.index = DedupIndex.open(self.path)
         if missing:
             n = self._rebuild_from_store(self.index)
             if n:
@@ -820,7 +832,7 @@ class DedupPipeline:
             from crawlers.settings import load_settings
             from search.backends import open_backend
 
-            settings = load_settings(data=str(self.data_dir))
+            settings = self.settings or load_settings(data=str(self.data_dir))
             if settings.backend == "embedded" and not (self.data_dir / "techscout.sqlite").exists():
                 return 0  # a new data directory: nothing to rebuild from
             backend = open_backend(settings)

@@ -385,6 +385,22 @@ def test_pipeline_rebuilds_a_lost_index_from_the_store(tmp_path: Path) -> None:
     pipe.close_spider()
 
 
+def test_pipeline_rebuilds_a_damaged_index(tmp_path: Path) -> None:
+    from search.backends.embedded import EmbeddedBackend
+
+    store = EmbeddedBackend(tmp_path / "techscout.sqlite")
+    original = _article("a1", ORIGINAL_002, "chinanews", "2021-01-18")
+    dedup_article(DedupIndex(), original)
+    store.upsert([original])
+    store.close()
+    (tmp_path / "dedup.sqlite").write_bytes(b"this is not a database" * 100)
+    pipe = DedupPipeline.from_crawler(_Crawler(str(tmp_path)))
+    pipe.open_spider()
+    assert pipe.process_item(_article("b1", SEEDS["002"], "szkp")).duplicate_of == "a1"
+    pipe.close_spider()
+    assert list(tmp_path.glob("dedup.sqlite.damaged-*"))
+
+
 # ----------------------------------------------------------------------------------------------------------- CLI
 def test_cli_dedup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = [
