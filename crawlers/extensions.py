@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
 from twisted.internet import task
 
+from crawlers.health import rates_from_stats
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def stored_ids(crawler: Crawler) -> dict[str, list[str]]:
+    """Ids of the documents the store pipeline added (``new_ids``) and changed (``updated_ids``) in this crawl."""
+    engine = getattr(crawler, "engine", None)
+    itemproc = getattr(getattr(engine, "scraper", None), "itemproc", None)
+    for pipe in getattr(itemproc, "middlewares", ()):
+        if hasattr(pipe, "new_ids") and hasattr(pipe, "updated_ids"):
+            return {"new_ids": list(pipe.new_ids), "updated_ids": list(pipe.updated_ids)}
+    return {"new_ids": [], "updated_ids": []}
 
 
 def run_status(summary: dict[str, Any]) -> str:
@@ -107,6 +121,12 @@ class CrawlReport:
         self.summary["status"] = run_status(self.summary)
         if reason not in ("finished", "closespider_pagecount"):
             self.summary["status"] = "partial" if c["fetched"] else "failed"
+        self.summary.update(stored_ids(self.crawler))
+        self.summary["health"] = rates_from_stats(self.crawler.stats.get_stats() if self.crawler.stats else {})
+        jobdir = self.crawler.settings.get("JOBDIR")
+        if jobdir:  # tells the scheduler whether the crawl state can be resumed
+            Path(jobdir).mkdir(parents=True, exist_ok=True)
+            (Path(jobdir) / "closed.json").write_text(json.dumps({"reason": reason, "run": self.run_id}))
         backend = getattr(spider, "backend", None)
         touched = getattr(spider, "touched", [])
         if backend is not None:

@@ -55,6 +55,10 @@ HTTPERROR_ALLOW_ALL = False
 
 EXTENSIONS = {
     "crawlers.extensions.CrawlReport": 500,
+    "crawlers.health.ExtractionHealth": 510,
+}
+DOWNLOADER_MIDDLEWARES = {
+    "crawlers.middlewares.PolitenessMiddleware": 580,  # after robots.txt (100), sees answers before retry (550)
 }
 ITEM_PIPELINES = {
     "pipelines.extract.ExtractPipeline": 100,

@@ -1,0 +1,131 @@
+"""Downloader middleware for politeness over time: ``Retry-After`` and robots.txt ``Crawl-delay``.
+
+* A ``429`` or ``503`` answer with a ``Retry-After`` header (seconds or an HTTP date) pauses every request to that
+  host until the time has passed (at most :data:`MAX_RETRY_AFTER` seconds), then asks again, up to
+  :data:`RETRY_AFTER_TIMES` times; after that the answer goes on to Scrapy's retry and error handling.
+* A ``Crawl-delay`` in the host's robots.txt (read with Protego, Scrapy's robots parser) spaces requests to that
+  host at least that far apart (at most :data:`MAX_CRAWL_DELAY` seconds), whatever AutoThrottle would do.
+
+The pure helpers (:func:`parse_retry_after`, :func:`crawl_delay_of`, :class:`HostPacer`) work without Scrapy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy.crawler import Crawler
+from scrapy.http import Request, Response
+
+MAX_RETRY_AFTER = 300.0
+RETRY_AFTER_TIMES = 3
+MAX_CRAWL_DELAY = 60.0
+RETRY_AFTER_CODES = (429, 503)
+
+
+def parse_retry_after(value: str | bytes | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP date); None when absent or invalid."""
+    if value is None:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def crawl_delay_of(robots_body: bytes | str, user_agent: str) -> float | None:
+    """The ``Crawl-delay`` a robots.txt asks of ``user_agent`` (Protego), or None."""
+    from protego import Protego
+
+    text = robots_body.decode("utf-8", "replace") if isinstance(robots_body, bytes) else robots_body
+    try:
+        delay = Protego.parse(text).crawl_delay(user_agent)
+    except Exception:  # a malformed robots.txt asks for nothing
+        return None
+    return float(delay) if delay is not None else None
+
+
+class HostPacer:
+    """When the next request to each host may start: a minimum spacing per host and pauses until a time."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.spacing: dict[str, float] = {}
+        self.next_start: dict[str, float] = {}
+
+    def set_spacing(self, host: str, seconds: float) -> None:
+        self.spacing[host] = max(self.spacing.get(host, 0.0), seconds)
+
+    def pause(self, host: str, seconds: float) -> None:
+        self.next_start[host] = max(self.next_start.get(host, 0.0), self.clock() + seconds)
+
+    def reserve(self, host: str) -> float:
+        """Book the next start for ``host``; returns how many seconds the caller must wait before it."""
+        now = self.clock()
+        start = max(now, self.next_start.get(host, 0.0))
+        spacing = self.spacing.get(host, 0.0)
+        if spacing > 0 or start > now:
+            self.next_start[host] = start + spacing
+        return start - now
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).netloc or "").lower()
+
+
+class PolitenessMiddleware:
+    """Honours ``Retry-After`` and robots.txt ``Crawl-delay`` per host (see the module docstring)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.pacer = HostPacer()
+        self.user_agent = str(crawler.settings.get("USER_AGENT") or "*")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PolitenessMiddleware:
+        return cls(crawler)
+
+    def _inc(self, key: str) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key)
+
+    async def process_request(self, request: Request) -> None:
+        wait = self.pacer.reserve(_host(request.url))
+        if wait > 0.01:
+            from scrapy.utils.defer import maybe_deferred_to_future
+            from twisted.internet import reactor, task
+
+            self._inc("techscout/polite_waits")
+            await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        host = _host(request.url)
+        if urlsplit(request.url).path == "/robots.txt" and response.status == 200:
+            delay = crawl_delay_of(response.body, self.user_agent)
+            if delay and delay > 0:
+                self.pacer.set_spacing(host, min(delay, MAX_CRAWL_DELAY))
+                if self.crawler.stats is not None:
+                    self.crawler.stats.set_value("techscout/crawl_delay", min(delay, MAX_CRAWL_DELAY))
+            return response
+        if response.status in RETRY_AFTER_CODES:
+            wait = parse_retry_after(response.headers.get(b"Retry-After"))
+            times = int(request.meta.get("retry_after_times", 0))
+            if wait is not None and times < RETRY_AFTER_TIMES:
+                self.pacer.pause(host, min(wait, MAX_RETRY_AFTER))
+                self._inc("techscout/retry_after")
+                meta: dict[str, Any] = {**request.meta, "retry_after_times": times + 1}
+                return request.replace(meta=meta, dont_filter=True)
+        return response
