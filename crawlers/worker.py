@@ -1,0 +1,316 @@
+"""``techscout worker``: a crawler worker taking work from the shared frontier in Redis.
+
+A worker is one long-lived process (one Twisted reactor). Every :data:`~crawlers.distributed.HEARTBEAT_SECONDS`
+it looks at the active crawls (``techscout crawl NAME --enqueue`` or the scheduler put them there) and joins
+each one it is not yet part of, up to ``--max-crawls`` at a time: one Scrapy crawler per source, whose scheduler
+is the shared leased frontier (:mod:`crawlers.distributed`). A crawler leaves its crawl when nothing is queued
+or leased any more; the worker that sees this first ends the crawl. Any number of workers on any number of
+machines may run at once; a worker that dies loses nothing (its leased requests return to the frontier).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+from crawlers import distributed as d
+from crawlers.settings import Settings
+from crawlers.sources import Source, load_sources
+from crawlers.spiders.generic import GenericSpider
+
+log = logging.getLogger(__name__)
+
+
+class DistributedSpider(GenericSpider):
+    """The generic spider on the shared frontier: no start requests of its own (the crawl's were enqueued),
+    the page bound is shared by every worker, and it stays open while the crawl has work queued or leased."""
+
+    def __init__(self, source: Source, *, server: Any, run_id: str, lease_seconds: float = d.LEASE_SECONDS,
+                 **kwargs: Any) -> None:
+        super().__init__(source, **kwargs)
+        self.server = server
+        self.run_id = run_id
+        self.lease_seconds = float(lease_seconds)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> DistributedSpider:
+        from scrapy import signals
+
+        spider: DistributedSpider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
+        return spider
+
+    async def start(self) -> AsyncIterator[Any]:
+        for _ in ():
+            yield None
+
+    def _budget(self) -> bool:
+        if d.take_page_budget(self.server, self.source.name, self.max_pages):
+            self.requests_made += 1
+            return True
+        if not self.bounded:
+            self.bounded = True
+            self.logger.info("%s: page bound %d reached", self.source.name, self.max_pages)
+            if self.crawler.stats:
+                self.crawler.stats.set_value("techscout/bounded", True)
+        return False
+
+    def job_is_current(self) -> bool:
+        raw = self.server.hget(d.job_key(self.source.name), "run_id")
+        return raw is not None and raw.decode() == self.run_id
+
+    def on_idle(self) -> None:
+        from scrapy.exceptions import DontCloseSpider
+
+        if not self.job_is_current():
+            return  # the crawl ended (another worker saw it done): close
+        scheduler = self.crawler.engine.scheduler if self.crawler.engine else None
+        queue = getattr(scheduler, "queue", None)
+        if isinstance(queue, d.LeasedQueue):
+            queue.reap()
+        if d.job_pending(self.server, self.source.name) == 0 and d.finish_job(self.server, self.source.name, self.run_id):
+            self.logger.info("%s: crawl %s finished", self.source.name, self.run_id)
+            return
+        raise DontCloseSpider
+
+
+class LeaseKeeper:
+    """Extension (distributed mode): acknowledges a leased request once its response and every item it produced
+    have been processed, keeps this worker's leases alive, returns expired ones to the frontier and wakes the
+    engine when work is queued."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self._loop: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> LeaseKeeper:
+        from scrapy import signals
+        from scrapy.exceptions import NotConfigured
+
+        if not crawler.settings.get("TECHSCOUT_REDIS_URL"):
+            raise NotConfigured("no Redis")
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def queue(self) -> d.LeasedQueue | None:
+        engine = self.crawler.engine
+        queue = getattr(engine.scheduler if engine else None, "queue", None)
+        return queue if isinstance(queue, d.LeasedQueue) else None
+
+    def spider_opened(self, spider: Any) -> None:
+        from twisted.internet import task
+
+        scraper = self.crawler.engine.scraper
+        slot = scraper.slot
+        finish = slot.finish_response
+
+        def finish_and_ack(result: Any, request: Any) -> None:
+            finish(result, request)
+            token = request.meta.pop("lease", None)
+            queue = self.queue()
+            if token and queue is not None:
+                queue.ack(token)
+
+        slot.finish_response = finish_and_ack
+        self._loop = task.LoopingCall(self.beat)
+        self._loop.start(min(d.HEARTBEAT_SECONDS, 0.5), now=False)
+        self._beats = 0
+
+    def beat(self) -> None:
+        queue = self.queue()
+        engine = self.crawler.engine
+        if queue is None or engine is None or engine._slot is None:
+            return
+        self._beats += 1
+        try:
+            if self._beats % max(1, int(d.HEARTBEAT_SECONDS / 0.5)) == 0:
+                queue.extend()
+                queue.reap()
+            if len(queue):
+                engine._slot.nextcall.schedule()
+        except Exception as exc:  # Redis briefly away: try again next beat
+            log.warning("lease upkeep failed: %s", exc)
+
+    def spider_closed(self, spider: Any) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        touched = getattr(spider, "touched", [])
+        known = getattr(spider, "known", None)
+        if touched and isinstance(known, d.RedisUrlStates):
+            known.record(touched)
+
+
+def worker_scrapy_settings(settings: Settings, source: Source, *, run_id: str, max_pages: int) -> Any:
+    """The Scrapy settings of one source's crawl in a worker: the local ones, with the shared frontier,
+    dupefilter, politeness gate and shared pipelines."""
+    from crawlers.runner import scrapy_settings
+
+    s = scrapy_settings(settings, source, run_id=run_id, max_pages=max_pages, progress=False)
+    delay = settings.delay if source.delay is None else float(source.delay)
+    concurrency = settings.concurrency if source.concurrency is None else source.concurrency
+    s.set("SCHEDULER", "crawlers.distributed.LeasingScheduler", priority="cmdline")
+    s.set("SCHEDULER_QUEUE_CLASS", "crawlers.distributed.LeasedQueue", priority="cmdline")
+    s.set("SCHEDULER_QUEUE_KEY", d.source_key("%(spider)s", "requests"), priority="cmdline")
+    s.set("SCHEDULER_DUPEFILTER_KEY", d.source_key("%(spider)s", "seen"), priority="cmdline")
+    s.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority="cmdline")
+    s.set("SCHEDULER_SERIALIZER", "crawlers.distributed", priority="cmdline")
+    s.set("SCHEDULER_PERSIST", True, priority="cmdline")
+    s.set("REDIS_URL", settings.redis_url, priority="cmdline")
+    s.set("TECHSCOUT_HOST_DELAY", max(delay, 0.0), priority="cmdline")
+    # the shared gate spaces requests to a host; locally only the concurrency bound remains
+    s.set("DOWNLOAD_DELAY", 0, priority="cmdline")
+    s.set("RANDOMIZE_DOWNLOAD_DELAY", False, priority="cmdline")
+    s.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
+    s.set("CONCURRENT_REQUESTS", max(1, concurrency), priority="cmdline")  # lease only what can be fetched now
+    s.set("CLOSESPIDER_PAGECOUNT", 0, priority="cmdline")  # the shared page bound applies
+    mws = dict(s.getdict("DOWNLOADER_MIDDLEWARES"))
+    mws["crawlers.distributed.RedisHostGate"] = 950  # last before the download: the spacing is on the wire
+    s.set("DOWNLOADER_MIDDLEWARES", mws, priority="cmdline")
+    exts = dict(s.getdict("EXTENSIONS"))
+    exts["crawlers.worker.LeaseKeeper"] = 520
+    s.set("EXTENSIONS", exts, priority="cmdline")
+    pipes = dict(s.getdict("ITEM_PIPELINES"))
+    for local, shared in (("pipelines.dedup.DedupPipeline", "crawlers.distributed.SharedDedupPipeline"),
+                          ("pipelines.store.StorePipeline", "crawlers.distributed.SharedStorePipeline")):
+        if local in pipes:
+            pipes[shared] = pipes.pop(local)
+    s.set("ITEM_PIPELINES", pipes, priority="cmdline")
+    return s
+
+
+class Worker:
+    """Joins active crawls as they appear; one Scrapy crawler per source at a time."""
+
+    def __init__(self, settings: Settings, *, max_crawls: int = 8, until_idle: bool = False,
+                 lease_seconds: float = d.LEASE_SECONDS) -> None:
+        self.settings = settings
+        self.max_crawls = max_crawls
+        self.until_idle = until_idle
+        self.lease_seconds = lease_seconds
+        self.server = d.connect(settings.redis_url)
+        self.id = d.worker_id()
+        self.running: dict[str, Any] = {}  # source name -> crawler
+        self.summaries: list[dict[str, Any]] = []
+        self.stopping = False
+        self.idle_beats = 0
+
+    def run(self) -> int:
+        from scrapy.crawler import CrawlerRunner
+        from scrapy.settings import Settings as ScrapySettings
+        from scrapy.utils.reactor import install_reactor
+        from twisted.internet import task
+
+        from search.backends import open_backend
+
+        install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+        from twisted.internet import reactor
+
+        base = ScrapySettings()
+        base.setmodule("crawlers.settings", priority="project")
+        self.runner = CrawlerRunner(base)
+        self.backend = open_backend(self.settings)
+        self._reactor = reactor
+        loop = task.LoopingCall(self.poll)
+        loop.start(0.5, now=True)
+
+        def on_signal(signum: int, frame: Any) -> None:
+            reactor.callFromThread(self.stop)
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        log.info("worker %s waiting for crawls on %s", self.id, self.settings.redis_url)
+        reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+        self.backend.close()
+        return 0 if all(s.get("status") != "failed" for s in self.summaries) else 1
+
+    def stop(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        d_ = self.runner.stop()
+        d_.addBoth(lambda _: self._reactor.stop())  # type: ignore[attr-defined]
+
+    def poll(self) -> None:
+        if self.stopping:
+            return
+        try:
+            jobs = d.active_jobs(self.server)
+        except Exception as exc:
+            log.warning("cannot read the active crawls: %s", exc)
+            return
+        for name, job in jobs.items():
+            if name in self.running or len(self.running) >= self.max_crawls:
+                continue
+            self.join(job["source"], job["run_id"], job["max_pages"])
+        if self.until_idle:
+            self.idle_beats = self.idle_beats + 1 if not jobs and not self.running else 0
+            if self.idle_beats >= 2:
+                self.stop()
+
+    def join(self, source: Source, run_id: str, max_pages: int) -> None:
+        from scrapy.crawler import Crawler
+
+        s = worker_scrapy_settings(self.settings, source, run_id=f"{run_id}-{self.id}", max_pages=max_pages)
+        crawler = Crawler(DistributedSpider, s)
+        known = d.RedisUrlStates(self.server, source.name)
+        self.running[source.name] = crawler
+        log.info("%s: joining crawl %s", source.name, run_id)
+        dfd = self.runner.crawl(crawler, source=source, known=known, max_pages=max_pages,
+                                revisit_days=self.settings.revisit_days, backend=self.backend,
+                                server=self.server, run_id=run_id, lease_seconds=self.lease_seconds)
+
+        def done(result: Any) -> Any:
+            self.running.pop(source.name, None)
+            from crawlers.extensions import CrawlReport
+
+            reports = [m for m in crawler.extensions.middlewares if isinstance(m, CrawlReport)]
+            if reports and reports[0].summary:
+                self.summaries.append(dict(reports[0].summary))
+            return None
+
+        dfd.addBoth(done)
+
+
+def cli_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """``techscout worker``: crawl from the shared frontier until stopped (or, with --until-idle, until no
+    crawl is left)."""
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("scrapy.core.engine", "scrapy.middleware", "scrapy.extensions.logstats", "scrapy.crawler",
+                  "scrapy.addons", "scrapy.utils.log", "scrapy.extensions.telnet", "scrapy.statscollectors",
+                  "scrapy.spidermiddlewares"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
+    logging.getLogger("scrapy.core.scraper").setLevel(logging.ERROR)  # dropped pages are counted, not printed
+    if not settings.redis_url:
+        from crawlers.errors import ConfigError
+
+        raise ConfigError("techscout worker needs redis_url (TECHSCOUT_REDIS_URL) to find the shared frontier")
+    worker = Worker(settings, max_crawls=args.max_crawls, until_idle=args.until_idle,
+                    lease_seconds=args.lease_seconds)
+    code = worker.run()
+    if getattr(args, "json", False):
+        print(json.dumps(worker.summaries, ensure_ascii=False, indent=2))
+    return code
+
+
+def cli_enqueue(settings: Settings, names: list[str], *, max_pages: int | None = None,
+                run_id: str | None = None) -> list[dict[str, str]]:
+    """Enqueue crawls of the named sources (all enabled ones when none are named); one line per source."""
+    server = d.connect(settings.redis_url)
+    out = []
+    for source in load_sources(settings.sources_path, names=names or None):
+        rid = d.enqueue_crawl(settings, source, run_id=run_id, max_pages=max_pages, server=server)
+        out.append({"source": source.name, "run_id": rid})
+    return out
