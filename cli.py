@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the crawl summary as JSON")
     p.add_argument("--run-id", help=argparse.SUPPRESS)
     p.add_argument("--jobdir", help=argparse.SUPPRESS)
+    p.add_argument("--enqueue", action="store_true", help="put the crawls on the shared frontier (redis_url) for workers")
     p.set_defaults(handler="crawlers.runner:cli_crawl")
     _common(p)
 
@@ -82,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     # -- subcommands owned by other modules are added below this line --
+
+    p = sub.add_parser("worker", help="crawl from the shared frontier in Redis (distributed mode, redis_url)")
+    p.add_argument("--max-crawls", type=int, default=8, metavar="N", help="sources crawled at once (default 8)")
+    p.add_argument("--until-idle", action="store_true", help="exit when no crawl is left instead of waiting")
+    p.add_argument("--lease-seconds", type=float, default=60.0, metavar="S",
+                   help="seconds after which the requests of a stopped worker return to the frontier")
+    p.add_argument("--json", action="store_true", help="print the crawl summaries as JSON on exit")
+    p.set_defaults(handler="crawlers.worker:cli_worker")
+    _common(p)
 
     p = sub.add_parser("dedup", help="duplicates, reprint clusters and stories of documents in a JSON-lines file")
     p.add_argument("--jsonl", required=True, metavar="FILE", help='lines {"id","url","title","text","published"}; - = stdin')

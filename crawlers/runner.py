@@ -144,6 +144,13 @@ def cli_crawl(args: argparse.Namespace, settings: Settings) -> int:
     if not sources:
         print(f"techscout: no enabled sources in {settings.sources_path}", file=sys.stderr)
         return 1
+    if getattr(args, "enqueue", False):
+        from crawlers.worker import cli_enqueue
+
+        queued = cli_enqueue(settings, [s.name for s in sources], max_pages=args.max_pages, run_id=args.run_id)
+        print(json.dumps(queued, ensure_ascii=False) if args.json else
+              "\n".join(f"{q['source']}: crawl {q['run_id']} enqueued" for q in queued))
+        return 0
     progress = not args.quiet and not args.json and sys.stderr.isatty()
     if not args.quiet and not args.json:
         print(f"crawling {len(sources)} source(s) into {settings.data_dir} …", file=sys.stderr)
