@@ -448,9 +448,12 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         error = ""
         result = SearchResult(total=0, hits=[])
         query: Query | None = None
+        doc_total = 0
         try:
             query = query_from_params(request.query_params, default_size=20, facets=True, collapse=True)
             result = store.search(query)
+            # facet counts are documents; the collapsed total is clusters: show both when they differ
+            doc_total = store.count(query) if result.total else 0
         except TechscoutError as exc:
             error = str(exc)
         size = query.size if query else 20
@@ -462,6 +465,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             user,
             400 if error else 200,
             result=result,
+            doc_total=doc_total,
             query=query,
             error=error,
             pages=pages_around(page, last),
