@@ -117,8 +117,15 @@ def trigger_for(source: Source, settings: Settings, interval: float | None = Non
     if kind == "interval":
         seconds = float(interval or value)
         return IntervalTrigger(seconds=seconds, jitter=jitter_for(seconds))
-    return CronTrigger.from_crontab(
-        str(value), timezone="Asia/Shanghai", jitter=int(jitter_for(period_of(str(value))))
+    minute, hour, day, month, day_of_week = str(value).split()
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=day_of_week,
+        timezone="Asia/Shanghai",
+        jitter=int(jitter_for(period_of(str(value)))),
     )
 
 
@@ -499,7 +506,9 @@ class SchedulerService:
         self._lock_file: IO[str] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, run: bool = True) -> None:
+        """Take the data directory's service lock, open the job store, sync the jobs; ``run=False`` keeps the
+        scheduler paused (jobs are planned but do not fire)."""
         from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -528,7 +537,8 @@ class SchedulerService:
         )
         self.scheduler.start(paused=True)
         self.sync(initial=True)
-        self.scheduler.resume()
+        if run:
+            self.scheduler.resume()
 
     def _on_event(self, event: Any) -> None:
         from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES
