@@ -30,6 +30,7 @@ import base64
 import json
 import logging
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -47,7 +48,9 @@ from search.backends.base import UrlState
 log = logging.getLogger(__name__)
 
 PREFIX = "techscout"
-LEASE_SECONDS = 60.0  # a request leased by a worker that stops extending it returns to the frontier after this
+LEASE_SECONDS = (
+    60.0  # a request leased by a worker that stops extending it returns to the frontier after this
+)
 HEARTBEAT_SECONDS = 2.0  # how often a worker extends its leases, reaps expired ones and polls for work
 
 
@@ -202,6 +205,7 @@ class LeasedQueue:
         self.deadlines_key = base + ":deadlines"
         self.lease_seconds = float(getattr(spider, "lease_seconds", LEASE_SECONDS))
         self.held: set[str] = set()
+        self._held_lock = threading.Lock()  # leases are extended from a thread that the reactor cannot stall
         self._pop = server.register_script(_POP)
         self._reap = server.register_script(_REAP)
         self._extend = server.register_script(_EXTEND)
@@ -230,19 +234,21 @@ class LeasedQueue:
             self._release(pipe, token)
         pipe.execute()
         if token:
-            self.held.discard(token)
+            self._forget(token)
             request.meta.pop("lease", None)
 
     def pop(self, timeout: float = 0) -> Any:
         token = uuid.uuid4().hex
         data = self._pop(
-            keys=[self.key, self.leases_key, self.deadlines_key, self.scores_key], args=[token, self.lease_seconds]
+            keys=[self.key, self.leases_key, self.deadlines_key, self.scores_key],
+            args=[token, self.lease_seconds],
         )
         if not data:
             return None
         request = self._decode_request(data)
         request.meta["lease"] = token
-        self.held.add(token)
+        with self._held_lock:
+            self.held.add(token)
         return request
 
     def clear(self) -> None:
@@ -258,12 +264,19 @@ class LeasedQueue:
         pipe = self.server.pipeline(transaction=True)
         self._release(pipe, token)
         pipe.execute()
-        self.held.discard(token)
+        self._forget(token)
+
+    def _forget(self, token: str) -> None:
+        with self._held_lock:
+            self.held.discard(token)
 
     def extend(self) -> int:
-        if not self.held:
+        """Push the deadlines of this worker's leases ``lease_seconds`` into the future."""
+        with self._held_lock:
+            tokens = sorted(self.held)
+        if not tokens:
             return 0
-        return int(self._extend(keys=[self.deadlines_key], args=[*sorted(self.held), self.lease_seconds]))
+        return int(self._extend(keys=[self.deadlines_key], args=[*tokens, self.lease_seconds]))
 
     def reap(self) -> int:
         """Return expired leases (of workers that died) to the frontier; how many."""
@@ -553,14 +566,18 @@ class RedisDedupIndex:
 
         norm = text if normalized else normalize_text(text)
         ntitle = title if normalized else normalize_text(title)
-        dtext = dedup_text(norm, normalized=True, lines=content_lines(norm)) or dedup_text(ntitle, normalized=True)
+        dtext = dedup_text(norm, normalized=True, lines=content_lines(norm)) or dedup_text(
+            ntitle, normalized=True
+        )
         sig, size = signature(dtext)
         return int(fingerprint(dtext), 16), sig, int(size), band_keys(sig, BANDS)
 
     def _doc(self, doc_id: str) -> str:
         return f"{self.prefix}:doc:{doc_id}"
 
-    def _probe(self, doc_id: str, fp: int, sig: Any, size: int, bands: Any) -> tuple[str | None, bool, float, dict[str, str]]:
+    def _probe(
+        self, doc_id: str, fp: int, sig: Any, size: int, bands: Any
+    ) -> tuple[str | None, bool, float, dict[str, str]]:
         """(duplicate_of, exact, similarity, the duplicate's fields)."""
         from pipelines.dedup import CONTAINMENT_JACCARD_MIN, CONTAINMENT_MIN, JACCARD_MIN
         from pipelines.minhash import containment, similarity
@@ -575,7 +592,11 @@ class RedisDedupIndex:
             for c in cands:
                 pipe.hgetall(self._doc(c))
             docs = [{k.decode(): v for k, v in d.items()} for d in pipe.execute()]
-            rows = [(c, d) for c, d in zip(cands, docs, strict=True) if b"1" == d.get("alive", b"1") and "sig" in d]
+            rows = [
+                (c, d)
+                for c, d in zip(cands, docs, strict=True)
+                if d.get("alive", b"1") == b"1" and "sig" in d
+            ]
             if rows:
                 sigs = np.stack([np.frombuffer(d["sig"], dtype=np.uint32) for _, d in rows])
                 sizes = np.array([int(d["size"]) for _, d in rows], dtype=np.int64)
@@ -583,7 +604,9 @@ class RedisDedupIndex:
                 js = similarity(sig, sigs)
                 same = fps == np.uint64(fp)
                 cont = containment(js, size, sizes)
-                ok = same | (js >= JACCARD_MIN) | ((cont >= CONTAINMENT_MIN) & (js >= CONTAINMENT_JACCARD_MIN))
+                ok = (
+                    same | (js >= JACCARD_MIN) | ((cont >= CONTAINMENT_MIN) & (js >= CONTAINMENT_JACCARD_MIN))
+                )
                 for i in np.flatnonzero(ok).tolist():
                     c, d = rows[i]
                     score = 2.0 if same[i] else float(js[i])
@@ -594,14 +617,19 @@ class RedisDedupIndex:
         if best is None:
             first = self.server.hget(f"{self.prefix}:fp", f"{fp:016x}")
             if first is not None and first.decode() != doc_id:
-                d = {k.decode(): v.decode() for k, v in self.server.hgetall(self._doc(first.decode())).items() if k != b"sig"}
+                d = {
+                    k.decode(): v.decode()
+                    for k, v in self.server.hgetall(self._doc(first.decode())).items()
+                    if k != b"sig"
+                }
                 if d:
                     return first.decode(), True, 1.0, d
             return None, False, 0.0, {}
         return best[1], best[2], round(best[3], 4), best[4]
 
-    def _result(self, doc_id: str, fp: int, dup: str | None, exact: bool, sim: float, d: dict[str, str],
-                story: str) -> Any:
+    def _result(
+        self, doc_id: str, fp: int, dup: str | None, exact: bool, sim: float, d: dict[str, str], story: str
+    ) -> Any:
         from pipelines.dedup import DedupResult
 
         if dup is not None:
@@ -613,17 +641,37 @@ class RedisDedupIndex:
         return DedupResult(None, False, cluster, story, 0.0, f"{fp:016x}")
 
     # -- the interface ---------------------------------------------------------------------------------------
-    def lookup(self, doc_id: str, text: str, *, title: str = "", published: str | None = None, url: str = "",
-               source: str = "", normalized: bool = False) -> Any:
+    def lookup(
+        self,
+        doc_id: str,
+        text: str,
+        *,
+        title: str = "",
+        published: str | None = None,
+        url: str = "",
+        source: str = "",
+        normalized: bool = False,
+    ) -> Any:
         fp, sig, size, bands = self._prepare(text, title, normalized)
         dup, exact, sim, d = self._probe(doc_id, fp, sig, size, bands)
-        local = self.local.lookup(doc_id, text, title=title, published=published, url=url, source=source,
-                                  normalized=normalized)
+        local = self.local.lookup(
+            doc_id, text, title=title, published=published, url=url, source=source, normalized=normalized
+        )
         return self._result(doc_id, fp, dup, exact, sim, d, local.story_id)
 
-    def add(self, doc_id: str, text: str, *, title: str = "", published: str | None = None, url: str = "",
-            source: str = "", cluster_id: str | None = None, story_id: str | None = None,
-            normalized: bool = False) -> Any:
+    def add(
+        self,
+        doc_id: str,
+        text: str,
+        *,
+        title: str = "",
+        published: str | None = None,
+        url: str = "",
+        source: str = "",
+        cluster_id: str | None = None,
+        story_id: str | None = None,
+        normalized: bool = False,
+    ) -> Any:
         from dataclasses import replace
 
         fp, sig, size, bands = self._prepare(text, title, normalized)
@@ -636,27 +684,47 @@ class RedisDedupIndex:
             time.sleep(0.002)
         try:
             dup, exact, sim, d = self._probe(doc_id, fp, sig, size, bands)
-            local = self.local.lookup(doc_id, text, title=title, published=published, url=url, source=source,
-                                      normalized=normalized)
+            local = self.local.lookup(
+                doc_id, text, title=title, published=published, url=url, source=source, normalized=normalized
+            )
             result = self._result(doc_id, fp, dup, exact, sim, d, local.story_id)
             if cluster_id or story_id:
-                result = replace(result, cluster_id=cluster_id or result.cluster_id,
-                                 story_id=story_id or result.story_id)
+                result = replace(
+                    result, cluster_id=cluster_id or result.cluster_id, story_id=story_id or result.story_id
+                )
             seq = int(self.server.incr(f"{self.prefix}:seq"))
             pipe = self.server.pipeline(transaction=True)
-            pipe.hset(self._doc(doc_id), mapping={
-                "sig": np.asarray(sig, dtype=np.uint32).tobytes(), "size": size, "fp": f"{fp:016x}",
-                "source": source, "cluster": result.cluster_id, "story": result.story_id, "seq": seq,
-                "published": published or "", "alive": "1",
-            })
+            pipe.hset(
+                self._doc(doc_id),
+                mapping={
+                    "sig": np.asarray(sig, dtype=np.uint32).tobytes(),
+                    "size": size,
+                    "fp": f"{fp:016x}",
+                    "source": source,
+                    "cluster": result.cluster_id,
+                    "story": result.story_id,
+                    "seq": seq,
+                    "published": published or "",
+                    "alive": "1",
+                },
+            )
             pipe.hsetnx(f"{self.prefix}:fp", f"{fp:016x}", doc_id)
             for key in np.asarray(bands).ravel().tolist():
                 pipe.sadd(f"{self.prefix}:band:{int(key):x}", doc_id)
             pipe.execute()
         finally:
             self._release(keys=[lock], args=[token])
-        self.local.add(doc_id, text, title=title, published=published, url=url, source=source,
-                       cluster_id=result.cluster_id, story_id=result.story_id, normalized=normalized)
+        self.local.add(
+            doc_id,
+            text,
+            title=title,
+            published=published,
+            url=url,
+            source=source,
+            cluster_id=result.cluster_id,
+            story_id=result.story_id,
+            normalized=normalized,
+        )
         return result
 
     def source_of(self, doc_id: str) -> str | None:
@@ -717,7 +785,14 @@ class SharedStorePipeline(_store_base()):  # type: ignore[misc]
         known = getattr(self.crawler.spider, "known", None)
         if batch and isinstance(known, RedisUrlStates):
             known.record(
-                UrlState(url=a.url, source=a.source, doc_id=a.id, etag=a.etag, last_modified=a.last_modified,
-                         fetched=a.fetched, status=200)
+                UrlState(
+                    url=a.url,
+                    source=a.source,
+                    doc_id=a.id,
+                    etag=a.etag,
+                    last_modified=a.last_modified,
+                    fetched=a.fetched,
+                    status=200,
+                )
                 for a in batch
             )

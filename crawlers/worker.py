@@ -15,6 +15,8 @@ import json
 import logging
 import signal
 import sys
+import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,13 +27,22 @@ from crawlers.spiders.generic import GenericSpider
 
 log = logging.getLogger(__name__)
 
+MAX_STALL = 300.0  # seconds without a reactor beat after which a worker stops extending its leases
+
 
 class DistributedSpider(GenericSpider):
     """The generic spider on the shared frontier: no start requests of its own (the crawl's were enqueued),
     the page bound is shared by every worker, and it stays open while the crawl has work queued or leased."""
 
-    def __init__(self, source: Source, *, server: Any, run_id: str, lease_seconds: float = d.LEASE_SECONDS,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        source: Source,
+        *,
+        server: Any,
+        run_id: str,
+        lease_seconds: float = d.LEASE_SECONDS,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(source, **kwargs)
         self.server = server
         self.run_id = run_id
@@ -73,7 +84,9 @@ class DistributedSpider(GenericSpider):
         queue = getattr(scheduler, "queue", None)
         if isinstance(queue, d.LeasedQueue):
             queue.reap()
-        if d.job_pending(self.server, self.source.name) == 0 and d.finish_job(self.server, self.source.name, self.run_id):
+        if d.job_pending(self.server, self.source.name) == 0 and d.finish_job(
+            self.server, self.source.name, self.run_id
+        ):
             self.logger.info("%s: crawl %s finished", self.source.name, self.run_id)
             return
         raise DontCloseSpider
@@ -120,11 +133,28 @@ class LeaseKeeper:
                 queue.ack(token)
 
         slot.finish_response = finish_and_ack
-        self._loop = task.LoopingCall(self.beat)
-        self._loop.start(min(d.HEARTBEAT_SECONDS, 0.5), now=False)
         self._beats = 0
+        self._last_beat = time.monotonic()
+        self._loop = task.LoopingCall(self.beat)
+        self._loop.start(0.5, now=False)
+        # leases are extended from a thread: a reactor busy for a while (a slow pipeline, a locked store) must not
+        # let them expire; a process stalled for MAX_STALL seconds is taken for dead and extends nothing
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._extend_leases, name="lease-keeper", daemon=True)
+        self._thread.start()
+
+    def _extend_leases(self) -> None:
+        while not self._stop.wait(d.HEARTBEAT_SECONDS):
+            queue = self.queue()
+            if queue is None or time.monotonic() - self._last_beat > MAX_STALL:
+                continue
+            try:
+                queue.extend()
+            except Exception as exc:  # Redis briefly away: try again next time
+                log.warning("lease upkeep failed: %s", exc)
 
     def beat(self) -> None:
+        self._last_beat = time.monotonic()
         queue = self.queue()
         engine = self.crawler.engine
         if queue is None or engine is None or engine._slot is None:
@@ -132,7 +162,6 @@ class LeaseKeeper:
         self._beats += 1
         try:
             if self._beats % max(1, int(d.HEARTBEAT_SECONDS / 0.5)) == 0:
-                queue.extend()
                 queue.reap()
             if len(queue):
                 engine._slot.nextcall.schedule()
@@ -140,6 +169,7 @@ class LeaseKeeper:
             log.warning("lease upkeep failed: %s", exc)
 
     def spider_closed(self, spider: Any) -> None:
+        self._stop.set()
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         touched = getattr(spider, "touched", [])
@@ -169,7 +199,9 @@ def worker_scrapy_settings(settings: Settings, source: Source, *, run_id: str, m
     s.set("DOWNLOAD_DELAY", 0, priority="cmdline")
     s.set("RANDOMIZE_DOWNLOAD_DELAY", False, priority="cmdline")
     s.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
-    s.set("CONCURRENT_REQUESTS", max(1, concurrency), priority="cmdline")  # lease only what can be fetched now
+    s.set(
+        "CONCURRENT_REQUESTS", max(1, concurrency), priority="cmdline"
+    )  # lease only what can be fetched now
     s.set("CLOSESPIDER_PAGECOUNT", 0, priority="cmdline")  # the shared page bound applies
     mws = dict(s.getdict("DOWNLOADER_MIDDLEWARES"))
     mws["crawlers.distributed.RedisHostGate"] = 950  # last before the download: the spacing is on the wire
@@ -178,8 +210,10 @@ def worker_scrapy_settings(settings: Settings, source: Source, *, run_id: str, m
     exts["crawlers.worker.LeaseKeeper"] = 520
     s.set("EXTENSIONS", exts, priority="cmdline")
     pipes = dict(s.getdict("ITEM_PIPELINES"))
-    for local, shared in (("pipelines.dedup.DedupPipeline", "crawlers.distributed.SharedDedupPipeline"),
-                          ("pipelines.store.StorePipeline", "crawlers.distributed.SharedStorePipeline")):
+    for local, shared in (
+        ("pipelines.dedup.DedupPipeline", "crawlers.distributed.SharedDedupPipeline"),
+        ("pipelines.store.StorePipeline", "crawlers.distributed.SharedStorePipeline"),
+    ):
         if local in pipes:
             pipes[shared] = pipes.pop(local)
     s.set("ITEM_PIPELINES", pipes, priority="cmdline")
@@ -189,8 +223,14 @@ def worker_scrapy_settings(settings: Settings, source: Source, *, run_id: str, m
 class Worker:
     """Joins active crawls as they appear; one Scrapy crawler per source at a time."""
 
-    def __init__(self, settings: Settings, *, max_crawls: int = 8, until_idle: bool = False,
-                 lease_seconds: float = d.LEASE_SECONDS) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        max_crawls: int = 8,
+        until_idle: bool = False,
+        lease_seconds: float = d.LEASE_SECONDS,
+    ) -> None:
         self.settings = settings
         self.max_crawls = max_crawls
         self.until_idle = until_idle
@@ -217,17 +257,17 @@ class Worker:
         base.setmodule("crawlers.settings", priority="project")
         self.runner = CrawlerRunner(base)
         self.backend = open_backend(self.settings)
-        self._reactor = reactor
+        self._reactor: Any = reactor
         loop = task.LoopingCall(self.poll)
         loop.start(0.5, now=True)
 
         def on_signal(signum: int, frame: Any) -> None:
-            reactor.callFromThread(self.stop)
+            self._reactor.callFromThread(self.stop)
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         log.info("worker %s waiting for crawls on %s", self.id, self.settings.redis_url)
-        reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+        self._reactor.run(installSignalHandlers=False)
         self.backend.close()
         return 0 if all(s.get("status") != "failed" for s in self.summaries) else 1
 
@@ -235,8 +275,8 @@ class Worker:
         if self.stopping:
             return
         self.stopping = True
-        d_ = self.runner.stop()
-        d_.addBoth(lambda _: self._reactor.stop())  # type: ignore[attr-defined]
+        stopped: Any = self.runner.stop()
+        stopped.addBoth(lambda _: self._reactor.stop())
 
     def poll(self) -> None:
         if self.stopping:
@@ -263,9 +303,17 @@ class Worker:
         known = d.RedisUrlStates(self.server, source.name)
         self.running[source.name] = crawler
         log.info("%s: joining crawl %s", source.name, run_id)
-        dfd = self.runner.crawl(crawler, source=source, known=known, max_pages=max_pages,
-                                revisit_days=self.settings.revisit_days, backend=self.backend,
-                                server=self.server, run_id=run_id, lease_seconds=self.lease_seconds)
+        dfd = self.runner.crawl(
+            crawler,
+            source=source,
+            known=known,
+            max_pages=max_pages,
+            revisit_days=self.settings.revisit_days,
+            backend=self.backend,
+            server=self.server,
+            run_id=run_id,
+            lease_seconds=self.lease_seconds,
+        )
 
         def done(result: Any) -> Any:
             self.running.pop(source.name, None)
@@ -287,26 +335,38 @@ def cli_worker(args: argparse.Namespace, settings: Settings) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("scrapy.core.engine", "scrapy.middleware", "scrapy.extensions.logstats", "scrapy.crawler",
-                  "scrapy.addons", "scrapy.utils.log", "scrapy.extensions.telnet", "scrapy.statscollectors",
-                  "scrapy.spidermiddlewares"):
+    for noisy in (
+        "scrapy.core.engine",
+        "scrapy.middleware",
+        "scrapy.extensions.logstats",
+        "scrapy.crawler",
+        "scrapy.addons",
+        "scrapy.utils.log",
+        "scrapy.extensions.telnet",
+        "scrapy.statscollectors",
+        "scrapy.spidermiddlewares",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
     logging.getLogger("scrapy.core.scraper").setLevel(logging.ERROR)  # dropped pages are counted, not printed
     if not settings.redis_url:
         from crawlers.errors import ConfigError
 
-        raise ConfigError("techscout worker needs redis_url (TECHSCOUT_REDIS_URL) to find the shared frontier")
-    worker = Worker(settings, max_crawls=args.max_crawls, until_idle=args.until_idle,
-                    lease_seconds=args.lease_seconds)
+        raise ConfigError(
+            "techscout worker needs redis_url (TECHSCOUT_REDIS_URL) to find the shared frontier"
+        )
+    worker = Worker(
+        settings, max_crawls=args.max_crawls, until_idle=args.until_idle, lease_seconds=args.lease_seconds
+    )
     code = worker.run()
     if getattr(args, "json", False):
         print(json.dumps(worker.summaries, ensure_ascii=False, indent=2))
     return code
 
 
-def cli_enqueue(settings: Settings, names: list[str], *, max_pages: int | None = None,
-                run_id: str | None = None) -> list[dict[str, str]]:
+def cli_enqueue(
+    settings: Settings, names: list[str], *, max_pages: int | None = None, run_id: str | None = None
+) -> list[dict[str, str]]:
     """Enqueue crawls of the named sources (all enabled ones when none are named); one line per source."""
     server = d.connect(settings.redis_url)
     out = []
