@@ -149,6 +149,18 @@ def test_search_filter_open_document_subscribe(server: str, browser: Any) -> Non
     page.wait_for_url(server + "/subscriptions")
     row = page.locator("table.grid tbody tr").first
     assert "研究动态" in row.inner_text() and "每日" in row.inner_text()
+    # delete it (confirmed in a dialog)
+    page.once("dialog", lambda d: d.accept())
+    with page.expect_navigation():
+        row.locator("button.danger").click()
+    assert "研究动态" not in page.inner_text("table.grid")
+    # the sort menu submits itself
+    page.goto(server + "/search?q=材料")
+    with page.expect_navigation():
+        page.select_option("select[name=sort]", "date")
+    assert "sort=date" in page.url
+    dates = [d for d in page.locator(".hit .date").all_inner_texts() if d[:1].isdigit()]
+    assert dates == sorted(dates, reverse=True) and len(dates) > 1
     page.close()
 
 

@@ -510,3 +510,26 @@ def test_cli_user_and_token(
         assert users.check_token(backend, token) == {"name": "token:crm", "role": "staff", "token": True}
     finally:
         backend.close()
+
+
+def test_crawled_links_cannot_run_script_and_csp_is_set(env: Any, client: TestClient) -> None:
+    env[1].upsert([_article(7, "恶意链接测试", "人工智能测试正文。", url="javascript:alert(1)")])
+    page = client.get("/doc/doc0007")
+    assert 'href="javascript:' not in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "onclick=" not in page.text and "onsubmit=" not in page.text
+    search = client.get("/search", params={"q": "恶意链接"})
+    assert 'href="javascript:' not in search.text
+
+
+def test_subscription_links_to_its_search(env: Any, client: TestClient) -> None:
+    env[1].put_record(
+        "subscriptions",
+        "s2",
+        {"id": "s2", "name": "我的", "owner": "staff", "query": "电池", "filters": {"region": ["上海市"]}},
+    )
+    page = client.get("/subscriptions", params={"q": "无关"}).text
+    m = re.search(r'<a href="(/search\?[^"]+)">我的</a>', page)
+    assert m
+    results = client.get(m.group(1).replace("&amp;", "&")).text
+    assert "新能源汽车电池技术取得突破" in results and results.count('class="hit"') == 1

@@ -79,6 +79,10 @@ PARAM_FILTERS = {
 }
 FILTER_PARAMS = {v: k for k, v in PARAM_FILTERS.items()}
 EXPORT_LIMIT = 10000
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 class LoginRequired(Exception):
@@ -149,6 +153,20 @@ def url_with(path: str, params: QueryParams, drop: tuple[str, ...] = (), **chang
         else:
             items.append((key, str(value)))
     return path + ("?" + urlencode(items) if items else "")
+
+
+def search_url(text: str, filters: dict[str, list[str]] | None) -> str:
+    """The search page for a saved query and its filters (filter field names as stored)."""
+    items = [("q", text or "")]
+    for fld, values in (filters or {}).items():
+        items += [(FILTER_PARAMS.get(fld, fld), str(v)) for v in values or []]
+    return "/search?" + urlencode(items)
+
+
+def safe_url(url: Any) -> str:
+    """``url`` when it is an http(s) URL, else ``#`` (crawled links must not become ``javascript:``)."""
+    text = str(url or "").strip()
+    return text if text.lower().startswith(("http://", "https://")) else "#"
 
 
 def toggle_filter_url(params: QueryParams, param: str, value: str) -> str:
@@ -296,6 +314,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         toggle_filter_url=toggle_filter_url,
         month_range=month_range,
     )
+    templates.env.globals["search_url"] = search_url
+    templates.env.filters["safe_url"] = safe_url
     templates.env.filters["day"] = lambda v: (str(v) if v else "")[:10]
     templates.env.filters["ctype"] = lambda v: CONTENT_TYPES.get(str(v), str(v or ""))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
@@ -344,6 +364,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if response.headers.get("content-type", "").startswith("text/html"):
             response.headers.setdefault("X-Frame-Options", "DENY")
+            if request.url.path != "/docs":  # Swagger UI loads its script and styles from a CDN
+                response.headers.setdefault("Content-Security-Policy", CSP)
         return response
 
     def session_user(request: Request) -> dict[str, Any] | None:

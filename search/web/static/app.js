@@ -12,3 +12,21 @@ document.addEventListener("keydown", function (e) {
     q.blur();
   }
 });
+
+document.addEventListener("change", function (e) {
+  var t = e.target;
+  if (t && t.hasAttribute && t.hasAttribute("data-autosubmit") && t.form) t.form.submit();
+});
+
+document.addEventListener("submit", function (e) {
+  var msg = e.target && e.target.getAttribute && e.target.getAttribute("data-confirm");
+  if (msg && !window.confirm(msg)) e.preventDefault();
+});
+
+document.addEventListener("click", function (e) {
+  var a = e.target && e.target.closest && e.target.closest("a[data-back]");
+  if (a && window.history.length > 1 && document.referrer.indexOf(location.origin) === 0) {
+    e.preventDefault();
+    window.history.back();
+  }
+});
