@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from crawlers import distributed as d
 from crawlers.settings import Settings
@@ -257,7 +257,7 @@ class Worker:
         base.setmodule("crawlers.settings", priority="project")
         self.runner = CrawlerRunner(base)
         self.backend = open_backend(self.settings)
-        self._reactor: Any = reactor
+        self._reactor: Any = cast(Any, reactor)
         loop = task.LoopingCall(self.poll)
         loop.start(0.5, now=True)
 
