@@ -56,6 +56,8 @@ def error_kind(failure: Failure) -> str:
             return "redirect-loop"
         return "ignored"
     name = type(exc).__name__
+    if "Resolve" in name or "DNS" in name:
+        return "dns"
     if "Timeout" in name:
         return "timeout"
     if "ResponseNeverReceived" in name or "ResponseFailed" in name:
