@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from pipelines.dedup import DedupIndex  # noqa: E402
-from pipelines.minhash import SHINGLE, dedup_text  # noqa: E402
+from pipelines.minhash import SHINGLE, dedup_text, fingerprint  # noqa: E402
 from pipelines.normalize import normalize_text  # noqa: E402
 
 CORPUS = Path(os.environ.get("TECHSCOUT_CORPUS", ROOT.parent / "shared" / "corpus"))
@@ -155,7 +155,15 @@ def load_originals(corpus: Path, n_abstracts: int) -> list[Doc]:
             break
     for path in sorted((corpus / "seeds").glob("*.txt")):
         docs.append(Doc(f"seed-{path.stem[:3]}", f"seed-{path.stem[:3]}", path.read_text(encoding="utf-8")))
-    return docs
+    # two pages of the corpus that give the same text are one original, not a hard negative
+    seen: set[str] = set()
+    unique = []
+    for d in docs:
+        fp = fingerprint(dedup_text(d.text))
+        if fp not in seen:
+            seen.add(fp)
+            unique.append(d)
+    return unique
 
 
 # -------------------------------------------------------------------------------------------- transformations

@@ -18,6 +18,7 @@ in its own SQLite database, from which it reloads on start. :class:`DedupPipelin
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import math
@@ -43,6 +44,7 @@ from pipelines.minhash import (
     fingerprint,
     signature,
     similarity,
+    strip_text,
 )
 from pipelines.normalize import normalize_text
 from pipelines.story import is_day_term, story_terms
@@ -52,7 +54,7 @@ log = logging.getLogger(__name__)
 BANDS = (
     64  # LSH bands of NUM_PERM // BANDS rows each (64 × 2: a pair at Jaccard 0.25 is found 98% of the time)
 )
-JACCARD_MIN = 0.45  # estimated Jaccard at or above which two texts are near-duplicates
+JACCARD_MIN = 0.4  # estimated Jaccard at or above which two texts are near-duplicates
 CONTAINMENT_MIN = 0.75  # ... or estimated containment of the shorter text at or above this
 CONTAINMENT_JACCARD_MIN = 0.2  # ... together with at least this Jaccard
 STORY_TERMS = 24  # salient terms kept per document
@@ -61,7 +63,9 @@ STORY_MIN_SHARED_DAY = 2  # ... when one of them is the same day mention (1月18
 STORY_MIN_SHARED_UNDATED = 8  # ... when either has no publication date
 STORY_DAYS = 3  # publication days apart at most for one story
 STORY_COMMON = 0.02  # share of documents above which a term stops being salient
-SKETCH_BITS = 20  # document-frequency sketch: 2 rows of 2**SKETCH_BITS counters
+SKETCH_BITS = 20
+BOILERPLATE_MIN = 3  # a line seen in this many clusters is site chrome: left out of signatures
+LINE_BITS = 20  # boilerplate line counters: 2**LINE_BITS bytes  # document-frequency sketch: 2 rows of 2**SKETCH_BITS counters
 CHINA = timezone(timedelta(hours=8))
 _NODAY = np.iinfo(np.int32).min
 
@@ -100,6 +104,10 @@ def parse_published(published: str | None) -> float | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=CHINA)
     return dt.timestamp()
+
+
+def _line_hash(line: str) -> int:
+    return int.from_bytes(hashlib.blake2b(line.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 def _day(ts: float | None) -> int:
@@ -202,6 +210,7 @@ class _Prepared:
     sig: npt.NDArray[np.uint32]
     size: int
     bands: npt.NDArray[np.uint64]
+    line_cells: npt.NDArray[np.intp]
     ntitle: str
     norm: str
     lines: list[str]
@@ -267,6 +276,7 @@ class DedupIndex:
         self._bands = _MultiMap()
         self._terms = _MultiMap()
         self._sketch = np.zeros((2, 1 << SKETCH_BITS), dtype=np.uint16)
+        self._line_counts = np.zeros(1 << LINE_BITS, dtype=np.uint8)  # clusters each line was seen in
         self._n_added = 0  # documents ever counted in the sketch
         self._live = 0
         # persistence
@@ -383,6 +393,7 @@ class DedupIndex:
             + self._alive.nbytes
             + self._src.nbytes
             + self._sketch.nbytes
+            + self._line_counts.nbytes
         )
         ids = sum(sys.getsizeof(s) for s in self._ids) + sys.getsizeof(self._pos) + sys.getsizeof(self._ids)
         lists = sys.getsizeof(self._cluster) + sys.getsizeof(self._story)
@@ -537,11 +548,23 @@ class DedupIndex:
         ntitle = title if normalized else normalize_text(title)
         lines = content_lines(norm)
         dtext = dedup_text(norm, normalized=True, lines=lines) or dedup_text(ntitle, normalized=True)
-        sig, size = signature(dtext)
+        cells = np.fromiter(
+            (_line_hash(strip_text(line)) & ((1 << LINE_BITS) - 1) for line in lines),
+            dtype=np.intp,
+            count=len(lines),
+        )
+        dsig = dtext
+        common = self._line_counts[cells] >= BOILERPLATE_MIN
+        if common.any():  # leave the site's chrome out of the signature (not out of the fingerprint)
+            kept = strip_text("".join(line for line, c in zip(lines, common.tolist(), strict=True) if not c))
+            if len(kept) >= max(20, len(dtext) // 4):
+                dsig = kept
+        sig, size = signature(dsig)
         ts = parse_published(published)
         return _Prepared(
             doc_id=doc_id,
             fp=int(fingerprint(dtext), 16),
+            line_cells=cells,
             sig=sig,
             size=size,
             bands=band_keys(sig, BANDS),
@@ -652,6 +675,7 @@ class DedupIndex:
 
     def _insert(self, prep: _Prepared, terms: npt.NDArray[np.uint64], result: DedupResult) -> None:
         slot = self._pos.get(prep.doc_id)
+        first_time = slot is None
         if slot is None:
             slot = self._n
             self._grow(slot + 1)
@@ -686,6 +710,16 @@ class DedupIndex:
             for row, cells in ((0, r0), (1, r1)):
                 counts = self._sketch[row, cells]
                 self._sketch[row, cells] = counts + (counts < np.uint16(65535)).astype(np.uint16)
+        if (
+            first_time
+            and result.duplicate_of is None
+            and result.cluster_id == prep.doc_id
+            and len(prep.line_cells)
+        ):
+            # lines count once per cluster: a reprinted paragraph is not chrome, a line on many articles is
+            cells = np.unique(prep.line_cells)
+            counts = self._line_counts[cells]
+            self._line_counts[cells] = counts + (counts < np.uint8(255)).astype(np.uint8)
         self._n_added += 1
         self._sketch_dirty = True
         self._write(
@@ -715,8 +749,8 @@ class DedupIndex:
     def _save_sketch(self) -> None:
         assert self._db is not None
         self._db.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('sketch', ?), ('n_added', ?)",
-            (self._sketch.tobytes(), str(self._n_added).encode()),
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('sketch', ?), ('n_added', ?), ('lines', ?)",
+            (self._sketch.tobytes(), str(self._n_added).encode(), self._line_counts.tobytes()),
         )
         self._sketch_dirty = False
 
@@ -757,6 +791,9 @@ class DedupIndex:
         if sketch is not None and len(sketch) == self._sketch.nbytes:
             self._sketch = np.frombuffer(sketch, dtype=np.uint16).reshape(self._sketch.shape).copy()
             self._n_added = int(meta.get("n_added", b"0").decode() or 0)
+        line_counts = meta.get("lines")
+        if line_counts is not None and len(line_counts) == self._line_counts.nbytes:
+            self._line_counts = np.frombuffer(line_counts, dtype=np.uint8).copy()
         else:
             self._n_added = n
         # the next new document is seen after every stored one
