@@ -174,6 +174,23 @@ def test_abstracts_on_one_subject_are_not_duplicates() -> None:
     assert len({r.cluster_id for r in results}) == len(ABSTRACTS)
 
 
+def test_site_chrome_shared_by_different_articles_is_learnt_and_left_out() -> None:
+    footer = (
+        "\n以上文章仅代表作者个人观点，本网只是转载，如涉及作品内容、版权、稿酬问题，请及时联系我们。电话：029-63903870\n"
+        "本网所有文字、图片和音视频等，版权均属本网所有，未经本网协议授权不得转载、链接或其他方式复制发表，违者本网将依法追究责任。"
+    )
+    index = DedupIndex()
+    results = [index.add(row["id"], row["text"] + footer) for row in ABSTRACTS]
+    assert all(r.duplicate_of is None for r in results)
+    # the footer is now known chrome: a short article under it is compared on its own text
+    short = "研究了稀土掺杂对氧化锆陶瓷相变行为的影响，结果表明掺杂量为百分之三时材料的断裂韧性最高。"
+    first = index.add("short", short + footer)
+    assert first.duplicate_of is None
+    assert index.lookup("x", short + footer).duplicate_of == "short"
+    other = "采用溶胶凝胶法制备了二氧化钛薄膜，研究了热处理温度对薄膜光催化性能的影响规律和机理。"
+    assert index.lookup("y", other + footer).duplicate_of is None
+
+
 def test_exact_duplicate_ignores_punctuation_width_and_spacing() -> None:
     text = ABSTRACTS[0]["text"]
     variant = text.replace("，", ",").replace("。", ". ").replace("(", "（").replace(")", "）") + "\n\n"
