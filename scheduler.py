@@ -31,6 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -294,6 +295,11 @@ def _get_run(settings: Settings, record_id: str) -> dict[str, Any] | None:
         backend.close()
 
 
+def stop_grace(settings: Settings) -> float:
+    """Seconds a stopped crawl gets to finish its in-flight requests: a tenth of the time limit, 5 to 30 s."""
+    return min(STOP_GRACE, max(5.0, settings.crawl_timeout * 0.1))
+
+
 _RUNNING: dict[str, subprocess.Popen[str]] = {}
 _RUNNING_LOCK = threading.Lock()
 _STOPPING = threading.Event()
@@ -337,16 +343,18 @@ def run_crawl(settings: Settings, source: str, *, stop: threading.Event | None =
         ]
         for t in readers:
             t.start()
+        launched = datetime.now(UTC).isoformat(timespec="milliseconds")
         deadline = time.monotonic() + settings.crawl_timeout
+        grace = stop_grace(settings)
         timed_out = stopped = False
         try:
             while proc.poll() is None:
                 if time.monotonic() >= deadline and not timed_out:
                     timed_out = True
-                    _terminate(proc)
+                    _terminate(proc, grace)
                 elif stop.is_set() and not stopped and not timed_out:
                     stopped = True
-                    _terminate(proc)
+                    _terminate(proc, grace)
                 time.sleep(0.2)
         finally:
             with _RUNNING_LOCK:
@@ -380,6 +388,10 @@ def run_crawl(settings: Settings, source: str, *, stop: threading.Event | None =
                 record["error_examples"] = {"crawl-crashed": [tail[0][-300:]]}
         record.setdefault("finished", _now())
         record["resumed"] = resumed
+        record["launched"] = launched
+        record["exited"] = datetime.now(UTC).isoformat(timespec="milliseconds")
+        if timed_out and record.get("finish_reason") in ("finished", "closespider_pagecount"):
+            timed_out = False  # the crawl had ended; only its process was slow to exit
         if timed_out:
             record["status"] = "timed out"
             record["errors"] = dict(record.get("errors") or {}) | {
@@ -405,14 +417,14 @@ def run_crawl(settings: Settings, source: str, *, stop: threading.Event | None =
         return record
 
 
-def _terminate(proc: subprocess.Popen[str]) -> None:
-    """SIGTERM (Scrapy closes gracefully, writing its JOBDIR queue), SIGKILL if it is still there later."""
+def _terminate(proc: subprocess.Popen[str], grace: float = STOP_GRACE) -> None:
+    """SIGTERM (Scrapy closes gracefully, writing its JOBDIR queue), SIGKILL if it is still there ``grace`` s later."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
 
     def _kill() -> None:
         try:
-            proc.wait(timeout=STOP_GRACE)
+            proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -423,8 +435,16 @@ def _terminate(proc: subprocess.Popen[str]) -> None:
 # --------------------------------------------------------------------------------------------------------------
 # after a run: health, backoff, adaptation, alerts
 # --------------------------------------------------------------------------------------------------------------
-def after_run(settings: Settings, source: Source, record: dict[str, Any]) -> dict[str, Any]:
-    """Record health flags, failures and the adapted interval of a source; hand new documents to alerts.
+def is_orphan(record: Mapping[str, Any]) -> bool:
+    """A run the scheduler never saw end: a crawl that outlived a killed service and stopped on its own."""
+    return "launched" not in record and record.get("finish_reason") == "shutdown" and "id" in record
+
+
+def after_run(
+    settings: Settings, source: Source, record: dict[str, Any], background: bool = False
+) -> dict[str, Any]:
+    """Record health flags, failures and the adapted interval of a source; hand new and changed documents to
+    alert matching (``background``: in the service's alert thread, so that matching never delays a crawl).
 
     Returns the source's state record (``meta`` collection, id ``source:<name>``)."""
     from crawlers.health import health_drops
@@ -464,21 +484,49 @@ def after_run(settings: Settings, source: Source, record: dict[str, Any]) -> dic
         }
         if state["flagged"]:
             log.warning("source %s failed %d times in a row: backing off %.0fs", source.name, failures, delay)
+        # a crawl left running by a service that died closed on its own: its documents still need alerts
+        previous = backend.get_record("meta", state["id"]) or {}
+        handled = list(previous.get("handled_orphans") or [])
+        orphans = [
+            r for r in runs if r.get("id") not in handled and is_orphan(r) and r.get("id") != record.get("id")
+        ]
+        state["handled_orphans"] = [*handled, *(str(r["id"]) for r in orphans)][-50:]
         backend.put_record("meta", state["id"], state)
     finally:
         backend.close()
-    new_ids = list(record.get("new_ids") or [])
-    if new_ids:
-        try:
-            from search.alerts import run_alerts  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            pass
+    ids = list(
+        dict.fromkeys(
+            i for r in [*orphans, record] for i in [*(r.get("new_ids") or []), *(r.get("updated_ids") or [])]
+        )
+    )
+    if ids:
+        if background:
+            _alerts_pool().submit(hand_to_alerts, settings, ids)
         else:
-            try:
-                run_alerts(settings, new_ids)
-            except Exception:  # alert delivery must never stop the crawling
-                log.exception("alerts for %s failed", source.name)
+            hand_to_alerts(settings, ids)
     return state
+
+
+_ALERTS: ThreadPoolExecutor | None = None
+
+
+def _alerts_pool() -> ThreadPoolExecutor:
+    global _ALERTS
+    if _ALERTS is None:
+        _ALERTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts")
+    return _ALERTS
+
+
+def hand_to_alerts(settings: Settings, doc_ids: list[str]) -> None:
+    """``search.alerts.run_alerts(settings, doc_ids)`` when alert matching is installed; its failures are logged."""
+    try:
+        from search.alerts import run_alerts  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return
+    try:
+        run_alerts(settings, doc_ids)
+    except Exception:  # alert delivery must never stop the crawling
+        log.exception("alert matching for %d documents failed", len(doc_ids))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -510,7 +558,7 @@ class SchedulerService:
         """Take the data directory's service lock, open the job store, sync the jobs; ``run=False`` keeps the
         scheduler paused (jobs are planned but do not fire)."""
         from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
-        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -528,7 +576,7 @@ class SchedulerService:
         self.stop_event.clear()
         self.scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{data / 'scheduler.sqlite'}")},
-            executors={"default": ThreadPoolExecutor(max_workers=16)},
+            executors={"default": JobExecutor(max_workers=16)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
             timezone="Asia/Shanghai",
         )
@@ -556,9 +604,13 @@ class SchedulerService:
         with _RUNNING_LOCK:
             procs = list(_RUNNING.values())
         for proc in procs:
-            _terminate(proc)
+            _terminate(proc, stop_grace(self.settings))
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
+        global _ALERTS
+        if _ALERTS is not None:
+            _ALERTS.shutdown(wait=True)  # documents already stored are matched before the service exits
+            _ALERTS = None
         if self._lock_file is not None:
             self._lock_file.close()
 
@@ -645,7 +697,7 @@ class SchedulerService:
         record = run_crawl(self.settings, name, stop=self.stop_event)
         if record.get("status") == "skipped":
             return
-        state = after_run(self.settings, source, record)
+        state = after_run(self.settings, source, record, background=True)
         if self.stop_event.is_set():
             return
         job = self.scheduler.get_job(name)

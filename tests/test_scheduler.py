@@ -262,6 +262,23 @@ def test_after_run_flags_failing_source_and_hands_new_ids_to_alerts(
     state = scheduler.after_run(settings, src, ok)
     assert state["failures"] == 0 and not state["flagged"] and state["backoff_until"] is None
     assert calls == [["d1", "d2"]]
+    # a crawl that outlived a killed service: its documents are handed over once, with the next run's
+    backend = open_backend(settings)
+    orphan = {
+        "id": "r5",
+        "source": "a",
+        "status": "partial",
+        "new": 1,
+        "new_ids": ["d3"],
+        "finish_reason": "shutdown",
+    }
+    backend.put_record("runs", "r5", orphan)
+    nxt = {"id": "r6", "source": "a", "status": "ok", "new": 1, "new_ids": ["d4"], "launched": "x"}
+    backend.put_record("runs", "r6", nxt)
+    backend.close()
+    scheduler.after_run(settings, src, nxt)
+    scheduler.after_run(settings, src, nxt | {"id": "r7", "new_ids": []})
+    assert calls[1:] == [["d3", "d4"]]
     status = scheduler.source_status(settings, [src])["a"]
     assert status["last_status"] == "ok" and status["failures"] == 0
 
