@@ -9,6 +9,7 @@ backend, with ``<mark>`` around matched words) are rendered as markup.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -144,15 +145,20 @@ def url_with(path: str, params: QueryParams, drop: tuple[str, ...] = (), **chang
     """``path`` with the current query parameters, minus ``drop``, with ``changes`` applied.
 
     A change to a list value replaces every value of that parameter; ``None`` removes it."""
-    items = [(k, v) for k, v in params.multi_items() if k not in changes and k not in drop]
+    items = [_pair(k, v) for k, v in params.multi_items() if k not in changes and k not in drop]
     for key, value in changes.items():
         if value is None:
             continue
         if isinstance(value, list | tuple):
-            items += [(key, str(v)) for v in value]
+            items += [_pair(key, str(v)) for v in value]
         else:
-            items.append((key, str(value)))
-    return path + ("?" + urlencode(items) if items else "")
+            items.append(_pair(key, str(value)))
+    return path + ("?" + "&".join(items) if items else "")
+
+
+@functools.lru_cache(maxsize=8192)
+def _pair(key: str, value: str) -> str:
+    return quote_plus(key) + "=" + quote_plus(value)
 
 
 def search_url(text: str, filters: dict[str, list[str]] | None) -> str:
@@ -335,13 +341,19 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         return source_cache["sources"], source_cache["error"]
 
     def source_titles() -> dict[str, str]:
-        return {s.name: s.title or s.name for s in sources()[0]}
+        srcs = sources()[0]
+        if source_cache.get("titles_of") is not srcs:
+            source_cache["titles"] = {s.name: s.title or s.name for s in srcs}
+            source_cache["titles_of"] = srcs
+        titles: dict[str, str] = source_cache["titles"]
+        return titles
 
     templates.env.globals["source_title"] = lambda name: source_titles().get(str(name), str(name))
 
     # -- sessions -------------------------------------------------------------------------------------------------
     @app.middleware("http")
     async def session_middleware(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        started = time.perf_counter()
         session = read_session(secret, request.cookies.get(COOKIE))
         fresh = None
         if session is None:
@@ -360,6 +372,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
                 secure=request.url.scheme == "https",
                 path="/",
             )
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if response.headers.get("content-type", "").startswith("text/html"):
