@@ -243,6 +243,19 @@ def test_api_needs_token_or_session(env: Any) -> None:
     assert r.status_code == 200 and r.json()["total"] >= 4
     spec = c.get("/openapi.json", headers={"Authorization": f"Bearer {token}"}).json()
     assert "/api/search" in spec["paths"] and "/api/subscriptions" in spec["paths"]
+    assert {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]} >= {
+        "q",
+        "type",
+        "source",
+        "domain",
+        "region",
+        "library",
+        "since",
+        "until",
+        "sort",
+        "page",
+        "size",
+    }
     users.revoke_token(env[1], "integration")
     assert c.get("/api/search", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
@@ -283,6 +296,20 @@ def test_api_search_filters(client: TestClient) -> None:
     r = client.get("/api/search", params={"since": "not a date"})
     assert r.status_code == 400
     assert client.get("/api/search", params={"q": '"unbalanced'}).status_code == 400
+
+
+def test_api_docs_page_lists_endpoints(client: TestClient) -> None:
+    page = client.get("/docs").text
+    for path in (
+        "/api/search",
+        "/api/documents/{doc_id}",
+        "/api/entries",
+        "/api/subscriptions",
+        "/api/runs",
+        "/api/sources",
+    ):
+        assert f"<code>{path}</code>" in page, path
+    assert "<code>since</code>" in page and "DELETE" in page
 
 
 def test_search_page_facets_snippets_clusters(client: TestClient) -> None:

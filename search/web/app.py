@@ -20,10 +20,11 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote_plus, urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Query as QueryParam
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -377,7 +378,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if response.headers.get("content-type", "").startswith("text/html"):
             response.headers.setdefault("X-Frame-Options", "DENY")
-            if request.url.path != "/docs":  # Swagger UI loads its script and styles from a CDN
+            if request.url.path != "/docs/swagger":  # Swagger UI loads its script and styles from a CDN
                 response.headers.setdefault("Content-Security-Policy", CSP)
         return response
 
@@ -783,11 +784,11 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     def api_search(
         request: Request,
         q: str = "",
-        type: list[str] | None = None,  # noqa: A002 - the CLI's option name
-        source: list[str] | None = None,
-        domain: list[str] | None = None,
-        region: list[str] | None = None,
-        library: list[str] | None = None,
+        type: Annotated[list[str] | None, QueryParam()] = None,  # noqa: A002 - the CLI's option name
+        source: Annotated[list[str] | None, QueryParam()] = None,
+        domain: Annotated[list[str] | None, QueryParam()] = None,
+        region: Annotated[list[str] | None, QueryParam()] = None,
+        library: Annotated[list[str] | None, QueryParam()] = None,
         since: str | None = None,
         until: str | None = None,
         sort: Literal["relevance", "date"] = "relevance",
@@ -879,11 +880,49 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     def openapi(principal: dict[str, Any] = Depends(api_user)) -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @app.get("/docs", include_in_schema=False)
-    def docs(user: dict[str, Any] = Depends(page_user)) -> HTMLResponse:
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs(request: Request, user: dict[str, Any] = Depends(page_user)) -> HTMLResponse:
+        spec = app.openapi()
+        endpoints = []
+        for path_, ops in spec.get("paths", {}).items():
+            for method, op in ops.items():
+                params_ = [
+                    {
+                        "name": p["name"],
+                        "where": p.get("in", ""),
+                        "required": p.get("required", False),
+                        "type": _schema_type(p.get("schema", {})),
+                    }
+                    for p in op.get("parameters", [])
+                ]
+                body = "application/json" in (op.get("requestBody") or {}).get("content", {})
+                endpoints.append(
+                    {
+                        "method": method.upper(),
+                        "path": path_,
+                        "summary": op.get("summary", ""),
+                        "params": params_,
+                        "body": body,
+                        "tag": (op.get("tags") or [""])[0],
+                    }
+                )
+        return render(request, "api.html", user, endpoints=endpoints)
+
+    @app.get("/docs/swagger", include_in_schema=False)
+    def swagger(user: dict[str, Any] = Depends(page_user)) -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="techscout API")
 
     return app
+
+
+def _schema_type(schema: dict[str, Any]) -> str:
+    if "anyOf" in schema:
+        return " | ".join(_schema_type(s) for s in schema["anyOf"] if s.get("type") != "null")
+    if schema.get("type") == "array":
+        return _schema_type(schema.get("items", {})) + "[]"
+    if "enum" in schema:
+        return " | ".join(map(str, schema["enum"]))
+    return str(schema.get("type", ""))
 
 
 def start_crawl(settings: Settings, name: str) -> subprocess.Popen[bytes]:
