@@ -138,6 +138,7 @@ def test_search_filter_open_document_subscribe(server: str, browser: Any) -> Non
         page.locator(".hit h2 a").first.click()
     assert page.inner_text("h1") == title
     assert page.locator("#cluster").count() == 1
+    page.screenshot(path=str(REPO / "test-artifacts" / "document.png"), full_page=True)
     # save the filtered search as a subscription
     page.go_back()
     with page.expect_navigation():

@@ -323,6 +323,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     )
     templates.env.globals["search_url"] = search_url
     templates.env.filters["safe_url"] = safe_url
+    templates.env.filters["when"] = lambda v: str(v or "")[:16].replace("T", " ")
     templates.env.filters["day"] = lambda v: (str(v) if v else "")[:10]
     templates.env.filters["ctype"] = lambda v: CONTENT_TYPES.get(str(v), str(v or ""))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
