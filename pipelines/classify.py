@@ -52,13 +52,14 @@ HEADLINE_NEG_SCALE = 2.7
 HEADLINE_MODEL_SCALE = 0.15
 SHORT_TEXT = 60  # a body shorter than this is read as a bare headline
 HINT_RELEVANCE = 2.0
-TYPE_MIN_SCORE = 5.0  # below this the relevant document is plain "news"
+TYPE_MIN_SCORE = 4.0  # below this the relevant document is plain "news"
 HINT_TYPE_BONUS = 8.0
 FIELD_BONUS = 6.0
 PATTERN_WEIGHT = 4.0
 DOMAIN_MODEL_WEIGHT = 6.0  # how much the learned domain posterior adds to a domain's score (ranking only)
 DOMAIN_FULL_LENGTH = 1500  # texts this long need the full domain_min_score
 DOMAIN_MODEL_LEAD = 0.5  # model posterior at which its best domain leads the list
+DOMAIN_MODEL_FALLBACK = 0.9  # model posterior at which its domain is taken when the text names none
 OTHER_DOMAIN = "其他"
 
 
@@ -449,22 +450,27 @@ def _detect_region(title: str, body: str, tcounts: Mapping[str, int], bcounts: M
         scores[region] += points
         why.setdefault(region, []).append(reason)
 
-    for name, region in comp.region_terms.items():
-        nt, nb = tcounts.get(name, 0), bcounts.get(name, 0)
-        if not nt and not nb:
+    found = tcounts.keys() | bcounts.keys()
+    for name in found:
+        region = comp.region_terms.get(name)
+        if region is None:
             continue
+        nt, nb = tcounts.get(name, 0), bcounts.get(name, 0)
         pts = 4.0 * min(nt, 2) + 0.8 * min(nb, 6) + (1.5 if name in lead else 0.0)
         add(region, pts, f"{'title' if nt else 'text'}:{name}×{nt + nb}")
     national = 0.0
-    for term, w in tax.national_terms.items():
-        nt, nb = tcounts.get(term, 0), bcounts.get(term, 0)
-        if nt or nb:
+    for term in found:
+        w = tax.national_terms.get(term)
+        if w is not None:
+            nt, nb = tcounts.get(term, 0), bcounts.get(term, 0)
             national += w * (3.0 * min(nt, 1) + min(nb, 6))
             why.setdefault(NATIONAL, []).append(f"{'title' if nt else 'text'}:{term}×{nt + nb}")
     foreign = 0.0
-    for term, w in tax.foreign_terms.items():
-        nt, nb = tcounts.get(term, 0), bcounts.get(term, 0)
-        foreign += w * (4.0 * min(nt, 1) + 0.6 * min(nb, 6))
+    for term in found:
+        w = tax.foreign_terms.get(term)
+        if w is not None:
+            nt, nb = tcounts.get(term, 0), bcounts.get(term, 0)
+            foreign += w * (4.0 * min(nt, 1) + 0.6 * min(nb, 6))
     host_region = region_from_host(_host(url), tax) if url else None
     if host_region and host_region != NATIONAL:
         add(host_region, 6.0, f"host:{_host(url)}")
@@ -500,10 +506,11 @@ def _score_terms(weights: Mapping[str, float], tcounts: Mapping[str, int], bcoun
                  title_weight: float = TITLE_WEIGHT) -> tuple[float, list[str]]:
     score = 0.0
     ev: list[tuple[float, str]] = []
-    for term, w in weights.items():
-        nt, nb = tcounts.get(term, 0), bcounts.get(term, 0)
-        if not nt and not nb:
+    for term in tcounts.keys() | bcounts.keys():
+        w = weights.get(term)
+        if w is None:
             continue
+        nt, nb = tcounts.get(term, 0), bcounts.get(term, 0)
         pts = w * (title_weight * min(nt, 1) + _capped(nb))
         score += pts
         ev.append((pts, f"{'title' if nt else 'text'}:{term}"))
@@ -558,10 +565,11 @@ def classify(
     dscore: Counter[str] = Counter()
     dev: dict[str, list[tuple[float, str]]] = {}
     subs: dict[str, Counter[str]] = {}
-    for term, places in comp.domain_terms.items():
-        nt, nb = tcounts.get(term, 0), bcounts.get(term, 0)
-        if not nt and not nb:
+    for term in tcounts.keys() | bcounts.keys():
+        places = comp.domain_terms.get(term)
+        if places is None:
             continue
+        nt, nb = tcounts.get(term, 0), bcounts.get(term, 0)
         pts = (TITLE_WEIGHT * min(nt, 1) + _capped(nb)) * (1.0 if len(term) > 1 else 0.5)
         for dom, sub in places:
             dscore[dom] += pts / len(places)
@@ -623,21 +631,21 @@ def classify(
         s_title, ev_t = _score_terms(rule.title, tcounts, {}, title_weight=TITLE_WEIGHT)
         s_body, ev_b = _score_terms(rule.terms, {}, bcounts)
         s = s_title + s_body / length_norm
-        ev = ev_t + ev_b
+        structure: list[str] = []  # hints, fields and patterns first: they explain the most
+        if hint_type == name:
+            s += HINT_TYPE_BONUS
+            structure.append(f"hint:content_type={name}")
+        for fname in rule.fields:
+            if fields.get(fname):
+                s += FIELD_BONUS
+                structure.append(f"field:{fname}")
         for pat in rule.patterns:
             m = pat.search(joined)
             if m:
                 s += PATTERN_WEIGHT
-                ev.append(f"pattern:{m.group(0)[:30]}")
-        for fname in rule.fields:
-            if fields.get(fname):
-                s += FIELD_BONUS
-                ev.append(f"field:{fname}")
-        if hint_type == name:
-            s += HINT_TYPE_BONUS
-            ev.append(f"hint:content_type={name}")
+                structure.append(f"pattern:{m.group(0)[:30]}")
         tscores[name] = round(s, 3)
-        evidence[f"content_type:{name}"] = ev[:8]
+        evidence[f"content_type:{name}"] = (structure + ev_t + ev_b)[:10]
     if not relevant:
         content_type, ct_conf = "other", 1.0 - relevance
     else:
@@ -667,7 +675,10 @@ def classify(
         # the best-scored domain (rules and model together) leads when the model is confident about it
         if dscore:
             lead = max(dscore.items(), key=lambda x: x[1])[0]
-            if lead in domains or (model_domain.get(lead, 0.0) >= DOMAIN_MODEL_LEAD and domain_terms_total > 0):
+            confident = model_domain.get(lead, 0.0) >= DOMAIN_MODEL_LEAD and domain_terms_total > 0
+            if lead == OTHER_DOMAIN and any(d != OTHER_DOMAIN for d in domains):
+                confident = False  # the catch-all never displaces a domain the text names
+            if lead in domains or confident:
                 domains = [lead] + [d for d in domains if d != lead]
         if any(d in specific for d in domains) and OTHER_DOMAIN in domains[1:] and OTHER_DOMAIN not in hinted_domains:
             # 其他 is the domain of sci-tech documents without a specific one
@@ -675,7 +686,7 @@ def classify(
                 domains.remove(OTHER_DOMAIN)
         if not domains and dscore:
             best_d = max(dscore.items(), key=lambda x: x[1])[0]
-            if domain_terms_total > 0 or model_domain.get(best_d, 0.0) >= DOMAIN_MODEL_LEAD:
+            if domain_terms_total > 0 or model_domain.get(best_d, 0.0) >= DOMAIN_MODEL_FALLBACK:
                 domains = [best_d]
         if not domains and OTHER_DOMAIN in tax.domains:
             domains = [OTHER_DOMAIN]
@@ -776,17 +787,17 @@ def classify_record(row: Mapping[str, Any], *, taxonomy: Taxonomy, model: Model 
     """One CLI output line for one input record ``{id, url, title, text, source, hints?}``."""
     from pipelines.route import route
 
-    hints = row.get("hints") if isinstance(row.get("hints"), dict) else {}
-    result = classify(str(row.get("title") or ""), str(row.get("text") or ""), url=str(row.get("url") or ""),
-                      hints=hints, fields=row.get("fields") or {}, taxonomy=taxonomy, model=model)
     from pipelines.normalize import normalize_text
 
+    hints = row.get("hints") if isinstance(row.get("hints"), dict) else {}
     doc = {
         "id": str(row.get("id") or ""),
         "title": normalize_text(str(row.get("title") or "")),
         "text": normalize_text(str(row.get("text") or "")[:MAX_CHARS]),
         "url": str(row.get("url") or ""),
     }
+    result = classify(doc["title"], doc["text"], url=doc["url"], hints=hints, fields=row.get("fields") or {},
+                      taxonomy=taxonomy, model=model, normalized=True)
     entries = route(doc, result)
     talents = [{"name": e["name"], "title": e.get("title", ""), "affiliation": e.get("affiliation", "")}
                for e in entries if e["library"] == "talent"]

@@ -1,0 +1,295 @@
+"""Classification: content type, relevance, domains, region, evidence (pipelines/classify.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+
+from crawlers.items import Article
+from pipelines.classify import (
+    ClassifyPipeline,
+    Classification,
+    Model,
+    TermCounter,
+    classify,
+    classify_article,
+    load_model,
+    region_from_host,
+    train_model,
+)
+from pipelines.taxonomy import SHIPPED_TAXONOMY, load_taxonomy
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "tests" / "fixtures" / "classify" / "examples.jsonl"
+
+
+def _examples() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in EXAMPLES.open(encoding="utf-8")]
+
+
+@pytest.fixture(scope="module")
+def results() -> list[tuple[dict[str, Any], Classification]]:
+    return [(ex, classify(ex["title"], ex["text"], url=ex["url"])) for ex in _examples()]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the labelled examples of every kind
+# ----------------------------------------------------------------------------------------------------------
+def test_every_kind_is_represented_in_the_examples() -> None:
+    kinds = {ex["content_type"] for ex in _examples()}
+    assert kinds == {"policy", "demand", "achievement", "talent", "event", "news", "other"}
+
+
+def test_content_types_of_the_examples(results: list[tuple[dict[str, Any], Classification]]) -> None:
+    wrong = [(ex["id"], c.content_type) for ex, c in results if c.content_type != ex["content_type"]]
+    assert len(wrong) <= len(results) // 10, wrong
+
+
+def test_relevance_of_the_examples(results: list[tuple[dict[str, Any], Classification]]) -> None:
+    wrong = [ex["id"] for ex, c in results if c.scitech_relevant != ex["scitech_relevant"]]
+    assert len(wrong) <= 1, wrong
+    for ex, c in results:
+        assert 0.0 <= c.relevance <= 1.0
+        if ex["content_type"] == "other":
+            assert c.domains == [] and c.content_type == "other"
+
+
+def test_domains_of_the_examples(results: list[tuple[dict[str, Any], Classification]]) -> None:
+    tp = sum(len(set(ex["domains"]) & set(c.domains)) for ex, c in results)
+    fp = sum(len(set(c.domains) - set(ex["domains"])) for ex, c in results)
+    fn = sum(len(set(ex["domains"]) - set(c.domains)) for ex, c in results)
+    assert 2 * tp / (2 * tp + fp + fn) >= 0.8
+
+
+def test_regions_of_the_examples(results: list[tuple[dict[str, Any], Classification]]) -> None:
+    right = sum(1 for ex, c in results if c.region == ex["region"])
+    assert right >= 0.8 * len(results)
+
+
+def test_evidence_explains_the_labels(results: list[tuple[dict[str, Any], Classification]]) -> None:
+    ex, c = next((ex, c) for ex, c in results if ex["id"] == "policy-1")
+    assert c.content_type == "policy"
+    policy_ev = " ".join(c.evidence["content_type:policy"])
+    assert "印发" in policy_ev and "pattern:" in policy_ev  # the 文号 陕科发〔2023〕12号
+    assert any("host:kjt.shaanxi.gov.cn" in e for e in c.evidence["region:陕西省"])
+    assert c.evidence["relevance"]
+    for label in c.labels():
+        assert 0.0 <= label.confidence <= 1.0
+    assert {lab.name for lab in c.labels()} >= {"content_type:policy", "scitech_relevant", "region:陕西省"}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# regions
+# ----------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("host", "region"),
+    [
+        ("sn.gov.cn", "陕西省"),
+        ("kjt.shaanxi.gov.cn", "陕西省"),
+        ("www.shaanxi.gov.cn", "陕西省"),
+        ("www.shanxi.gov.cn", "山西省"),
+        ("www.gxzf.gov.cn", "广西壮族自治区"),
+        ("www.beijing.gov.cn", "北京市"),
+        ("www.gov.cn", "全国"),
+        ("www.cast.org.cn", "全国"),
+        ("www.example.com", None),
+        ("notsn.gov.cn.example.com", None),
+    ],
+)
+def test_region_from_host(host: str, region: str | None) -> None:
+    assert region_from_host(host) == region
+
+
+def test_region_from_text_url_and_hint() -> None:
+    assert classify("西安高新区发布新政", "西安市将支持企业研发。西安高新区管委会表示。").region == "陕西省"
+    assert classify("科技部部署全国科技工作", "全国各地科技部门要贯彻落实。我国科技创新能力持续提升。").region == "全国"
+    assert classify("法国全国大罢工", "法国巴黎交通受到严重影响，巴黎地铁停运。").region is None
+    assert classify("无名小记", "今天天气不错。").region is None
+    hinted = classify("某研究所发布新成果", "研究团队取得突破。", hints={"region": "广西"})
+    assert hinted.region == "广西壮族自治区"
+    assert classify("某研究所发布新成果", "研究团队取得突破。", url="http://www.hubei.gov.cn/a.html").region == "湖北省"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# source hints, policy fields, headlines
+# ----------------------------------------------------------------------------------------------------------
+def test_source_hints_and_policy_fields_steer_the_type() -> None:
+    text = "有关单位：现将有关事项通知如下。请各单位认真做好科技成果转化工作，支持企业研发和关键技术攻关，推动科技创新。"
+    plain = classify("关于做好有关工作的通知", text)
+    with_fields = classify("关于做好有关工作的通知", text, fields={"发文字号": "科发〔2024〕1号"})
+    assert with_fields.type_scores["policy"] > plain.type_scores["policy"]
+    assert "field:发文字号" in with_fields.evidence["content_type:policy"]
+    hinted = classify("一则消息", "科技创新大会。科研团队与企业开展技术合作。", hints={"content_type": "demand"})
+    assert hinted.content_type == "demand"
+    assert "hint:content_type=demand" in hinted.evidence["content_type:demand"]
+
+
+def test_headlines() -> None:
+    assert classify("华为发布新一代5G芯片，人工智能算力提升三倍", "").scitech_relevant
+    assert not classify("主场惜败！球队遭遇三连败，球迷失望离场", "").scitech_relevant
+
+
+def test_rules_work_without_a_model() -> None:
+    ex = _examples()[0]
+    c = classify(ex["title"], ex["text"], model=False)
+    assert c.content_type == "policy" and c.scitech_relevant
+    assert not any(e.startswith("model:") for e in c.evidence["relevance"])
+
+
+def test_traditional_script_is_normalised() -> None:
+    c = classify("中國科協關於印發《科技經濟融合發展行動方案》的通知", "各有關單位：現將方案印發給你們，請結合實際認真貫徹執行。")
+    assert c.content_type == "policy"
+    assert c.region == "全国"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the taxonomy is data: an edit changes a label
+# ----------------------------------------------------------------------------------------------------------
+def test_an_added_term_changes_a_label(tmp_path: Path) -> None:
+    title, text = "钙钛矿量子点显示技术取得进展", "研究团队开发的量子点发光器件效率提升，相关成果已申请发明专利。"
+    before = classify(title, text, taxonomy=load_taxonomy(), model=False)
+    assert "生物医药" not in before.domains
+    doc = yaml.safe_load(SHIPPED_TAXONOMY.read_text(encoding="utf-8"))
+    doc["domains"]["生物医药"]["生物技术"].append("量子点")
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    after = classify(title, text, taxonomy=load_taxonomy(path), model=False)
+    assert "生物医药" in after.domains
+    assert any("量子点" in e for e in after.evidence["domain:生物医药"])
+
+
+def test_an_added_region_host_changes_the_region(tmp_path: Path) -> None:
+    doc = yaml.safe_load(SHIPPED_TAXONOMY.read_text(encoding="utf-8"))
+    doc["regions"]["海南省"]["hosts"].append("hnkx.example.org")
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    url = "https://www.hnkx.example.org/a.html"
+    assert classify("学会动态", "科技工作者座谈。", url=url).region != "海南省"
+    assert classify("学会动态", "科技工作者座谈。", url=url, taxonomy=load_taxonomy(path)).region == "海南省"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# parts
+# ----------------------------------------------------------------------------------------------------------
+def test_term_counter_counts_nested_and_bounded_terms() -> None:
+    counter = TermCounter(["科技", "科技成果", "成果转化", "技术", "AI", "果"])
+    counts = counter.count("科技成果转化靠技术，AI芯片 said ai")
+    assert counts == {"科技": 1, "科技成果": 1, "成果转化": 1, "技术": 1, "果": 1, "AI": 2}
+    assert counter.count("") == {}
+
+
+def test_model_training_save_and_load(tmp_path: Path) -> None:
+    examples = [
+        {"title": "芯片研发取得突破", "text": "半导体芯片工艺研发团队取得突破，集成电路性能提升。" * 3,
+         "scitech_relevant": True, "domains": ["电子信息"]},
+        {"title": "新型水稻品种", "text": "水稻育种团队培育的新品种亩产提高，农业科技助力丰收。" * 3,
+         "scitech_relevant": True, "domains": ["现代农业"]},
+        {"title": "明星演唱会", "text": "歌手在演唱会上与粉丝互动，现场气氛热烈，娱乐圈热议。" * 3, "scitech_relevant": False},
+        {"title": "球队获胜", "text": "足球比赛中球员发挥出色，球队主场获胜，球迷欢呼。" * 3, "scitech_relevant": False},
+        {"title": "华为发布新手机", "text": "", "scitech_relevant": True},
+        {"title": "电影票房破纪录", "text": "", "scitech_relevant": False},
+    ]
+    model = train_model(examples)
+    assert set(model.heads) == {"relevance", "headline", "domain"}
+    path = tmp_path / "model.json.gz"
+    model.save(path)
+    loaded = load_model(path)
+    assert isinstance(loaded, Model)
+    assert loaded.heads["domain"].classes == ["现代农业", "电子信息"]
+    post = loaded.heads["domain"].posterior(["芯片", "芯", "片"])
+    assert post["电子信息"] > post["现代农业"]
+    assert loaded.heads["relevance"].mean_llr(["芯片", "研发"], "1") > loaded.heads["relevance"].mean_llr(["歌手", "粉丝"], "1")
+
+
+def test_shipped_model_is_small_and_loads() -> None:
+    from pipelines.classify import SHIPPED_MODEL
+
+    assert SHIPPED_MODEL.stat().st_size < 2 * 1024 * 1024
+    model = load_model()
+    assert model is not None and {"relevance", "headline", "domain"} <= set(model.heads)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# pipeline and command line
+# ----------------------------------------------------------------------------------------------------------
+def test_pipeline_classifies_the_normalised_text() -> None:
+    ex = _examples()[10]  # an achievement
+    art = Article(id="a1", url="http://example.com/a", source="s", fetched="2024-01-01T00:00:00Z",
+                  title="ignored display title", text="ignored", search_title=ex["title"], search_text=ex["text"])
+    pipe = ClassifyPipeline()
+    pipe.open_spider()
+    assert pipe.process_item(art) is art
+    assert art.content_type == ex["content_type"]
+    assert art.scitech_relevant is True and art.relevance is not None and art.relevance > 0.5
+    assert art.domains and art.evidence
+    # falls back to the display title and text when no normalised form exists
+    art2 = Article(id="a2", url="http://example.com/b", source="s", fetched="", title=ex["title"], text=ex["text"])
+    assert classify_article(art2).content_type == ex["content_type"]
+
+
+def test_pipeline_reads_the_taxonomy_setting(tmp_path: Path) -> None:
+    doc = yaml.safe_load(SHIPPED_TAXONOMY.read_text(encoding="utf-8"))
+    doc["relevance"]["threshold"] = 1.0  # nothing is relevant any more
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    settings = {"TECHSCOUT_TAXONOMY": str(path)}
+    crawler = SimpleNamespace(settings=SimpleNamespace(get=lambda key, default=None: settings.get(key, default)))
+    pipe = ClassifyPipeline.from_crawler(crawler)
+    ex = _examples()[10]
+    art = Article(id="a1", url="", source="s", fetched="", title=ex["title"], text=ex["text"])
+    pipe.process_item(art)
+    assert art.scitech_relevant is False and art.content_type == "other"
+
+
+def _cli(*args: str, stdin: str = "", cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(REPO / "cli.py"), "classify", *args], input=stdin, text=True,
+                          capture_output=True, cwd=cwd, timeout=120)
+
+
+def test_cli_classify_jsonl(tmp_path: Path) -> None:
+    rows = [{"id": ex["id"], "url": ex["url"], "title": ex["title"], "text": ex["text"], "source": "t"}
+            for ex in _examples() if ex["id"] in ("talent-2", "demand-1", "other-1")]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    proc = _cli("--jsonl", str(src), "--data", str(tmp_path / "data"))
+    assert proc.returncode == 0, proc.stderr
+    out = {o["id"]: o for o in map(json.loads, proc.stdout.splitlines())}
+    assert set(out) == {"talent-2", "demand-1", "other-1"}
+    for o in out.values():
+        assert set(o) >= {"id", "content_type", "scitech_relevant", "domains", "region", "talents", "libraries", "evidence"}
+    assert out["talent-2"]["talents"] == [{"name": "李明", "title": "教授", "affiliation": "清华大学电子工程系"}]
+    assert "talent" in out["talent-2"]["libraries"]
+    assert out["demand-1"]["libraries"] == ["problem"]
+    assert out["other-1"]["libraries"] == [] and out["other-1"]["content_type"] == "other"
+
+
+def test_cli_train_writes_a_model_the_next_run_uses(tmp_path: Path) -> None:
+    train = tmp_path / "train.jsonl"
+    rows = [{"title": "芯片研发", "text": "半导体芯片研发团队取得突破。" * 8, "scitech_relevant": True, "domains": ["电子信息"]},
+            {"title": "水稻育种", "text": "水稻育种新品种亩产提升。" * 8, "scitech_relevant": True, "domains": ["现代农业"]},
+            {"title": "明星八卦", "text": "明星粉丝演唱会。" * 10, "scitech_relevant": False},
+            {"title": "华为发布新款5G手机", "text": "", "scitech_relevant": True},
+            {"title": "电影票房创新高", "text": "", "scitech_relevant": False}]
+    train.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    data = tmp_path / "data"
+    proc = _cli("--train", str(train), "--data", str(data))
+    assert proc.returncode == 0, proc.stderr
+    assert (data / "classify_model.json.gz").is_file()
+    info = json.loads(proc.stdout)
+    assert (info["relevance_examples"], info["headline_examples"], info["domain_examples"]) == (3, 2, 2)
+    # the retrained model in the data directory is the one the next run loads
+    from pipelines.classify import model_for
+
+    model = model_for(SimpleNamespace(data_dir=data))
+    assert model is not None and model.meta["relevance_examples"] == 3
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n", encoding="utf-8")
+    proc = _cli("--train", str(bad), "--data", str(data))
+    assert proc.returncode == 2 and "line 1" in proc.stderr
