@@ -51,7 +51,8 @@ PREFIX = "techscout"
 LEASE_SECONDS = (
     60.0  # a request leased by a worker that stops extending it returns to the frontier after this
 )
-HEARTBEAT_SECONDS = 2.0  # how often a worker extends its leases, reaps expired ones and polls for work
+HEARTBEAT_SECONDS = 2.0
+GATE_ALLOWANCE = 0.1  # seconds added to a host's delay in the shared gate, for jitter between claim and wire  # how often a worker extends its leases, reaps expired ones and polls for work
 
 
 class DistributedError(TechscoutError):
@@ -324,7 +325,9 @@ def try_host_slot(server: Any, host: str, delay: float) -> float:
     """Claim the next request slot of ``host``: 0.0 when claimed, else the seconds until it may be tried again."""
     if delay <= 0:
         return 0.0
-    ms = max(1, int(delay * 1000))
+    # the claim is made just before the request leaves; what happens between claim and wire (connection set-up,
+    # a busy event loop) is covered by a small allowance, so the spacing the host sees is the delay or more
+    ms = max(1, int((delay + min(GATE_ALLOWANCE, delay * 0.25)) * 1000))
     if server.set(host_key(host), b"1", nx=True, px=ms):
         return 0.0
     ttl = int(server.pttl(host_key(host)))

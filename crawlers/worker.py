@@ -220,6 +220,21 @@ def worker_scrapy_settings(settings: Settings, source: Source, *, run_id: str, m
     return s
 
 
+def warm_up() -> None:
+    """Load what the pipelines load lazily (modules, jieba's dictionary) before any request is let through the
+    host gate: seconds of loading inside the reactor would hold requests that already passed it."""
+    import importlib
+
+    from crawlers import settings as scrapy_module
+
+    for path in scrapy_module.ITEM_PIPELINES:
+        importlib.import_module(path.rsplit(".", 1)[0])
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+
+
 class Worker:
     """Joins active crawls as they appear; one Scrapy crawler per source at a time."""
 
@@ -250,6 +265,7 @@ class Worker:
 
         from search.backends import open_backend
 
+        warm_up()
         install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
         from twisted.internet import reactor
 

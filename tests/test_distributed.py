@@ -136,7 +136,7 @@ def test_host_gate_spaces_claims_across_clients(redis_url: str, server: Any) -> 
     other = d.connect(redis_url)  # another worker's connection
     assert d.try_host_slot(server, "h.example", 0.3) == 0.0
     wait = d.try_host_slot(other, "h.example", 0.3)
-    assert 0.1 < wait <= 0.3
+    assert 0.1 < wait <= 0.3 + d.GATE_ALLOWANCE
     assert d.try_host_slot(other, "other.example", 0.3) == 0.0
     time.sleep(wait + 0.02)
     assert d.try_host_slot(other, "h.example", 0.3) == 0.0
@@ -296,7 +296,7 @@ def test_three_workers_share_the_mockserver_crawl(
 def test_host_spacing_holds_across_workers_and_a_killed_worker_loses_nothing(
     redis_url: str, server: Any, tmp_path: Path
 ) -> None:
-    articles, delay = 14, 0.4
+    articles, delay = 10, 0.4
     sites = TimedSites(2, articles, 0.05)
     try:
         sources = tmp_path / "sources"
@@ -325,7 +325,7 @@ def test_host_spacing_holds_across_workers_and_a_killed_worker_loses_nothing(
         for host, times in by_host.items():
             times.sort()
             gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-            assert min(gaps) >= delay * 0.8, (host, [round(g, 3) for g in gaps])
+            assert min(gaps) >= delay * 0.9, (host, sorted(gaps)[:3])
         hits = _stored(data, env)
         urls = [h["url"] for h in hits]
         assert len(urls) == len(set(urls))
