@@ -47,3 +47,15 @@ if [ "$browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
     echo "      sources with render_js: true and the browser tests need it" >&2
   fi
 fi
+
+if [ "$dev" = 1 ] && ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian's redis-server (the distributed crawl tests start one) …" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "note: redis-server is missing; install Debian's 'redis-server' package (as root: apt-get install redis-server)" >&2
+    echo "      the distributed crawl tests need it" >&2
+  fi
+fi
