@@ -64,6 +64,7 @@ STORY_MIN_SHARED_UNDATED = 8  # ... when either has no publication date
 STORY_DAYS = 3  # publication days apart at most for one story
 STORY_COMMON = 0.02  # share of documents above which a term stops being salient
 SKETCH_BITS = 20
+SHORT_TEXT = 50  # dedup texts shorter than this are compared together with their headline
 BOILERPLATE_MIN = 3  # a line seen in this many clusters is site chrome: left out of signatures
 LINE_BITS = 20  # boilerplate line counters: 2**LINE_BITS bytes  # document-frequency sketch: 2 rows of 2**SKETCH_BITS counters
 CHINA = timezone(timedelta(hours=8))
@@ -547,7 +548,9 @@ class DedupIndex:
         norm = text if normalized else normalize_text(text)
         ntitle = title if normalized else normalize_text(title)
         lines = content_lines(norm)
-        dtext = dedup_text(norm, normalized=True, lines=lines) or dedup_text(ntitle, normalized=True)
+        dtext = dedup_text(norm, normalized=True, lines=lines)
+        if len(dtext) < SHORT_TEXT:  # "详见附件": a short body says too little without its headline
+            dtext = strip_text(ntitle) + dtext
         cells = np.fromiter(
             (_line_hash(strip_text(line)) & ((1 << LINE_BITS) - 1) for line in lines),
             dtype=np.intp,
@@ -610,6 +613,8 @@ class DedupIndex:
         dup: int | None = None
         exact = False
         sim = 0.0
+        if prep.size == 0:  # nothing to compare: never a duplicate
+            return DedupResult(None, False, prep.doc_id, prep.doc_id, 0.0, ""), _NO_TERMS
         cands = np.unique(self._bands.get(prep.bands))
         if len(cands):
             cands = cands[alive[cands] & (cands != self_slot)]
@@ -700,8 +705,9 @@ class DedupIndex:
         self._days[slot] = prep.day
         self._alive[slot] = True
         self._src[slot] = self._source_index(prep.source)
-        self._by_fp.setdefault(prep.fp, slot)
-        self._bands.add(prep.bands, slot, self._alive)
+        if prep.size:
+            self._by_fp.setdefault(prep.fp, slot)
+            self._bands.add(prep.bands, slot, self._alive)
         if len(terms):
             self._terms.add(terms, slot, self._alive)
         # document frequency of salient terms

@@ -191,6 +191,18 @@ def test_site_chrome_shared_by_different_articles_is_learnt_and_left_out() -> No
     assert index.lookup("y", other + footer).duplicate_of is None
 
 
+def test_short_bodies_are_told_apart_by_their_headlines_and_empty_ones_are_never_duplicates() -> None:
+    index = DedupIndex()
+    index.add("n1", "详见附件。", title="关于开展2024年度科技计划项目申报工作的通知", source="gov")
+    other = index.add("n2", "详见附件。", title="关于公布2023年度科普示范基地名单的公告", source="gov")
+    assert other.duplicate_of is None
+    same = index.add("n3", "详见附件", title="关于开展2024年度科技计划项目申报工作的通知", source="gov")
+    assert same.duplicate_of == "n1" and same.exact
+    index.add("e1", "", source="gov")
+    empty = index.add("e2", "  \n", source="gov")
+    assert empty.duplicate_of is None and empty.cluster_id == "e2" and empty.fingerprint == ""
+
+
 def test_exact_duplicate_ignores_punctuation_width_and_spacing() -> None:
     text = ABSTRACTS[0]["text"]
     variant = text.replace("，", ",").replace("。", ". ").replace("(", "（").replace(")", "）") + "\n\n"
