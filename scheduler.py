@@ -318,6 +318,8 @@ def run_crawl(settings: Settings, source: str, *, stop: threading.Event | None =
             log.warning("crawl %s skipped: another crawl of it is still running", source)
             return {"id": record_id, "source": source, "status": "skipped"}
         jobdir = jobs_dir(settings) / source
+        if jobdir_state(jobdir) == "stale":
+            _record_killed(settings, source, jobdir, run_id)
         resumed = prepare_jobdir(jobdir)
         env = {**os.environ, **settings.as_env()}
         started = _now()
@@ -415,6 +417,28 @@ def run_crawl(settings: Settings, source: str, *, stop: threading.Event | None =
             record.get("updated", 0),
         )
         return record
+
+
+def _record_killed(settings: Settings, source: str, jobdir: Path, run_id: str) -> None:
+    """Record a crawl that was killed together with its service (its state was never closed)."""
+    when = datetime.fromtimestamp(jobdir.stat().st_mtime, UTC).isoformat(timespec="seconds")
+    note = "the crawl process was killed before it could close; its unsaved queue is discarded"
+    record = {
+        "id": f"{run_id}-{source}-killed",
+        "source": source,
+        "started": when,
+        "finished": when,
+        "status": "failed",
+        "finish_reason": "killed",
+        "fetched": 0,
+        "new": 0,
+        "updated": 0,
+        "duplicates": 0,
+        "errors": {"crawl-killed": 1},
+        "error_examples": {"crawl-killed": [note]},
+    }
+    _record_run(settings, record)
+    log.warning("crawl %s: an earlier crawl was killed (%s)", source, note)
 
 
 def _terminate(proc: subprocess.Popen[str], grace: float = STOP_GRACE) -> None:

@@ -11,6 +11,7 @@ The pure helpers (:func:`parse_retry_after`, :func:`crawl_delay_of`, :class:`Hos
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 from scrapy.crawler import Crawler
 from scrapy.http import Request, Response
 
+log = logging.getLogger("techscout.polite")
 MAX_RETRY_AFTER = 300.0
 RETRY_AFTER_TIMES = 3
 MAX_CRAWL_DELAY = 60.0
@@ -59,27 +61,34 @@ def crawl_delay_of(robots_body: bytes | str, user_agent: str) -> float | None:
 
 
 class HostPacer:
-    """When the next request to each host may start: a minimum spacing per host and pauses until a time."""
+    """When the next request to each host may start: a minimum spacing between starts, and pauses until a time.
+
+    :meth:`take` either grants a start now (and remembers it) or says how long to wait before asking again, so
+    requests waiting for one host start one by one, each at least the spacing after the previous one."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.spacing: dict[str, float] = {}
-        self.next_start: dict[str, float] = {}
+        self.last_start: dict[str, float] = {}
+        self.paused_until: dict[str, float] = {}
 
     def set_spacing(self, host: str, seconds: float) -> None:
         self.spacing[host] = max(self.spacing.get(host, 0.0), seconds)
 
     def pause(self, host: str, seconds: float) -> None:
-        self.next_start[host] = max(self.next_start.get(host, 0.0), self.clock() + seconds)
+        self.paused_until[host] = max(self.paused_until.get(host, 0.0), self.clock() + seconds)
 
-    def reserve(self, host: str) -> float:
-        """Book the next start for ``host``; returns how many seconds the caller must wait before it."""
+    def take(self, host: str) -> float:
+        """0 and the start is booked, or the seconds to wait before asking again."""
         now = self.clock()
-        start = max(now, self.next_start.get(host, 0.0))
-        spacing = self.spacing.get(host, 0.0)
-        if spacing > 0 or start > now:
-            self.next_start[host] = start + spacing
-        return start - now
+        wait = 0.0
+        if host in self.last_start:
+            wait = self.last_start[host] + self.spacing.get(host, 0.0) - now
+        wait = max(wait, self.paused_until.get(host, 0.0) - now)
+        if wait > 0.001:
+            return wait
+        self.last_start[host] = now
+        return 0.0
 
 
 def _host(url: str) -> str:
@@ -103,13 +112,14 @@ class PolitenessMiddleware:
             self.crawler.stats.inc_value(key)
 
     async def process_request(self, request: Request) -> None:
-        wait = self.pacer.reserve(_host(request.url))
-        if wait > 0.01:
+        host = _host(request.url)
+        while (wait := self.pacer.take(host)) > 0:
             from scrapy.utils.defer import maybe_deferred_to_future
             from twisted.internet import reactor, task
 
             self._inc("techscout/polite_waits")
             await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
+        log.debug("polite start %s", request.url)
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
         host = _host(request.url)

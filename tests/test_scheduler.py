@@ -126,15 +126,18 @@ def test_crawl_delay_from_robots() -> None:
 def test_host_pacer_spacing_and_pause() -> None:
     clock = [100.0]
     pacer = HostPacer(clock=lambda: clock[0])
-    assert pacer.reserve("a.cn") == 0  # no rules: never waits
-    assert pacer.reserve("a.cn") == 0
+    assert pacer.take("a.cn") == 0  # no rules: never waits
+    assert pacer.take("a.cn") == 0
     pacer.set_spacing("a.cn", 2.0)
-    waits = [pacer.reserve("a.cn") for _ in range(3)]
-    assert waits == [0.0, 2.0, 4.0]
-    assert pacer.reserve("b.cn") == 0  # other hosts are not slowed
-    clock[0] = 200.0
+    assert pacer.take("a.cn") == 2.0  # two seconds after the last start
+    assert pacer.take("a.cn") == 2.0  # still not granted: asking again books nothing
+    clock[0] = 102.0
+    assert pacer.take("a.cn") == 0 and pacer.take("a.cn") == 2.0
+    assert pacer.take("b.cn") == 0  # other hosts are not slowed
     pacer.pause("b.cn", 30)
-    assert pacer.reserve("b.cn") == 30
+    assert pacer.take("b.cn") == 30
+    clock[0] = 132.0
+    assert pacer.take("b.cn") == 0
 
 
 def test_middleware_retries_after_the_pause_then_gives_up() -> None:
@@ -147,7 +150,7 @@ def test_middleware_retries_after_the_pause_then_gives_up() -> None:
     busy = HtmlResponse(req.url, status=503, headers={"Retry-After": "1"}, body=b"busy", request=req)
     out = mw.process_response(req, busy)
     assert isinstance(out, Request) and out.meta["retry_after_times"] == 1 and out.dont_filter
-    assert mw.pacer.reserve("a.cn") > 0.5  # the host is paused
+    assert mw.pacer.take("a.cn") > 0.5  # the host is paused
     for _ in range(RETRY_AFTER_TIMES):
         out = mw.process_response(out, busy) if isinstance(out, Request) else out
     assert out is busy  # bounded: the answer goes on to retry/error handling

@@ -5,6 +5,7 @@ and a ``kill -9`` in the middle of a crawl followed by a restart loses no docume
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import signal
@@ -246,3 +247,80 @@ def test_kill_9_mid_crawl_then_restart_loses_and_duplicates_nothing(
     )
     assert fetched and max(fetched.values()) == 1, fetched  # no article fetched twice: nothing duplicated
     assert sum(r.get("new", 0) for r in runs) == len(expected)
+
+
+@pytest.fixture()
+def polite_site() -> Iterator[tuple[str, list[tuple[float, str, int]]]]:
+    """A site whose robots.txt asks for a 1 s Crawl-delay and whose first article answer is 503 Retry-After: 2."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    log: list[tuple[float, str, int]] = []
+    body = "<p>" + "科技成果转化平台建设取得新进展，相关企业与高校开展合作。" * 12 + "</p>"
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            headers = {"Content-Type": "text/html; charset=utf-8"}
+            if self.path == "/robots.txt":
+                status, text, headers = 200, "User-agent: *\nCrawl-delay: 1\n", {"Content-Type": "text/plain"}
+            elif self.path == "/news/":
+                links = "".join(
+                    f'<li><a href="/news/a{i}.html">科技成果转化平台第{i}期建设进展报道</a></li>'
+                    for i in range(4)
+                )
+                status, text = (
+                    200,
+                    f"<html><head><title>要闻</title></head><body><ul>{links}</ul></body></html>",
+                )
+            elif self.path == "/news/a0.html" and not any(p == self.path for _, p, _ in log):
+                status, text = 503, "busy"
+                headers["Retry-After"] = "2"
+            elif self.path.startswith("/news/a"):
+                status, text = (
+                    200,
+                    f"<html><head><title>进展{self.path}</title></head><body><h1>进展</h1>{body}</body></html>",
+                )
+            else:
+                status, text = 404, "no"
+            log.append((time.monotonic(), self.path, status))
+            data = text.encode()
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", log
+    server.shutdown()
+    server.server_close()
+
+
+def test_retry_after_and_crawl_delay_are_honoured(
+    polite_site: tuple[str, list[tuple[float, str, int]]], tmp_path: Path
+) -> None:
+    base, log = polite_site
+    write_source(tmp_path / "sources", "polite", start_urls=[base + "/news/"])
+    out = run_cli(
+        "crawl",
+        "--sources",
+        str(tmp_path / "sources"),
+        "--json",
+        data=tmp_path / "data",
+        env={"TECHSCOUT_DELAY": "0", "TECHSCOUT_CONCURRENCY": "4", "TECHSCOUT_TIMEOUT": "10"},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    paths = [p for _, p, _ in log]
+    assert paths[0] == "/robots.txt" and paths.count("/news/a0.html") == 2, paths
+    times = [t for t, _, _ in log]
+    gaps = [b - a for a, b in zip(times[1:], times[2:], strict=False)]  # after robots.txt was read
+    assert len(gaps) >= 4 and min(gaps) >= 0.9, [(round(t - times[0], 3), p, s) for t, p, s in log]
+    first, second = (t for t, p, _ in log if p == "/news/a0.html")
+    assert second - first >= 1.9
+    summary = json.loads(out.stdout)[0]
+    assert summary["status"] == "ok" and not summary["errors"] and summary["new"] >= 1, summary
