@@ -259,7 +259,10 @@ def cli_sources(args: argparse.Namespace, settings: Settings) -> int:
     for s in sources:
         st = status.get(s.name, {})
         flags = "" if s.enabled else " (disabled)"
-        print(f"{s.name:28} {s.schedule or settings.schedule:16} {st.get('last_status', '-'):10} {s.title}{flags}")
+        flags += " (failing: backed off)" if st.get("flagged") else ""
+        flags += f" (extraction dropped: {', '.join(st['health_flags'])})" if st.get("health_flags") else ""
+        nxt = (st.get("next_run") or "-")[:19].replace("T", " ")
+        print(f"{s.name:28} {s.schedule or settings.schedule:16} {st.get('last_status', '-'):10} {nxt:19} {s.title}{flags}")
         for u in s.start_urls:
             print(f"{'':28} {u}")
     return 0

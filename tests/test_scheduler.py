@@ -223,6 +223,9 @@ def test_overrunning_crawl_is_stopped_and_recorded(tmp_path: Path, monkeypatch: 
     code = f"import time, pathlib\ntime.sleep(30)\npathlib.Path({str(marker)!r}).write_text('x')"
     monkeypatch.setattr(scheduler, "crawl_command", lambda *a, **k: [sys.executable, "-c", code])
     monkeypatch.setattr(scheduler, "STOP_GRACE", 1.0)
+    stale = settings.data_dir / "jobs" / "hangs"
+    stale.mkdir(parents=True)
+    (stale / "requests.seen").write_text("x\n")  # left by a crawl killed together with its service
     t0 = time.monotonic()
     record = scheduler.run_crawl(settings, "hangs")
     assert time.monotonic() - t0 < 10
@@ -232,6 +235,20 @@ def test_overrunning_crawl_is_stopped_and_recorded(tmp_path: Path, monkeypatch: 
     with scheduler.source_lock(settings, "hangs", wait=5) as lock:  # the crawl process is gone
         assert lock is not None
     assert not marker.exists()
+    runs = _backend_runs(settings, "hangs")
+    assert [r["status"] for r in runs] == ["timed out", "failed"]
+    assert runs[1]["errors"] == {"crawl-killed": 1}
+    assert not stale.exists()  # the killed crawl's state was discarded, the timed-out one's kept none to resume
+
+
+def _backend_runs(settings: Any, source: str) -> list[dict[str, Any]]:
+    from search.backends import open_backend
+
+    backend = open_backend(settings)
+    try:
+        return backend.list_records("runs", {"source": source})
+    finally:
+        backend.close()
 
 
 # -- after a run: state, backoff, alerts ------------------------------------------------------------------------------
