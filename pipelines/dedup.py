@@ -773,6 +773,8 @@ class DedupIndex:
         for slot, (doc_id, fp, sig, size, terms, published, source, cid, sid) in enumerate(rows):
             self._ids.append(doc_id)
             self._pos[doc_id] = slot
+            if len(sig) != NUM_PERM * 4:
+                raise DedupError(f"document {doc_id}: signature of {len(sig)} bytes, expected {NUM_PERM * 4}")
             self._sigs[slot] = np.frombuffer(sig, dtype=np.uint32)
             self._sizes[slot] = size
             self._fps[slot] = np.uint64(int(fp, 16))
@@ -782,15 +784,17 @@ class DedupIndex:
             self._src[slot] = self._source_index(source)
             self._cluster.append(cid)
             self._story.append(sid)
-            self._by_fp.setdefault(int(fp, 16), slot)
+            if size:
+                self._by_fp.setdefault(int(fp, 16), slot)
             t = np.frombuffer(terms, dtype=np.uint64)
             term_keys.append(t)
             term_vals.append(np.full(len(t), slot, dtype=np.uint32))
         self._n = self._live = n
         self._alive[:n] = True
         if n:
-            bands = band_keys(self._sigs[:n], BANDS)
-            self._bands.load(bands.ravel(), np.repeat(np.arange(n, dtype=np.uint32), BANDS))
+            comparable = np.flatnonzero(self._sizes[:n] > 0).astype(np.uint32)  # empty documents are not
+            bands = band_keys(self._sigs[comparable], BANDS)
+            self._bands.load(bands.ravel(), np.repeat(comparable, BANDS))
             self._terms.load(np.concatenate(term_keys), np.concatenate(term_vals))
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         sketch = meta.get("sketch")

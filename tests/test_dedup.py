@@ -291,10 +291,12 @@ def test_state_survives_reopening(tmp_path: Path) -> None:
         index.add("m", SEEDS["000"], published="2021-01-19", source="people")
         index.add("gone", SEEDS["004"])
         index.remove("gone")
+        index.add("empty", "")
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with DedupIndex.open(path) as index:
-        assert len(index) == 2
+        assert len(index) == 3
         assert "gone" not in index
+        assert index.add("empty-too", "").duplicate_of is None
         result = index.add("reprint", SEEDS["002"], published="2021-01-19", source="szkp")
         assert result.duplicate_of == "orig" and result.cluster_id == "orig"
         assert result.story_id == index.lookup("m", SEEDS["000"], published="2021-01-19").story_id
