@@ -71,8 +71,12 @@ def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 def training_examples(corpus: Path = CORPUS) -> list[dict[str, Any]]:
     """Examples for the learned layer from the public train splits only (never the dev splits)."""
-    rel_map = json.loads((corpus / "classify" / "tnews" / "relevance_map.json").read_text(encoding="utf-8"))["map"]
-    dom_map = json.loads((corpus / "classify" / "csldcp" / "domain_map.json").read_text(encoding="utf-8"))["map"]
+    rel_map = json.loads((corpus / "classify" / "tnews" / "relevance_map.json").read_text(encoding="utf-8"))[
+        "map"
+    ]
+    dom_map = json.loads((corpus / "classify" / "csldcp" / "domain_map.json").read_text(encoding="utf-8"))[
+        "map"
+    ]
     out: list[dict[str, Any]] = []
     for row in _jsonl(corpus / "classify" / "tnews" / "train.jsonl"):
         rel = rel_map.get(row["label_desc"])
@@ -237,7 +241,9 @@ def _relevance_inputs(title: str, text: str, head: Any = None) -> list[float]:
     return [float(m.group(1)), float(m.group(2)), math.log1p(len(b[:5000]) / 800.0), llr]
 
 
-def relevance_training_rows(labels: list[dict[str, Any]], corpus: Path = CORPUS) -> tuple[list[list[float]], list[int], list[float]]:
+def relevance_training_rows(
+    labels: list[dict[str, Any]], corpus: Path = CORPUS
+) -> tuple[list[list[float]], list[int], list[float]]:
     """Inputs, targets and sample weights for fitting the relevance weights: the labelled documents (weight 1)
     and the CSLDCP train abstracts (weight 0.02, model input out of fold so that it is not over-confident)."""
     from pipelines.classify import train_head
@@ -249,11 +255,18 @@ def relevance_training_rows(labels: list[dict[str, Any]], corpus: Path = CORPUS)
         x.append(_relevance_inputs(r["title"], r["text"]))
         y.append(int(bool(r["scitech_relevant"])))
         w.append(1.0)
-    dom_map = json.loads((corpus / "classify" / "csldcp" / "domain_map.json").read_text(encoding="utf-8"))["map"]
+    dom_map = json.loads((corpus / "classify" / "csldcp" / "domain_map.json").read_text(encoding="utf-8"))[
+        "map"
+    ]
     abstracts = list(_jsonl(corpus / "classify" / "csldcp" / "train.jsonl"))
     for k in range(5):
-        head = train_head([(r["content"], "1" if dom_map.get(r["label"], "?") is not None else "0")
-                           for i, r in enumerate(abstracts) if i % 5 != k and len(r["content"]) >= 60])
+        head = train_head(
+            [
+                (r["content"], "1" if dom_map.get(r["label"], "?") is not None else "0")
+                for i, r in enumerate(abstracts)
+                if i % 5 != k and len(r["content"]) >= 60
+            ]
+        )
         for r in abstracts[k::5]:
             x.append(_relevance_inputs("", r["content"], head))
             y.append(int(dom_map.get(r["label"], "?") is not None))
@@ -288,8 +301,12 @@ def cv_relevance(labels: list[dict[str, Any]], x: list[list[float]], y: list[int
 # the table
 # ----------------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build-model", metavar="FILE", help="train the learned layer on the train splits, write FILE")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--build-model", metavar="FILE", help="train the learned layer on the train splits, write FILE"
+    )
     parser.add_argument("--fit-relevance", action="store_true", help="print freshly fitted RELEVANCE_WEIGHTS")
     parser.add_argument("--no-cv", action="store_true", help="skip the cross-validated relevance figure")
     args = parser.parse_args(argv)
@@ -297,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.build_model:
         from pipelines.classify import train_model
 
-        model = train_model(training_examples(), meta={"trained_from": "FewCLUE TNEWS and CSLDCP train splits"})
+        model = train_model(
+            training_examples(), meta={"trained_from": "FewCLUE TNEWS and CSLDCP train splits"}
+        )
         model.save(args.build_model)
         print(json.dumps(model.meta, ensure_ascii=False))
         return 0
@@ -311,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def add(measure: str, target: str, maj: float, lr: float, ours: float) -> None:
         best = max(maj, lr)
-        rows.append((measure, target, f"{maj:.3f}", f"{lr:.3f}", f"{ours:.3f}", ours / best if best else float("inf")))
+        rows.append(
+            (measure, target, f"{maj:.3f}", f"{lr:.3f}", f"{ours:.3f}", ours / best if best else float("inf"))
+        )
 
     # --- hand labels ---------------------------------------------------------------------------------------
     out, docs_per_s = run_techscout(labels)
@@ -322,23 +343,54 @@ def main(argv: list[str] | None = None) -> int:
     g_reg = [r["region"] or "None" for r in labels]
     p_type = [o["content_type"] for o in out]
     maj_type, lr_type = _cv_predict(texts, g_type, "majority"), _cv_predict(texts, g_type, "lr")
-    add("labels: content-type accuracy", ">=0.80", accuracy(g_type, maj_type), accuracy(g_type, lr_type),
-        accuracy(g_type, p_type))
-    add("labels: content-type macro-F1", "", macro_f1(g_type, maj_type), macro_f1(g_type, lr_type),
-        macro_f1(g_type, p_type))
+    add(
+        "labels: content-type accuracy",
+        ">=0.80",
+        accuracy(g_type, maj_type),
+        accuracy(g_type, lr_type),
+        accuracy(g_type, p_type),
+    )
+    add(
+        "labels: content-type macro-F1",
+        "",
+        macro_f1(g_type, maj_type),
+        macro_f1(g_type, lr_type),
+        macro_f1(g_type, p_type),
+    )
     maj_rel, lr_rel = _cv_predict(texts, g_rel, "majority"), _cv_predict(texts, g_rel, "lr")
     p_rel = [bool(o["scitech_relevant"]) for o in out]
-    add("labels: relevance F1", ">=0.90", binary_f1(g_rel, maj_rel), binary_f1(g_rel, lr_rel), binary_f1(g_rel, p_rel))
+    add(
+        "labels: relevance F1",
+        ">=0.90",
+        binary_f1(g_rel, maj_rel),
+        binary_f1(g_rel, lr_rel),
+        binary_f1(g_rel, p_rel),
+    )
     if not args.no_cv:
         cv = cv_relevance(labels, *relevance_training_rows(labels))
-        add("labels: relevance F1, weights refitted 5-fold", ">=0.90", binary_f1(g_rel, maj_rel),
-            binary_f1(g_rel, lr_rel), cv)
+        add(
+            "labels: relevance F1, weights refitted 5-fold",
+            ">=0.90",
+            binary_f1(g_rel, maj_rel),
+            binary_f1(g_rel, lr_rel),
+            cv,
+        )
     maj_dom, lr_dom = _cv_domains(texts, g_dom, "majority"), _cv_domains(texts, g_dom, "lr")
-    add("labels: domain micro-F1", ">=0.75", micro_f1_sets(g_dom, maj_dom), micro_f1_sets(g_dom, lr_dom),
-        micro_f1_sets(g_dom, [set(o["domains"]) for o in out]))
+    add(
+        "labels: domain micro-F1",
+        ">=0.75",
+        micro_f1_sets(g_dom, maj_dom),
+        micro_f1_sets(g_dom, lr_dom),
+        micro_f1_sets(g_dom, [set(o["domains"]) for o in out]),
+    )
     maj_reg, lr_reg = _cv_predict(texts, g_reg, "majority"), _cv_predict(texts, g_reg, "lr")
-    add("labels: region accuracy", ">=0.85", accuracy(g_reg, maj_reg), accuracy(g_reg, lr_reg),
-        accuracy(g_reg, [o["region"] or "None" for o in out]))
+    add(
+        "labels: region accuracy",
+        ">=0.85",
+        accuracy(g_reg, maj_reg),
+        accuracy(g_reg, lr_reg),
+        accuracy(g_reg, [o["region"] or "None" for o in out]),
+    )
     tal = talent_scores([r["talents"] for r in labels], [o["talents"] for o in out])
     add("labels: talent precision (names)", ">=0.90", 0.0, 0.0, tal["precision"])
     add("labels: talent recall (names)", ">=0.80", 0.0, 0.0, tal["recall"])
@@ -346,18 +398,34 @@ def main(argv: list[str] | None = None) -> int:
     add("labels: talent affiliation agreement", "", 0.0, 0.0, tal["affiliation"])
 
     # --- TNEWS headlines -------------------------------------------------------------------------------------
-    rel_map = json.loads((CORPUS / "classify" / "tnews" / "relevance_map.json").read_text(encoding="utf-8"))["map"]
-    tr = [r for r in _jsonl(CORPUS / "classify" / "tnews" / "train.jsonl") if rel_map.get(r["label_desc"]) is not None]
-    dv = [r for r in _jsonl(CORPUS / "classify" / "tnews" / "dev.jsonl") if rel_map.get(r["label_desc"]) is not None]
+    rel_map = json.loads((CORPUS / "classify" / "tnews" / "relevance_map.json").read_text(encoding="utf-8"))[
+        "map"
+    ]
+    tr = [
+        r
+        for r in _jsonl(CORPUS / "classify" / "tnews" / "train.jsonl")
+        if rel_map.get(r["label_desc"]) is not None
+    ]
+    dv = [
+        r
+        for r in _jsonl(CORPUS / "classify" / "tnews" / "dev.jsonl")
+        if rel_map.get(r["label_desc"]) is not None
+    ]
     g = [bool(rel_map[r["label_desc"]]) for r in dv]
     ty = [bool(rel_map[r["label_desc"]]) for r in tr]
     tn_out, tn_speed = run_techscout([{"title": r["sentence"], "text": ""} for r in dv])
-    add("TNEWS dev: relevance F1 (headlines)", ">=0.85", binary_f1(g, _majority(ty, len(dv))),
+    add(
+        "TNEWS dev: relevance F1 (headlines)",
+        ">=0.85",
+        binary_f1(g, _majority(ty, len(dv))),
         binary_f1(g, _tfidf_lr([r["sentence"] for r in tr], ty, [r["sentence"] for r in dv])),
-        binary_f1(g, [bool(o["scitech_relevant"]) for o in tn_out]))
+        binary_f1(g, [bool(o["scitech_relevant"]) for o in tn_out]),
+    )
 
     # --- CSLDCP abstracts -----------------------------------------------------------------------------------
-    dom_map = json.loads((CORPUS / "classify" / "csldcp" / "domain_map.json").read_text(encoding="utf-8"))["map"]
+    dom_map = json.loads((CORPUS / "classify" / "csldcp" / "domain_map.json").read_text(encoding="utf-8"))[
+        "map"
+    ]
 
     def scored(r: dict[str, Any]) -> bool:
         return dom_map.get(r["label"]) not in (None, "?")
@@ -367,26 +435,44 @@ def main(argv: list[str] | None = None) -> int:
     g_top = [dom_map[r["label"]] for r in dv]
     ty_top = [dom_map[r["label"]] for r in tr]
     cs_out, cs_speed = run_techscout([{"title": "", "text": r["content"]} for r in dv])
-    add("CSLDCP dev: top-domain accuracy", ">=0.80", accuracy(g_top, _majority(ty_top, len(dv))),
+    add(
+        "CSLDCP dev: top-domain accuracy",
+        ">=0.80",
+        accuracy(g_top, _majority(ty_top, len(dv))),
         accuracy(g_top, _tfidf_lr([r["content"] for r in tr], ty_top, [r["content"] for r in dv])),
-        accuracy(g_top, [(o["domains"] or [None])[0] for o in cs_out]))
+        accuracy(g_top, [(o["domains"] or [None])[0] for o in cs_out]),
+    )
 
     # --- own labelled examples of the sci-tech kinds --------------------------------------------------------
-    own = [json.loads(line) for line in (ROOT / "tests" / "fixtures" / "classify" / "examples.jsonl").open(encoding="utf-8")]
+    own = [
+        json.loads(line)
+        for line in (ROOT / "tests" / "fixtures" / "classify" / "examples.jsonl").open(encoding="utf-8")
+    ]
     own_out, _ = run_techscout(own)
-    add("own sci-tech examples: content-type accuracy", "", accuracy([r["content_type"] for r in own], _majority([r["content_type"] for r in own], len(own))),
-        float("nan"), accuracy([r["content_type"] for r in own], [o["content_type"] for o in own_out]))
+    add(
+        "own sci-tech examples: content-type accuracy",
+        "",
+        accuracy([r["content_type"] for r in own], _majority([r["content_type"] for r in own], len(own))),
+        float("nan"),
+        accuracy([r["content_type"] for r in own], [o["content_type"] for o in own_out]),
+    )
 
     width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  {'target':>7}  {'majority':>8}  {'tfidf+LR':>8}  {'techscout':>9}  {'ratio':>6}")
+    print(
+        f"{'measure':<{width}}  {'target':>7}  {'majority':>8}  {'tfidf+LR':>8}  {'techscout':>9}  {'ratio':>6}"
+    )
     for measure, target, maj, lr, ours, ratio in rows:
         print(f"{measure:<{width}}  {target:>7}  {maj:>8}  {lr:>8}  {ours:>9}  {ratio:>6.2f}")
     print()
-    print(f"speed (one core, CPU time): {docs_per_s:.0f} docs/s on the labelled documents (mean "
-          f"{sum(len(r['text']) for r in labels) / len(labels):.0f} characters), {tn_speed:.0f} headlines/s, "
-          f"{cs_speed:.0f} abstracts/s")
-    print("ratio = techscout / the better baseline. Baselines on the labels are 5-fold out-of-fold predictions; "
-          "talent baselines do not exist (0).")
+    print(
+        f"speed (one core, CPU time): {docs_per_s:.0f} docs/s on the labelled documents (mean "
+        f"{sum(len(r['text']) for r in labels) / len(labels):.0f} characters), {tn_speed:.0f} headlines/s, "
+        f"{cs_speed:.0f} abstracts/s"
+    )
+    print(
+        "ratio = techscout / the better baseline. Baselines on the labels are 5-fold out-of-fold predictions; "
+        "talent baselines do not exist (0)."
+    )
     return 0
 
 

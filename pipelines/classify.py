@@ -21,7 +21,7 @@ import json
 import math
 import re
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -92,18 +92,34 @@ class Classification:
     def labels(self) -> list[Label]:
         """Every label with confidence and evidence, for display."""
         out = [
-            Label(f"content_type:{self.content_type}", self.content_type_confidence,
-                  self.evidence.get(f"content_type:{self.content_type}", [])),
-            Label("scitech_relevant" if self.scitech_relevant else "not_scitech", self.relevance,
-                  self.evidence.get("relevance", [])),
+            Label(
+                f"content_type:{self.content_type}",
+                self.content_type_confidence,
+                self.evidence.get(f"content_type:{self.content_type}", []),
+            ),
+            Label(
+                "scitech_relevant" if self.scitech_relevant else "not_scitech",
+                self.relevance,
+                self.evidence.get("relevance", []),
+            ),
         ]
         best = max(self.domain_scores.values(), default=0.0) or 1.0
         for d in self.domains:
-            out.append(Label(f"domain:{d}", min(1.0, self.domain_scores.get(d, 0.0) / best),
-                             self.evidence.get(f"domain:{d}", [])))
+            out.append(
+                Label(
+                    f"domain:{d}",
+                    min(1.0, self.domain_scores.get(d, 0.0) / best),
+                    self.evidence.get(f"domain:{d}", []),
+                )
+            )
         if self.region:
-            out.append(Label(f"region:{self.region}", self.region_confidence,
-                             self.evidence.get(f"region:{self.region}", [])))
+            out.append(
+                Label(
+                    f"region:{self.region}",
+                    self.region_confidence,
+                    self.evidence.get(f"region:{self.region}", []),
+                )
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -292,8 +308,9 @@ class NBHead:
         return cls(list(data["classes"]), list(data["prior"]), dict(data["logp"]), list(data["default"]))
 
 
-def train_head(examples: Iterable[tuple[str, str]], *, alpha: float = 0.5, max_features: int = 12000,
-               min_count: int = 2) -> NBHead:
+def train_head(
+    examples: Iterable[tuple[str, str]], *, alpha: float = 0.5, max_features: int = 12000, min_count: int = 2
+) -> NBHead:
     """Train a naive-Bayes head on ``(text, label)`` pairs; keeps the ``max_features`` most discriminative."""
     counts: dict[str, Counter[str]] = {}
     docs: Counter[str] = Counter()
@@ -322,8 +339,12 @@ def train_head(examples: Iterable[tuple[str, str]], *, alpha: float = 0.5, max_f
         return max(abs(x - mean) for x in row) * math.log1p(vocab[f])
 
     keep = sorted(logp, key=spread, reverse=True)[:max_features]
-    return NBHead(classes, [round(p, 4) for p in prior], {f: [round(x, 3) for x in logp[f]] for f in keep},
-                  [round(x, 3) for x in default])
+    return NBHead(
+        classes,
+        [round(p, 4) for p in prior],
+        {f: [round(x, 3) for x in logp[f]] for f in keep},
+        [round(x, 3) for x in default],
+    )
 
 
 @dataclass
@@ -394,9 +415,13 @@ def train_model(examples: Iterable[Mapping[str, Any]], *, meta: Mapping[str, Any
     if len({lab for _, lab in dom}) >= 2:
         heads["domain"] = train_head(dom, max_features=20000)
     if not heads:
-        raise TechscoutError("not enough labelled examples (need both classes of scitech_relevant, or domains)")
-    return Model(heads, dict(meta or {}, relevance_examples=len(rel), headline_examples=len(short),
-                             domain_examples=len(dom)))
+        raise TechscoutError(
+            "not enough labelled examples (need both classes of scitech_relevant, or domains)"
+        )
+    return Model(
+        heads,
+        dict(meta or {}, relevance_examples=len(rel), headline_examples=len(short), domain_examples=len(dom)),
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -439,10 +464,17 @@ def normalize_region(value: Any, taxonomy: Taxonomy) -> str | None:
     return region_from_host(value, taxonomy) if "." in value else None
 
 
-def _detect_region(title: str, body: str, tcounts: Mapping[str, int], bcounts: Mapping[str, int], url: str,
-                   hints: Mapping[str, Any], comp: _Compiled) -> tuple[str | None, float, list[str]]:
+def _detect_region(
+    title: str,
+    body: str,
+    tcounts: Mapping[str, int],
+    bcounts: Mapping[str, int],
+    url: str,
+    hints: Mapping[str, Any],
+    comp: _Compiled,
+) -> tuple[str | None, float, list[str]]:
     tax = comp.taxonomy
-    scores: Counter[str] = Counter()
+    scores: defaultdict[str, float] = defaultdict(float)
     why: dict[str, list[str]] = {}
     lead = body[:300]
 
@@ -486,7 +518,7 @@ def _detect_region(title: str, body: str, tcounts: Mapping[str, int], bcounts: M
     # many provinces and none dominant: the text is about the country
     spread = [s for s in scores.values() if s >= 1.5]
     total = sum(scores.values())
-    best, best_score = scores.most_common(1)[0] if scores else (None, 0.0)
+    best, best_score = max(scores.items(), key=lambda x: x[1]) if scores else (None, 0.0)
     if len(spread) >= 3 and best_score < 0.5 * total:
         national += 3.0 + 0.2 * total
         why.setdefault(NATIONAL, []).append(f"provinces:{len(spread)}")
@@ -502,8 +534,12 @@ def _detect_region(title: str, body: str, tcounts: Mapping[str, int], bcounts: M
     return None, 0.0, []
 
 
-def _score_terms(weights: Mapping[str, float], tcounts: Mapping[str, int], bcounts: Mapping[str, int],
-                 title_weight: float = TITLE_WEIGHT) -> tuple[float, list[str]]:
+def _score_terms(
+    weights: Mapping[str, float],
+    tcounts: Mapping[str, int],
+    bcounts: Mapping[str, int],
+    title_weight: float = TITLE_WEIGHT,
+) -> tuple[float, list[str]]:
     score = 0.0
     ev: list[tuple[float, str]] = []
     for term in tcounts.keys() | bcounts.keys():
@@ -562,9 +598,9 @@ def classify(
     feats = char_features(f"{title}\n{title}\n{body}") if mdl else []
 
     # ---- domains -----------------------------------------------------------------------------------------
-    dscore: Counter[str] = Counter()
+    dscore: defaultdict[str, float] = defaultdict(float)
     dev: dict[str, list[tuple[float, str]]] = {}
-    subs: dict[str, Counter[str]] = {}
+    subs: dict[str, defaultdict[str, float]] = {}
     for term in tcounts.keys() | bcounts.keys():
         places = comp.domain_terms.get(term)
         if places is None:
@@ -574,13 +610,13 @@ def classify(
         for dom, sub in places:
             dscore[dom] += pts / len(places)
             dev.setdefault(dom, []).append((pts, f"{'title' if nt else 'text'}:{term}"))
-            subs.setdefault(dom, Counter())[sub] += pts
+            subs.setdefault(dom, defaultdict(float))[sub] += pts
     hinted_domains = [d for d in (hints.get("domains") or []) if d in tax.domains]
     for d in hinted_domains:
         dscore[d] += tax.domain_min_score
         dev.setdefault(d, []).append((99.0, "hint:source domains"))
     domain_terms_total = sum(dscore.values())  # rule evidence only: the model's share is not counted
-    rule_dscore = Counter(dscore)
+    rule_dscore = dict(dscore)
     model_domain: dict[str, float] = {}
     if mdl and "domain" in mdl.heads and feats:
         model_domain = mdl.heads["domain"].posterior(feats, temper=40.0)
@@ -659,7 +695,11 @@ def classify(
         else:
             content_type = "news"
             ct_conf = 0.5
-    evidence = {k: v for k, v in evidence.items() if not k.startswith("content_type:") or k.endswith(f":{content_type}")}
+    evidence = {
+        k: v
+        for k, v in evidence.items()
+        if not k.startswith("content_type:") or k.endswith(f":{content_type}")
+    }
 
     # ---- domains chosen ----------------------------------------------------------------------------------
     domains: list[str] = []
@@ -669,8 +709,8 @@ def classify(
         top = max(rule_dscore.values(), default=0.0)
         specific = [d for d in tax.domains if d != OTHER_DOMAIN]
         for dom, _ in sorted(dscore.items(), key=lambda x: -x[1]):
-            rule = rule_dscore.get(dom, 0.0)
-            if dom in hinted_domains or (rule >= min_score and rule >= tax.domain_min_share * top):
+            rscore = rule_dscore.get(dom, 0.0)
+            if dom in hinted_domains or (rscore >= min_score and rscore >= tax.domain_min_share * top):
                 domains.append(dom)
         # the best-scored domain (rules and model together) leads when the model is confident about it
         if dscore:
@@ -680,10 +720,15 @@ def classify(
                 confident = False  # the catch-all never displaces a domain the text names
             if lead in domains or confident:
                 domains = [lead] + [d for d in domains if d != lead]
-        if any(d in specific for d in domains) and OTHER_DOMAIN in domains[1:] and OTHER_DOMAIN not in hinted_domains:
-            # 其他 is the domain of sci-tech documents without a specific one
-            if rule_dscore.get(OTHER_DOMAIN, 0.0) < max(rule_dscore.get(d, 0.0) for d in domains if d in specific):
-                domains.remove(OTHER_DOMAIN)
+        # 其他 is the domain of sci-tech documents without a specific one
+        if (
+            any(d in specific for d in domains)
+            and OTHER_DOMAIN in domains[1:]
+            and OTHER_DOMAIN not in hinted_domains
+            and rule_dscore.get(OTHER_DOMAIN, 0.0)
+            < max(rule_dscore.get(d, 0.0) for d in domains if d in specific)
+        ):
+            domains.remove(OTHER_DOMAIN)
         if not domains and dscore:
             best_d = max(dscore.items(), key=lambda x: x[1])[0]
             if domain_terms_total > 0 or model_domain.get(best_d, 0.0) >= DOMAIN_MODEL_FALLBACK:
@@ -692,7 +737,7 @@ def classify(
             domains = [OTHER_DOMAIN]
     for d in domains:
         evidence[f"domain:{d}"] = [e for _, e in sorted(dev.get(d, []), key=lambda x: -x[0])[:8]]
-    subfields = {d: [s for s, _ in subs[d].most_common(3)] for d in domains if d in subs}
+    subfields = {d: sorted(subs[d], key=lambda k: -subs[d][k])[:3] for d in domains if d in subs}
 
     # ---- region ------------------------------------------------------------------------------------------
     region, region_conf, region_ev = _detect_region(title, body, tcounts, bcounts, url, hints, comp)
@@ -714,7 +759,9 @@ def classify(
     )
 
 
-def classify_article(article: Article, *, taxonomy: Taxonomy | None = None, model: Model | None | bool = True) -> Classification:
+def classify_article(
+    article: Article, *, taxonomy: Taxonomy | None = None, model: Model | None | bool = True
+) -> Classification:
     """Classify an article in place (its normalised title/text, falling back to the display ones)."""
     normalized = bool(article.search_title or article.search_text)
     result = classify(
@@ -783,11 +830,12 @@ def _read_jsonl(path: str) -> Iterable[dict[str, Any]]:
             fh.close()
 
 
-def classify_record(row: Mapping[str, Any], *, taxonomy: Taxonomy, model: Model | None | bool = True) -> dict[str, Any]:
+def classify_record(
+    row: Mapping[str, Any], *, taxonomy: Taxonomy, model: Model | None | bool = True
+) -> dict[str, Any]:
     """One CLI output line for one input record ``{id, url, title, text, source, hints?}``."""
-    from pipelines.route import route
-
     from pipelines.normalize import normalize_text
+    from pipelines.route import route
 
     hints = row.get("hints") if isinstance(row.get("hints"), dict) else {}
     doc = {
@@ -796,16 +844,29 @@ def classify_record(row: Mapping[str, Any], *, taxonomy: Taxonomy, model: Model 
         "text": normalize_text(str(row.get("text") or "")[:MAX_CHARS]),
         "url": str(row.get("url") or ""),
     }
-    result = classify(doc["title"], doc["text"], url=doc["url"], hints=hints, fields=row.get("fields") or {},
-                      taxonomy=taxonomy, model=model, normalized=True)
+    result = classify(
+        doc["title"],
+        doc["text"],
+        url=doc["url"],
+        hints=hints,
+        fields=row.get("fields") or {},
+        taxonomy=taxonomy,
+        model=model,
+        normalized=True,
+    )
     entries = route(doc, result)
-    talents = [{"name": e["name"], "title": e.get("title", ""), "affiliation": e.get("affiliation", "")}
-               for e in entries if e["library"] == "talent"]
+    talents = [
+        {"name": e["name"], "title": e.get("title", ""), "affiliation": e.get("affiliation", "")}
+        for e in entries
+        if e["library"] == "talent"
+    ]
     from pipelines.route import extract_talents
 
     if not result.scitech_relevant:  # talents are reported for every document; entries only for relevant ones
-        talents = [{"name": t.name, "title": t.title, "affiliation": t.affiliation}
-                   for t in extract_talents(doc["text"], doc["title"])]
+        talents = [
+            {"name": t.name, "title": t.title, "affiliation": t.affiliation}
+            for t in extract_talents(doc["text"], doc["title"])
+        ]
     return {
         "id": doc["id"],
         "content_type": result.content_type,
@@ -824,7 +885,11 @@ def cli_classify(args: argparse.Namespace, settings: Any) -> int:
     taxonomy = taxonomy_for(settings)
     if getattr(args, "train", None):
         model = train_model(_read_jsonl(args.train), meta={"trained_from": str(args.train)})
-        out = Path(args.model_out) if getattr(args, "model_out", None) else Path(settings.data_dir) / MODEL_FILE_NAME
+        out = (
+            Path(args.model_out)
+            if getattr(args, "model_out", None)
+            else Path(settings.data_dir) / MODEL_FILE_NAME
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
         model.save(out)
         info = {k: v for k, v in model.meta.items()}
@@ -834,9 +899,8 @@ def cli_classify(args: argparse.Namespace, settings: Any) -> int:
     if not getattr(args, "jsonl", None):
         print("techscout classify: give --jsonl FILE (or - for stdin) or --train FILE", file=sys.stderr)
         return 2
-    model: Model | None | bool = model_for(settings)
-    if model is None:
-        model = False
+    loaded = model_for(settings)
+    use: Model | bool = loaded if loaded is not None else False
     for row in _read_jsonl(args.jsonl):
-        print(json.dumps(classify_record(row, taxonomy=taxonomy, model=model), ensure_ascii=False), flush=True)
+        print(json.dumps(classify_record(row, taxonomy=taxonomy, model=use), ensure_ascii=False), flush=True)
     return 0

@@ -162,8 +162,17 @@ def parse_taxonomy(data: Any, path: str = "<taxonomy>") -> Taxonomy:
         raise ConfigError(f"{path}: empty taxonomy")
     _unknown(
         doc,
-        {"version", "relevance", "content_types", "domains", "domain_min_score", "domain_min_share",
-         "national", "foreign", "regions"},
+        {
+            "version",
+            "relevance",
+            "content_types",
+            "domains",
+            "domain_min_score",
+            "domain_min_share",
+            "national",
+            "foreign",
+            "regions",
+        },
         path,
         "",
     )

@@ -14,8 +14,8 @@ import yaml
 
 from crawlers.items import Article
 from pipelines.classify import (
-    ClassifyPipeline,
     Classification,
+    ClassifyPipeline,
     Model,
     TermCounter,
     classify,
@@ -109,12 +109,18 @@ def test_region_from_host(host: str, region: str | None) -> None:
 
 def test_region_from_text_url_and_hint() -> None:
     assert classify("西安高新区发布新政", "西安市将支持企业研发。西安高新区管委会表示。").region == "陕西省"
-    assert classify("科技部部署全国科技工作", "全国各地科技部门要贯彻落实。我国科技创新能力持续提升。").region == "全国"
+    assert (
+        classify("科技部部署全国科技工作", "全国各地科技部门要贯彻落实。我国科技创新能力持续提升。").region
+        == "全国"
+    )
     assert classify("法国全国大罢工", "法国巴黎交通受到严重影响，巴黎地铁停运。").region is None
     assert classify("无名小记", "今天天气不错。").region is None
     hinted = classify("某研究所发布新成果", "研究团队取得突破。", hints={"region": "广西"})
     assert hinted.region == "广西壮族自治区"
-    assert classify("某研究所发布新成果", "研究团队取得突破。", url="http://www.hubei.gov.cn/a.html").region == "湖北省"
+    assert (
+        classify("某研究所发布新成果", "研究团队取得突破。", url="http://www.hubei.gov.cn/a.html").region
+        == "湖北省"
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -126,7 +132,9 @@ def test_source_hints_and_policy_fields_steer_the_type() -> None:
     with_fields = classify("关于做好有关工作的通知", text, fields={"发文字号": "科发〔2024〕1号"})
     assert with_fields.type_scores["policy"] > plain.type_scores["policy"]
     assert "field:发文字号" in with_fields.evidence["content_type:policy"]
-    hinted = classify("一则消息", "科技创新大会。科研团队与企业开展技术合作。", hints={"content_type": "demand"})
+    hinted = classify(
+        "一则消息", "科技创新大会。科研团队与企业开展技术合作。", hints={"content_type": "demand"}
+    )
     assert hinted.content_type == "demand"
     assert "hint:content_type=demand" in hinted.evidence["content_type:demand"]
 
@@ -144,7 +152,10 @@ def test_rules_work_without_a_model() -> None:
 
 
 def test_traditional_script_is_normalised() -> None:
-    c = classify("中國科協關於印發《科技經濟融合發展行動方案》的通知", "各有關單位：現將方案印發給你們，請結合實際認真貫徹執行。")
+    c = classify(
+        "中國科協關於印發《科技經濟融合發展行動方案》的通知",
+        "各有關單位：現將方案印發給你們，請結合實際認真貫徹執行。",
+    )
     assert c.content_type == "policy"
     assert c.region == "全国"
 
@@ -153,7 +164,10 @@ def test_traditional_script_is_normalised() -> None:
 # the taxonomy is data: an edit changes a label
 # ----------------------------------------------------------------------------------------------------------
 def test_an_added_term_changes_a_label(tmp_path: Path) -> None:
-    title, text = "钙钛矿量子点显示技术取得进展", "研究团队开发的量子点发光器件效率提升，相关成果已申请发明专利。"
+    title, text = (
+        "钙钛矿量子点显示技术取得进展",
+        "研究团队开发的量子点发光器件效率提升，相关成果已申请发明专利。",
+    )
     before = classify(title, text, taxonomy=load_taxonomy(), model=False)
     assert "生物医药" not in before.domains
     doc = yaml.safe_load(SHIPPED_TAXONOMY.read_text(encoding="utf-8"))
@@ -187,12 +201,28 @@ def test_term_counter_counts_nested_and_bounded_terms() -> None:
 
 def test_model_training_save_and_load(tmp_path: Path) -> None:
     examples = [
-        {"title": "芯片研发取得突破", "text": "半导体芯片工艺研发团队取得突破，集成电路性能提升。" * 3,
-         "scitech_relevant": True, "domains": ["电子信息"]},
-        {"title": "新型水稻品种", "text": "水稻育种团队培育的新品种亩产提高，农业科技助力丰收。" * 3,
-         "scitech_relevant": True, "domains": ["现代农业"]},
-        {"title": "明星演唱会", "text": "歌手在演唱会上与粉丝互动，现场气氛热烈，娱乐圈热议。" * 3, "scitech_relevant": False},
-        {"title": "球队获胜", "text": "足球比赛中球员发挥出色，球队主场获胜，球迷欢呼。" * 3, "scitech_relevant": False},
+        {
+            "title": "芯片研发取得突破",
+            "text": "半导体芯片工艺研发团队取得突破，集成电路性能提升。" * 3,
+            "scitech_relevant": True,
+            "domains": ["电子信息"],
+        },
+        {
+            "title": "新型水稻品种",
+            "text": "水稻育种团队培育的新品种亩产提高，农业科技助力丰收。" * 3,
+            "scitech_relevant": True,
+            "domains": ["现代农业"],
+        },
+        {
+            "title": "明星演唱会",
+            "text": "歌手在演唱会上与粉丝互动，现场气氛热烈，娱乐圈热议。" * 3,
+            "scitech_relevant": False,
+        },
+        {
+            "title": "球队获胜",
+            "text": "足球比赛中球员发挥出色，球队主场获胜，球迷欢呼。" * 3,
+            "scitech_relevant": False,
+        },
         {"title": "华为发布新手机", "text": "", "scitech_relevant": True},
         {"title": "电影票房破纪录", "text": "", "scitech_relevant": False},
     ]
@@ -205,7 +235,9 @@ def test_model_training_save_and_load(tmp_path: Path) -> None:
     assert loaded.heads["domain"].classes == ["现代农业", "电子信息"]
     post = loaded.heads["domain"].posterior(["芯片", "芯", "片"])
     assert post["电子信息"] > post["现代农业"]
-    assert loaded.heads["relevance"].mean_llr(["芯片", "研发"], "1") > loaded.heads["relevance"].mean_llr(["歌手", "粉丝"], "1")
+    assert loaded.heads["relevance"].mean_llr(["芯片", "研发"], "1") > loaded.heads["relevance"].mean_llr(
+        ["歌手", "粉丝"], "1"
+    )
 
 
 def test_shipped_model_is_small_and_loads() -> None:
@@ -221,8 +253,16 @@ def test_shipped_model_is_small_and_loads() -> None:
 # ----------------------------------------------------------------------------------------------------------
 def test_pipeline_classifies_the_normalised_text() -> None:
     ex = _examples()[10]  # an achievement
-    art = Article(id="a1", url="http://example.com/a", source="s", fetched="2024-01-01T00:00:00Z",
-                  title="ignored display title", text="ignored", search_title=ex["title"], search_text=ex["text"])
+    art = Article(
+        id="a1",
+        url="http://example.com/a",
+        source="s",
+        fetched="2024-01-01T00:00:00Z",
+        title="ignored display title",
+        text="ignored",
+        search_title=ex["title"],
+        search_text=ex["text"],
+    )
     pipe = ClassifyPipeline()
     pipe.open_spider()
     assert pipe.process_item(art) is art
@@ -230,7 +270,9 @@ def test_pipeline_classifies_the_normalised_text() -> None:
     assert art.scitech_relevant is True and art.relevance is not None and art.relevance > 0.5
     assert art.domains and art.evidence
     # falls back to the display title and text when no normalised form exists
-    art2 = Article(id="a2", url="http://example.com/b", source="s", fetched="", title=ex["title"], text=ex["text"])
+    art2 = Article(
+        id="a2", url="http://example.com/b", source="s", fetched="", title=ex["title"], text=ex["text"]
+    )
     assert classify_article(art2).content_type == ex["content_type"]
 
 
@@ -240,7 +282,9 @@ def test_pipeline_reads_the_taxonomy_setting(tmp_path: Path) -> None:
     path = tmp_path / "taxonomy.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     settings = {"TECHSCOUT_TAXONOMY": str(path)}
-    crawler = SimpleNamespace(settings=SimpleNamespace(get=lambda key, default=None: settings.get(key, default)))
+    crawler = SimpleNamespace(
+        settings=SimpleNamespace(get=lambda key, default=None: settings.get(key, default))
+    )
     pipe = ClassifyPipeline.from_crawler(crawler)
     ex = _examples()[10]
     art = Article(id="a1", url="", source="s", fetched="", title=ex["title"], text=ex["text"])
@@ -249,13 +293,22 @@ def test_pipeline_reads_the_taxonomy_setting(tmp_path: Path) -> None:
 
 
 def _cli(*args: str, stdin: str = "", cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(REPO / "cli.py"), "classify", *args], input=stdin, text=True,
-                          capture_output=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), "classify", *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_cli_classify_jsonl(tmp_path: Path) -> None:
-    rows = [{"id": ex["id"], "url": ex["url"], "title": ex["title"], "text": ex["text"], "source": "t"}
-            for ex in _examples() if ex["id"] in ("talent-2", "demand-1", "other-1")]
+    rows = [
+        {"id": ex["id"], "url": ex["url"], "title": ex["title"], "text": ex["text"], "source": "t"}
+        for ex in _examples()
+        if ex["id"] in ("talent-2", "demand-1", "other-1")
+    ]
     src = tmp_path / "in.jsonl"
     src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     proc = _cli("--jsonl", str(src), "--data", str(tmp_path / "data"))
@@ -263,8 +316,19 @@ def test_cli_classify_jsonl(tmp_path: Path) -> None:
     out = {o["id"]: o for o in map(json.loads, proc.stdout.splitlines())}
     assert set(out) == {"talent-2", "demand-1", "other-1"}
     for o in out.values():
-        assert set(o) >= {"id", "content_type", "scitech_relevant", "domains", "region", "talents", "libraries", "evidence"}
-    assert out["talent-2"]["talents"] == [{"name": "李明", "title": "教授", "affiliation": "清华大学电子工程系"}]
+        assert set(o) >= {
+            "id",
+            "content_type",
+            "scitech_relevant",
+            "domains",
+            "region",
+            "talents",
+            "libraries",
+            "evidence",
+        }
+    assert out["talent-2"]["talents"] == [
+        {"name": "李明", "title": "教授", "affiliation": "清华大学电子工程系"}
+    ]
     assert "talent" in out["talent-2"]["libraries"]
     assert out["demand-1"]["libraries"] == ["problem"]
     assert out["other-1"]["libraries"] == [] and out["other-1"]["content_type"] == "other"
@@ -272,11 +336,23 @@ def test_cli_classify_jsonl(tmp_path: Path) -> None:
 
 def test_cli_train_writes_a_model_the_next_run_uses(tmp_path: Path) -> None:
     train = tmp_path / "train.jsonl"
-    rows = [{"title": "芯片研发", "text": "半导体芯片研发团队取得突破。" * 8, "scitech_relevant": True, "domains": ["电子信息"]},
-            {"title": "水稻育种", "text": "水稻育种新品种亩产提升。" * 8, "scitech_relevant": True, "domains": ["现代农业"]},
-            {"title": "明星八卦", "text": "明星粉丝演唱会。" * 10, "scitech_relevant": False},
-            {"title": "华为发布新款5G手机", "text": "", "scitech_relevant": True},
-            {"title": "电影票房创新高", "text": "", "scitech_relevant": False}]
+    rows = [
+        {
+            "title": "芯片研发",
+            "text": "半导体芯片研发团队取得突破。" * 8,
+            "scitech_relevant": True,
+            "domains": ["电子信息"],
+        },
+        {
+            "title": "水稻育种",
+            "text": "水稻育种新品种亩产提升。" * 8,
+            "scitech_relevant": True,
+            "domains": ["现代农业"],
+        },
+        {"title": "明星八卦", "text": "明星粉丝演唱会。" * 10, "scitech_relevant": False},
+        {"title": "华为发布新款5G手机", "text": "", "scitech_relevant": True},
+        {"title": "电影票房创新高", "text": "", "scitech_relevant": False},
+    ]
     train.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     data = tmp_path / "data"
     proc = _cli("--train", str(train), "--data", str(data))

@@ -26,7 +26,15 @@ def _write(tmp_path: Path, doc: dict, name: str = "taxonomy.yaml") -> Path:
 def test_shipped_taxonomy_covers_every_kind_domain_and_province() -> None:
     tax = load_taxonomy()
     assert set(tax.content_types) == set(CONTENT_TYPES)
-    assert list(tax.domains) == ["电子信息", "装备制造", "生物医药", "新材料", "新能源与节能环保", "现代农业", "其他"]
+    assert list(tax.domains) == [
+        "电子信息",
+        "装备制造",
+        "生物医药",
+        "新材料",
+        "新能源与节能环保",
+        "现代农业",
+        "其他",
+    ]
     assert len(tax.regions) == 34  # 23 provinces, 5 autonomous regions, 4 municipalities, 2 SARs
     for name in ("陕西省", "北京市", "广西壮族自治区", "新疆维吾尔自治区", "香港特别行政区"):
         assert name in tax.regions
@@ -51,7 +59,10 @@ def test_aliases_are_never_single_characters() -> None:
     [
         (lambda d: d["content_types"].pop("demand"), "content_types.demand"),
         (lambda d: d["content_types"].__setitem__("gossip", {"title": []}), "content_types.gossip"),
-        (lambda d: d["content_types"]["policy"].__setitem__("patterns", ["号", "([unclosed"]), "content_types.policy.patterns[1]"),
+        (
+            lambda d: d["content_types"]["policy"].__setitem__("patterns", ["号", "([unclosed"]),
+            "content_types.policy.patterns[1]",
+        ),
         (lambda d: d["domains"]["电子信息"].__setitem__("集成电路", "芯片"), "domains.电子信息.集成电路"),
         (lambda d: d["relevance"].__setitem__("threshold", 3), "relevance.threshold"),
         (lambda d: d["regions"]["陕西省"].__setitem__("capital", "西安"), "regions.陕西省.capital"),
