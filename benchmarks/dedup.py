@@ -490,6 +490,41 @@ def quality(originals: list[Doc], args: argparse.Namespace, rng: random.Random, 
     print(table(per_transform_rows, ["part", *TRANSFORMS]))
 
 
+def stories(originals: list[Doc]) -> None:
+    """Story grouping: unrelated real news all dated one day must stay apart; the seeds' three articles on the
+    2021-01-18 meeting must be one story."""
+    news = [d for d in originals if d.id.startswith(("wz-", "zhx-"))]
+    index = DedupIndex()
+    story = {d.id: index.add(d.id, d.text, published="2024-05-01").story_id for d in news}
+    sizes: dict[str, int] = defaultdict(int)
+    for sid in story.values():
+        sizes[sid] += 1
+    merged = sum(n for n in sizes.values() if n > 1)
+    seeds = {d.id: d for d in originals if d.id.startswith("seed-")}
+    days = {"seed-000": "2021-01-19", "seed-001": "2021-01-18", "seed-002": "2021-01-19"}
+    days |= {"seed-003": "2020-04-09", "seed-004": "2022-04-08"}
+    index = DedupIndex()
+    seed_story = {k: index.add(k, d.text, published=days.get(k)).story_id for k, d in sorted(seeds.items())}
+    meeting = {seed_story[k] for k in ("seed-000", "seed-001", "seed-002") if k in seed_story}
+    others = {seed_story[k] for k in ("seed-003", "seed-004") if k in seed_story}
+    print("\nStories:")
+    print(
+        table(
+            [
+                [
+                    f"{len(news)} unrelated news texts, all dated one day",
+                    f"{merged} in stories of 2+ ({len(news) - len(sizes)} joined another)",
+                ],
+                [
+                    "seeds: 3 articles on the 2021-01-18 meeting, 2 other events",
+                    f"meeting stories: {len(meeting)}, shared with other events: {len(meeting & others)}",
+                ],
+            ],
+            ["set", "result"],
+        )
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     global CORPUS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -508,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     originals = load_originals(CORPUS, args.abstracts)
     if not args.no_quality:
         quality(originals, args, rng, t0)
+        stories(originals)
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if sizes:
