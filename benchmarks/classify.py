@@ -162,9 +162,9 @@ def _tfidf_lr(train_x: list[str], train_y: list[Any], test_x: list[str]) -> list
 
     if len(set(train_y)) < 2:
         return [train_y[0]] * len(test_x)
-    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True, max_features=100000)
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True, max_features=50000)
     a = vec.fit_transform(train_x)
-    model = LogisticRegression(max_iter=2000, C=10.0)
+    model = LogisticRegression(solver="liblinear", C=10.0)
     model.fit(a, train_y)
     return list(model.predict(vec.transform(test_x)))
 
@@ -286,6 +286,12 @@ def fit_relevance(x: list[list[float]], y: list[int], w: list[float]) -> tuple[f
 
 def cv_relevance(labels: list[dict[str, Any]], x: list[list[float]], y: list[int], w: list[float]) -> float:
     """Relevance F1 on the hand labels with the weights refitted without each fold (5-fold)."""
+    import math
+
+    from pipelines.taxonomy import load_taxonomy
+
+    threshold = load_taxonomy().relevance_threshold
+    cut = math.log(threshold / (1.0 - threshold))
     n = len(labels)
     pred = [False] * n
     for train, test in _folds(n):
@@ -293,7 +299,7 @@ def cv_relevance(labels: list[dict[str, Any]], x: list[list[float]], y: list[int
         b, wp, wn, wl, wm = fit_relevance([x[i] for i in keep], [y[i] for i in keep], [w[i] for i in keep])
         for i in test:
             p, ng, ll, m = x[i]
-            pred[i] = b + wp * p - wn * ng - wl * ll + wm * m > 0
+            pred[i] = b + wp * p - wn * ng - wl * ll + wm * m > cut
     return binary_f1([bool(v) for v in y[:n]], pred)
 
 
