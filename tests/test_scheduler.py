@@ -238,7 +238,7 @@ def test_overrunning_crawl_is_stopped_and_recorded(tmp_path: Path, monkeypatch: 
     runs = _backend_runs(settings, "hangs")
     assert [r["status"] for r in runs] == ["timed out", "failed"]
     assert runs[1]["errors"] == {"crawl-killed": 1}
-    assert not stale.exists()  # the killed crawl's state was discarded, the timed-out one's kept none to resume
+    assert not stale.exists()  # a killed crawl's state is discarded
 
 
 def _backend_runs(settings: Any, source: str) -> list[dict[str, Any]]:
