@@ -236,7 +236,7 @@ def test_kill_9_mid_crawl_then_restart_loses_and_duplicates_nothing(
     interrupted = [r for r in runs if r.get("finish_reason") == "shutdown"]
     resumed = [r for r in runs if r.get("finish_reason") == "finished"]
     assert interrupted and interrupted[0]["status"] == "partial"  # the orphaned crawl closed gracefully
-    assert resumed[0]["resumed"] is True and _t(resumed[0]["launched"]) - t_restart < 30
+    assert resumed[0]["resumed"] is True and _t(resumed[0]["launched"]) - t_restart < 60
     stored = _stored_urls(data, "news")
     assert len(stored) == len(set(stored))
     assert set(stored) == expected  # nothing lost
