@@ -37,10 +37,17 @@ def find_attachments(root: Any, base_url: str = "") -> list[dict[str, Any]]:
         href = (a.get("href") or "").strip()
         if not href or href.startswith(("javascript:", "mailto:", "#")):
             continue
-        name = " ".join(a.text_content().split())
-        kind = attachment_type(href, name)
+        kind = attachment_type(href) if _EXT.search(href) else ""
+        name = ""
         if not kind:
-            continue
+            if "." not in href.rsplit("/", 1)[-1] and not href.endswith("/"):
+                # download links without an extension: judge by the link text ("附件：xxx.pdf")
+                name = " ".join(a.text_content().split())
+                kind = attachment_type("", name) if len(name) < 200 else ""
+            if not kind:
+                continue
+        if not name:
+            name = " ".join(a.text_content().split())
         url = urljoin(base_url, href) if base_url else href
         if url in seen:
             continue

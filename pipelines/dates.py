@@ -156,7 +156,8 @@ def parse_date(value: str) -> str | None:
         pass
     m = re.fullmatch(r"(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?", value)
     if m:
-        return make_iso(*(int(x) for x in m.groups() if x is not None))
+        y, mo, d, hh, mi, ss = (int(x) if x else 0 for x in m.groups())
+        return make_iso(y, mo, d, hh, mi, ss)
     return None
 
 

@@ -162,13 +162,13 @@ def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
             got = _try(body, enc)
             if got is None:
                 continue
-            candidate_text, extra = got
+            got_text, extra = got
             # a Latin label on bytes that read cleanly as Chinese: the label is wrong
             if enc in _LATIN:
                 gb = _try(body, "gb18030")
                 if gb is not None and not gb[1] and _looks_chinese(gb[0]):
-                    candidate_text, extra, enc = gb[0], gb[1], "gb18030"
-            text, encoding = candidate_text, enc
+                    got_text, extra, enc = gb[0], gb[1], "gb18030"
+            text, encoding = got_text, enc
             repairs.extend(extra)
             break
     if text is None:

@@ -28,6 +28,7 @@ import logging
 import re
 import sys
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 
 MAX_HTML_CHARS = 4_000_000  # larger pages are cut before parsing (repair "oversized-input-truncated")
 MIN_BODY_CHARS = 40  # a body shorter than this (non-space characters) is no article
+THIN_TEXT = 1000  # below this many characters a Western page's fast reading is checked against the fallbacks
 
 _DROP_TAGS = (
     "script", "style", "noscript", "template", "iframe", "select", "option", "textarea", "button", "input",
@@ -274,15 +276,24 @@ def _nonspace(text: str) -> int:
     return len(text) - text.count(" ") - text.count("\n")
 
 
-def _tokens(el: Any) -> set[str]:
-    raw = (el.get("class") or "") + " " + (el.get("id") or "")
-    if not raw.strip():
-        return set()
+_NO_TOKENS: frozenset[str] = frozenset()
+
+
+def _tokens(el: Any) -> frozenset[str]:
+    cls = el.get("class")
+    ident = el.get("id")
+    if not cls and not ident:
+        return _NO_TOKENS
+    return _split_tokens(f"{cls or ''} {ident or ''}")
+
+
+@lru_cache(maxsize=4096)
+def _split_tokens(raw: str) -> frozenset[str]:
     low = raw.lower()
-    toks = set(re.split(r"[\s]+", low))
+    toks = set(low.split())
     toks |= set(re.split(r"[\s_\-]+", low))
     toks.discard("")
-    return toks
+    return frozenset(toks)
 
 
 def _parse(html: str) -> Any:
@@ -414,10 +425,15 @@ def _best_run(values: list[float]) -> tuple[int, int]:
     return best_range
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_TAG = re.compile(r"<[^>]*>")
+_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.S | re.I)
+
+
 def _is_cjk_text(text: str) -> bool:
-    sample = text[:20000]
+    sample = text[:8000]
     cjk = len(_CJK.findall(sample))
-    letters = sum(1 for ch in sample if ch.isalpha())
+    letters = len(_LETTER.findall(sample))
     return letters > 0 and cjk / letters > 0.25
 
 
@@ -426,7 +442,7 @@ def _language(root: Any, text: str) -> str:
     kana = len(re.findall(r"[\u3040-\u30ff]", sample))
     hangul = len(re.findall(r"[\uac00-\ud7af]", sample))
     cjk = len(re.findall(r"[\u4e00-\u9fff]", sample))
-    letters = sum(1 for ch in sample if ch.isalpha()) or 1
+    letters = len(_LETTER.findall(sample)) or 1
     if kana > 0.05 * letters:
         return "ja"
     if hangul > 0.2 * letters:
@@ -479,16 +495,25 @@ def _similar(a: str, b: str) -> float:
     return len(grams_a & grams_b) / len(grams_a)
 
 
-def _meta(root: Any, keys: tuple[str, ...]) -> str:
-    for key in keys:
+def _metas(root: Any) -> dict[str, str]:
+    """Every <meta> key (property/name/itemprop/http-equiv, lower-cased) → its first non-empty content."""
+    out: dict[str, str] = {}
+    for el in root.iter("meta"):
+        content = (el.get("content") or "").strip()
+        if not content:
+            continue
         for attr in ("property", "name", "itemprop", "http-equiv"):
-            vals = root.xpath(
-                f"//meta[translate(@{attr},'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz')=$k]/@content",
-                k=key,
-            )
-            for v in vals:
-                if v and v.strip():
-                    return str(v).strip()
+            key = el.get(attr)
+            if key:
+                out.setdefault(key.strip().lower(), content)
+    return out
+
+
+def _meta(metas: dict[str, str], keys: tuple[str, ...]) -> str:
+    for key in keys:
+        value = metas.get(key)
+        if value:
+            return value
     return ""
 
 
@@ -515,7 +540,9 @@ def _choose_title(
     if sel_title:
         idx = next((i for i, b in enumerate(blocks) if b.text == sel_title), -1)
         return sel_title, idx
-    og = _squash(_meta(root, ("og:title", "twitter:title", "title", "articletitle", "headline", "dc.title")))
+    og = _squash(
+        _meta(_metas(root), ("og:title", "twitter:title", "title", "articletitle", "headline", "dc.title"))
+    )
     reference = title_tag or og or feed_title
     candidates: list[tuple[float, str, int]] = []
     window_lo = max(0, body_start - 40)
@@ -613,6 +640,16 @@ def _byline_window(lines: list[str], title_idx: int, body_start: int) -> list[st
     else:
         lo, hi = 0, min(len(lines), 30)
     return [line for line in lines[lo:hi] if len(line) <= 240]
+
+
+def _plausible_author(value: str) -> str:
+    """A meta author that names a person, not a site, a team or a keyword list."""
+    value = _squash(value)
+    if not value or len(value) > 40 or value.count(",") + value.count("，") >= 2:
+        return ""
+    if re.search(r"(?i)team|powered|discuz|wordpress|admin|copyright|有限公司|网|報|报社|出版社", value):
+        return ""
+    return value
 
 
 def _htmldate(root: Any, url: str) -> str | None:
@@ -719,8 +756,20 @@ def _trafilatura_body(root: Any, url: str) -> tuple[str, str, str, str | None]:
         import trafilatura
 
         doc = trafilatura.bare_extraction(
-            root, url=url or None, with_metadata=True, include_comments=False, include_tables=True
+            root, url=url or None, with_metadata=True, include_comments=False, fast=True
         )
+        if doc is None or len(str(getattr(doc, "text", "") or "")) < THIN_TEXT:
+            # a thin reading: let trafilatura compare with its fallback extractors (slower, better recall)
+            full = trafilatura.bare_extraction(root, url=url or None, include_comments=False)
+            if (
+                full is not None
+                and doc is not None
+                and not isinstance(doc, dict)
+                and not isinstance(full, dict)
+            ):
+                doc.text = full.text
+            elif full is not None:
+                doc = full
     except Exception:  # trafilatura raises on odd trees; the page then gets our own block extraction
         return "", "", "", None
     if doc is None:
@@ -765,9 +814,18 @@ def extract_article(
     sel_date = _squash(" ".join(e.text_content() for e in _select(root, selectors.get("date"))[:1]))
     sel_author = _squash(" ".join(e.text_content() for e in _select(root, selectors.get("author"))[:1]))
     attachments = find_attachments(root, url)
-    meta_date = parse_date(_meta(root, _META_DATE_KEYS))
-    meta_author = _meta(root, _META_AUTHOR_KEYS)
-    meta_outlet = _meta(root, _META_OUTLET_KEYS)
+    metas = _metas(root)
+    meta_date = parse_date(_meta(metas, _META_DATE_KEYS))
+    meta_author = _meta(metas, _META_AUTHOR_KEYS)
+    meta_outlet = _meta(metas, _META_OUTLET_KEYS)
+    # pages in other scripts: trafilatura reads the tree as the page gave it (it copies before pruning)
+    traf: tuple[str, str, str, str | None] | None = None
+    if not sel_body_els and not _is_cjk_text(_TAG.sub(" ", _SCRIPT.sub(" ", html[:80_000]))):
+        traf = _trafilatura_body(root, url)
+        if len(traf[0]) >= MIN_BODY_CHARS and not _is_cjk_text(traf[0]):
+            return _western(
+                result, root, url, traf, metas, attachments, sel_title, sel_date, sel_author, feed_entry
+            )
     _clean_tree(root)
     blocks = _blocks(root)
     all_text = "\n".join(b.text for b in blocks)
@@ -795,9 +853,15 @@ def extract_article(
         start, end = _extract_cjk(blocks)
         body_start, body_end = start, end
         if not cjk:
-            text, traf_title, traf_author, traf_date = _trafilatura_body(root, url)
+            text, traf_title, traf_author, traf_date = traf or _trafilatura_body(root, url)
             if len(text) >= MIN_BODY_CHARS:
                 body_text = text
+        elif traf is not None and traf[0]:
+            # a page guessed Western but read as CJK: the longer reading wins when ours is thin
+            kept, _ = _body_lines(blocks, start, end, "") if end >= start else ([], 0)
+            if sum(len(x) for x in kept) < 0.3 * len(traf[0]):
+                body_text = traf[0]
+                traf_title, traf_author, traf_date = traf[1], traf[2], traf[3]
 
     title, title_idx = _choose_title(root, blocks, body_start, sel_title, str(feed_entry.get("title") or ""))
     if not title and traf_title:
@@ -818,6 +882,8 @@ def extract_article(
     # date: selector, byline area, meta tags, feed entry, URL, whole page labels, htmldate
     window = _byline_window(lines, title_idx, body_start)
     published = parse_date(sel_date) if sel_date else None
+    if published is None and not cjk and traf_date:
+        published = traf_date  # htmldate's reading of Western pages
     if published is None:
         published = _pick_date(window)
     if published is None and meta_date:
@@ -832,7 +898,7 @@ def extract_article(
         labelled = [h for line in lines for h in find_dates(line) if h.labelled]
         if labelled:
             published = labelled[0].iso
-    if published is None:
+    if published is None and traf is None:  # trafilatura already asked htmldate
         published = _htmldate(root, url)
     result.published = published
 
@@ -841,15 +907,74 @@ def extract_article(
     after_body = lines[body_end + 1 : body_end + 10] if body_end >= 0 else []
     tail = body_text[-300:] + "\n" + "\n".join(x for x in after_body if len(x) < 200)
     result.outlet = find_outlet(window_text) or find_outlet(tail) or meta_outlet
-    author = sel_author or find_author(window_text) or find_author(head) or find_author(tail)
+    author = sel_author or ("" if cjk else traf_author)
+    author = author or find_author(window_text) or find_author(head) or find_author(tail)
     if not author:
-        author = str(feed_entry.get("author") or "") or meta_author or traf_author
+        author = str(feed_entry.get("author") or "") or _plausible_author(meta_author)
     if not author:
         author = find_editor(window_text) or find_editor(tail)
     result.author = author[:80]
 
     result.fields = policy_fields(all_text)
     result.attachments = attachments
+    return result
+
+
+def _heading_blocks(root: Any) -> list[_Block]:
+    """h1-h3 and title-named elements as blocks, in document order (for pages read by trafilatura)."""
+    out: list[_Block] = []
+    for el in root.iter("h1", "h2", "h3"):
+        text = _squash(el.text_content())
+        if not text or len(text) > 200:
+            continue
+        n = _nonspace(text)
+        link = sum(_nonspace(_squash(a.text_content())) for a in el.iter("a"))
+        neg = False
+        titleish = bool(_tokens(el) & _TITLE_TOKENS)
+        parent = el.getparent()
+        depth = 0
+        while parent is not None and depth < 8:
+            if parent.tag in _NEG_TAGS or _tokens(parent) & _NEG_TOKENS:
+                neg = True
+                break
+            parent = parent.getparent()
+            depth += 1
+        out.append(_Block(text, n, min(link, n), 0, el.tag, neg, False, int(el.tag[1]), titleish, el))
+    return out
+
+
+def _western(
+    result: Extraction,
+    root: Any,
+    url: str,
+    traf: tuple[str, str, str, str | None],
+    metas: dict[str, str],
+    attachments: list[dict[str, Any]],
+    sel_title: str,
+    sel_date: str,
+    sel_author: str,
+    feed_entry: dict[str, Any],
+) -> Extraction:
+    """A page in a Western script: trafilatura's body, our headline choice, dates and bylines."""
+    text, traf_title, traf_author, traf_date = traf
+    result.text = text
+    title, _ = _choose_title(root, _heading_blocks(root), -1, sel_title, str(feed_entry.get("title") or ""))
+    result.title = title or clean_title(traf_title)
+    published = parse_date(sel_date) if sel_date else None
+    published = published or traf_date or parse_date(_meta(metas, _META_DATE_KEYS))
+    if published is None and feed_entry.get("published"):
+        published = parse_date(str(feed_entry["published"]))
+    result.published = published or date_from_url(url)
+    result.author = (
+        sel_author
+        or traf_author
+        or str(feed_entry.get("author") or "")
+        or _plausible_author(_meta(metas, _META_AUTHOR_KEYS))
+    )[:80]
+    result.outlet = _meta(metas, _META_OUTLET_KEYS)
+    result.language = _language(root, text)
+    result.attachments = attachments
+    result.fields = policy_fields(text) if _CJK.search(text[:3000]) else {}
     return result
 
 
