@@ -137,8 +137,8 @@ def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
     declared = (declared_header or declared_meta or "").strip().strip("\"'")
     for bom, name in _BOMS:
         if body.startswith(bom):
-            text = body.decode(name, errors="replace")
-            return Decoded(text=text.lstrip("\ufeff"), encoding=name.replace("-sig", ""), declared=declared)
+            bom_text = body.decode(name, errors="replace")
+            return Decoded(text=bom_text.lstrip("\ufeff"), encoding=name.replace("-sig", ""), declared=declared)
 
     candidates: list[str] = []
     if not body.isascii():

@@ -96,14 +96,22 @@ def find_spam(text: str) -> list[str]:
     for line in text.split("\n"):
         if not line.strip():
             continue
+        spans: list[tuple[int, int]] = []
+
+        def free(m: re.Match[str]) -> bool:
+            return all(m.end() <= a or m.start() >= b for a, b in spans)
+
         for m in _GAMBLING.finditer(line):
+            spans.append(m.span())
             add(m.group(0))
         for m in _ENTRY_ONLY.finditer(line):
-            if not any(m.group(0) in f or f in m.group(0) for f in found):
+            if free(m):
+                spans.append(m.span())
                 add(m.group(0))
         for m in _TOKEN.finditer(line):
             around = line[max(0, m.start() - 6) : m.end() + 6]
-            if _TOKEN_CONTEXT.search(around) or _GAMBLING_WORDS.search(around):
+            if free(m) and (_TOKEN_CONTEXT.search(around) or _GAMBLING_WORDS.search(around)):
+                spans.append(m.span())
                 add(m.group(0))
         if _line_porn_terms(line) >= 2:
             for seg in _porn_segments(line):
