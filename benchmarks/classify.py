@@ -164,7 +164,9 @@ def _tfidf_lr(train_x: list[str], train_y: list[Any], test_x: list[str]) -> list
         return [train_y[0]] * len(test_x)
     vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True, max_features=50000)
     a = vec.fit_transform(train_x)
-    model = LogisticRegression(solver="liblinear", C=10.0)
+    from sklearn.multiclass import OneVsRestClassifier
+
+    model = OneVsRestClassifier(LogisticRegression(solver="liblinear", C=10.0))
     model.fit(a, train_y)
     return list(model.predict(vec.transform(test_x)))
 

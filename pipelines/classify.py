@@ -58,6 +58,7 @@ FIELD_BONUS = 6.0
 PATTERN_WEIGHT = 4.0
 DOMAIN_MODEL_WEIGHT = 6.0  # how much the learned domain posterior adds to a domain's score (ranking only)
 DOMAIN_FULL_LENGTH = 1500  # texts this long need the full domain_min_score
+RESEARCH_MIN_TERMS = 2  # research-writing phrases that make a text read as an abstract or paper
 DOMAIN_MODEL_LEAD = 0.5  # model posterior at which its best domain leads the list
 DOMAIN_MODEL_FALLBACK = 0.9  # model posterior at which its domain is taken when the text names none
 OTHER_DOMAIN = "其他"
@@ -220,6 +221,7 @@ def _compiled(taxonomy: Taxonomy) -> _Compiled:
         for name in (reg.name, *reg.aliases, *reg.cities):
             region_terms.setdefault(name, reg.name)
     vocab |= set(region_terms) | set(taxonomy.national_terms) | set(taxonomy.foreign_terms)
+    vocab |= set(taxonomy.research_terms)
     hosts = [(h, r.name) for r in taxonomy.regions.values() for h in r.hosts]
     hosts += [(h, NATIONAL) for h in taxonomy.national_hosts]
     hosts.sort(key=lambda x: len(x[0]), reverse=True)
@@ -715,8 +717,11 @@ def classify(
         # the best-scored domain (rules and model together) leads when the model is confident about it
         if dscore:
             lead = max(dscore.items(), key=lambda x: x[1])[0]
+            research = sum(1 for t in tax.research_terms if bcounts.get(t)) >= RESEARCH_MIN_TERMS
             confident = model_domain.get(lead, 0.0) >= DOMAIN_MODEL_LEAD and domain_terms_total > 0
-            if lead == OTHER_DOMAIN and any(d != OTHER_DOMAIN for d in domains):
+            if research:
+                confident = True  # research writing: the model, trained on abstracts, knows these best
+            elif lead == OTHER_DOMAIN and any(d != OTHER_DOMAIN for d in domains):
                 confident = False  # the catch-all never displaces a domain the text names
             if lead in domains or confident:
                 domains = [lead] + [d for d in domains if d != lead]

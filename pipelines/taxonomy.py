@@ -78,6 +78,7 @@ class Taxonomy:
     foreign_terms: dict[str, float]
     regions: dict[str, Region]
     region_names: dict[str, str] = field(default_factory=dict)  # any name/alias/city -> region
+    research_terms: tuple[str, ...] = ()  # phrases of research writing: the learned domain model leads there
 
     def region_for_name(self, name: str) -> str | None:
         """The region a name, alias or city points at (``全国`` for the national name), else ``None``."""
@@ -172,6 +173,7 @@ def parse_taxonomy(data: Any, path: str = "<taxonomy>") -> Taxonomy:
             "national",
             "foreign",
             "regions",
+            "research_terms",
         },
         path,
         "",
@@ -266,6 +268,7 @@ def parse_taxonomy(data: Any, path: str = "<taxonomy>") -> Taxonomy:
         foreign_terms=_weighted(foreign.get("terms"), path, "foreign.terms"),
         regions=regions,
         region_names=names,
+        research_terms=_terms(doc.get("research_terms"), path, "research_terms"),
     )
 
 
