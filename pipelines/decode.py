@@ -138,7 +138,9 @@ def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
     for bom, name in _BOMS:
         if body.startswith(bom):
             bom_text = body.decode(name, errors="replace")
-            return Decoded(text=bom_text.lstrip("\ufeff"), encoding=name.replace("-sig", ""), declared=declared)
+            return Decoded(
+                text=bom_text.lstrip("\ufeff"), encoding=name.replace("-sig", ""), declared=declared
+            )
 
     candidates: list[str] = []
     if not body.isascii():

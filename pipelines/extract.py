@@ -42,6 +42,7 @@ from pipelines.boilerplate import is_boilerplate
 from pipelines.bylines import find_author, find_editor, find_outlet
 from pipelines.dates import date_from_url, find_dates, parse_date
 from pipelines.decode import decode_html
+from pipelines.normalize import strip_pinyin_annotations
 from pipelines.policy import policy_fields
 from pipelines.spam import clean_spam
 
@@ -679,10 +680,10 @@ def _body_lines(blocks: list[_Block], start: int, end: int, title: str) -> tuple
         if title and (line == title or (len(line) <= len(title) + 4 and _similar(title, line) > 0.9)):
             removed += 1
             continue
-        if is_boilerplate(line, edge=edge):
+        if is_boilerplate(strip_pinyin_annotations(line), edge=edge):
             removed += 1
             continue
-        if edge and len(line) <= 80 and _is_byline(line):
+        if edge and len(line) <= 100 and _is_byline(line):
             removed += 1
             continue
         kept.append(line)
@@ -690,7 +691,10 @@ def _body_lines(blocks: list[_Block], start: int, end: int, title: str) -> tuple
 
 
 def _is_byline(line: str) -> bool:
+    line = strip_pinyin_annotations(line)
     hits = find_dates(line)
+    if any(h.labelled for h in hits) and len(line) <= 100:
+        return True
     credit = bool(find_outlet(line) or find_editor(line))
     if hits and (credit or len(line) - (hits[0].end - hits[0].start) < 20):
         return True
@@ -902,7 +906,7 @@ def extract_article(
         published = _htmldate(root, url)
     result.published = published
 
-    window_text = "\n".join(window)
+    window_text = strip_pinyin_annotations("\n".join(window))
     head = body_text[:300]
     after_body = lines[body_end + 1 : body_end + 10] if body_end >= 0 else []
     tail = body_text[-300:] + "\n" + "\n".join(x for x in after_body if len(x) < 200)
@@ -998,6 +1002,9 @@ _MAGIC = (
 )  # fmt: skip
 
 
+_CONTROL_BYTES = bytes([*range(0, 9), 11, *range(14, 27), *range(28, 32)])
+
+
 def binary_kind(body: bytes) -> str:
     """A short name for bytes that are not text (PNG, PDF, ZIP ...), or "" for text."""
     head = body[:16]
@@ -1005,9 +1012,14 @@ def binary_kind(body: bytes) -> str:
         if head.startswith(magic) and not body[:512].lstrip().startswith(b"<"):
             return name
     sample = body[:8192]
-    if sample.count(b"\x00") > len(sample) * 0.01 and not (
-        sample.startswith((b"\xff\xfe", b"\xfe\xff")) or sample[1:2] == b"\x00" or sample[0:1] == b"\x00"
+    half = max(1, len(sample) // 2)
+    odd, even = sample[1::2].count(0), sample[0::2].count(0)
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+        max(odd, even) > 0.3 * half and min(odd, even) < 0.02 * half
     ):
+        return ""  # UTF-16 text
+    controls = sum(sample.count(bytes([c])) for c in _CONTROL_BYTES)
+    if controls > len(sample) * 0.02:
         return "binary"
     return ""
 
@@ -1056,9 +1068,13 @@ def clean_text_document(text: str) -> Extraction:
             line = lines[i]
             if blocks[i].neg or not (4 <= len(line) <= 100) or line.endswith(("。", "：", ":")):
                 continue
-            following = " ".join(lines[i + 1 : i + 3])
-            if find_dates(following) and (
-                find_outlet(following) or find_author(following) or _is_byline(following)
+            following = strip_pinyin_annotations(" ".join(lines[i + 1 : i + 3]))
+            hits = find_dates(following)
+            if hits and (
+                any(h.labelled for h in hits)
+                or find_outlet(following)
+                or find_author(following)
+                or _is_byline(following)
             ):
                 title, title_idx = line.strip(" -—_|·"), i
                 break
@@ -1076,6 +1092,7 @@ def clean_text_document(text: str) -> Extraction:
         if removed:
             result.repairs.append("boilerplate-removed")
         result.text = "\n\n".join(_clean_lines(kept))
+    window = [strip_pinyin_annotations(x) for x in window]
     result.published = _pick_date(window) or _pick_date([result.text[-200:]])
     window_text = "\n".join(window)
     result.outlet = find_outlet(window_text) or find_outlet(text[-2000:])
