@@ -84,6 +84,10 @@ def _line_porn_terms(line: str) -> int:
     return len({m.group(0).lower() for m in _PORN_WORDS.finditer(line)})
 
 
+def _free(m: re.Match[str], spans: list[tuple[int, int]]) -> bool:
+    return all(m.end() <= a or m.start() >= b for a, b in spans)
+
+
 def find_spam(text: str) -> list[str]:
     """The injected spam phrases of a text, in order of appearance, each once."""
     found: list[str] = []
@@ -97,20 +101,16 @@ def find_spam(text: str) -> list[str]:
         if not line.strip():
             continue
         spans: list[tuple[int, int]] = []
-
-        def free(m: re.Match[str]) -> bool:
-            return all(m.end() <= a or m.start() >= b for a, b in spans)
-
         for m in _GAMBLING.finditer(line):
             spans.append(m.span())
             add(m.group(0))
         for m in _ENTRY_ONLY.finditer(line):
-            if free(m):
+            if _free(m, spans):
                 spans.append(m.span())
                 add(m.group(0))
         for m in _TOKEN.finditer(line):
             around = line[max(0, m.start() - 6) : m.end() + 6]
-            if free(m) and (_TOKEN_CONTEXT.search(around) or _GAMBLING_WORDS.search(around)):
+            if _free(m, spans) and (_TOKEN_CONTEXT.search(around) or _GAMBLING_WORDS.search(around)):
                 spans.append(m.span())
                 add(m.group(0))
         if _line_porn_terms(line) >= 2:
