@@ -324,27 +324,23 @@ def run_crawl(settings: Settings, source: str, *, stop: threading.Event | None =
         env = {**os.environ, **settings.as_env()}
         started = _now()
         log.info("crawl %s starting (run %s%s)", source, run_id, ", resuming" if resumed else "")
-        proc = subprocess.Popen(
-            crawl_command(settings, source, run_id, jobs_dir(settings)),
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            pass_fds=(lock.fileno(),),
-            preexec_fn=_die_with_parent,  # noqa: PLW1509
-        )
+        # the crawl writes to a log file, not a pipe: it must be able to close properly after a service crash
+        log_path = crawl_log(settings, source)
+        with log_path.open("w", encoding="utf-8") as log_file:
+            proc = subprocess.Popen(
+                crawl_command(settings, source, run_id, jobs_dir(settings)),
+                cwd=REPO,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+                pass_fds=(lock.fileno(),),
+                preexec_fn=_die_with_parent,  # noqa: PLW1509
+            )
         with _RUNNING_LOCK:
             _RUNNING[source] = proc
-        out_chunks: list[str] = []
-        err_chunks: list[str] = []
-        readers = [
-            threading.Thread(target=lambda s, acc: acc.append(s.read()), args=(stream, acc), daemon=True)
-            for stream, acc in ((proc.stdout, out_chunks), (proc.stderr, err_chunks))
-        ]
-        for t in readers:
-            t.start()
         launched = datetime.now(UTC).isoformat(timespec="milliseconds")
         deadline = time.monotonic() + settings.crawl_timeout
         grace = stop_grace(settings)
@@ -361,10 +357,7 @@ def run_crawl(settings: Settings, source: str, *, stop: threading.Event | None =
         finally:
             with _RUNNING_LOCK:
                 _RUNNING.pop(source, None)
-        for t in readers:
-            t.join(timeout=5)
         stopped = stopped or stop.is_set()
-        err = "".join(err_chunks)
         record = _get_run(settings, record_id)
         if record is None and stopped and not timed_out:
             log.info("crawl %s stopped before it began", source)
@@ -385,7 +378,7 @@ def run_crawl(settings: Settings, source: str, *, stop: threading.Event | None =
                 "status": "failed",
             }
             if not timed_out and not stopped:
-                tail = err.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+                tail = _tail(log_path) or [f"exit status {proc.returncode}"]
                 record["errors"] = {"crawl-crashed": 1}
                 record["error_examples"] = {"crawl-crashed": [tail[0][-300:]]}
         record.setdefault("finished", _now())
@@ -417,6 +410,25 @@ def run_crawl(settings: Settings, source: str, *, stop: threading.Event | None =
             record.get("updated", 0),
         )
         return record
+
+
+def crawl_log(settings: Settings, source: str) -> Path:
+    """``<data>/logs/<source>.log``: the output of the source's latest crawl (the one before is kept as ``.1``)."""
+    path = settings.data_dir / "logs" / f"{source}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.replace(path.with_suffix(".log.1"))
+    return path
+
+
+def _tail(path: Path) -> list[str]:
+    try:
+        lines = [
+            line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()
+        ]
+    except OSError:
+        return []
+    return [line.strip()[-300:] for line in lines[-1:]]
 
 
 def _record_killed(settings: Settings, source: str, jobdir: Path, run_id: str) -> None:
