@@ -118,7 +118,9 @@ _POSITION_WORDS = (
 _RESEARCH_ORG = re.compile(
     r"(?:大学|学院|研究所|研究院|研究中心|研究部|科学院|工程院|实验室|学会|协会|医院|分院|所)$"
 )
-_ALL_TITLES = sorted(set(_TITLE_WORDS + _POSITION_WORDS), key=len, reverse=True)
+# company heads count only when a technical title goes with the role (首席技术官兼…总裁)
+_BUSINESS_POSITIONS = ("董事长", "总经理", "总裁")
+_ALL_TITLES = sorted(set(_TITLE_WORDS + _POSITION_WORDS + _BUSINESS_POSITIONS), key=len, reverse=True)
 _TITLE_ALT = "|".join(map(re.escape, _ALL_TITLES))
 _TITLE_RE = re.compile(_TITLE_ALT)
 
@@ -759,10 +761,12 @@ def extract_talents(text: str, title: str = "") -> list[Talent]:
         org, pos = _org_and_position(seg)
         if word in _POSITION_WORDS and not (org and _RESEARCH_ORG.search(org)):
             return  # 院长/主任 without a research organisation: an administrative role, not a talent
+        if word in _BUSINESS_POSITIONS and not any(t in pos for t in _TITLE_WORDS):
+            return  # a company's 董事长 is an expert only with a technical title (首席技术官, 总工程师)
         pos = pos.strip("、，, ") if org or pos.endswith(("院士", "科学院", "工程院")) else ""
         if pos and (len(pos) > 16 or _is_name(pos)):
             pos = ""
-        if word in _POSITION_WORDS or pos.endswith(("科学院", "工程院")):
+        if word in _POSITION_WORDS or word in _BUSINESS_POSITIONS or pos.endswith(("科学院", "工程院")):
             full_title = pos + word
         else:
             full_title = "、".join(p for p in (word, pos) if p)

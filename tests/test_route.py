@@ -64,6 +64,11 @@ def test_administrative_roles_alone_are_not_talents() -> None:
     assert extract_talents("龙湖集团董事长吴亚军表示，公司经营稳健。市长李华出席。") == []
     got = extract_talents("中科院高能物理研究所所长王贻芳介绍了实验进展。")
     assert [(t.name, t.affiliation) for t in got] == [("王贻芳", "中科院高能物理研究所")]
+    # a company head with a technical title is
+    got = extract_talents("阿里巴巴集团首席技术官兼阿里云智能总裁张建锋发布了芯片。")
+    assert [(t.name, t.title, t.affiliation) for t in got] == [
+        ("张建锋", "首席技术官兼阿里云智能总裁", "阿里巴巴集团")
+    ]
 
 
 def test_words_that_look_like_names_are_not_talents() -> None:
