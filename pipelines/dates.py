@@ -161,6 +161,17 @@ def parse_date(value: str) -> str | None:
     return None
 
 
+_MONTH_RE = re.compile(r"(?<!\d)(\d{4})\s*年\s*(\d{1,2})\s*月(?!\s*\d{1,2}\s*[日号])")
+
+
+def month_date(text: str) -> str | None:
+    """A date given only to the month (``2003年5月``, ``1996年6月号``) as the first of that month."""
+    m = _MONTH_RE.search(text)
+    if not m:
+        return None
+    return make_iso(int(m.group(1)), int(m.group(2)), 1)
+
+
 def date_from_url(url: str) -> str | None:
     """A publish date written in the URL path (``/2021/04/08/``, ``/20210408/``, ``t20210408_``)."""
     for pattern in _URL_DATE:

@@ -40,7 +40,7 @@ from crawlers.items import Article, Page, doc_id_for
 from pipelines.attachments import ATTACHMENT_TYPES, find_attachments
 from pipelines.boilerplate import is_boilerplate
 from pipelines.bylines import find_author, find_editor, find_outlet
-from pipelines.dates import date_from_url, find_dates, parse_date
+from pipelines.dates import date_from_url, find_dates, month_date, parse_date
 from pipelines.decode import decode_html
 from pipelines.normalize import strip_pinyin_annotations
 from pipelines.policy import policy_fields
@@ -802,6 +802,8 @@ def extract_article(
     if not html or not html.strip():
         result.repairs.append("empty-input")
         return result
+    if "<" not in html[:4096]:  # plain text (a text/plain response or a dump): read it line by line
+        return clean_text_document(html)
     if len(html) > MAX_HTML_CHARS:
         html = html[:MAX_HTML_CHARS]
         result.repairs.append("oversized-input-truncated")
@@ -904,6 +906,14 @@ def extract_article(
             published = labelled[0].iso
     if published is None and traf is None:  # trafilatura already asked htmldate
         published = _htmldate(root, url)
+    if published is None:
+        # documents dated only to the month: "2003年5月" under the headline, "——《杂志》1996年6月号" at the end
+        paragraphs = body_text.split("\n\n")
+        following = lines[body_end + 1 : body_end + 4] if body_end >= 0 else []
+        for line in window + paragraphs[:3] + paragraphs[-3:] + following:
+            if len(line) <= 40 and (published := month_date(line)):
+                result.repairs.append("date-month-only")
+                break
     result.published = published
 
     window_text = strip_pinyin_annotations("\n".join(window))

@@ -417,6 +417,8 @@ def test_text_input_edge_cases() -> None:
     assert clean_text_document("").repairs == ["empty-input"]
     assert extract_article("<html><body></body></html>").text == ""
     assert extract_article("not html at all, just a line").text == ""
+    seed = next(SEEDS.glob("001_*.txt")).read_text(encoding="utf-8")
+    assert extract_article(seed).title == "“科创中国”年度工作会议召开 构建产业发展新格局"
 
 
 # -- the pipeline ----------------------------------------------------------------------------------------------
