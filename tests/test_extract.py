@@ -566,3 +566,15 @@ def test_cli_extract_summary_and_missing_path(tmp_path: Path) -> None:
     )  # fmt: skip
     assert bad.returncode == 2
     assert "no such file" in bad.stderr
+
+
+def test_month_only_date_is_last_resort() -> None:
+    body = "".join(
+        f"<p>{'这是一篇没有发布时间的评论文章，讨论科技政策的长期影响。' * 3}</p>" for _ in range(4)
+    )
+    html = f"<html><body><h2>一篇评论</h2>{body}<p>——《科技导报》1996年6月号</p></body></html>"
+    ext = extract_article(html)
+    assert ext.published == "1996-06-01T00:00:00+08:00"
+    assert "date-month-only" in ext.repairs
+    dated = html.replace("<h2>一篇评论</h2>", "<h2>一篇评论</h2><div>发布时间：2020-05-06</div>")
+    assert extract_article(dated).published == "2020-05-06T00:00:00+08:00"
