@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from crawlers.errors import TechscoutError
+from crawlers.runner import format_summary
 from crawlers.settings import Settings
 from crawlers.sources import Source, load_sources, parse_schedule
 
@@ -844,10 +845,7 @@ def cli_run(args: argparse.Namespace, settings: Settings) -> int:
         for s in sources:
             record = run_crawl(settings, s.name)
             after_run(settings, s, record)
-            print(
-                f"{s.name}: {record.get('status')} — fetched {record.get('fetched', 0)}, new {record.get('new', 0)}, "
-                f"updated {record.get('updated', 0)}, duplicates {record.get('duplicates', 0)}"
-            )
+            print(format_summary(record | {"source": s.name}))
             failed += record.get("status") in FAILED
         print(f"{len(sources) - failed} of {len(sources)} sources crawled; see `techscout runs` for details")
         return 0
