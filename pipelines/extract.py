@@ -371,8 +371,11 @@ def _blocks(root: Any) -> list[_Block]:
                 flush()
             parent = stack[-1]
             toks = _tokens(el)
-            neg = parent[1] or tag in _NEG_TAGS or bool(toks & _NEG_TOKENS)
-            pos = parent[2] or bool(toks & _POS_TOKENS)
+            own_neg = tag in _NEG_TAGS or bool(toks & _NEG_TOKENS)
+            own_pos = bool(toks & _POS_TOKENS)
+            # an article container inside a furniture-named wrapper ("main-side" ...) is content again
+            neg = own_neg or (parent[1] and not own_pos)
+            pos = parent[2] or own_pos
             heading = int(tag[1]) if len(tag) == 2 and tag[0] == "h" and tag[1] in "123456" else parent[3]
             titleish = parent[4] or bool(toks & _TITLE_TOKENS)
             stack.append((parent[0] or tag == "a", neg, pos, heading, titleish))
@@ -833,7 +836,8 @@ def extract_article(
                 result, root, url, traf, metas, attachments, sel_title, sel_date, sel_author, feed_entry
             )
     _clean_tree(root)
-    blocks = _blocks(root)
+    body_el = root.find("body")
+    blocks = _blocks(body_el if body_el is not None else root)
     all_text = "\n".join(b.text for b in blocks)
     language = _language(root, all_text)
     result.language = language
