@@ -805,7 +805,11 @@ def extract_article(
     if not html or not html.strip():
         result.repairs.append("empty-input")
         return result
-    if "<" not in html[:4096]:  # plain text (a text/plain response or a dump): read it line by line
+    head = html[:4096]
+    if sum(1 for ch in head if ch < " " and ch not in "\t\n\r\f") > 0.02 * len(head):
+        result.repairs.append("binary-input:text")
+        return result
+    if "<" not in head:  # plain text (a text/plain response or a dump): read it line by line
         return clean_text_document(html)
     if len(html) > MAX_HTML_CHARS:
         html = html[:MAX_HTML_CHARS]
@@ -1199,7 +1203,11 @@ class ExtractPipeline:
                 att["url"], meta={"download_maxsize": MAX_ATTACHMENT_BYTES, "techscout_attachment": True}
             )
             try:
-                response = await maybe_deferred_to_future(self.crawler.engine.download(request))
+                engine = self.crawler.engine
+                if hasattr(engine, "download_async"):  # Scrapy ≥ 2.14; download() is deprecated there
+                    response = await engine.download_async(request)
+                else:
+                    response = await maybe_deferred_to_future(engine.download(request))
                 if response.status != 200:
                     raise ExtractionError(f"HTTP {response.status}")
                 ctype = response.headers.get(b"Content-Type", b"").decode("latin-1") or None

@@ -413,6 +413,12 @@ def test_wrong_declared_charset_page() -> None:
     assert "charset-corrected:utf-8->gb18030" in ext.repairs
 
 
+def test_binary_junk_in_a_decoded_page() -> None:
+    ext = extract_article(bytes(range(256)).decode("latin-1") * 20)
+    assert ext.repairs == ["binary-input:text"]
+    assert ext.text == ""
+
+
 def test_text_input_edge_cases() -> None:
     assert clean_text_document("").repairs == ["empty-input"]
     assert extract_article("<html><body></body></html>").text == ""
@@ -489,15 +495,25 @@ class _Engine:
         return defer.succeed(got)
 
 
+class _AsyncEngine(_Engine):
+    async def download_async(self, request: Any) -> Any:
+        self.requested.append(request.url)
+        got = self.responses[request.url]
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+
 class _Crawler:
     def __init__(self, engine: _Engine) -> None:
         self.engine = engine
 
 
-def test_pipeline_fetches_policy_attachments_and_survives_failures() -> None:
+@pytest.mark.parametrize("engine_class", [_Engine, _AsyncEngine])
+def test_pipeline_fetches_policy_attachments_and_survives_failures(engine_class: type[_Engine]) -> None:
     pdf_url = "http://www.gov.cn/files/2021/guide.pdf"
     docx_url = "http://www.gov.cn/zhengce/content/2021-08/02/docs/table.docx"
-    engine = _Engine(
+    engine = engine_class(
         {
             pdf_url: _Response(200, _pdf_bytes("Evaluation indicators")),
             docx_url: ConnectionError("refused"),
