@@ -199,9 +199,10 @@ def worker_scrapy_settings(settings: Settings, source: Source, *, run_id: str, m
     s.set("DOWNLOAD_DELAY", 0, priority="cmdline")
     s.set("RANDOMIZE_DOWNLOAD_DELAY", False, priority="cmdline")
     s.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
-    s.set(
-        "CONCURRENT_REQUESTS", max(1, concurrency), priority="cmdline"
-    )  # lease only what can be fetched now
+    # lease only what can be fetched now, and let nothing wait in a downloader slot after passing the gate (a
+    # request held there would leave at a time the gate did not choose): the crawl's bound is the per-site one
+    s.set("CONCURRENT_REQUESTS", max(1, concurrency), priority="cmdline")
+    s.set("CONCURRENT_REQUESTS_PER_DOMAIN", max(1, concurrency) + 1, priority="cmdline")
     s.set("CLOSESPIDER_PAGECOUNT", 0, priority="cmdline")  # the shared page bound applies
     mws = dict(s.getdict("DOWNLOADER_MIDDLEWARES"))
     mws["crawlers.distributed.RedisHostGate"] = 950  # last before the download: the spacing is on the wire
