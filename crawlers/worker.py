@@ -391,3 +391,15 @@ def cli_enqueue(
         rid = d.enqueue_crawl(settings, source, run_id=run_id, max_pages=max_pages, server=server)
         out.append({"source": source.name, "run_id": rid})
     return out
+
+
+def enqueue_scheduled(settings: Settings, name: str) -> dict[str, Any]:
+    """The scheduler's crawl in distributed mode: enqueue the source's crawl for the workers. The local run is
+    ``skipped`` (the workers record the crawl's runs); ``enqueued`` names the crawl's run id."""
+    sources = load_sources(settings.sources_path, names=[name])
+    if not sources:
+        return {"id": "", "source": name, "status": "skipped", "reason": "unknown or disabled source"}
+    run_id = d.enqueue_crawl(settings, sources[0])
+    log.info("crawl %s enqueued for the workers (run %s)", name, run_id)
+    return {"id": f"{run_id}-{name}", "source": name, "status": "skipped", "enqueued": run_id}
+
