@@ -312,6 +312,10 @@ def run_crawl(settings: Settings, source: str, *, stop: threading.Event | None =
     A crawl over ``crawl_timeout`` is stopped (SIGTERM: in-flight requests finish, the rest is checkpointed;
     SIGKILL after ``STOP_GRACE``) and recorded as ``timed out``; ``stop`` being set stops it the same way."""
     stop = stop or _STOPPING
+    if settings.redis_url:  # distributed mode: the crawl goes on the shared frontier, workers do it
+        from crawlers.worker import enqueue_scheduled
+
+        return enqueue_scheduled(settings, source)
     run_id = uuid.uuid4().hex[:12]
     record_id = f"{run_id}-{source}"
     with source_lock(settings, source) as lock:
