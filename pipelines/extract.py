@@ -430,8 +430,6 @@ def _best_run(values: list[float]) -> tuple[int, int]:
 
 
 _LETTER = re.compile(r"[^\W\d_]")
-_TAG = re.compile(r"<[^>]*>")
-_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.S | re.I)
 
 
 def _is_cjk_text(text: str) -> bool:
@@ -833,7 +831,7 @@ def extract_article(
     meta_outlet = _meta(metas, _META_OUTLET_KEYS)
     # pages in other scripts: trafilatura reads the tree as the page gave it (it copies before pruning)
     traf: tuple[str, str, str, str | None] | None = None
-    if not sel_body_els and not _is_cjk_text(_TAG.sub(" ", _SCRIPT.sub(" ", html[:80_000]))):
+    if not sel_body_els and len(_CJK.findall(html, 0, 80_000)) < 200:
         traf = _trafilatura_body(root, url)
         if len(traf[0]) >= MIN_BODY_CHARS and not _is_cjk_text(traf[0]):
             return _western(
