@@ -430,6 +430,7 @@ def _best_run(values: list[float]) -> tuple[int, int]:
 
 
 _LETTER = re.compile(r"[^\W\d_]")
+_TAG = re.compile(r"<[^>]*>")
 
 
 def _is_cjk_text(text: str) -> bool:
@@ -831,7 +832,9 @@ def extract_article(
     meta_outlet = _meta(metas, _META_OUTLET_KEYS)
     # pages in other scripts: trafilatura reads the tree as the page gave it (it copies before pruning)
     traf: tuple[str, str, str, str | None] | None = None
-    if not sel_body_els and len(_CJK.findall(html, 0, 80_000)) < 200:
+    n_cjk = len(_CJK.findall(html, 0, 80_000))
+    western = n_cjk < 20 or (n_cjk < 300 and not _is_cjk_text(_TAG.sub(" ", html[:80_000])))
+    if not sel_body_els and western:
         traf = _trafilatura_body(root, url)
         if len(traf[0]) >= MIN_BODY_CHARS and not _is_cjk_text(traf[0]):
             return _western(
