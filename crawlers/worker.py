@@ -402,4 +402,3 @@ def enqueue_scheduled(settings: Settings, name: str) -> dict[str, Any]:
     run_id = d.enqueue_crawl(settings, sources[0])
     log.info("crawl %s enqueued for the workers (run %s)", name, run_id)
     return {"id": f"{run_id}-{name}", "source": name, "status": "skipped", "enqueued": run_id}
-
