@@ -37,7 +37,7 @@ _PAGE_NUM = re.compile(r"^\s*\[?\s*(\d{1,4})\s*\]?\s*$")
 _ARTICLE_URL = re.compile(
     r"(/20\d{2}[-/_]?[01]?\d[-/_]?[0-3]?\d/|/t20\d{6}_|/20\d{2}[01]\d/|/20\d{6}/|[/_-](content|detail|article|"
     r"show|view|info|news|art)[/_-]?\d+|/\d{5,}\.s?html?$|_\d{4,}\.s?html?$|/c\d+-\d+\.html|[?&](id|aid|articleid|"
-    r"newsid|contentid|docid)=\d+)",
+    r"newsid|contentid|docid)=\d+|/(?:19|20)\d{2}/[^/]*\d{3,}[^/]*\.s?html?$)",
     re.I,
 )
 _PAGINATION_URL = re.compile(r"([?&](page|p|pn|pageno|pageindex|currentpage|start|offset)=\d+|[/_-](index|list|page)[_-]\d+\.s?html?$|/page/\d+/?$)", re.I)

@@ -38,6 +38,8 @@ def scrapy_settings(settings: Settings, source: Source, *, run_id: str, max_page
         s.set("AUTOTHROTTLE_START_DELAY", delay, priority="cmdline")
     s.set("CLOSESPIDER_PAGECOUNT", max_pages + 50, priority="cmdline")
     s.set("URLLENGTH_LIMIT", 1024, priority="cmdline")
+    # pagination chains are bounded by max_list_pages; the depth limit only has to stop what that does not
+    s.set("DEPTH_LIMIT", source.max_list_pages + 3, priority="cmdline")
     s.set("DOWNLOAD_TIMEOUT", settings.timeout, priority="cmdline")
     s.set("LOG_LEVEL", settings.log_level, priority="cmdline")
     for key, value in settings.as_env().items():
@@ -108,6 +110,7 @@ def crawl(
         process.crawl(crawler, source=source, known=known, max_pages=bound, revisit_days=settings.revisit_days,
                       backend=backend)
         crawlers.append((source, crawler))
+    warm_up()
     process.start()
     summaries = []
     for source, crawler in crawlers:
@@ -119,6 +122,33 @@ def crawl(
         summaries.append(summary)
     backend.close()
     return summaries
+
+
+_SAMPLE_PAGE = (
+    "<html><head><title>科研团队研发新型储能材料_科技频道</title></head><body><h1>科研团队研发新型储能材料</h1>"
+    "<p>发布时间：2024-05-01 来源：科技日报</p><p>近日，某大学科研团队在新型储能材料研究方面取得进展，"
+    "相关成果发表在国际期刊上。研究人员表示，该材料有望应用于新能源汽车和电网储能。</p></body></html>"
+)
+
+
+def warm_up() -> None:
+    """Load what the pipelines load lazily (models, dictionaries, converters) before the crawl starts, so the
+    first pages of a crawl do not pay for it."""
+    from pipelines.classify import classify
+    from pipelines.dedup import DedupIndex
+    from pipelines.extract import extract_article
+    from pipelines.normalize import normalize_text
+
+    extract_article(
+        "<html><head><title>Battery research</title></head><body><article><h1>New storage material</h1><p>"
+        + "Researchers report a new material for grid-scale energy storage, published in a journal. " * 6
+        + "</p></article></body></html>",
+        "http://example.com/news/2024/05/01/storage.html",
+    )
+    extraction = extract_article(_SAMPLE_PAGE, "http://example.cn/a/2024/0501/1.html")
+    text = normalize_text(extraction.text)
+    classify(normalize_text(extraction.title), text)
+    DedupIndex().add("warm-up", text, title=extraction.title, published=extraction.published)
 
 
 def format_summary(s: dict[str, Any]) -> str:
