@@ -787,15 +787,6 @@ class SharedStorePipeline(_store_base()):  # type: ignore[misc]
         super().flush()
         known = getattr(self.crawler.spider, "known", None)
         if batch and isinstance(known, RedisUrlStates):
-            known.record(
-                UrlState(
-                    url=a.url,
-                    source=a.source,
-                    doc_id=a.id,
-                    etag=a.etag,
-                    last_modified=a.last_modified,
-                    fetched=a.fetched,
-                    status=200,
-                )
-                for a in batch
-            )
+            from pipelines.store import url_state_of
+
+            known.record(url_state_of(a) for a in batch)

@@ -31,20 +31,22 @@ def merge_entry(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, An
     return merged
 
 
+def url_state_of(article: Article) -> UrlState:
+    """The URL state that marks a stored article as known (incremental crawling)."""
+    return UrlState(
+        url=article.url,
+        source=article.source,
+        doc_id=article.id,
+        etag=article.etag,
+        last_modified=article.last_modified,
+        fetched=article.fetched,
+        status=200,
+    )
+
+
 def store_articles(backend: Backend, articles: list[Article]) -> dict[str, list[str]]:
     """Upsert articles with their URL states and merge their library entries. Returns ids by outcome."""
-    states = [
-        UrlState(
-            url=a.url,
-            source=a.source,
-            doc_id=a.id,
-            etag=a.etag,
-            last_modified=a.last_modified,
-            fetched=a.fetched,
-            status=200,
-        )
-        for a in articles
-    ]
+    states = [url_state_of(a) for a in articles]
     result = backend.upsert(articles, states)
     for art in articles:
         for entry in art.entries:

@@ -156,7 +156,7 @@ def _open_embedded(tmp_path: Path) -> Backend:
 def _open_elastic() -> Backend:
     url = os.environ.get("ELASTICSEARCH_URL", "")
     if not url:
-        pytest.skip(ES_SKIP)
+        pytest.skip(ES_SKIP)  # no ELASTICSEARCH_URL: no server to test against
     from search.backends.elastic import ElasticBackend
 
     return ElasticBackend(url, prefix=f"tstest-{uuid.uuid4().hex[:8]}", refresh=True)
