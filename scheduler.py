@@ -542,7 +542,7 @@ def after_run(
     )
     if ids:
         if background:
-            _alerts_pool().submit(hand_to_alerts, settings, ids)
+            queue_alerts(settings, ids)
         else:
             hand_to_alerts(settings, ids)
     return state
@@ -556,6 +556,35 @@ def _alerts_pool() -> ThreadPoolExecutor:
     if _ALERTS is None:
         _ALERTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts")
     return _ALERTS
+
+
+_PENDING_ALERTS: dict[str, None] = {}
+_PENDING_LOCK = threading.Lock()
+_DRAIN_QUEUED = False
+
+
+def queue_alerts(settings: Settings, doc_ids: list[str]) -> None:
+    """Hand documents to alert matching in the background. Ids that arrive while matching is busy are merged
+    into one next round, so frequent crawls never build a backlog of matching runs."""
+    global _DRAIN_QUEUED
+    with _PENDING_LOCK:
+        _PENDING_ALERTS.update(dict.fromkeys(doc_ids))
+        if _DRAIN_QUEUED:
+            return
+        _DRAIN_QUEUED = True
+    _alerts_pool().submit(_drain_alerts, settings)
+
+
+def _drain_alerts(settings: Settings) -> None:
+    global _DRAIN_QUEUED
+    while True:
+        with _PENDING_LOCK:
+            ids = list(_PENDING_ALERTS)
+            _PENDING_ALERTS.clear()
+            if not ids:
+                _DRAIN_QUEUED = False
+                return
+        hand_to_alerts(settings, ids)
 
 
 def hand_to_alerts(settings: Settings, doc_ids: list[str]) -> None:
