@@ -41,6 +41,8 @@ _ARTICLE_URL = re.compile(
     re.I,
 )
 _PAGINATION_URL = re.compile(r"([?&](page|p|pn|pageno|pageindex|currentpage|start|offset)=\d+|[/_-](index|list|page)[_-]\d+\.s?html?$|/page/\d+/?$)", re.I)
+# channel paths: a directory, an index page, or one short path segment (/kjdt/, /news/index.html, /xwzx)
+_SECTION_URL = re.compile(r"^/(?:[\w.-]+/){0,3}(?:(?:index|list|default)[\w-]*\.s?html?|[\w-]*)?$", re.I)
 _PROSE_PUNCT = re.compile(r"[，。、；：！？,.;:!?“”]")
 
 
@@ -52,6 +54,8 @@ class PageReading:
     article_links: list[tuple[str, str]] = field(default_factory=list)  # (absolute url, anchor text)
     next_pages: list[str] = field(default_factory=list)
     title: str = ""
+    feeds: list[str] = field(default_factory=list)  # RSS/Atom feeds the page announces (<link rel=alternate>)
+    sections: list[str] = field(default_factory=list)  # same-site channel links (short anchors, section paths)
 
 
 def looks_like_article_url(url: str) -> bool:
@@ -249,6 +253,22 @@ def read_page(
             if is_pagination and absolute not in next_pages and absolute.rstrip("/") != url.rstrip("/"):
                 next_pages.append(absolute)
 
+    feeds = [
+        urljoin(base_url, str(link.get("href")))
+        for link in root.xpath("//link[@rel='alternate'][@href]")
+        if "rss" in (link.get("type") or "").lower() or "atom" in (link.get("type") or "").lower()
+    ]
+    feeds = [f for f in dict.fromkeys(feeds) if _same_site(f, allowed_domains)]
+    taken = seen | set(next_pages)
+    sections: list[str] = []
+    for absolute, anchor, _a in anchors:
+        if absolute in taken or absolute in sections or not _same_site(absolute, allowed_domains):
+            continue
+        if absolute.rstrip("/") == url.rstrip("/") or _NAV_TEXT.match(anchor) or _BINARY_EXT.search(urlsplit(absolute).path):
+            continue
+        if 2 <= len(anchor) <= 12 and _SECTION_URL.search(urlsplit(absolute).path):
+            sections.append(absolute)
+
     # Article: substantial prose that outweighs the headline links around it.
     kind: PageKind
     if block >= 150 or (prose >= 500 and prose >= 12 * headline_links) or (block >= 80 and headline_links <= 5):
@@ -262,6 +282,8 @@ def read_page(
         article_links=candidates,
         next_pages=next_pages,
         title=title,
+        feeds=feeds,
+        sections=sections,
     )
 
 

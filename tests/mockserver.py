@@ -159,7 +159,11 @@ def build_sites() -> dict[str, Site]:
                          '<a href="/news/list;jsessionid=A1B2C3?page=1">1</a></div>')
             doc = _list_page(title, chunk, page, pages, base, extra, enc)
             site.extra[base + ("" if page == 1 else f"index_{page}.html")] = (200, ctype, doc)
-        site.extra["/"] = (200, ctype, _list_page("首页", [(base, f"{title}栏目首页")], 1, 1, base, "", enc))
+        # a home page whose only way in is a short channel link in the navigation
+        home = (f'<!DOCTYPE html><html><head><title>首页</title></head><body><div class="nav"><a href="/">首页</a> '
+                f'<a href="{base}">{title}</a> <a href="/about.html">关于我们</a></div>'
+                '<div class="banner">欢迎访问</div></body></html>')
+        site.extra["/"] = (200, ctype, home.encode(enc, errors="xmlcharrefreplace"))
 
     site = sites["utf8"]
     site.extra["/robots.txt"] = (200, "text/plain", b"User-agent: *\nDisallow: /private/\n")
@@ -177,6 +181,10 @@ def build_sites() -> dict[str, Site]:
     urls = "".join(f"<url><loc>http://HOST{a.path}</loc></url>" for a in rss.articles[10:])
     smap = f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
     rss.extra["/sitemap.xml"] = (200, "application/xml", smap.encode("utf-8"))
+    rss.extra["/"] = (200, "text/html; charset=utf-8", (
+        '<!DOCTYPE html><html><head><title>科技频道</title>'
+        '<link rel="alternate" type="application/rss+xml" title="科技频道" href="/feed.xml"></head>'
+        '<body><p>订阅本频道的 RSS。</p></body></html>').encode())
 
     js = sites["js"]
     data = json.dumps([{"u": a.path, "t": a.title or "文章"} for a in js.articles], ensure_ascii=False)
@@ -189,6 +197,10 @@ a.href = it.u; a.textContent = it.t + '（成果详情）'; li.appendChild(a); u
 </body></html>"""
     js.extra["/"] = (200, "text/html; charset=utf-8", page.encode("utf-8"))
     return sites
+
+
+def _quiet(request: object, client_address: object) -> None:
+    """Connections reset by clients that timed out are part of the fixtures, not errors."""
 
 
 class Server:
@@ -307,6 +319,7 @@ class Server:
         for name in self.sites:
             httpd = ThreadingHTTPServer((host, 0), self.handler_for(name))
             httpd.daemon_threads = True
+            httpd.handle_error = _quiet  # type: ignore[method-assign]  # clients that gave up (timeouts) are expected
             self.bases[name] = f"http://{host}:{httpd.server_address[1]}"
             servers.append(httpd)
         control = ThreadingHTTPServer((host, 0), self.control_handler())

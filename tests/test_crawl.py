@@ -53,7 +53,7 @@ def test_articles_are_stored(crawled: dict, mockserver: MockServer) -> None:
         result = _search(crawled["data"], "", "--source", source, "--limit", "1000")
         stored = {h["url"] for h in result["hits"]}
         share = len(expected & stored) / len(expected)
-        assert share >= 0.9, (site, sorted(expected - stored))
+        assert share >= 0.95, (site, sorted(expected - stored))
 
 
 def test_gbk_articles_found_by_a_phrase_of_their_body(crawled: dict, mockserver: MockServer) -> None:
@@ -63,7 +63,7 @@ def test_gbk_articles_found_by_a_phrase_of_their_body(crawled: dict, mockserver:
     for art in articles:
         hits = _search(crawled["data"], art["phrase"])["hits"]
         found += any(h["url"] == art["url"] for h in hits)
-    assert found / len(articles) >= 0.9, f"{found}/{len(articles)}"
+    assert found / len(articles) >= 0.95, f"{found}/{len(articles)}"
 
 
 def test_gbk_pages_decoded_without_charset_header(crawled: dict) -> None:
@@ -110,6 +110,18 @@ def test_runs_are_recorded(crawled: dict) -> None:
     assert len(runs) == 6
     assert {r["source"] for r in runs} == {"site-utf8", "site-gbk", "site-rss"}
     assert all(r["status"] in ("ok", "partial") for r in runs)
+
+
+def test_start_at_home_page_finds_channel_and_feed(mockserver: MockServer, tmp_path: Path) -> None:
+    """Only the home page given: a short channel link in the navigation and an announced feed lead to the lists."""
+    sources = tmp_path / "sources"
+    write_source(sources, "home-gbk", start_urls=[mockserver.url("gbk", "/")])
+    write_source(sources, "home-rss", start_urls=[mockserver.url("rss", "/")])
+    out = run_cli("crawl", "--sources", str(sources), "--json", data=tmp_path / "data", env=ENV)
+    summaries = {s["source"]: s for s in json.loads(out.stdout)}
+    manifest = mockserver.manifest()
+    assert summaries["home-gbk"]["new"] >= 0.9 * len(manifest["gbk"]), summaries["home-gbk"]
+    assert summaries["home-rss"]["new"] >= 0.9 * 10, summaries["home-rss"]  # the feed's ten entries
 
 
 def test_unreachable_source_is_reported_not_crashing(tmp_path: Path) -> None:

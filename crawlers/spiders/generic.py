@@ -139,7 +139,7 @@ class GenericSpider(scrapy.Spider):
         self.requested.add(canon)
         self.list_pages += 1
         return Request(
-            canon,
+            url.split("#", 1)[0],  # fetched as linked; identified by its canonical form
             callback=self.parse_listing,
             errback=self.on_error,
             meta=self._meta(list_depth=depth, role="list"),
@@ -168,7 +168,7 @@ class GenericSpider(scrapy.Spider):
         if not self._budget():
             return None
         return Request(
-            canon,
+            url.split("#", 1)[0],  # fetched as linked; identified by its canonical form
             callback=self.parse_article,
             errback=self.on_error,
             headers=headers or None,
@@ -226,6 +226,17 @@ class GenericSpider(scrapy.Spider):
             lreq = self._list_request(url, depth + 1)
             if lreq is not None:
                 yield lreq
+        if response.meta.get("role") == "start":
+            # a home page: announced feeds, and channel links that may be the lists (read, expanded if lists)
+            for url in reading.feeds:
+                lreq = self._list_request(url, depth + 1)
+                if lreq is not None:
+                    yield lreq
+            for url in reading.sections[: max(0, self.source.max_list_pages - self.list_pages)]:
+                if not looks_like_article_url(url):
+                    req = self._article_request(url, depth + 1)
+                    if req is not None:
+                        yield req
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         canon = canonical_url(response.request.url if response.request else response.url)
@@ -263,6 +274,10 @@ class GenericSpider(scrapy.Spider):
                     req = self._article_request(url, depth + 1)
                     if req is not None:
                         yield req
+                for url in reading.next_pages:
+                    lreq = self._list_request(url, depth + 1)
+                    if lreq is not None:
+                        yield lreq
             if reading.prose_chars < 150:
                 if self.crawler.stats:
                     self.crawler.stats.inc_value("techscout/list_like_pages")
