@@ -62,6 +62,16 @@ class DistributedError(TechscoutError):
 # --------------------------------------------------------------------------------------------------------------
 # connection and keys
 # --------------------------------------------------------------------------------------------------------------
+def redis_url_of(crawler: Any) -> str:
+    """The crawl's Redis URL; ``NotConfigured`` (component disabled) in the single-machine mode."""
+    from scrapy.exceptions import NotConfigured
+
+    url = str(crawler.settings.get("TECHSCOUT_REDIS_URL") or "")
+    if not url:
+        raise NotConfigured("no Redis")
+    return url
+
+
 def connect(redis_url: str) -> Any:
     """A Redis client for ``redis_url``; raises :class:`DistributedError` when the server does not answer."""
     import redis
@@ -344,11 +354,7 @@ class RedisHostGate:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RedisHostGate:
-        from scrapy.exceptions import NotConfigured
-
-        url = crawler.settings.get("TECHSCOUT_REDIS_URL")
-        if not url:
-            raise NotConfigured("no Redis")
+        url = redis_url_of(crawler)
         return cls(crawler, connect(url), float(crawler.settings.getfloat("TECHSCOUT_HOST_DELAY", 0.0)))
 
     async def process_request(self, request: Any) -> None:
@@ -765,11 +771,7 @@ class SharedDedupPipeline(_dedup_base()):  # type: ignore[misc]
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SharedDedupPipeline:
-        from scrapy.exceptions import NotConfigured
-
-        url = crawler.settings.get("TECHSCOUT_REDIS_URL")
-        if not url:
-            raise NotConfigured("no Redis")
+        url = redis_url_of(crawler)
         return cls(crawler.settings.get("TECHSCOUT_DATA") or ".", getattr(crawler, "stats", None), url)
 
     def open_spider(self) -> None:

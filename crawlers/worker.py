@@ -104,10 +104,10 @@ class LeaseKeeper:
     @classmethod
     def from_crawler(cls, crawler: Any) -> LeaseKeeper:
         from scrapy import signals
-        from scrapy.exceptions import NotConfigured
 
-        if not crawler.settings.get("TECHSCOUT_REDIS_URL"):
-            raise NotConfigured("no Redis")
+        from crawlers.distributed import redis_url_of
+
+        redis_url_of(crawler)  # NotConfigured without Redis
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)

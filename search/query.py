@@ -78,6 +78,19 @@ class Query:
         if self.page < 1 or self.size < 0 or self.size > 1000:
             raise QueryError("page must be >= 1 and size between 0 and 1000")
 
+    def counting(self) -> Query:
+        """The same selection with nothing to page, rank, highlight or facet: what ``count()`` runs."""
+        return Query(
+            text=self.text,
+            filters=self.filters,
+            since=self.since,
+            until=self.until,
+            ids=self.ids,
+            min_relevance=self.min_relevance,
+            size=0,
+            highlight=False,
+        )
+
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.size

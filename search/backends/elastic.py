@@ -816,17 +816,7 @@ class ElasticBackend:
         if query is None:
             resp = self._call("count", self.client.count, index=self.alias)
             return int(resp["count"])
-        q = Query(
-            text=query.text,
-            filters=query.filters,
-            since=query.since,
-            until=query.until,
-            ids=query.ids,
-            min_relevance=query.min_relevance,
-            size=0,
-            highlight=False,
-        )
-        return self.search(q).total
+        return self.search(query.counting()).total
 
     def related(self, doc_id: str, n: int = 10) -> list[Hit]:
         """Documents most like ``doc_id`` (``more_like_this``)."""

@@ -624,17 +624,7 @@ class EmbeddedBackend:
     def count(self, query: Query | None = None) -> int:
         if query is None:
             return int(self._conn().execute("SELECT count(*) FROM documents").fetchone()[0])
-        q = Query(
-            text=query.text,
-            filters=query.filters,
-            since=query.since,
-            until=query.until,
-            ids=query.ids,
-            min_relevance=query.min_relevance,
-            size=0,
-            highlight=False,
-        )
-        return self.search(q).total
+        return self.search(query.counting()).total
 
     # -- URL state ----------------------------------------------------------------------------------------------
     def url_states(self, source: str) -> dict[str, UrlState]:
