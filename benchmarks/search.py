@@ -69,6 +69,8 @@ FILTERS: list[dict[str, list[str]]] = [
     {"libraries": ["problem"]},
 ]
 FACETS = ["source", "content_type", "domains", "region"]
+# the worst case: words in a large share of the documents, measured apart (not in the mix above)
+COMMON = ["技术", "中国", "研究", "发展", "技术 研究"]
 
 
 def sentence_pool() -> tuple[list[str], list[str]]:
@@ -160,16 +162,20 @@ def time_queries(
     return out
 
 
-def bench_raw(articles: list[Any], mix: list[Any], workdir: Path) -> dict[str, float]:
+def bench_raw(articles: list[Any], mix: list[Any], path: Path) -> dict[str, Any]:
     """Anchor: one FTS5 table with the same tokens and MATCH expressions, nothing else."""
     from search.text import fts_expression, index_tokens
 
-    conn = sqlite3.connect(workdir / "raw.sqlite", isolation_level=None)
+    reuse = path.exists()
+    conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("CREATE VIRTUAL TABLE fts USING fts5(title, body, tokenize='unicode61 remove_diacritics 0')")
+    if not reuse:
+        conn.execute(
+            "CREATE VIRTUAL TABLE fts USING fts5(title, body, tokenize='unicode61 remove_diacritics 0')"
+        )
     t0 = time.perf_counter()
-    for i in range(0, len(articles), 500):
+    for i in range(0, 0 if reuse else len(articles), 500):
         conn.execute("BEGIN")
         conn.executemany(
             "INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)",
@@ -179,7 +185,7 @@ def bench_raw(articles: list[Any], mix: list[Any], workdir: Path) -> dict[str, f
             ],
         )
         conn.execute("COMMIT")
-    rate = len(articles) / (time.perf_counter() - t0)
+    rate = float("nan") if reuse else len(articles) / (time.perf_counter() - t0)
     from search.query import parse_query
 
     def run(text: str, flt: dict[str, list[str]], facets: list[str]) -> object:
@@ -190,18 +196,19 @@ def bench_raw(articles: list[Any], mix: list[Any], workdir: Path) -> dict[str, f
         ).fetchall()
 
     lat = time_queries(run, mix)
+    common = {q: percentiles(time_queries(run, [(q, {}, [])] * 5)) for q in COMMON}
     conn.close()
     p50, p95 = percentiles(lat)
-    return {"docs_per_s": rate, "p50": p50, "p95": p95}
+    return {"docs_per_s": rate, "p50": p50, "p95": p95, "common": common}
 
 
-def bench_backend(backend: Any, articles: list[Any], mix: list[Any]) -> dict[str, Any]:
+def bench_backend(backend: Any, articles: list[Any], mix: list[Any], index: bool = True) -> dict[str, Any]:
     from search.query import Query
 
     t0 = time.perf_counter()
-    for i in range(0, len(articles), 500):
+    for i in range(0, len(articles) if index else 0, 500):
         backend.upsert(articles[i : i + 500])
-    rate = len(articles) / (time.perf_counter() - t0)
+    rate = len(articles) / (time.perf_counter() - t0) if index else float("nan")
     if hasattr(backend, "client"):
         backend.client.indices.refresh(index=backend.alias)
 
@@ -215,8 +222,13 @@ def bench_backend(backend: Any, articles: list[Any], mix: list[Any]) -> dict[str
             ("filter" if flt else "") + ("+" if flt and facets else "") + ("facets" if facets else "")
             or "plain"
         ].append(ms)
+    common: dict[str, tuple[float, float]] = {}
+    for q in COMMON:
+        for kind, flt, facets in (("plain", {}, []), ("filter+facets", FILTERS[1], FACETS)):
+            common[f"{q} ({kind})"] = percentiles(time_queries(run, [(q, flt, facets)] * 5))
     p50, p95 = percentiles(lat)
     return {
+        "common": common,
         "docs_per_s": rate,
         "p50": p50,
         "p95": p95,
@@ -229,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="10000,100000", help="comma-separated document counts")
     ap.add_argument("--queries", type=int, default=200, help="queries per size")
     ap.add_argument("--elasticsearch", metavar="URL", help="also run against this Elasticsearch server")
+    ap.add_argument(
+        "--keep",
+        metavar="DIR",
+        type=Path,
+        help="keep the indexes in DIR and reuse them on the next run (queries only: no indexing figures)",
+    )
     args = ap.parse_args(argv)
     from search.backends.embedded import EmbeddedBackend
 
@@ -240,9 +258,13 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         articles = make_articles(n, sentences, domains)
         with tempfile.TemporaryDirectory() as tmp:
-            raw = bench_raw(articles, mix, Path(tmp))
-            emb = EmbeddedBackend(Path(tmp) / "techscout.sqlite")
-            rows.append(("embedded", n, bench_backend(emb, articles, mix), raw))
+            work = args.keep or Path(tmp)
+            work.mkdir(parents=True, exist_ok=True)
+            raw = bench_raw(articles, mix, work / f"raw-{n}.sqlite")
+            emb_path = work / f"embedded-{n}.sqlite"
+            fresh = not emb_path.exists()
+            emb = EmbeddedBackend(emb_path)
+            rows.append(("embedded", n, bench_backend(emb, articles, mix, index=fresh), raw))
             emb.close()
         if args.elasticsearch:
             from search.backends.elastic import ElasticBackend
@@ -271,6 +293,18 @@ def main(argv: list[str] | None = None) -> int:
     for name, n, r, _ in rows:
         for kind, (p50, p95) in r["kinds"].items():
             print(f"{name:<14} {n:>7} {kind:<14} {p50:>7.1f} {p95:>7.1f}")
+    print()
+    print(
+        f"{'backend':<14} {'docs':>7} {'common words (5 runs each)':<28} {'p50 ms':>7} {'max ms':>7} {'raw p50':>8}"
+    )
+    for name, n, r, raw in rows:
+        for label, (p50, p95) in r["common"].items():
+            rawq = (
+                raw["common"].get(label.split(" (")[0], (float("nan"),))[0]
+                if "plain" in label
+                else float("nan")
+            )
+            print(f"{name:<14} {n:>7} {label:<28} {p50:>7.1f} {p95:>7.1f} {rawq:>8.1f}")
     return 0
 
 

@@ -57,13 +57,13 @@ CREATE TABLE IF NOT EXISTS documents (
     content_hash TEXT NOT NULL DEFAULT '',
     data TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS documents_source ON documents(source, published);
-CREATE INDEX IF NOT EXISTS documents_published ON documents(published);
-CREATE INDEX IF NOT EXISTS documents_type ON documents(content_type);
-CREATE INDEX IF NOT EXISTS documents_region ON documents(region);
 CREATE INDEX IF NOT EXISTS documents_fingerprint ON documents(fingerprint);
-CREATE INDEX IF NOT EXISTS documents_cluster ON documents(cluster_id);
-CREATE INDEX IF NOT EXISTS documents_story ON documents(story_id);
+DROP INDEX IF EXISTS documents_source;
+DROP INDEX IF EXISTS documents_published;
+DROP INDEX IF EXISTS documents_type;
+DROP INDEX IF EXISTS documents_region;
+DROP INDEX IF EXISTS documents_cluster;
+DROP INDEX IF EXISTS documents_story;
 CREATE TABLE IF NOT EXISTS doc_terms (
     doc INTEGER NOT NULL,
     field TEXT NOT NULL,
@@ -71,9 +71,6 @@ CREATE TABLE IF NOT EXISTS doc_terms (
     PRIMARY KEY (field, value, doc)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS doc_terms_doc ON doc_terms(doc);
-CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(
-    title, body, content='', tokenize='unicode61 remove_diacritics 0'
-);
 CREATE TABLE IF NOT EXISTS url_state (
     url TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -111,6 +108,13 @@ CREATE TABLE IF NOT EXISTS doc_meta (
     story_id TEXT NOT NULL DEFAULT '',
     relevance REAL
 );
+"""
+# contentless (the text is stored once, in ``documents``) and without per-document sizes (``columnsize=0``):
+# ranking reads no size row per match, which makes BM25 over tens of thousands of matches cheap
+_FTS_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(
+    title, body, content='', columnsize=0, tokenize='unicode61 remove_diacritics 0'
+)
 """
 _MULTI_FIELDS = ("domains", "libraries")
 # the columns a search filters, sorts, collapses and counts facets on, in a narrow table (fast per-match lookups)
@@ -153,6 +157,87 @@ def _body_for_index(article: Article) -> str:
     return "\n".join(parts)
 
 
+_DOC_COLS = (
+    "id, url, source, title, published, fetched, updated, content_type, region, language, relevance, "
+    "scitech, fingerprint, cluster_id, story_id, duplicate_of, content_hash, data"
+)
+_META_MARKS = ", ".join("?" * (len(_META_COLS.split(",")) + 1))
+
+
+def _unique_runs(articles: Sequence[Article]) -> Iterator[Sequence[Article]]:
+    """The batch in order, cut wherever an id repeats (a later copy must see the earlier one as stored)."""
+    start = 0
+    seen: set[str] = set()
+    for i, art in enumerate(articles):
+        if art.id in seen:
+            yield articles[start:i]
+            start, seen = i, set()
+        seen.add(art.id)
+    if start < len(articles):
+        yield articles[start:]
+
+
+def _stored_rows(conn: sqlite3.Connection, doc_ids: Sequence[str]) -> dict[str, tuple[int, str, str]]:
+    """id -> (rowid, content hash, stored JSON) of the ids already stored."""
+    out: dict[str, tuple[int, str, str]] = {}
+    for i in range(0, len(doc_ids), 500):
+        chunk = doc_ids[i : i + 500]
+        rows = conn.execute(
+            f"SELECT id, rowid, content_hash, data FROM documents WHERE id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        )
+        out.update((r[0], (int(r[1]), r[2], r[3])) for r in rows)
+    return out
+
+
+def _row_values(art: Article, chash: str, now: str) -> tuple[Any, ...]:
+    """The ``documents`` columns (``_DOC_COLS``) of an article."""
+    return (
+        art.id,
+        art.url,
+        art.source,
+        art.title,
+        art.published,
+        art.fetched,
+        now,
+        art.content_type,
+        art.region,
+        art.language,
+        art.relevance,
+        None if art.scitech_relevant is None else int(art.scitech_relevant),
+        art.fingerprint,
+        art.cluster_id or art.id,
+        art.story_id,
+        art.duplicate_of,
+        chash,
+        json.dumps(article_data(art), ensure_ascii=False),
+    )
+
+
+def _meta_row(rowid: int, art: Article) -> tuple[Any, ...]:
+    """The narrow ``doc_meta`` row (``_META_COLS``) a search filters, sorts and counts facets on."""
+    return (
+        rowid,
+        art.source,
+        art.content_type,
+        art.region,
+        art.language,
+        art.published,
+        art.cluster_id or art.id,
+        art.story_id,
+        art.relevance,
+    )
+
+
+def _term_rows(rowid: int, art: Article) -> list[tuple[int, str, str]]:
+    """``doc_terms`` rows of the multi-valued fields."""
+    return [(rowid, f, v) for f in _MULTI_FIELDS for v in set(getattr(art, f) or [])]
+
+
+def _fts_row(rowid: int, art: Article) -> tuple[int, str, str]:
+    return rowid, index_tokens(art.search_title or art.title), index_tokens(_body_for_index(art))
+
+
 class EmbeddedBackend:
     name = "embedded"
 
@@ -168,6 +253,7 @@ class EmbeddedBackend:
         if not readonly:
             with conn:
                 conn.executescript(_SCHEMA)
+                conn.execute(_FTS_SCHEMA)
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('tokenizer', ?)", (TOKENIZER_VERSION,))
                 if conn.execute("SELECT 1 FROM meta WHERE key='doc_meta'").fetchone() is None:
@@ -213,109 +299,76 @@ class EmbeddedBackend:
             self._local.conn = None
 
     # -- documents ----------------------------------------------------------------------------------------------
-    def _fts_delete(self, conn: sqlite3.Connection, rowid: int, data: dict[str, Any]) -> None:
-        old = Article.from_dict(data)
-        conn.execute(
-            "INSERT INTO docs_fts(docs_fts, rowid, title, body) VALUES('delete', ?, ?, ?)",
-            (rowid, index_tokens(old.search_title or old.title), index_tokens(_body_for_index(old))),
-        )
-
     def upsert(self, articles: Sequence[Article], url_states: Sequence[UrlState] = ()) -> UpsertResult:
+        """One transaction; the batch is read with one query per 500 ids and written with ``executemany``."""
         result = UpsertResult()
         now = _now()
         with self._write() as conn:
-            for art in articles:
-                chash = content_hash(art)
-                row = conn.execute(
-                    "SELECT rowid, content_hash, data FROM documents WHERE id=?", (art.id,)
-                ).fetchone()
-                data = article_data(art)
-                if row is not None:
-                    old = json.loads(row["data"])
-                    if row["content_hash"] == chash:
-                        result.unchanged.append(art.id)
-                        # keep labels fresh (classifier updates) without touching the index
-                        self._write_row(conn, art, chash, now, rowid=row["rowid"], reindex=False, data=data)
-                        continue
-                    conn.execute(
-                        "INSERT INTO revisions(doc_id, at, data) VALUES (?, ?, ?)",
-                        (art.id, now, json.dumps(_revision(old, art), ensure_ascii=False)),
-                    )
-                    self._fts_delete(conn, row["rowid"], old)
-                    self._write_row(conn, art, chash, now, rowid=row["rowid"], reindex=True, data=data)
-                    result.updated.append(art.id)
-                else:
-                    self._write_row(conn, art, chash, now, rowid=None, reindex=True, data=data)
-                    result.new.append(art.id)
+            for part in _unique_runs(articles):
+                self._upsert_part(conn, part, now, result)
             self._put_url_states(conn, url_states)
         return result
 
-    def _write_row(
-        self,
-        conn: sqlite3.Connection,
-        art: Article,
-        chash: str,
-        now: str,
-        *,
-        rowid: int | None,
-        reindex: bool,
-        data: dict[str, Any],
+    def _upsert_part(
+        self, conn: sqlite3.Connection, articles: Sequence[Article], now: str, result: UpsertResult
     ) -> None:
-        values = (
-            art.id,
-            art.url,
-            art.source,
-            art.title,
-            art.published,
-            art.fetched,
-            now,
-            art.content_type,
-            art.region,
-            art.language,
-            art.relevance,
-            None if art.scitech_relevant is None else int(art.scitech_relevant),
-            art.fingerprint,
-            art.cluster_id or art.id,
-            art.story_id,
-            art.duplicate_of,
-            chash,
-            json.dumps(data, ensure_ascii=False),
-        )
-        cols = (
-            "id, url, source, title, published, fetched, updated, content_type, region, language, relevance, "
-            "scitech, fingerprint, cluster_id, story_id, duplicate_of, content_hash, data"
-        )
-        if rowid is None:
-            cur = conn.execute(f"INSERT INTO documents({cols}) VALUES ({','.join('?' * 18)})", values)
-            rowid = int(cur.lastrowid or 0)
-        else:
-            sets = ", ".join(f"{c.strip()}=?" for c in cols.split(","))
-            conn.execute(f"UPDATE documents SET {sets} WHERE rowid=?", (*values, rowid))
-            conn.execute("DELETE FROM doc_terms WHERE doc=?", (rowid,))
-        conn.execute(
-            f"INSERT OR REPLACE INTO doc_meta(rowid, {_META_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                rowid,
-                art.source,
-                art.content_type,
-                art.region,
-                art.language,
-                art.published,
-                art.cluster_id or art.id,
-                art.story_id,
-                art.relevance,
-            ),
-        )
-        for field_name in _MULTI_FIELDS:
-            for value in set(getattr(art, field_name) or []):
-                conn.execute("INSERT OR IGNORE INTO doc_terms VALUES (?, ?, ?)", (rowid, field_name, value))
-        if art.published:
-            conn.execute("INSERT OR IGNORE INTO doc_terms VALUES (?, 'month', ?)", (rowid, art.published[:7]))
-        if reindex:
-            conn.execute(
-                "INSERT INTO docs_fts(rowid, title, body) VALUES (?, ?, ?)",
-                (rowid, index_tokens(art.search_title or art.title), index_tokens(_body_for_index(art))),
+        """Write articles with distinct ids: new rows, changed rows (revision + reindex), unchanged rows
+        (labels refreshed, index untouched)."""
+        stored = _stored_rows(conn, [a.id for a in articles])
+        next_rowid = int(conn.execute("SELECT coalesce(max(rowid), 0) FROM documents").fetchone()[0]) + 1
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        revisions: list[tuple[str, str, str]] = []
+        fts_deletes: list[tuple[int, str, str]] = []
+        fts_inserts: list[tuple[int, str, str]] = []
+        metas: list[tuple[Any, ...]] = []
+        terms: list[tuple[int, str, str]] = []
+        old_terms: list[tuple[int]] = []
+        for art in articles:
+            chash = content_hash(art)
+            values = _row_values(art, chash, now)
+            row = stored.get(art.id)
+            if row is None:
+                rowid = next_rowid
+                next_rowid += 1
+                inserts.append((rowid, *values))
+                fts_inserts.append(_fts_row(rowid, art))
+                result.new.append(art.id)
+            else:
+                rowid, old_hash, old_data = row
+                updates.append((*values, rowid))
+                old_terms.append((rowid,))
+                if old_hash == chash:
+                    result.unchanged.append(art.id)  # labels stay fresh, the index is untouched
+                else:
+                    old = json.loads(old_data)
+                    revisions.append((art.id, now, json.dumps(_revision(old, art), ensure_ascii=False)))
+                    fts_deletes.append(_fts_row(rowid, Article.from_dict(old)))
+                    fts_inserts.append(_fts_row(rowid, art))
+                    result.updated.append(art.id)
+            metas.append(_meta_row(rowid, art))
+            terms.extend(_term_rows(rowid, art))
+        if revisions:
+            conn.executemany("INSERT INTO revisions(doc_id, at, data) VALUES (?, ?, ?)", revisions)
+        if fts_deletes:
+            conn.executemany(
+                "INSERT INTO docs_fts(docs_fts, rowid, title, body) VALUES('delete', ?, ?, ?)", fts_deletes
             )
+        if inserts:
+            conn.executemany(
+                f"INSERT INTO documents(rowid, {_DOC_COLS}) VALUES (?, {','.join('?' * len(_DOC_COLS.split(',')))})",
+                inserts,
+            )
+        if updates:
+            sets = ", ".join(f"{c.strip()}=?" for c in _DOC_COLS.split(","))
+            conn.executemany(f"UPDATE documents SET {sets} WHERE rowid=?", updates)
+            conn.executemany("DELETE FROM doc_terms WHERE doc=?", old_terms)
+        conn.executemany(
+            f"INSERT OR REPLACE INTO doc_meta(rowid, {_META_COLS}) VALUES ({_META_MARKS})", metas
+        )
+        conn.executemany("INSERT OR IGNORE INTO doc_terms VALUES (?, ?, ?)", terms)
+        if fts_inserts:
+            conn.executemany("INSERT INTO docs_fts(rowid, title, body) VALUES (?, ?, ?)", fts_inserts)
 
     def get(self, doc_id: str) -> Article | None:
         row = self._conn().execute("SELECT data, cluster_id FROM documents WHERE id=?", (doc_id,)).fetchone()
@@ -346,7 +399,10 @@ class EmbeddedBackend:
                 row = conn.execute("SELECT rowid, data FROM documents WHERE id=?", (doc_id,)).fetchone()
                 if row is None:
                     continue
-                self._fts_delete(conn, row["rowid"], json.loads(row["data"]))
+                conn.execute(
+                    "INSERT INTO docs_fts(docs_fts, rowid, title, body) VALUES('delete', ?, ?, ?)",
+                    _fts_row(row["rowid"], Article.from_dict(json.loads(row["data"]))),
+                )
                 conn.execute("DELETE FROM doc_terms WHERE doc=?", (row["rowid"],))
                 conn.execute("DELETE FROM doc_meta WHERE rowid=?", (row["rowid"],))
                 conn.execute("DELETE FROM documents WHERE rowid=?", (row["rowid"],))
@@ -440,21 +496,26 @@ class EmbeddedBackend:
         return out
 
     def reindex(self) -> int:
-        """Rebuild the full-text index from the stored documents (after a tokenizer change); returns the count."""
+        """Rebuild the full-text index from the stored documents (after a tokenizer or index layout change);
+        returns the count."""
         n = 0
         with self._write() as conn:
-            conn.execute("INSERT INTO docs_fts(docs_fts) VALUES('delete-all')")
-            for r in conn.execute("SELECT rowid, data FROM documents ORDER BY rowid").fetchall():
-                art = Article.from_dict(json.loads(r["data"]))
-                conn.execute(
+            conn.execute("DROP TABLE IF EXISTS docs_fts")
+            conn.execute(_FTS_SCHEMA)
+            last = 0
+            while True:
+                rows = conn.execute(
+                    "SELECT rowid, data FROM documents WHERE rowid > ? ORDER BY rowid LIMIT 1000", (last,)
+                ).fetchall()
+                if not rows:
+                    break
+                conn.executemany(
                     "INSERT INTO docs_fts(rowid, title, body) VALUES (?, ?, ?)",
-                    (
-                        r["rowid"],
-                        index_tokens(art.search_title or art.title),
-                        index_tokens(_body_for_index(art)),
-                    ),
+                    [_fts_row(r[0], Article.from_dict(json.loads(r[1]))) for r in rows],
                 )
-                n += 1
+                n += len(rows)
+                last = rows[-1][0]
+            conn.execute("INSERT INTO docs_fts(docs_fts) VALUES('optimize')")
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('tokenizer', ?)", (TOKENIZER_VERSION,))
         return n
 
