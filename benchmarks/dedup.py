@@ -285,7 +285,8 @@ def pair_scores(groups: dict[str, str], clusters: dict[str, str]) -> tuple[float
 
 def run_techscout(docs: list[Doc]) -> dict[str, str]:
     index = DedupIndex()
-    return {d.id: index.add(d.id, d.text, title=d.title).cluster_id for d in docs}
+    results = index.add_many({"id": d.id, "text": d.text, "title": d.title} for d in docs)
+    return {d.id: r.cluster_id for d, r in zip(docs, results, strict=True)}
 
 
 def _shingles(dtext: str) -> list[bytes]:
@@ -384,10 +385,10 @@ def _scale_child(system: str, texts: list[str], conn: Any) -> None:
     t_tail = t0
     if system == "techscout":
         index = DedupIndex()
-        for i, text in enumerate(texts):
-            if i == tail_from:
-                t_tail = time.perf_counter()
-            index.add(f"d{i}", text, normalized=True)
+        docs = [{"id": f"d{i}", "text": text} for i, text in enumerate(texts)]
+        index.add_many(docs[:tail_from], normalized=True)  # in arrival order, batch by batch
+        t_tail = time.perf_counter()
+        index.add_many(docs[tail_from:], normalized=True)
         model_bytes = index.memory_bytes()
     else:
         base = Baseline()

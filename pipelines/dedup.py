@@ -24,7 +24,7 @@ import logging
 import math
 import sqlite3
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -39,15 +39,15 @@ from pipelines.minhash import (
     NUM_PERM,
     band_keys,
     containment,
-    content_lines,
-    dedup_text,
+    dedup_text_of,
     fingerprint,
-    signature,
+    signatures,
     similarity,
     strip_text,
+    stripped_lines,
 )
 from pipelines.normalize import normalize_text
-from pipelines.story import is_day_term, story_terms
+from pipelines.story import is_day_term, story_terms, story_terms_many
 
 log = logging.getLogger(__name__)
 
@@ -146,13 +146,16 @@ def cluster_head(members: Iterable[Any]) -> str:
 # in-memory structures
 # --------------------------------------------------------------------------------------------------------------
 class _MultiMap:
-    """uint64 key → document slots: a sorted main table and a small dict of recent entries, merged as it grows."""
+    """uint64 key → document slots: a sorted main table and a small dict of recent entries, merged into the
+    main table (a linear merge of sorted arrays) as it grows."""
 
     def __init__(self) -> None:
         self.keys = np.zeros(0, dtype=np.uint64)
         self.vals = np.zeros(0, dtype=np.uint32)
         self.buf: dict[int, list[int]] = {}
         self.nbuf = 0
+        self.hold = False  # no merging (while a batch holds lookups into the main table)
+        self.dirty = False  # documents were removed: drop their entries on the next merge
 
     def load(self, keys: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32]) -> None:
         order = np.argsort(keys, kind="stable")
@@ -160,42 +163,87 @@ class _MultiMap:
         self.buf, self.nbuf = {}, 0
 
     def add(self, keys: npt.NDArray[np.uint64], val: int, alive: npt.NDArray[np.bool_]) -> None:
+        buf = self.buf
         for k in keys.tolist():
-            self.buf.setdefault(k, []).append(val)
+            vs = buf.get(k)
+            if vs is None:
+                buf[k] = [val]
+            else:
+                vs.append(val)
         self.nbuf += len(keys)
-        if self.nbuf > max(1 << 15, len(self.keys) // 4):
+        self.merge_when_grown(alive)
+
+    def merge_when_grown(self, alive: npt.NDArray[np.bool_]) -> None:
+        """Merge the recent entries once they are many (each merge copies the main table once)."""
+        if not self.hold and self.nbuf > max(1 << 16, len(self.keys) // 32):
             self.merge(alive)
 
-    def merge(self, alive: npt.NDArray[np.bool_]) -> None:
+    def merge(self, alive: npt.NDArray[np.bool_], *, prune: bool = False) -> None:
+        """Move the recent entries into the main table; ``prune`` also drops the main table's entries of
+        removed documents."""
+        if (prune or self.dirty) and len(self.keys):
+            keep = alive[self.vals]
+            if not keep.all():
+                self.keys, self.vals = self.keys[keep], self.vals[keep]
+            self.dirty = False
         if not self.nbuf:
             return
         bk = np.fromiter((k for k, vs in self.buf.items() for _ in vs), dtype=np.uint64, count=self.nbuf)
         bv = np.fromiter((v for vs in self.buf.values() for v in vs), dtype=np.uint32, count=self.nbuf)
-        keys = np.concatenate([self.keys, bk])
-        vals = np.concatenate([self.vals, bv])
-        keep = alive[vals]
-        self.load(keys[keep], vals[keep])
+        keep = alive[bv]
+        bk, bv = bk[keep], bv[keep]
+        order = np.argsort(bk, kind="stable")
+        bk, bv = bk[order], bv[order]
+        at = np.searchsorted(self.keys, bk, side="right")
+        self.keys = np.insert(self.keys, at, bk)
+        self.vals = np.insert(self.vals, at, bv)
+        self.buf, self.nbuf = {}, 0
+
+    def _main(self, keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.intp]]:
+        """Slots under each of ``keys`` in the main table, and how many each key holds."""
+        lo = np.searchsorted(self.keys, keys, side="left")
+        hi = np.searchsorted(self.keys, keys, side="right")
+        counts = hi - lo
+        total = int(counts.sum())
+        if not total:
+            return self.vals[:0], counts
+        nz = counts > 0
+        starts = lo[nz]
+        runs = counts[nz]
+        # every index in [lo, hi) of every key, without a Python loop
+        offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(runs)[:-1])), runs)
+        return self.vals[offsets + np.arange(total)], counts
+
+    def get_main_rows(self, keys: npt.NDArray[np.uint64]) -> list[npt.NDArray[np.uint32]]:
+        """For each row of a key matrix, the main table's slots under any of its keys."""
+        if not len(self.keys) or not len(keys):
+            return [self.vals[:0]] * len(keys)
+        vals, counts = self._main(keys.ravel())
+        bounds = np.concatenate(([0], np.cumsum(counts.reshape(keys.shape).sum(axis=1)))).tolist()
+        return [vals[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def get_recent(self, keys: list[int]) -> list[int]:
+        """Slots under any of ``keys`` among the recent entries."""
+        buf = self.buf
+        if not buf:
+            return []
+        out: list[int] = []
+        for k in keys:
+            vs = buf.get(k)
+            if vs:
+                out.extend(vs)
+        return out
 
     def get(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
         """Slots under any of ``keys``, once per key that holds them."""
         parts: list[npt.NDArray[Any]] = []
         if len(self.keys):
-            lo = np.searchsorted(self.keys, keys, side="left")
-            hi = np.searchsorted(self.keys, keys, side="right")
-            counts = hi - lo
-            total = int(counts.sum())
-            if total:
-                nz = counts > 0
-                starts = lo[nz]
-                runs = counts[nz]
-                # every index in [lo, hi) of every key, without a Python loop
-                offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(runs)[:-1])), runs)
-                parts.append(self.vals[offsets + np.arange(total)])
-        if self.buf:
-            for k in keys.tolist():
-                vs = self.buf.get(k)
-                if vs:
-                    parts.append(np.asarray(vs, dtype=np.uint32))
+            vals, _ = self._main(keys)
+            if len(vals):
+                parts.append(vals)
+        recent = self.get_recent(keys.tolist())
+        if recent:
+            parts.append(np.asarray(recent, dtype=np.uint32))
         if not parts:
             return np.zeros(0, dtype=np.intp)
         return np.concatenate(parts).astype(np.intp)
@@ -212,6 +260,7 @@ class _Prepared:
     size: int
     bands: npt.NDArray[np.uint64]
     line_cells: npt.NDArray[np.intp]
+    cells: list[int]
     ntitle: str
     norm: str
     lines: list[str]
@@ -221,6 +270,11 @@ class _Prepared:
     source: str
     published: str | None
     _terms: tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]] | None = None
+    main_hits: npt.NDArray[np.uint32] | None = None  # slots of the main band table under its band keys
+
+    @property
+    def band_list(self) -> list[int]:
+        return self.bands.tolist()
 
     def terms(self) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]]:
         """Candidate story terms and weights (computed on first use: a duplicate never needs them)."""
@@ -285,6 +339,9 @@ class DedupIndex:
         self._pending: dict[str, tuple[Any, ...] | None] = {}
         self._flush_every = 500
         self._sketch_dirty = False
+        self._version = 0  # changes with every insert and removal
+        self._last_lookup: tuple[tuple[Any, ...], int, _Prepared, tuple[DedupResult, Any]] | None = None
+        self._crossed: set[int] | None = None  # in a batch: line cells that became chrome during it
 
     # ---------------------------------------------------------------------------------------------------- public
     @classmethod
@@ -325,20 +382,34 @@ class DedupIndex:
         ``normalized`` says that ``text`` and ``title`` already are in their search form
         (:func:`pipelines.normalize.normalize_text`), which saves normalising them again.
         """
-        prep = self._prepare(doc_id, text, title, published, url, source, normalized)
-        result, terms = self._probe(prep)
-        slot = self._pos.get(doc_id)
-        if slot is not None and self._alive[slot]:
-            if result.duplicate_of is None:
-                result = replace(result, cluster_id=self._cluster[slot])
-            if result.story_id == doc_id:
-                result = replace(result, story_id=self._story[slot])
-        if cluster_id or story_id:
-            result = replace(
-                result, cluster_id=cluster_id or result.cluster_id, story_id=story_id or result.story_id
-            )
-        self._insert(prep, terms, result)
-        return result
+        key = (doc_id, text, title, published, url, source, normalized)
+        last = self._last_lookup
+        self._last_lookup = None
+        if last is not None and last[0] == key and last[1] == self._version:
+            prep, probed = last[2], last[3]  # what lookup() just found, with nothing added since
+        else:
+            prep, probed = self._prepare_many([key[:6]], normalized)[0], None
+        return self._add_prepared(prep, cluster_id, story_id, probed)
+
+    def add_many(
+        self, docs: Iterable[Mapping[str, Any]], *, normalized: bool = False, batch: int = 512
+    ) -> list[DedupResult]:
+        """:meth:`add` of each document in turn (the same results), prepared in batches: shingle hashes,
+        signatures, band lookups and story terms are computed for a whole batch at once.
+
+        A document is a mapping with ``id`` and ``text`` and optionally ``title``, ``published``, ``url``,
+        ``source``, ``cluster_id`` and ``story_id``.
+        """
+        results: list[DedupResult] = []
+        rows: list[Mapping[str, Any]] = []
+        for doc in docs:
+            rows.append(doc)
+            if len(rows) >= batch:
+                results.extend(self._add_batch(rows, normalized))
+                rows = []
+        if rows:
+            results.extend(self._add_batch(rows, normalized))
+        return results
 
     def lookup(
         self,
@@ -352,8 +423,11 @@ class DedupIndex:
         normalized: bool = False,
     ) -> DedupResult:
         """What :meth:`add` would say, without adding anything."""
-        prep = self._prepare(doc_id, text, title, published, url, source, normalized)
-        result, _ = self._probe(prep)
+        key = (doc_id, text, title, published, url, source, normalized)
+        prep = self._prepare_many([key[:6]], normalized)[0]
+        probed = self._probe(prep)
+        self._last_lookup = (key, self._version, prep, probed)  # an add() of the same document reuses it
+        result = probed[0]
         slot = self._pos.get(doc_id)
         if slot is not None and self._alive[slot] and result.duplicate_of is None:
             result = replace(result, cluster_id=self._cluster[slot])
@@ -368,6 +442,8 @@ class DedupIndex:
             return False
         self._alive[slot] = False
         self._live -= 1
+        self._version += 1
+        self._bands.dirty = self._terms.dirty = True
         fp = int(self._fps[slot])
         if self._by_fp.get(fp) == slot:
             del self._by_fp[fp]
@@ -446,19 +522,27 @@ class DedupIndex:
             self._db.execute("DELETE FROM docs")
             self._db.execute("DELETE FROM meta")
         n = 0
+        batch: list[dict[str, Any]] = []
+        normalized = False
         for a in articles:
-            self.add(
-                a.id,
-                a.search_text or a.text,
-                title=a.search_title or a.title,
-                published=a.published,
-                url=a.url,
-                source=a.source,
-                cluster_id=a.cluster_id or None,
-                story_id=a.story_id or None,
-                normalized=bool(a.search_text),
+            if batch and (bool(a.search_text) != normalized or len(batch) >= 512):
+                self.add_many(batch, normalized=normalized)  # a run of articles with or without search form
+                batch = []
+            normalized = bool(a.search_text)
+            batch.append(
+                {
+                    "id": a.id,
+                    "text": a.search_text or a.text,
+                    "title": a.search_title or a.title,
+                    "published": a.published,
+                    "url": a.url,
+                    "source": a.source,
+                    "cluster_id": a.cluster_id or None,
+                    "story_id": a.story_id or None,
+                }
             )
             n += 1
+        self.add_many(batch, normalized=normalized)
         self.flush()
         return n
 
@@ -535,51 +619,135 @@ class DedupIndex:
             self._sources.append(source)
         return i
 
-    def _prepare(
+    def _add_prepared(
         self,
-        doc_id: str,
-        text: str,
-        title: str,
-        published: str | None,
-        url: str,
-        source: str,
+        prep: _Prepared,
+        cluster_id: str | None,
+        story_id: str | None,
+        probed: tuple[DedupResult, npt.NDArray[np.uint64]] | None = None,
+    ) -> DedupResult:
+        result, terms = probed if probed is not None else self._probe(prep)
+        slot = self._pos.get(prep.doc_id)
+        if slot is not None and self._alive[slot]:
+            if result.duplicate_of is None:
+                result = replace(result, cluster_id=self._cluster[slot])
+            if result.story_id == prep.doc_id:
+                result = replace(result, story_id=self._story[slot])
+        if cluster_id or story_id:
+            result = replace(
+                result, cluster_id=cluster_id or result.cluster_id, story_id=story_id or result.story_id
+            )
+        self._insert(prep, terms, result)
+        return result
+
+    def _add_batch(self, docs: list[Mapping[str, Any]], normalized: bool) -> list[DedupResult]:
+        rows = [
+            (
+                str(d["id"]),
+                str(d.get("text") or ""),
+                str(d.get("title") or ""),
+                d.get("published") or None,
+                str(d.get("url") or ""),
+                str(d.get("source") or ""),
+            )
+            for d in docs
+        ]
+        preps = self._prepare_many(rows, normalized, with_terms=True)
+        hits = self._bands.get_main_rows(np.stack([p.bands for p in preps]))
+        results: list[DedupResult] = []
+        self._bands.hold = True  # the main table stays as looked up; the batch's own entries stay recent
+        self._crossed = set()
+        try:
+            for row, doc, prep, main in zip(rows, docs, preps, hits, strict=True):
+                if self._crossed and not self._crossed.isdisjoint(prep.cells):
+                    # a line of it became chrome earlier in this batch: its signature changes
+                    again = self._prepare_many([row], normalized)[0]
+                    again._terms = prep._terms
+                    prep = again
+                else:
+                    prep.main_hits = main
+                cluster_id = doc.get("cluster_id") or None
+                story_id = doc.get("story_id") or None
+                results.append(self._add_prepared(prep, cluster_id, story_id))
+        finally:
+            self._bands.hold = False
+            self._crossed = None
+            self._bands.merge_when_grown(self._alive)
+        return results
+
+    def _prepare_many(
+        self,
+        rows: list[tuple[str, str, str, str | None, str, str]],
         normalized: bool = False,
-    ) -> _Prepared:
-        norm = text if normalized else normalize_text(text)
-        ntitle = title if normalized else normalize_text(title)
-        lines = content_lines(norm)
-        dtext = dedup_text(norm, normalized=True, lines=lines)
-        if len(dtext) < SHORT_TEXT:  # "详见附件": a short body says too little without its headline
-            dtext = strip_text(ntitle) + dtext
-        cells = np.fromiter(
-            (_line_hash(strip_text(line)) & ((1 << LINE_BITS) - 1) for line in lines),
-            dtype=np.intp,
-            count=len(lines),
+        *,
+        with_terms: bool = False,
+    ) -> list[_Prepared]:
+        """Everything about each (id, text, title, published, url, source) that does not depend on the other
+        documents: dedup text, fingerprint, signature (without the chrome lines known now), band keys, and
+        with ``with_terms`` the candidate story terms."""
+        mask = (1 << LINE_BITS) - 1
+        norms: list[str] = []
+        titles: list[str] = []
+        all_lines: list[list[str]] = []
+        all_stripped: list[list[str]] = []
+        dtexts: list[str] = []
+        cells: list[list[int]] = []
+        for _, text, title, _, _, _ in rows:
+            norm = text if normalized else normalize_text(text)
+            ntitle = title if normalized else normalize_text(title)
+            lines, stripped = stripped_lines(norm)
+            dtext = dedup_text_of(norm, "".join(stripped)) if norm else ""
+            if len(dtext) < SHORT_TEXT:  # "详见附件": a short body says too little without its headline
+                dtext = strip_text(ntitle) + dtext
+            norms.append(norm)
+            titles.append(ntitle)
+            all_lines.append(lines)
+            all_stripped.append(stripped)
+            dtexts.append(dtext)
+            cells.append([_line_hash(line) & mask for line in stripped])
+        flat = [c for cs in cells for c in cs]
+        common_at = (
+            set(np.flatnonzero(self._line_counts[flat] >= BOILERPLATE_MIN).tolist()) if flat else set()
         )
-        dsig = dtext
-        common = self._line_counts[cells] >= BOILERPLATE_MIN
-        if common.any():  # leave the site's chrome out of the signature (not out of the fingerprint)
-            kept = strip_text("".join(line for line, c in zip(lines, common.tolist(), strict=True) if not c))
-            if len(kept) >= max(20, len(dtext) // 4):
-                dsig = kept
-        sig, size = signature(dsig)
-        ts = parse_published(published)
-        return _Prepared(
-            doc_id=doc_id,
-            fp=int(fingerprint(dtext), 16),
-            line_cells=cells,
-            sig=sig,
-            size=size,
-            bands=band_keys(sig, BANDS),
-            ntitle=ntitle,
-            norm=norm,
-            lines=lines,
-            ts=ts,
-            day=_day(ts),
-            url=url,
-            source=source,
-            published=published,
-        )
+        dsigs = dtexts
+        if common_at:  # leave the site's chrome out of the signature (not out of the fingerprint)
+            dsigs = []
+            at = 0
+            for dtext, stripped in zip(dtexts, all_stripped, strict=True):
+                n = len(stripped)
+                if not common_at.isdisjoint(range(at, at + n)):
+                    kept = "".join(x for i, x in enumerate(stripped, at) if i not in common_at)
+                    if len(kept) >= max(20, len(dtext) // 4):
+                        dtext = kept
+                dsigs.append(dtext)
+                at += n
+        sigs, sizes = signatures(dsigs)
+        bands = band_keys(sigs, BANDS)
+        terms = story_terms_many(list(zip(titles, norms, all_lines, strict=True))) if with_terms else None
+        out: list[_Prepared] = []
+        for i, (doc_id, _, _, published, url, source) in enumerate(rows):
+            ts = parse_published(published)
+            out.append(
+                _Prepared(
+                    doc_id=doc_id,
+                    fp=int(fingerprint(dtexts[i]), 16),
+                    line_cells=np.asarray(cells[i], dtype=np.intp),
+                    cells=cells[i],
+                    sig=sigs[i],
+                    size=int(sizes[i]),
+                    bands=bands[i],
+                    ntitle=titles[i],
+                    norm=norms[i],
+                    lines=all_lines[i],
+                    ts=ts,
+                    day=_day(ts),
+                    url=url,
+                    source=source,
+                    published=published,
+                    _terms=None if terms is None else terms[i],
+                )
+            )
+        return out
 
     def _sketch_rows(
         self, terms: npt.NDArray[np.uint64]
@@ -615,7 +783,15 @@ class DedupIndex:
         sim = 0.0
         if prep.size == 0:  # nothing to compare: never a duplicate
             return DedupResult(None, False, prep.doc_id, prep.doc_id, 0.0, ""), _NO_TERMS
-        cands = np.unique(self._bands.get(prep.bands))
+        if prep.main_hits is None:
+            cands = np.unique(self._bands.get(prep.bands))
+        else:
+            recent = self._bands.get_recent(prep.band_list)
+            if recent:
+                cands = np.unique(np.concatenate((prep.main_hits, np.asarray(recent, dtype=np.uint32))))
+            else:
+                cands = np.unique(prep.main_hits)
+            cands = cands.astype(np.intp)
         if len(cands):
             cands = cands[alive[cands] & (cands != self_slot)]
         if len(cands):
@@ -726,7 +902,10 @@ class DedupIndex:
             cells = np.unique(prep.line_cells)
             counts = self._line_counts[cells]
             self._line_counts[cells] = counts + (counts < np.uint8(255)).astype(np.uint8)
+            if self._crossed is not None:
+                self._crossed.update(cells[counts == BOILERPLATE_MIN - 1].tolist())
         self._n_added += 1
+        self._version += 1
         self._sketch_dirty = True
         self._write(
             prep.doc_id,
@@ -950,29 +1129,47 @@ def _read_jsonl(path: str) -> Iterator[dict[str, Any]]:
             stream.close()
 
 
+_CLI_BATCH = 512
+
+
+def _print_results(docs: list[dict[str, Any]], results: list[DedupResult]) -> None:
+    for doc, result in zip(docs, results, strict=True):
+        out = {
+            "id": doc["id"],
+            "duplicate_of": result.duplicate_of,
+            "cluster_id": result.cluster_id,
+            "story_id": result.story_id,
+        }
+        print(json.dumps(out, ensure_ascii=False))
+    sys.stdout.flush()
+
+
 def cli_dedup(args: argparse.Namespace, settings: Any) -> int:
     """``techscout dedup --jsonl FILE``: one line per input document with its duplicate, cluster and story."""
     from crawlers.urls import host_of
 
     index = DedupIndex()
     try:
+        batch: list[dict[str, Any]] = []
         for doc in _read_jsonl(args.jsonl):
             url = str(doc.get("url") or "")
-            result = index.add(
-                str(doc["id"]),
-                str(doc.get("text") or ""),
-                title=str(doc.get("title") or ""),
-                published=doc.get("published") or None,
-                url=url,
-                source=str(doc.get("source") or host_of(url)),
+            batch.append(
+                {
+                    "id": str(doc["id"]),
+                    "text": str(doc.get("text") or ""),
+                    "title": str(doc.get("title") or ""),
+                    "published": doc.get("published") or None,
+                    "url": url,
+                    "source": str(doc.get("source") or host_of(url)),
+                }
             )
-            out = {
-                "id": str(doc["id"]),
-                "duplicate_of": result.duplicate_of,
-                "cluster_id": result.cluster_id,
-                "story_id": result.story_id,
-            }
-            print(json.dumps(out, ensure_ascii=False))
+            if len(batch) >= _CLI_BATCH:
+                _print_results(batch, index.add_many(batch))
+                batch = []
+    except DedupError:
+        _print_results(batch, index.add_many(batch))  # the lines before a bad one are answered
+        raise
     except OSError as exc:
         raise DedupError(f"{args.jsonl}: {exc}") from None
+    _print_results(batch, index.add_many(batch))
     return 0

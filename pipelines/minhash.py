@@ -39,7 +39,13 @@ def strip_text(text: str) -> str:
 def content_lines(norm: str) -> list[str]:
     """The lines of a normalised text that carry content: navigation-like lines (short, no sentence
     punctuation) and empty lines are left out."""
+    return stripped_lines(norm)[0]
+
+
+def stripped_lines(norm: str) -> tuple[list[str], list[str]]:
+    """:func:`content_lines` of a normalised text and each of them stripped (:func:`strip_text`)."""
     kept: list[str] = []
+    stripped: list[str] = []
     for line in norm.split("\n"):
         words = _NOT_WORD.sub("", line)
         if not words:
@@ -47,7 +53,9 @@ def content_lines(norm: str) -> list[str]:
         if len(words) < _SHORT_LINE and not _SENTENCE_PUNCT.search(line):
             continue
         kept.append(line)
-    return kept
+        low = line.lower()
+        stripped.append(words if low == line else _NOT_WORD.sub("", low))
+    return kept, stripped
 
 
 def dedup_text(text: str, *, normalized: bool = False, lines: list[str] | None = None) -> str:
@@ -61,9 +69,14 @@ def dedup_text(text: str, *, normalized: bool = False, lines: list[str] | None =
     if not norm:
         return ""
     out = strip_text("".join(content_lines(norm) if lines is None else lines))
-    if len(out) < 20:  # a text made only of short lines (a title, a list): keep all of it
-        out = strip_text(norm)
-    return out
+    return dedup_text_of(norm, out)
+
+
+def dedup_text_of(norm: str, joined: str) -> str:
+    """:func:`dedup_text` from the normalised text and its stripped content lines joined."""
+    if len(joined) < 20:  # a text made only of short lines (a title, a list): keep all of it
+        return strip_text(norm)
+    return joined
 
 
 def fingerprint(dtext: str) -> str:
@@ -80,18 +93,52 @@ def _mix(h: U64) -> U64:
     return h ^ (h >> np.uint64(31))
 
 
+def _codepoints(text: str) -> U64:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+
+
+def _rolling(cps: U64, k: int) -> U64:
+    n = len(cps) - k + 1
+    h = cps[:n].copy()
+    for j in range(1, k):
+        h *= _P
+        h += cps[j : j + n]
+    h += np.uint64(k)
+    return _mix(h)
+
+
 def gram_hashes(dtext: str, k: int) -> U64:
     """64-bit hashes of every character ``k``-gram of ``dtext`` (in order, with repeats)."""
     if not dtext:
         return np.zeros(0, dtype=np.uint64)
-    cps = np.frombuffer(dtext.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    if len(cps) < k:
-        k = len(cps)
-    n = len(cps) - k + 1
-    h = np.zeros(n, dtype=np.uint64)
-    for j in range(k):
-        h = h * _P + cps[j : j + n]
-    return _mix(h + np.uint64(k))
+    cps = _codepoints(dtext)
+    return _rolling(cps, min(k, len(cps)))
+
+
+def _grams_of_many(dtexts: list[str], k: int) -> tuple[U64, npt.NDArray[np.intp]]:
+    """The ``k``-gram hashes of every text (:func:`gram_hashes`) in one array, and the text each belongs to."""
+    lengths = np.fromiter((len(d) for d in dtexts), dtype=np.intp, count=len(dtexts))
+    total = int(lengths.sum())
+    parts: list[U64] = []
+    owners: list[npt.NDArray[np.intp]] = []
+    if total >= k:
+        h = _rolling(_codepoints("".join(dtexts)), k)
+        ends = np.cumsum(lengths)
+        # a gram belongs to the text it starts in if it ends there too: the last k - 1 starts of each text
+        # (all of a shorter one's) do not
+        last = (ends[:, None] - np.arange(1, k)[None, :]).ravel()
+        last = last[(last >= np.repeat(ends - lengths, k - 1)) & (last < len(h))]
+        valid = np.ones(len(h), dtype=np.bool_)
+        valid[last] = False
+        owner = np.repeat(np.arange(len(dtexts), dtype=np.intp), lengths)[: len(h)]
+        parts.append(h[valid])
+        owners.append(owner[valid])
+    for i in np.flatnonzero((lengths > 0) & (lengths < k)).tolist():  # shorter than a shingle: one gram
+        parts.append(gram_hashes(dtexts[i], k))
+        owners.append(np.full(1, i, dtype=np.intp))
+    if not parts:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.intp)
+    return np.concatenate(parts), np.concatenate(owners)
 
 
 def signature(dtext: str, num_perm: int = NUM_PERM, k: int = SHINGLE) -> tuple[U32, int]:
@@ -101,17 +148,69 @@ def signature(dtext: str, num_perm: int = NUM_PERM, k: int = SHINGLE) -> tuple[U
     32 bits); empty bins borrow the value of the next non-empty bin, rehashed with the distance
     ("densification"), so that the fraction of equal bins estimates the Jaccard similarity.
     """
-    hashes = np.sort(gram_hashes(dtext, k))  # sort + diff: much faster than np.unique on small arrays
-    if len(hashes) > 1:
-        hashes = hashes[np.concatenate(([True], hashes[1:] != hashes[:-1]))]
+    sigs, sizes = signatures([dtext], num_perm, k)
+    return sigs[0], int(sizes[0])
+
+
+def signatures(
+    dtexts: list[str], num_perm: int = NUM_PERM, k: int = SHINGLE
+) -> tuple[U32, npt.NDArray[np.int64]]:
+    """:func:`signature` of each text, all computed together: a ``(len(dtexts), num_perm)`` matrix and the
+    shingle-set sizes.
+
+    The shingle hashes of all texts are sorted once, keyed by (text, top 54 bits of the hash): a bin's first key
+    holds its minimum and distinct keys count the distinct shingles (two shingles of one text that differ only
+    in the low 10 bits of their hash count once, about once in 10^10 texts).
+    """
+    n_docs = len(dtexts)
+    bits = int(num_perm - 1).bit_length()
+    if num_perm != 1 << bits or n_docs >= 1 << 10:
+        sigs = np.empty((n_docs, num_perm), dtype=np.uint32)
+        sizes = np.zeros(n_docs, dtype=np.int64)
+        step = 1 if num_perm != 1 << bits else 1 << 9
+        for i in range(0, n_docs, step):
+            if step == 1:
+                sigs[i], sizes[i] = _signature_general(gram_hashes(dtexts[i], k), num_perm)
+            else:
+                sigs[i : i + step], sizes[i : i + step] = signatures(dtexts[i : i + step], num_perm, k)
+        return sigs, sizes
+    hashes, owner = _grams_of_many(dtexts, k)
+    keys = np.sort((owner.astype(np.uint64) << np.uint64(54)) | (hashes >> np.uint64(10)))
+    sizes = np.zeros(n_docs, dtype=np.int64)
+    sig = np.full(n_docs * num_perm, _EMPTY, dtype=np.uint32)
+    if len(keys):
+        new = np.empty(len(keys), dtype=np.bool_)
+        new[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=new[1:])
+        sizes += np.bincount((keys[new] >> np.uint64(54)).astype(np.intp), minlength=n_docs)
+        cell = keys >> np.uint64(54 - bits)  # text × bin
+        first = np.empty(len(keys), dtype=np.bool_)
+        first[0] = True
+        np.not_equal(cell[1:], cell[:-1], out=first[1:])
+        vals = ((keys[first] >> np.uint64(54 - bits - 32)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        vals[vals == _EMPTY] -= np.uint32(1)
+        sig[cell[first].astype(np.intp)] = vals
+    sigs = sig.reshape(n_docs, num_perm)
+    for i in np.flatnonzero((sizes > 0) & (sigs == _EMPTY).any(axis=1)).tolist():
+        _densify(sigs[i], num_perm)
+    return sigs, sizes
+
+
+def _signature_general(hashes: U64, num_perm: int) -> tuple[U32, int]:
     sig = np.full(num_perm, _EMPTY, dtype=np.uint32)
+    hashes = np.unique(hashes)
     if len(hashes) == 0:
         return sig, 0
     bits = int(num_perm - 1).bit_length()
-    bins = (hashes >> np.uint64(64 - bits)) % np.uint64(num_perm)
+    bins = ((hashes >> np.uint64(64 - bits)) % np.uint64(num_perm)).astype(np.intp)
     vals = ((hashes >> np.uint64(64 - bits - 32)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     vals[vals == _EMPTY] -= np.uint32(1)
-    np.minimum.at(sig, bins.astype(np.intp), vals)
+    np.minimum.at(sig, bins, vals)
+    return _densify(sig, num_perm), int(len(hashes))
+
+
+def _densify(sig: U32, num_perm: int) -> U32:
+    """Fill the empty bins of a signature in place (and return it)."""
     empty = sig == _EMPTY
     if empty.any():
         full = np.flatnonzero(~empty)
@@ -122,7 +221,7 @@ def signature(dtext: str, num_perm: int = NUM_PERM, k: int = SHINGLE) -> tuple[U
         mixed = _mix(sig[src].astype(np.uint64) + dist.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
         sig[holes] = (mixed >> np.uint64(32)).astype(np.uint32)
         sig[sig == _EMPTY] -= np.uint32(1)
-    return sig, int(len(hashes))
+    return sig
 
 
 def band_keys(sig: npt.NDArray[np.uint32], bands: int) -> U64:

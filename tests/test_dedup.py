@@ -283,6 +283,69 @@ def test_memory_grows_with_documents() -> None:
     assert index.memory_bytes() > empty
 
 
+def _mixed_set() -> list[dict[str, Any]]:
+    """Originals, reprints of several kinds, exact copies, a footer that becomes known chrome part-way, short
+    notices, empty texts and a re-added id, in a fixed shuffled order."""
+    footer = (
+        "\n以上文章仅代表作者个人观点，本网只是转载，如涉及作品内容、版权、稿酬问题，请及时联系我们。\n"
+        "本网所有文字、图片和音视频等，版权均属本网所有，未经本网协议授权不得转载、链接或其他方式复制发表。"
+    )
+    rng = random.Random(11)
+    docs: list[dict[str, Any]] = []
+    for i, row in enumerate(ABSTRACTS):
+        day = f"2024-05-0{1 + i % 3}"
+        docs.append({"id": row["id"], "text": row["text"] + footer, "published": day, "source": "a"})
+        if i % 2 == 0:
+            name = list(TRANSFORMS)[i // 2 % len(TRANSFORMS)]
+            docs.append(
+                {"id": f"{row['id']}~r", "text": TRANSFORMS[name](row["text"], rng), "published": day}
+            )
+    short = "研究了稀土掺杂对氧化锆陶瓷相变行为的影响，结果表明掺杂量为百分之三时材料的断裂韧性最高。"
+    docs += [{"id": f"short{i}", "text": short + footer, "source": "a"} for i in range(2)]
+    for key, text in SEEDS.items():
+        docs.append({"id": f"seed{key}", "text": text, "title": text[:20], "published": PUBLISHED[key]})
+    docs.append({"id": "orig", "text": ORIGINAL_002, "published": "2021-01-18", "source": "chinanews"})
+    docs.append({"id": "copy", "text": ORIGINAL_002 + "\n\n", "source": "other"})
+    docs.append({"id": "n1", "text": "详见附件。", "title": "关于开展2024年度科技计划项目申报工作的通知"})
+    docs.append({"id": "n2", "text": "详见附件", "title": "关于开展2024年度科技计划项目申报工作的通知"})
+    docs += [{"id": "e1", "text": ""}, {"id": "e2", "text": " \n"}]
+    rng.shuffle(docs)
+    docs.append({"id": docs[3]["id"], "text": SEEDS["004"]})  # re-added with another text
+    docs.append({"id": "gone-and-back", "text": ABSTRACTS[0]["text"]})
+    return docs
+
+
+def test_add_many_gives_what_add_gives_one_by_one() -> None:
+    docs = _mixed_set()
+    one = DedupIndex()
+    expected = [
+        one.add(
+            d["id"],
+            d["text"],
+            title=d.get("title", ""),
+            published=d.get("published"),
+            source=d.get("source", ""),
+        )
+        for d in docs
+    ]
+    assert sum(r.duplicate_of is not None for r in expected) >= 8
+    assert len({r.story_id for r in expected}) < len({r.cluster_id for r in expected})
+    for batch in (1, 7, 64, 1000):
+        index = DedupIndex()
+        assert index.add_many(docs, batch=batch) == expected
+        assert [index.info(d["id"]) for d in docs] == [one.info(d["id"]) for d in docs]
+
+
+def test_lookup_then_add_of_one_document_is_one_probe() -> None:
+    index = DedupIndex()
+    index.add("a", SEEDS["000"])
+    probe = index.lookup("b", SEEDS["000"] + "\n")
+    index.add("c", SEEDS["003"])  # the index changed: the add of "b" probes again
+    assert index.add("b", SEEDS["000"] + "\n") == probe
+    assert index.lookup("d", SEEDS["003"]).duplicate_of == "c"
+    assert index.add("d", SEEDS["003"]).duplicate_of == "c"
+
+
 # ----------------------------------------------------------------------------------------------- persistence
 def test_state_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "dedup.sqlite"
