@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     sentences, domains = sentence_pool()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     mix = query_mix(args.queries)
-    rows: list[tuple[str, int, dict[str, Any], dict[str, float]]] = []
+    rows: list[tuple[str, int, dict[str, Any], dict[str, Any]]] = []
     print(f"{len(sentences)} corpus sentences; {args.queries} queries per size", file=sys.stderr)
     for n in sizes:
         articles = make_articles(n, sentences, domains)

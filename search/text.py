@@ -14,6 +14,7 @@ import html
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from operator import add as _concat
 
 from search.query import ParsedQuery, Term
 
@@ -41,7 +42,7 @@ def index_tokens(text: str) -> str:
     add, extend, is_cjk = out.append, out.extend, _IS_CJK.match
     for run in _RUN.findall(text.lower()):
         if len(run) > 1 and is_cjk(run):
-            extend(map(str.__add__, run[:-1], run[1:]))
+            extend(map(_concat, run, run[1:]))  # the bigrams, in order
             add(run[-1])
         else:
             add(run)

@@ -116,6 +116,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(
     title, body, content='', columnsize=0, tokenize='unicode61 remove_diacritics 0'
 )
 """
+# FTS5 keeps a transaction's new tokens in memory and writes them out as one segment when the transaction ends or
+# this much is pending: a batch of a few hundred articles becomes one segment (less merging later)
+_FTS_HASHSIZE = 32 * 1024 * 1024
 _MULTI_FIELDS = ("domains", "libraries")
 # the columns a search filters, sorts, collapses and counts facets on, in a narrow table (fast per-match lookups)
 _META_COLS = "source, content_type, region, language, published, cluster_id, story_id, relevance"
@@ -162,6 +165,13 @@ _DOC_COLS = (
     "scitech, fingerprint, cluster_id, story_id, duplicate_of, content_hash, data"
 )
 _META_MARKS = ", ".join("?" * (len(_META_COLS.split(",")) + 1))
+
+
+def _create_fts(conn: sqlite3.Connection) -> None:
+    conn.execute(_FTS_SCHEMA)
+    row = conn.execute("SELECT v FROM docs_fts_config WHERE k='hashsize'").fetchone()
+    if row is None or int(row[0]) != _FTS_HASHSIZE:
+        conn.execute("INSERT INTO docs_fts(docs_fts, rank) VALUES('hashsize', ?)", (_FTS_HASHSIZE,))
 
 
 def _unique_runs(articles: Sequence[Article]) -> Iterator[Sequence[Article]]:
@@ -253,7 +263,7 @@ class EmbeddedBackend:
         if not readonly:
             with conn:
                 conn.executescript(_SCHEMA)
-                conn.execute(_FTS_SCHEMA)
+                _create_fts(conn)
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('tokenizer', ?)", (TOKENIZER_VERSION,))
                 if conn.execute("SELECT 1 FROM meta WHERE key='doc_meta'").fetchone() is None:
@@ -501,7 +511,7 @@ class EmbeddedBackend:
         n = 0
         with self._write() as conn:
             conn.execute("DROP TABLE IF EXISTS docs_fts")
-            conn.execute(_FTS_SCHEMA)
+            _create_fts(conn)
             last = 0
             while True:
                 rows = conn.execute(
