@@ -41,30 +41,102 @@ def _log(control: str, reset: bool = False) -> list[list]:
         return list(json.loads(resp.read()))
 
 
+def _pages(log: list[list]) -> int:
+    """Pages fetched (robots.txt, which every worker reads once per host, is not a page)."""
+    return sum(1 for _host, path, *_rest in log if path != "/robots.txt")
+
+
 def _span(log: list[list]) -> float:
-    """Seconds from the first request the sites saw to the last (process start-up is not crawling)."""
-    times = [t for *_rest, t in log]
-    return max(times) - min(times) if times else float("nan")
+    """Seconds from the first request the sites saw to the last answer they gave (process start-up is not
+    crawling, the last page's answer is)."""
+    arrived = [row[3] for row in log]
+    answered = [row[4] if row[4] is not None else row[3] for row in log]
+    return max(answered) - min(arrived) if log else float("nan")
 
 
-def _min_gap(log: list[list]) -> float:
-    """Smallest time between two requests to one host."""
+def _gaps(log: list[list]) -> list[float]:
+    """Times between consecutive requests to one host, as the host saw them arrive."""
     by_host: dict[str, list[float]] = {}
-    for host, _path, _status, t in log:
-        by_host.setdefault(host, []).append(t)
-    gaps = [
+    for host, _path, _status, arrived, *_rest in log:
+        by_host.setdefault(host, []).append(arrived)
+    return [
         b - a for times in by_host.values() for a, b in zip(sorted(times), sorted(times)[1:], strict=False)
     ]
-    return min(gaps) if gaps else float("nan")
+
+
+def _write_sources(sources: Path, sites: list[str], concurrency: int) -> None:
+    sources.mkdir()
+    for i, base in enumerate(sites):
+        (sources / f"site-{i}.yaml").write_text(
+            f"name: site-{i}\nstart_urls: ['{base}/news/']\nconcurrency: {concurrency}\n", encoding="utf-8"
+        )
+
+
+def _local_run(env: dict[str, str], data: Path, control: str) -> tuple[list[list], float]:
+    """One local ``techscout crawl`` of every source (no Redis): the anchor."""
+    _log(control, reset=True)
+    t0 = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-m", "cli", "crawl", "--quiet", "--data", str(data)],
+        cwd=REPO,
+        env={**env, "TECHSCOUT_REDIS_URL": ""},
+        check=False,
+        capture_output=True,
+    )
+    return _log(control), time.monotonic() - t0
+
+
+def _workers_run(
+    n: int, env: dict[str, str], data: Path, control: str, redis_url: str, port: int
+) -> tuple[list[list], float]:
+    """N ``techscout worker`` processes, started and waiting before the crawls are enqueued."""
+    subprocess.run(["redis-cli", "-p", str(port), "flushall"], check=False, capture_output=True)
+    denv = {**env, "TECHSCOUT_REDIS_URL": redis_url}
+    logs = [data.parent / f"{data.name}-worker-{i}.log" for i in range(n)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "cli", "worker", "--data", str(data)],
+            cwd=REPO,
+            env={**denv, "TECHSCOUT_LOG_LEVEL": "INFO"},
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("w"),
+        )
+        for log in logs
+    ]
+    try:
+        while not all("waiting for crawls" in log.read_text(errors="replace") for log in logs):
+            time.sleep(0.2)
+        _log(control, reset=True)
+        t0 = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "cli", "crawl", "--enqueue", "--quiet", "--data", str(data)],
+            cwd=REPO,
+            env=denv,
+            check=True,
+            capture_output=True,
+        )
+        server = d.connect(redis_url)
+        while d.active_jobs(server):
+            time.sleep(0.1)
+        wall = time.monotonic() - t0
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=60)
+    return _log(control), wall
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sites", type=int, default=6)
-    ap.add_argument("--articles", type=int, default=12, help="article pages per site")
+    ap.add_argument("--articles", type=int, default=24, help="article pages per site")
     ap.add_argument("--server-delay", type=float, default=2.5, help="seconds each site takes to answer")
     ap.add_argument("--delay", type=float, default=0.5, help="politeness delay per host (the shared gate)")
     ap.add_argument("--concurrency", type=int, default=1, help="requests at a time per site per worker")
+    ap.add_argument("--workers", default="1,2,3", help="worker counts to run, comma-separated")
+    ap.add_argument("--no-anchor", action="store_true", help="skip the local crawl")
+    ap.add_argument("--dump", help="write every run's request log (JSON) to this file")
     args = ap.parse_args()
     exe = shutil.which("redis-server")
     if exe is None:
@@ -92,99 +164,47 @@ def main() -> int:
     redis_url = f"redis://127.0.0.1:{port}/0"
     time.sleep(0.5)
     root = Path(tempfile.mkdtemp(prefix="techscout-dist-"))
-    sources = root / "sources"
-    sources.mkdir()
-    for i, base in enumerate(info["sites"]):
-        (sources / f"site-{i}.yaml").write_text(
-            f"name: site-{i}\nstart_urls: ['{base}/news/']\nconcurrency: {args.concurrency}\n",
-            encoding="utf-8",
-        )
+    _write_sources(root / "sources", info["sites"], args.concurrency)
     env = {
         **os.environ,
         "TECHSCOUT_DELAY": str(args.delay),
         "TECHSCOUT_LOG_LEVEL": "ERROR",
         "TECHSCOUT_TIMEOUT": "30",
-        "TECHSCOUT_SOURCES": str(sources),
+        "TECHSCOUT_SOURCES": str(root / "sources"),
     }
     env.pop("TECHSCOUT_CONFIG", None)
-    rows = []
+    runs: list[tuple[str, list[list], float]] = []
     try:
-        # anchor: one local crawl process, no Redis
-        _log(info["control"], reset=True)
-        local_env = {**env, "TECHSCOUT_REDIS_URL": ""}
-        t0 = time.monotonic()
-        subprocess.run(
-            [sys.executable, "-m", "cli", "crawl", "--quiet", "--data", str(root / "local")],
-            cwd=REPO,
-            env=local_env,
-            check=False,
-            capture_output=True,
-        )
-        log = _log(info["control"])
-        rows.append(("local crawl (anchor)", len(log), _span(log), time.monotonic() - t0, _min_gap(log)))
-        for n in (1, 2, 3):
-            subprocess.run(["redis-cli", "-p", str(port), "flushall"], check=False, capture_output=True)
-            _log(info["control"], reset=True)
-            denv = {**env, "TECHSCOUT_REDIS_URL": redis_url}
-            data = root / f"workers-{n}"
-            subprocess.run(
-                [sys.executable, "-m", "cli", "crawl", "--enqueue", "--quiet", "--data", str(data)],
-                cwd=REPO,
-                env=denv,
-                check=True,
-                capture_output=True,
-            )
-            # workers first, ready and waiting; then the crawl is enqueued (start-up is not crawling)
-            logs = [root / f"worker-{n}-{i}.log" for i in range(n)]
-            procs = [
-                subprocess.Popen(
-                    [sys.executable, "-m", "cli", "worker", "--data", str(data)],
-                    cwd=REPO,
-                    env={**denv, "TECHSCOUT_LOG_LEVEL": "INFO"},
-                    stdout=subprocess.DEVNULL,
-                    stderr=log.open("w"),
-                )
-                for log in logs
-            ]
-            while not all("waiting for crawls" in log.read_text(errors="replace") for log in logs):
-                time.sleep(0.2)
-            t0 = time.monotonic()
-            subprocess.run(
-                [sys.executable, "-m", "cli", "crawl", "--enqueue", "--quiet", "--data", str(data)],
-                cwd=REPO,
-                env=denv,
-                check=True,
-                capture_output=True,
-            )
-            server = d.connect(redis_url)
-            time.sleep(1.0)
-            while d.active_jobs(server):
-                time.sleep(0.2)
-            for p in procs:
-                p.send_signal(signal.SIGTERM)
-            for p in procs:
-                p.wait(timeout=60)
-            log = _log(info["control"])
-            rows.append((f"{n} worker(s)", len(log), _span(log), time.monotonic() - t0, _min_gap(log)))
+        if not args.no_anchor:
+            runs.append(("local crawl (anchor)", *_local_run(env, root / "local", info["control"])))
+        for n in (int(x) for x in args.workers.split(",")):
+            log, wall = _workers_run(n, env, root / f"workers-{n}", info["control"], redis_url, port)
+            runs.append((f"{n} worker(s)", log, wall))
     finally:
         sites_proc.terminate()
         redis_proc.terminate()
         shutil.rmtree(root, ignore_errors=True)
-    anchor = rows[0][1] / rows[0][2]
+    if args.dump:
+        Path(args.dump).write_text(json.dumps({name: log for name, log, _wall in runs}), encoding="utf-8")
     print(
         f"{args.sites} sites × {args.articles} articles, server answers in {args.server_delay}s, "
         f"gate delay {args.delay}s per host, concurrency {args.concurrency} per site per worker"
     )
-    print("seconds = first to last request seen by the sites; wall = with process start-up")
-    print(
-        f"{'run':<22}{'requests':>10}{'seconds':>10}{'wall s':>8}{'pages/s':>10}{'× anchor':>10}{'min gap s':>11}"
-    )
-    for name, reqs, secs, wall, gap in rows:
-        rate = reqs / secs
-        print(f"{name:<22}{reqs:>10}{secs:>10.1f}{wall:>8.1f}{rate:>10.2f}{rate / anchor:>10.2f}{gap:>11.3f}")
-    one = rows[1][1] / rows[1][2]
-    three = rows[3][1] / rows[3][2]
-    print(f"3 workers / 1 worker: {three / one:.2f}×")
+    print("seconds = first request to last answer, as the sites saw them; wall = enqueue to crawl end")
+    print("pages = requests other than robots.txt; gaps = between requests to one host, as the host saw them")
+    header = f"{'run':<22}{'requests':>9}{'pages':>7}{'seconds':>9}{'wall s':>8}{'pages/s':>9}"
+    print(header + f"{'× anchor':>10}{'min gap s':>11}{'gaps < delay':>14}")
+    rates = {name: _pages(log) / _span(log) for name, log, _wall in runs}
+    anchor = rates.get("local crawl (anchor)", float("nan"))
+    for name, log, wall in runs:
+        gaps = _gaps(log)
+        short = sum(1 for g in gaps if g < args.delay)
+        print(
+            f"{name:<22}{len(log):>9}{_pages(log):>7}{_span(log):>9.1f}{wall:>8.1f}{rates[name]:>9.2f}"
+            f"{rates[name] / anchor:>10.2f}{min(gaps, default=float('nan')):>11.3f}{short:>14}"
+        )
+    if "1 worker(s)" in rates and "3 worker(s)" in rates:
+        print(f"3 workers / 1 worker: {rates['3 worker(s)'] / rates['1 worker(s)']:.2f}×")
     return 0
 
 

@@ -27,15 +27,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 import json
 import logging
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, fields
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -46,6 +48,7 @@ from crawlers.sources import Source
 from search.backends.base import UrlState
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PREFIX = "techscout"
 LEASE_SECONDS = (
@@ -344,30 +347,155 @@ def try_host_slot(server: Any, host: str, delay: float) -> float:
     return max(ttl, 1) / 1000.0
 
 
-class RedisHostGate:
-    """Downloader middleware: one request per ``delay`` per host across every worker (``SET NX PX``)."""
+async def wait_for_host_slot(server: Any, host: str, delay: float) -> bool:
+    """Wait until this worker holds ``host``'s next request slot; True when it had to wait."""
+    waited = False
+    while (wait := try_host_slot(server, host, delay)) > 0:
+        waited = True
+        await asyncio.sleep(wait)
+    return waited
 
-    def __init__(self, crawler: Any, server: Any, delay: float) -> None:
+
+DEFAULT_HANDLER = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
+
+
+class HostGateHandler:
+    """Download handler (``http``/``https``, distributed mode): takes the host's slot in the shared gate (see
+    :func:`try_host_slot`), then hands the request at once to the real handler (``TECHSCOUT_GATED_HANDLER``,
+    default Scrapy's HTTP/1.1 one). Nothing runs between the claim and the start of the download, so requests
+    to one host leave at least ``delay`` apart, as the host sees them, whatever the number of workers."""
+
+    lazy = False
+
+    def __init__(self, crawler: Any, server: Any, delay: float, inner: Any) -> None:
         self.crawler = crawler
         self.server = server
         self.delay = delay
+        self.inner = inner
+        self.user_agent = str(crawler.settings.get("USER_AGENT") or "*")
+        self.crawl_delays: dict[str, float] = {}  # host → robots.txt Crawl-delay, when longer than ``delay``
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> RedisHostGate:
-        url = redis_url_of(crawler)
-        return cls(crawler, connect(url), float(crawler.settings.getfloat("TECHSCOUT_HOST_DELAY", 0.0)))
+    def from_crawler(cls, crawler: Any) -> HostGateHandler:
+        from scrapy.utils.misc import build_from_crawler, load_object
 
-    async def process_request(self, request: Any) -> None:
+        url = redis_url_of(crawler)
+        inner = build_from_crawler(
+            load_object(crawler.settings.get("TECHSCOUT_GATED_HANDLER") or DEFAULT_HANDLER), crawler
+        )
+        from scrapy import signals
+
+        delay = float(crawler.settings.getfloat("TECHSCOUT_HOST_DELAY", 0.0))
+        handler = cls(crawler, connect(url), delay, inner)
+        crawler.signals.connect(handler.robots_parsed, signal=signals.robots_parsed)
+        return handler
+
+    def robots_parsed(self, robotparser: Any, request: Any) -> None:
+        """A host's robots.txt ``Crawl-delay`` (every worker reads the same one) spaces the shared gate too."""
+        from crawlers.middlewares import MAX_CRAWL_DELAY
+
+        try:
+            asked = robotparser.crawl_delay(self.user_agent)
+        except Exception:  # a parser without crawl delays, a malformed robots.txt: the delay alone
+            asked = None
+        if asked:
+            host = (urlsplit(request.url).netloc or "").lower()
+            self.crawl_delays[host] = min(float(asked), MAX_CRAWL_DELAY)
+
+    async def download_request(self, request: Any) -> Any:
         host = (urlsplit(request.url).netloc or "").lower()
-        waited = False
-        while True:
-            wait = try_host_slot(self.server, host, self.delay)
-            if wait <= 0:
-                break
-            waited = True
-            await asyncio.sleep(wait)
-        if waited and self.crawler.stats is not None:
+        delay = max(self.delay, self.crawl_delays.get(host, 0.0))
+        if await wait_for_host_slot(self.server, host, delay) and self.crawler.stats is not None:
             self.crawler.stats.inc_value("techscout/host_gate_waits")
+        return await self.inner.download_request(request)
+
+    async def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            result = close()
+            if asyncio.iscoroutine(result):
+                await result
+
+
+# --------------------------------------------------------------------------------------------------------------
+# robots.txt, read once for every worker
+# --------------------------------------------------------------------------------------------------------------
+ROBOTS_SECONDS = 3600.0  # how long a robots.txt fetched by one worker serves the others
+ROBOTS_WAIT = 30.0  # the longest a worker waits for the robots.txt another worker is fetching
+
+
+def robots_key(netloc: str) -> str:
+    return f"{PREFIX}:robots:{netloc}"
+
+
+def _robots_base() -> type:
+    from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+
+    return RobotsTxtMiddleware
+
+
+class SharedRobotsTxt(_robots_base()):  # type: ignore[misc]
+    """Scrapy's robots.txt middleware reading each host's robots.txt once for all workers: the first worker that
+    needs it fetches it (``SET NX`` on ``techscout:robots:<host>:fetching``) and shares the answer in
+    ``techscout:robots:<host>`` for :data:`ROBOTS_SECONDS`; the others parse that copy. So a host sees one
+    robots.txt request per crawl, not one per worker, and no worker spends a gate slot on it. A worker whose
+    fetch fails leaves the next worker to try."""
+
+    def __init__(self, crawler: Any, server: Any) -> None:
+        super().__init__(crawler)
+        self.server = server
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SharedRobotsTxt:
+        return cls(crawler, connect(redis_url_of(crawler)))
+
+    async def robot_parser(self, request: Any) -> Any:
+        from scrapy.utils.httpobj import urlparse_cached
+
+        url = urlparse_cached(request)
+        if url.netloc not in self._parsers:
+            await self._use_shared(f"{url.scheme}://{url.netloc}", url.netloc, request)
+        return await super().robot_parser(request)
+
+    async def _use_shared(self, origin: str, netloc: str, request: Any) -> None:
+        """Parse the shared copy when there is one (or once the worker fetching it has shared it); return with
+        nothing parsed when this worker is to fetch it."""
+        from scrapy.http import Request, Response
+        from twisted.internet.defer import Deferred
+
+        key = robots_key(netloc)
+        deadline = time.monotonic() + ROBOTS_WAIT
+        while True:
+            status, body = self.server.hmget(key, ["status", "body"])
+            if status is not None or netloc in self._parsers:
+                break
+            if self.server.set(key + ":fetching", b"1", nx=True, px=int(ROBOTS_WAIT * 1000)):
+                return
+            if time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.05)
+        if netloc in self._parsers:
+            return
+        robots = Request(origin + "/robots.txt", meta={"dont_obey_robotstxt": True})
+        response = Response(
+            robots.url, status=int(status), body=body or b"", request=robots, flags=["shared"]
+        )
+        self._parsers[netloc] = Deferred()
+        await self._parse_robots(response, netloc, request)
+        self._stats.inc_value("robotstxt/shared")
+
+    async def _parse_robots(self, response: Any, netloc: str, request: Any) -> None:
+        if "shared" not in response.flags:
+            pipe = self.server.pipeline(transaction=True)
+            pipe.hset(robots_key(netloc), mapping={"status": response.status, "body": response.body})
+            pipe.pexpire(robots_key(netloc), int(ROBOTS_SECONDS * 1000))
+            pipe.delete(robots_key(netloc) + ":fetching")
+            pipe.execute()
+        await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        self.server.delete(robots_key(netloc) + ":fetching")
+        super()._robots_error(exc, netloc)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -760,6 +888,78 @@ def _store_base() -> type:
     from pipelines.store import StorePipeline
 
     return StorePipeline
+
+
+_PIPELINE_THREAD: ThreadPoolExecutor | None = None
+
+
+def pipeline_thread() -> ThreadPoolExecutor:
+    """The worker's one thread for item processing (created on first use)."""
+    global _PIPELINE_THREAD
+    if _PIPELINE_THREAD is None:
+        _PIPELINE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipelines")
+    return _PIPELINE_THREAD
+
+
+async def off_reactor(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` run in the pipeline thread; the reactor keeps sending and receiving meanwhile."""
+    return await asyncio.get_running_loop().run_in_executor(pipeline_thread(), fn, *args)
+
+
+def _item_processor_base() -> type:
+    from scrapy.pipelines import ItemPipelineManager
+
+    return ItemPipelineManager
+
+
+class ThreadedItemPipelines(_item_processor_base()):  # type: ignore[misc]
+    """Scrapy's item pipeline manager (``ITEM_PROCESSOR``) running the plain (synchronous) ``process_item``
+    methods in the worker's pipeline thread, one item at a time, and the asynchronous ones (which may download,
+    e.g. attachments) on the reactor. Extracting, classifying and storing pages takes tens of milliseconds
+    each; off the reactor, it no longer holds back the requests a worker has to send meanwhile."""
+
+    async def process_item_async(self, item: Any) -> Any:
+        from scrapy.utils.defer import ensure_awaitable
+
+        run: list[Any] = []  # consecutive synchronous methods go to the thread together
+        for method in [*self.methods["process_item"], None]:
+            if method is not None and not inspect.iscoroutinefunction(method):
+                run.append(method)
+                continue
+            if run:
+                item = await off_reactor(self._chain, run, item)
+                run = []
+            if method is not None:
+                item = await ensure_awaitable(self._call(method, item))
+        return item
+
+    def _call(self, method: Any, item: Any) -> Any:
+        if method in self._mw_methods_requiring_spider:
+            return method(item, self._spider)
+        return method(item)
+
+    def _chain(self, methods: list[Any], item: Any) -> Any:
+        for method in methods:
+            item = self._call(method, item)
+            if inspect.isawaitable(item):
+                raise DistributedError(f"{method!r} returned an awaitable from a plain process_item")
+        return item
+
+
+def _extract_base() -> type:
+    from pipelines.extract import ExtractPipeline
+
+    return ExtractPipeline
+
+
+class ThreadedExtractPipeline(_extract_base()):  # type: ignore[misc]
+    """The extract stage with the extraction itself in the pipeline thread (attachments are still fetched
+    through the engine, on the reactor)."""
+
+    async def extraction_of(self, page: Any) -> Any:
+        from pipelines.extract import extract_page
+
+        return await off_reactor(extract_page, page)
 
 
 class SharedDedupPipeline(_dedup_base()):  # type: ignore[misc]

@@ -28,6 +28,9 @@ from crawlers.spiders.generic import GenericSpider
 log = logging.getLogger(__name__)
 
 MAX_STALL = 300.0  # seconds without a reactor beat after which a worker stops extending its leases
+BEAT_SECONDS = 0.1  # how often a crawler looks for queued work while it has nothing in flight
+POLL_SECONDS = 0.25  # how often a worker looks for crawls to join
+GATE_HANDLER = "crawlers.distributed.HostGateHandler"
 
 
 class DistributedSpider(GenericSpider):
@@ -136,7 +139,7 @@ class LeaseKeeper:
         self._beats = 0
         self._last_beat = time.monotonic()
         self._loop = task.LoopingCall(self.beat)
-        self._loop.start(0.5, now=False)
+        self._loop.start(BEAT_SECONDS, now=False)
         # leases are extended from a thread: a reactor busy for a while (a slow pipeline, a locked store) must not
         # let them expire; a process stalled for MAX_STALL seconds is taken for dead and extends nothing
         self._stop = threading.Event()
@@ -161,9 +164,9 @@ class LeaseKeeper:
             return
         self._beats += 1
         try:
-            if self._beats % max(1, int(d.HEARTBEAT_SECONDS / 0.5)) == 0:
+            if self._beats % max(1, int(d.HEARTBEAT_SECONDS / BEAT_SECONDS)) == 0:
                 queue.reap()
-            if len(queue):
+            if not engine.needs_backout() and len(queue):
                 engine._slot.nextcall.schedule()
         except Exception as exc:  # Redis briefly away: try again next beat
             log.warning("lease upkeep failed: %s", exc)
@@ -204,9 +207,20 @@ def worker_scrapy_settings(settings: Settings, source: Source, *, run_id: str, m
     s.set("CONCURRENT_REQUESTS", max(1, concurrency), priority="cmdline")
     s.set("CONCURRENT_REQUESTS_PER_DOMAIN", max(1, concurrency) + 1, priority="cmdline")
     s.set("CLOSESPIDER_PAGECOUNT", 0, priority="cmdline")  # the shared page bound applies
+    # the shared gate is taken in the download handler, right before the request is sent: nothing that runs
+    # between claim and download (middlewares, a busy reactor) can bring two requests to a host closer together
+    handlers = dict(s.getdict("DOWNLOAD_HANDLERS"))
+    inner = handlers.get("http") or d.DEFAULT_HANDLER
+    s.set("TECHSCOUT_GATED_HANDLER", inner, priority="cmdline")
+    handlers.update({"http": GATE_HANDLER, "https": GATE_HANDLER})
+    s.set("DOWNLOAD_HANDLERS", handlers, priority="cmdline")
+    # robots.txt is fetched by one worker and shared with the others through Redis
     mws = dict(s.getdict("DOWNLOADER_MIDDLEWARES"))
-    mws["crawlers.distributed.RedisHostGate"] = 950  # last before the download: the spacing is on the wire
+    mws["scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"] = None
+    mws["crawlers.distributed.SharedRobotsTxt"] = 100
     s.set("DOWNLOADER_MIDDLEWARES", mws, priority="cmdline")
+    # pages are extracted, classified and stored in a thread of their own, so the reactor stays free to send
+    s.set("ITEM_PROCESSOR", "crawlers.distributed.ThreadedItemPipelines", priority="cmdline")
     exts = dict(s.getdict("EXTENSIONS"))
     exts["crawlers.worker.LeaseKeeper"] = 520
     s.set("EXTENSIONS", exts, priority="cmdline")
@@ -214,6 +228,7 @@ def worker_scrapy_settings(settings: Settings, source: Source, *, run_id: str, m
     for local, shared in (
         ("pipelines.dedup.DedupPipeline", "crawlers.distributed.SharedDedupPipeline"),
         ("pipelines.store.StorePipeline", "crawlers.distributed.SharedStorePipeline"),
+        ("pipelines.extract.ExtractPipeline", "crawlers.distributed.ThreadedExtractPipeline"),
     ):
         if local in pipes:
             pipes[shared] = pipes.pop(local)
@@ -232,8 +247,11 @@ def warm_up() -> None:
         importlib.import_module(path.rsplit(".", 1)[0])
     import jieba
 
+    from crawlers.runner import warm_up as load_models
+
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
+    load_models()
 
 
 class Worker:
@@ -276,7 +294,7 @@ class Worker:
         self.backend = open_backend(self.settings)
         self._reactor: Any = cast(Any, reactor)
         loop = task.LoopingCall(self.poll)
-        loop.start(0.5, now=True)
+        loop.start(POLL_SECONDS, now=True)
 
         def on_signal(signum: int, frame: Any) -> None:
             self._reactor.callFromThread(self.stop)

@@ -1179,7 +1179,7 @@ class ExtractPipeline:
             return item
         from scrapy.exceptions import DropItem
 
-        ext = extract_page(item)
+        ext = await self.extraction_of(item)
         reason = no_body_reason(item.html, ext)
         if reason:
             raise DropItem(f"no article body: {reason} ({item.url})")
@@ -1188,6 +1188,10 @@ class ExtractPipeline:
         if is_policy and article.attachments and self.crawler is not None:
             await self._fetch_attachments(article)
         return article
+
+    async def extraction_of(self, page: Page) -> Extraction:
+        """The page's extraction (a crawler worker runs it off the reactor)."""
+        return extract_page(page)
 
     async def _fetch_attachments(self, article: Article) -> None:
         from scrapy import Request

@@ -4,7 +4,8 @@ article pages (real saved pages from ``corpus/web-zh``), served on its own loopb
 
 Run as ``python -m tests.test_distributed_sites N_SITES ARTICLES DELAY``: prints one JSON line
 ``{"sites": [base_url, ...], "control": url}``; the control server answers ``/log`` with
-``[[host, path, status, time], ...]`` and ``/reset``.
+``[[host, path, status, arrived, answered], ...]`` (``answered`` is null while the answer is being prepared) and
+``/reset``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def corpus_pages() -> list[bytes]:
 class Sites:
     def __init__(self, n_sites: int, articles: int, delay: float) -> None:
         self.delay = delay
-        self.log: list[tuple[str, str, int, float]] = []
+        self.log: list[list[Any]] = []
         self.lock = threading.Lock()
         pages = corpus_pages()
         self.sites: list[dict[str, bytes]] = []
@@ -74,8 +75,9 @@ class Sites:
                 arrived = time.time()
                 body = sites.sites[index].get(self.path.split("?")[0])
                 status = 200 if body is not None else 404
+                entry: list[Any] = [self.headers.get("Host", ""), self.path, status, arrived, None]
                 with sites.lock:
-                    sites.log.append((self.headers.get("Host", ""), self.path, status, arrived))
+                    sites.log.append(entry)
                 if sites.delay and self.path != "/robots.txt":
                     time.sleep(sites.delay)
                 payload = body if body is not None else b"not found"
@@ -85,6 +87,9 @@ class Sites:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+                self.wfile.flush()
+                with sites.lock:
+                    entry[4] = time.time()
 
         return Handler
 
