@@ -747,6 +747,17 @@ def _bylines(text: str) -> set[str]:
 
 
 _AWARD = re.compile(r"(?:荣获|获得|获评|获|当选|入选)")
+_NAMED_BY_ORG = re.compile(r"研究所|研究院|科学院|实验室|研究中心|研究部|大学|学院")
+_EXPERT_SAYS = re.compile(r"(?:却|也|则|还|曾)?(?:撰文|指出|认为|分析|表示|解释|介绍说|建议|强调)")
+_WORKS_AT = re.compile(
+    r"([\u4e00-\u9fff]{2,3})(?:已|曾|现|一直|长期)?在"
+    r"([\u4e00-\u9fff]{2,24}?(?:大学|学院|研究所|研究院|科学院|实验室|研究中心)[\u4e00-\u9fff]{0,8}?)"
+    r"(?:任教|执教|任研究员|从事[\u4e00-\u9fff]{0,12}研究)"
+)
+_CITATION = re.compile(
+    r"(?:^|[\n：:；;。\s])((?:[\u4e00-\u9fff]{2,3}[,，、])*[\u4e00-\u9fff]{2,3})(?:等)?[.．]\s*"
+    r"[^\n\[\]]{4,80}\[[JMCDR]\]"
+)
 
 
 def extract_talents(text: str, title: str = "") -> list[Talent]:
@@ -799,6 +810,32 @@ def extract_talents(text: str, title: str = "") -> list[Talent]:
             if _is_name(name) and _AWARD.match(full, m.end() + n) and _boundary_before(full, m.end()):
                 add(name, "", _segment_before(full, m.end()))
                 break
+    # a researcher of an institute in an award list (…研究所王贻芳、…教授陆锦标获…奖) or speaking as its
+    # expert (…研究中心技术经济研究部的郭励弘却撰文指出)
+    for m in _ORG_SUFFIX.finditer(full):
+        if not _NAMED_BY_ORG.match(m.group(0)) or not _boundary_before(full, m.end()):
+            continue
+        start = m.end() + (1 if full.startswith("的", m.end()) else 0)
+        for n in (3, 2):
+            name = full[start : start + n]
+            if not _is_name(name, reverse=n == 2):
+                continue
+            clause = full[start + n : start + n + 40].split("。", 1)[0]
+            listed = full[start + n : start + n + 1] in "、，," and bool(_AWARD.search(clause))
+            if listed or _EXPERT_SAYS.match(full, start + n):
+                add(name, "", _segment_before(full, m.end()))
+                break
+    # teaching or doing research at a university or institute: 季羡林已在北京大学东方语文系任教
+    for m in _WORKS_AT.finditer(full):
+        name = m.group(1)
+        if _is_name(name, reverse=True) and _boundary_before(full, m.start(1)):
+            org, _ = _org_and_position(m.group(2))
+            add(name, "", org if org else "")
+    # the author of a cited paper: 赵培. 淘宝网物流配送存在的问题及对策研究[J]
+    for m in _CITATION.finditer(full):
+        for name in re.split(r"[,，、]", m.group(1)):
+            if _is_name(name, reverse=True):
+                add(name, "", "")
     # a bio: 李金泽，男，1965年生
     for m in re.finditer(r"(?:^|[\n。：:])\s*([\u4e00-\u9fff]{2,4})[，,]\s*[男女][，,]", full):
         if _is_name(m.group(1), reverse=True):

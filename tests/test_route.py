@@ -44,6 +44,16 @@ def _names(talents: list[Talent]) -> list[str]:
         ),
         ("北京生命科学研究所邵峰荣获生命科学奖。", [("邵峰", "", "北京生命科学研究所")]),
         ("王建国，男，1968年生，博士，研究员。", [("王建国", "研究员", "")]),
+        (
+            "物理研究所王海涛、清华大学教授李卫东获物质科学奖。",
+            [("李卫东", "教授", "清华大学"), ("王海涛", "", "物理研究所")],
+        ),
+        (
+            "但是，化学研究中心材料研究部的郭立新却撰文指出，改革难以推进。",
+            [("郭立新", "", "化学研究中心材料研究部")],
+        ),
+        ("这时，他与老同学周明华取得了联系，周明华已在北京大学中文系任教。", [("周明华", "", "北京大学")]),
+        ("文章引用：孙晓梅. 城市物流配送的问题及对策研究[J]. 现代市场营销, 2019.", [("孙晓梅", "", "")]),
     ],
 )
 def test_talents_with_title_and_affiliation(text: str, expected: list[tuple[str, str, str]]) -> None:
@@ -69,6 +79,11 @@ def test_administrative_roles_alone_are_not_talents() -> None:
     assert [(t.name, t.title, t.affiliation) for t in got] == [
         ("张建锋", "首席技术官兼阿里云智能总裁", "阿里巴巴集团")
     ]
+
+
+def test_people_near_an_institute_without_an_expert_role_are_not_talents() -> None:
+    assert _names(extract_talents("北京大学王明华说他明天去旅行。物理研究所食堂的饭菜很好。")) == []
+    assert _names(extract_talents("张晓明在北京大学门口卖水果。")) == []
 
 
 def test_words_that_look_like_names_are_not_talents() -> None:
