@@ -13,14 +13,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawlers.errors import BackendError
 from crawlers.items import Article
 from search.backends.base import COLLECTIONS, UpsertResult, UrlState
-from search.query import Hit, Query, SearchResult, Term
+from search.query import Hit, Query, SearchResult, Term, parse_query
 from search.text import (
     TOKENIZER_VERSION,
     fts_expression,
@@ -165,6 +167,119 @@ _DOC_COLS = (
     "scitech, fingerprint, cluster_id, story_id, duplicate_of, content_hash, data"
 )
 _META_MARKS = ", ".join("?" * (len(_META_COLS.split(",")) + 1))
+
+
+_META_JOIN = " CROSS JOIN doc_meta d ON d.rowid = docs_fts.rowid"
+
+
+@dataclass(frozen=True)
+class _Match:
+    """What a query text compiles to: the FTS5 expression of its positive terms (exclusions included), the
+    expression of its exclusions when it has nothing else, and the words to highlight."""
+
+    expr: str | None
+    exclude: str | None
+    words: tuple[str, ...]
+
+
+@lru_cache(maxsize=512)
+def _compile(text: str) -> _Match:
+    parsed = parse_query(text)
+    expr = fts_expression(parsed)
+    exclude = None
+    if expr is None and parsed.must_not:
+        exclude = " OR ".join(e for e in (term_expr(t) for t in parsed.must_not) if e) or None
+    return _Match(expr, exclude, tuple(highlight_words(parsed)))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The SQL pieces of one search: ``SELECT {rowid}, {rank} FROM {source} WHERE {where} ORDER BY {order}``."""
+
+    source: str
+    where: str
+    params: list[Any]
+    rowid: str
+    rank: str
+    order: str
+    relevance: bool
+
+
+def _plan(query: Query, match: _Match) -> _Plan:
+    clauses, params = _filter_clauses(query, match)
+    relevance = bool(match.expr) and query.sort == "relevance"
+    if match.expr:
+        joined = bool(clauses) or not relevance
+        return _Plan(
+            source="docs_fts" + (_META_JOIN if joined else ""),
+            where=" AND ".join(["docs_fts MATCH ?", *clauses]),
+            params=[match.expr, *params],
+            rowid="docs_fts.rowid",
+            rank="bm25(docs_fts, 4.0, 1.0)",
+            order="r, docs_fts.rowid DESC" if relevance else "d.published DESC NULLS LAST, d.rowid DESC",
+            relevance=relevance,
+        )
+    return _Plan(
+        source="doc_meta d",
+        where=" AND ".join(clauses) or "1",
+        params=params,
+        rowid="d.rowid",
+        rank="0.0",
+        order="d.published DESC NULLS LAST, d.rowid DESC",
+        relevance=False,
+    )
+
+
+def _filter_clauses(query: Query, match: _Match) -> tuple[list[str], list[Any]]:
+    """Conditions on ``doc_meta d`` for the query's filters, date range, ids, relevance and pure exclusions."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if match.exclude:
+        clauses.append("d.rowid NOT IN (SELECT rowid FROM docs_fts WHERE docs_fts MATCH ?)")
+        params.append(match.exclude)
+    for key, values in query.filters.items():
+        if not values:
+            continue
+        marks = ",".join("?" * len(values))
+        if key in _MULTI_FIELDS:
+            clauses.append(f"d.rowid IN (SELECT doc FROM doc_terms WHERE field=? AND value IN ({marks}))")
+            params += [key, *values]
+        else:
+            clauses.append(f"d.{_COLUMN_FIELDS[key]} IN ({marks})")
+            params += list(values)
+    if query.since:
+        clauses.append("substr(d.published, 1, 10) >= ?")
+        params.append(query.since.isoformat())
+    if query.until:
+        clauses.append("substr(d.published, 1, 10) <= ?")
+        params.append(query.until.isoformat())
+    if query.ids is not None:
+        marks = ",".join("?" * len(query.ids))
+        clauses.append(
+            f"d.rowid IN (SELECT rowid FROM documents WHERE id IN ({marks}))" if query.ids else "0"
+        )
+        params += list(query.ids)
+    if query.min_relevance is not None:
+        clauses.append("coalesce(d.relevance, 0) >= ?")
+        params.append(query.min_relevance)
+    return clauses, params
+
+
+def _facet_counts(conn: sqlite3.Connection, facet: str) -> list[tuple[str, int]]:
+    """The 50 largest values of a facet over the matches in ``temp.m``."""
+    if facet in _MULTI_FIELDS:
+        rows = conn.execute(
+            "SELECT t.value, count(*) AS n FROM temp.m CROSS JOIN doc_terms t "
+            "ON t.doc = temp.m.rowid AND t.field = ? GROUP BY t.value ORDER BY n DESC, t.value LIMIT 50",
+            (facet,),
+        ).fetchall()
+    else:
+        col = "substr(published, 1, 7)" if facet == "month" else _COLUMN_FIELDS[facet]
+        rows = conn.execute(
+            f"SELECT {col} AS v, count(*) AS n FROM temp.m WHERE v IS NOT NULL AND v != '' "
+            "GROUP BY v ORDER BY n DESC, v LIMIT 50"
+        ).fetchall()
+    return [(str(r[0]), int(r[1])) for r in rows]
 
 
 def _create_fts(conn: sqlite3.Connection) -> None:
@@ -530,78 +645,63 @@ class EmbeddedBackend:
         return n
 
     # -- search -------------------------------------------------------------------------------------------------
-    def _where(self, query: Query) -> tuple[str, list[Any], str | None]:
-        parsed = query.parsed()
-        expr = fts_expression(parsed)
-        clauses: list[str] = []
-        params: list[Any] = []
-        if expr is None and parsed.must_not:
-            # only exclusions: everything but the excluded terms
-            from search.query import ParsedQuery
-            from search.text import term_expr
-
-            neg = [e for e in (term_expr(t) for t in parsed.must_not) if e]
-            if neg:
-                clauses.append("d.rowid NOT IN (SELECT rowid FROM docs_fts WHERE docs_fts MATCH ?)")
-                params.append(" OR ".join(neg))
-            del ParsedQuery
-        for key, values in query.filters.items():
-            if not values:
-                continue
-            if key in _MULTI_FIELDS:
-                clauses.append(
-                    f"d.rowid IN (SELECT doc FROM doc_terms WHERE field=? AND value IN ({','.join('?' * len(values))}))"
-                )
-                params += [key, *values]
-            else:
-                clauses.append(f"d.{_COLUMN_FIELDS[key]} IN ({','.join('?' * len(values))})")
-                params += list(values)
-        if query.since:
-            clauses.append("substr(d.published, 1, 10) >= ?")
-            params.append(query.since.isoformat())
-        if query.until:
-            clauses.append("substr(d.published, 1, 10) <= ?")
-            params.append(query.until.isoformat())
-        if query.ids is not None:
-            clauses.append(
-                f"d.rowid IN (SELECT rowid FROM documents WHERE id IN ({','.join('?' * len(query.ids))}))"
-                if query.ids
-                else "0"
-            )
-            params += list(query.ids)
-        if query.min_relevance is not None:
-            clauses.append("coalesce(d.relevance, 0) >= ?")
-            params.append(query.min_relevance)
-        return (" AND ".join(clauses) or "1"), params, expr
-
     def search(self, query: Query) -> SearchResult:
-        """Matches go once into a temporary table (FTS first, then the narrow ``doc_meta`` row of each match);
-        the total, the page of hits and every facet are then read from that table."""
+        """Plain and filtered queries: a count and a ranked page straight from FTS5 (joined to ``doc_meta`` only
+        for filters or a date sort). With facets or collapse, the matches go once into a temporary table and the
+        total, the page and every facet are read from it."""
         t0 = time.perf_counter()
-        where, params, expr = self._where(query)
+        match = _compile(query.text)
+        plan = _plan(query, match)
         conn = self._conn()
+        try:
+            facets: dict[str, list[tuple[str, int]]] = {}
+            if query.facets or query.collapse:
+                total, rows, facets = self._search_materialized(conn, query, plan)
+            else:
+                total, rows = self._search_direct(conn, query, plan)
+        except sqlite3.OperationalError as exc:
+            if "fts5" in str(exc) or "syntax" in str(exc):
+                from crawlers.errors import QueryError
+
+                raise QueryError(f"cannot search for {query.text!r}: {exc}") from None
+            raise BackendError(f"{self.path}: search failed: {exc}") from None
+        words = list(match.words) if query.highlight else []
+        hits = self._hits(conn, [(int(r[0]), -float(r[1] or 0.0), int(r[2])) for r in rows], words)
+        return SearchResult(
+            total=int(total), hits=hits, facets=facets, took_ms=(time.perf_counter() - t0) * 1000
+        )
+
+    def _search_direct(
+        self, conn: sqlite3.Connection, query: Query, plan: _Plan
+    ) -> tuple[int, list[sqlite3.Row]]:
+        total = conn.execute(
+            f"SELECT count(*) FROM {plan.source} WHERE {plan.where}", plan.params
+        ).fetchone()[0]
+        if query.size == 0 or query.offset >= total:
+            return int(total), []
+        rows = conn.execute(
+            f"SELECT {plan.rowid}, {plan.rank} AS r, 1 FROM {plan.source} WHERE {plan.where} "
+            f"ORDER BY {plan.order} LIMIT ? OFFSET ?",
+            [*plan.params, query.size, query.offset],
+        ).fetchall()
+        return int(total), rows
+
+    def _search_materialized(
+        self, conn: sqlite3.Connection, query: Query, plan: _Plan
+    ) -> tuple[int, list[sqlite3.Row], dict[str, list[tuple[str, int]]]]:
         conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS m (rowid INTEGER PRIMARY KEY, rank REAL, published TEXT, "
             "cluster_id TEXT, source TEXT, content_type TEXT, region TEXT)"
         )
         cols = "d.published, d.cluster_id, d.source, d.content_type, d.region"
-        if expr:
-            fill = (
-                f"INSERT INTO temp.m SELECT docs_fts.rowid, bm25(docs_fts, 4.0, 1.0), {cols} FROM docs_fts "
-                "CROSS JOIN doc_meta d ON d.rowid = docs_fts.rowid WHERE docs_fts MATCH ? AND " + where
-            )
-            fill_params: list[Any] = [expr, *params]
-        else:
-            fill = f"INSERT INTO temp.m SELECT d.rowid, 0.0, {cols} FROM doc_meta d WHERE " + where
-            fill_params = list(params)
-        order = (
-            "rank, published DESC"
-            if (expr and query.sort == "relevance")
-            else "published DESC NULLS LAST, rowid DESC"
-        )
+        source = plan.source if "doc_meta d" in plan.source else plan.source + _META_JOIN
+        order = "rank, rowid DESC" if plan.relevance else "published DESC NULLS LAST, rowid DESC"
         try:
             conn.execute("DELETE FROM temp.m")
-            conn.execute(fill, fill_params)
+            conn.execute(
+                f"INSERT INTO temp.m SELECT {plan.rowid}, {plan.rank}, {cols} FROM {source} WHERE {plan.where}",
+                plan.params,
+            )
             if query.collapse:
                 total = conn.execute("SELECT count(DISTINCT cluster_id) FROM temp.m").fetchone()[0]
                 rows = conn.execute(
@@ -616,45 +716,31 @@ class EmbeddedBackend:
                     f"SELECT rowid, rank, 1 FROM temp.m ORDER BY {order} LIMIT ? OFFSET ?",
                     (query.size, query.offset),
                 ).fetchall()
-            facets: dict[str, list[tuple[str, int]]] = {}
-            for facet in query.facets:
-                if facet in _MULTI_FIELDS:
-                    facet_rows = conn.execute(
-                        "SELECT t.value, count(*) AS n FROM temp.m CROSS JOIN doc_terms t "
-                        "ON t.doc = temp.m.rowid AND t.field = ? GROUP BY t.value ORDER BY n DESC, t.value LIMIT 50",
-                        (facet,),
-                    ).fetchall()
-                else:
-                    col = "substr(published, 1, 7)" if facet == "month" else _COLUMN_FIELDS[facet]
-                    facet_rows = conn.execute(
-                        f"SELECT {col} AS v, count(*) AS n FROM temp.m WHERE v IS NOT NULL AND v != '' "
-                        "GROUP BY v ORDER BY n DESC, v LIMIT 50"
-                    ).fetchall()
-                facets[facet] = [(str(fr[0]), int(fr[1])) for fr in facet_rows]
-        except sqlite3.OperationalError as exc:
-            if "fts5" in str(exc) or "syntax" in str(exc):
-                from crawlers.errors import QueryError
-
-                raise QueryError(f"cannot search for {query.text!r}: {exc}") from None
-            raise BackendError(f"{self.path}: search failed: {exc}") from None
+            facets = {facet: _facet_counts(conn, facet) for facet in query.facets}
         finally:
             conn.execute("DELETE FROM temp.m")
-
-        words = highlight_words(query.parsed()) if query.highlight else []
-        hits = self._hits(conn, [(int(r[0]), -float(r[1] or 0.0), int(r[2])) for r in rows], words)
-        return SearchResult(
-            total=int(total), hits=hits, facets=facets, took_ms=(time.perf_counter() - t0) * 1000
-        )
+        return int(total), rows, facets
 
     def _hits(
         self, conn: sqlite3.Connection, rows: Sequence[tuple[int, float, int]], words: list[str]
     ) -> list[Hit]:
-        """Hits for ``(rowid, score, cluster size)`` rows, in that order."""
+        """Hits for ``(rowid, score, cluster size)`` rows, in that order (the stored documents read at once)."""
+        if not rows:
+            return []
+        rowids = [r[0] for r in rows]
+        stored = {
+            int(d[0]): (d[1], d[2])
+            for d in conn.execute(
+                f"SELECT rowid, data, cluster_id FROM documents WHERE rowid IN ({','.join('?' * len(rowids))})",
+                rowids,
+            )
+        }
         hits: list[Hit] = []
         for rowid, score, csize in rows:
-            d = conn.execute("SELECT data, cluster_id FROM documents WHERE rowid=?", (rowid,)).fetchone()
-            art = Article.from_dict(json.loads(d["data"]))
-            text = art.search_text or art.text
+            if rowid not in stored:
+                continue
+            data, cluster_id = stored[rowid]
+            art = Article.from_dict(json.loads(data))
             hits.append(
                 Hit(
                     id=art.id,
@@ -662,12 +748,12 @@ class EmbeddedBackend:
                     title=art.title,
                     published=art.published,
                     source=art.source,
-                    snippet=snippet(text, words),
+                    snippet=snippet(art.search_text or art.text, words),
                     score=score,
                     content_type=art.content_type,
                     domains=list(art.domains),
                     region=art.region,
-                    cluster_id=d["cluster_id"],
+                    cluster_id=cluster_id,
                     cluster_size=csize,
                     duplicate_of=art.duplicate_of,
                 )
