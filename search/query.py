@@ -138,11 +138,14 @@ class SearchResult:
     hits: list[Hit]
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     took_ms: float = 0.0
+    facets_sampled: bool = False  # facet counts estimated from an even sample of very many matches
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"total": self.total, "hits": [h.to_json() for h in self.hits]}
         if self.facets:
             out["facets"] = {k: [{"value": v, "count": n} for v, n in vals] for k, vals in self.facets.items()}
+            if self.facets_sampled:
+                out["facets_sampled"] = True
         return out
 
 

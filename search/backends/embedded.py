@@ -170,6 +170,8 @@ _META_MARKS = ", ".join("?" * (len(_META_COLS.split(",")) + 1))
 
 
 _META_JOIN = " CROSS JOIN doc_meta d ON d.rowid = docs_fts.rowid"
+# facets are counted exactly up to this many matching documents, on an even sample beyond
+FACET_EXACT_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -265,21 +267,37 @@ def _filter_clauses(query: Query, match: _Match) -> tuple[list[str], list[Any]]:
     return clauses, params
 
 
-def _facet_counts(conn: sqlite3.Connection, facet: str) -> list[tuple[str, int]]:
-    """The 50 largest values of a facet over the matches in ``temp.m``."""
-    if facet in _MULTI_FIELDS:
-        rows = conn.execute(
-            "SELECT t.value, count(*) AS n FROM temp.m CROSS JOIN doc_terms t "
-            "ON t.doc = temp.m.rowid AND t.field = ? GROUP BY t.value ORDER BY n DESC, t.value LIMIT 50",
-            (facet,),
-        ).fetchall()
-    else:
-        col = "substr(published, 1, 7)" if facet == "month" else _COLUMN_FIELDS[facet]
-        rows = conn.execute(
-            f"SELECT {col} AS v, count(*) AS n FROM temp.m WHERE v IS NOT NULL AND v != '' "
-            "GROUP BY v ORDER BY n DESC, v LIMIT 50"
-        ).fetchall()
-    return [(str(r[0]), int(r[1])) for r in rows]
+def _facets(
+    conn: sqlite3.Connection, plan: _Plan, facets: Sequence[str], n_docs: int
+) -> tuple[dict[str, list[tuple[str, int]]], bool]:
+    """Facet counts over the matches, each straight from the match (no temporary table). Beyond
+    ``FACET_EXACT_LIMIT`` matches they are counted on an even sample of the matches (every k-th row id) and
+    scaled to the total; the second value says so."""
+    if not facets or n_docs == 0:
+        return {facet: [] for facet in facets}, False
+    step = -(-n_docs // FACET_EXACT_LIMIT)
+    where, params = plan.where, list(plan.params)
+    if step > 1:
+        where += f" AND {plan.rowid} % ? = 0"
+        params.append(step)
+    source = plan.source if "doc_meta d" in plan.source else plan.source + _META_JOIN
+    counts: dict[str, list[tuple[str, int]]] = {}
+    for facet in facets:
+        if facet in _MULTI_FIELDS:
+            sql = (
+                f"SELECT t.value AS v, count(*) AS n FROM {plan.source} CROSS JOIN doc_terms t "
+                f"ON t.doc = {plan.rowid} AND t.field = ? WHERE {where} GROUP BY v"
+            )
+            rows = conn.execute(sql, [facet, *params]).fetchall()
+        else:
+            col = "substr(d.published, 1, 7)" if facet == "month" else f"d.{_COLUMN_FIELDS[facet]}"
+            rows = conn.execute(
+                f"SELECT {col} AS v, count(*) AS n FROM {source} WHERE {where} GROUP BY v", params
+            ).fetchall()
+        pairs = [(str(v), int(n) * step) for v, n in rows if v is not None and v != ""]
+        pairs.sort(key=lambda p: (-p[1], p[0]))
+        counts[facet] = pairs[:50]
+    return counts, step > 1
 
 
 def _create_fts(conn: sqlite3.Connection) -> None:
@@ -654,11 +672,12 @@ class EmbeddedBackend:
         plan = _plan(query, match)
         conn = self._conn()
         try:
-            facets: dict[str, list[tuple[str, int]]] = {}
-            if query.facets or query.collapse:
-                total, rows, facets = self._search_materialized(conn, query, plan)
+            if query.collapse:
+                total, rows, n_docs = self._search_collapsed(conn, query, plan)
             else:
                 total, rows = self._search_direct(conn, query, plan)
+                n_docs = total
+            facets, sampled = _facets(conn, plan, query.facets, n_docs)
         except sqlite3.OperationalError as exc:
             if "fts5" in str(exc) or "syntax" in str(exc):
                 from crawlers.errors import QueryError
@@ -668,7 +687,11 @@ class EmbeddedBackend:
         words = list(match.words) if query.highlight else []
         hits = self._hits(conn, [(int(r[0]), -float(r[1] or 0.0), int(r[2])) for r in rows], words)
         return SearchResult(
-            total=int(total), hits=hits, facets=facets, took_ms=(time.perf_counter() - t0) * 1000
+            total=int(total),
+            hits=hits,
+            facets=facets,
+            took_ms=(time.perf_counter() - t0) * 1000,
+            facets_sampled=sampled,
         )
 
     def _search_direct(
@@ -686,40 +709,33 @@ class EmbeddedBackend:
         ).fetchall()
         return int(total), rows
 
-    def _search_materialized(
+    def _search_collapsed(
         self, conn: sqlite3.Connection, query: Query, plan: _Plan
-    ) -> tuple[int, list[sqlite3.Row], dict[str, list[tuple[str, int]]]]:
+    ) -> tuple[int, list[sqlite3.Row], int]:
+        """One hit per cluster: the matches go once into a temporary table; returns the number of clusters, the
+        page and the number of matching documents."""
         conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS m (rowid INTEGER PRIMARY KEY, rank REAL, published TEXT, "
-            "cluster_id TEXT, source TEXT, content_type TEXT, region TEXT)"
+            "CREATE TEMP TABLE IF NOT EXISTS m (rowid INTEGER PRIMARY KEY, rank REAL, published TEXT, cluster_id TEXT)"
         )
-        cols = "d.published, d.cluster_id, d.source, d.content_type, d.region"
         source = plan.source if "doc_meta d" in plan.source else plan.source + _META_JOIN
         order = "rank, rowid DESC" if plan.relevance else "published DESC NULLS LAST, rowid DESC"
         try:
             conn.execute("DELETE FROM temp.m")
             conn.execute(
-                f"INSERT INTO temp.m SELECT {plan.rowid}, {plan.rank}, {cols} FROM {source} WHERE {plan.where}",
+                f"INSERT INTO temp.m SELECT {plan.rowid}, {plan.rank}, d.published, d.cluster_id "
+                f"FROM {source} WHERE {plan.where}",
                 plan.params,
             )
-            if query.collapse:
-                total = conn.execute("SELECT count(DISTINCT cluster_id) FROM temp.m").fetchone()[0]
-                rows = conn.execute(
-                    "WITH c AS (SELECT rowid, rank, published, count(*) OVER (PARTITION BY cluster_id) AS csize, "
-                    "row_number() OVER (PARTITION BY cluster_id ORDER BY rank, published) AS rn FROM temp.m) "
-                    f"SELECT rowid, rank, csize FROM c WHERE rn = 1 ORDER BY {order} LIMIT ? OFFSET ?",
-                    (query.size, query.offset),
-                ).fetchall()
-            else:
-                total = conn.execute("SELECT count(*) FROM temp.m").fetchone()[0]
-                rows = conn.execute(
-                    f"SELECT rowid, rank, 1 FROM temp.m ORDER BY {order} LIMIT ? OFFSET ?",
-                    (query.size, query.offset),
-                ).fetchall()
-            facets = {facet: _facet_counts(conn, facet) for facet in query.facets}
+            n_docs, total = conn.execute("SELECT count(*), count(DISTINCT cluster_id) FROM temp.m").fetchone()
+            rows = conn.execute(
+                "WITH c AS (SELECT rowid, rank, published, count(*) OVER (PARTITION BY cluster_id) AS csize, "
+                "row_number() OVER (PARTITION BY cluster_id ORDER BY rank, published DESC) AS rn FROM temp.m) "
+                f"SELECT rowid, rank, csize FROM c WHERE rn = 1 ORDER BY {order} LIMIT ? OFFSET ?",
+                (query.size, query.offset),
+            ).fetchall()
         finally:
             conn.execute("DELETE FROM temp.m")
-        return int(total), rows, facets
+        return int(total), rows, int(n_docs)
 
     def _hits(
         self, conn: sqlite3.Connection, rows: Sequence[tuple[int, float, int]], words: list[str]
