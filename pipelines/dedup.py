@@ -24,6 +24,7 @@ import logging
 import math
 import sqlite3
 import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -44,7 +45,7 @@ from pipelines.minhash import (
     signatures,
     similarity,
     strip_text,
-    stripped_lines,
+    stripped_lines_many,
 )
 from pipelines.normalize import normalize_text
 from pipelines.story import is_day_term, story_terms, story_terms_many
@@ -146,20 +147,24 @@ def cluster_head(members: Iterable[Any]) -> str:
 # in-memory structures
 # --------------------------------------------------------------------------------------------------------------
 class _MultiMap:
-    """uint64 key → document slots: a sorted main table and a small dict of recent entries, merged into the
-    main table (a linear merge of sorted arrays) as it grows."""
+    """uint64 key → document slots, in three levels: a sorted main table, a sorted table of recent entries
+    (merged into the main one when it reaches an eighth of it) and a dict of the newest entries (moved into the
+    recent table in blocks). Merges are linear merges of sorted arrays."""
 
     def __init__(self) -> None:
         self.keys = np.zeros(0, dtype=np.uint64)
         self.vals = np.zeros(0, dtype=np.uint32)
+        self.rkeys = np.zeros(0, dtype=np.uint64)
+        self.rvals = np.zeros(0, dtype=np.uint32)
         self.buf: dict[int, list[int]] = {}
         self.nbuf = 0
-        self.hold = False  # no merging (while a batch holds lookups into the main table)
-        self.dirty = False  # documents were removed: drop their entries on the next merge
+        self.hold = False  # the sorted tables stay as they are (a batch holds lookups into them)
+        self.dirty = False  # documents were removed: drop their entries on the next merge into the main table
 
     def load(self, keys: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32]) -> None:
         order = np.argsort(keys, kind="stable")
         self.keys, self.vals = keys[order], vals[order]
+        self.rkeys, self.rvals = self.keys[:0], self.vals[:0]
         self.buf, self.nbuf = {}, 0
 
     def add(self, keys: npt.NDArray[np.uint64], val: int, alive: npt.NDArray[np.bool_]) -> None:
@@ -171,59 +176,53 @@ class _MultiMap:
             else:
                 vs.append(val)
         self.nbuf += len(keys)
-        self.merge_when_grown(alive)
+        if self.nbuf > 1 << 13 and not self.hold:
+            self.settle(alive)
 
-    def merge_when_grown(self, alive: npt.NDArray[np.bool_]) -> None:
-        """Merge the recent entries once they are many (each merge copies the main table once)."""
-        if not self.hold and self.nbuf > max(1 << 16, len(self.keys) // 32):
+    def settle(self, alive: npt.NDArray[np.bool_]) -> None:
+        """Move the newest entries into the recent table, and that into the main table once it is large."""
+        if self.nbuf:
+            bk = np.fromiter((k for k, vs in self.buf.items() for _ in vs), dtype=np.uint64, count=self.nbuf)
+            bv = np.fromiter((v for vs in self.buf.values() for v in vs), dtype=np.uint32, count=self.nbuf)
+            self.buf, self.nbuf = {}, 0
+            self.rkeys, self.rvals = _merge_sorted(self.rkeys, self.rvals, bk, bv)
+        if len(self.rkeys) > max(1 << 16, len(self.keys) // 8):
             self.merge(alive)
 
     def merge(self, alive: npt.NDArray[np.bool_], *, prune: bool = False) -> None:
-        """Move the recent entries into the main table; ``prune`` also drops the main table's entries of
-        removed documents."""
-        if (prune or self.dirty) and len(self.keys):
-            keep = alive[self.vals]
-            if not keep.all():
-                self.keys, self.vals = self.keys[keep], self.vals[keep]
+        """Move every entry into the main table; ``prune`` (or removals since the last merge) also drops the
+        entries of removed documents."""
+        if self.nbuf:
+            bk = np.fromiter((k for k, vs in self.buf.items() for _ in vs), dtype=np.uint64, count=self.nbuf)
+            bv = np.fromiter((v for vs in self.buf.values() for v in vs), dtype=np.uint32, count=self.nbuf)
+            self.buf, self.nbuf = {}, 0
+            self.rkeys, self.rvals = _merge_sorted(self.rkeys, self.rvals, bk, bv)
+        keys, vals = _merge_sorted(self.keys, self.vals, self.rkeys, self.rvals, presorted=True)
+        if prune or self.dirty:
+            keep = alive[vals]
+            keys, vals = keys[keep], vals[keep]
             self.dirty = False
-        if not self.nbuf:
-            return
-        bk = np.fromiter((k for k, vs in self.buf.items() for _ in vs), dtype=np.uint64, count=self.nbuf)
-        bv = np.fromiter((v for vs in self.buf.values() for v in vs), dtype=np.uint32, count=self.nbuf)
-        keep = alive[bv]
-        bk, bv = bk[keep], bv[keep]
-        order = np.argsort(bk, kind="stable")
-        bk, bv = bk[order], bv[order]
-        at = np.searchsorted(self.keys, bk, side="right")
-        self.keys = np.insert(self.keys, at, bk)
-        self.vals = np.insert(self.vals, at, bv)
-        self.buf, self.nbuf = {}, 0
+        self.keys, self.vals = keys, vals
+        self.rkeys, self.rvals = keys[:0], vals[:0]
 
-    def _main(self, keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.intp]]:
-        """Slots under each of ``keys`` in the main table, and how many each key holds."""
-        lo = np.searchsorted(self.keys, keys, side="left")
-        hi = np.searchsorted(self.keys, keys, side="right")
-        counts = hi - lo
-        total = int(counts.sum())
-        if not total:
-            return self.vals[:0], counts
-        nz = counts > 0
-        starts = lo[nz]
-        runs = counts[nz]
-        # every index in [lo, hi) of every key, without a Python loop
-        offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(runs)[:-1])), runs)
-        return self.vals[offsets + np.arange(total)], counts
-
-    def get_main_rows(self, keys: npt.NDArray[np.uint64]) -> list[npt.NDArray[np.uint32]]:
-        """For each row of a key matrix, the main table's slots under any of its keys."""
-        if not len(self.keys) or not len(keys):
-            return [self.vals[:0]] * len(keys)
-        vals, counts = self._main(keys.ravel())
-        bounds = np.concatenate(([0], np.cumsum(counts.reshape(keys.shape).sum(axis=1)))).tolist()
-        return [vals[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    def lookup_sorted(
+        self, keys: npt.NDArray[np.uint64]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]]:
+        """Entries of the two sorted tables under ``keys``: the index in ``keys`` of each (ascending) and its
+        slot."""
+        parts = [_lookup(self.keys, self.vals, keys), _lookup(self.rkeys, self.rvals, keys)]
+        parts = [p for p in parts if len(p[0])]
+        if not parts:
+            return np.zeros(0, dtype=np.intp), self.vals[:0]
+        if len(parts) == 1:
+            return parts[0]
+        at = np.concatenate([p[0] for p in parts])
+        slots = np.concatenate([p[1] for p in parts])
+        order = np.argsort(at, kind="stable")
+        return at[order], slots[order]
 
     def get_recent(self, keys: list[int]) -> list[int]:
-        """Slots under any of ``keys`` among the recent entries."""
+        """Slots under any of ``keys`` among the newest entries."""
         buf = self.buf
         if not buf:
             return []
@@ -236,20 +235,60 @@ class _MultiMap:
 
     def get(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
         """Slots under any of ``keys``, once per key that holds them."""
-        parts: list[npt.NDArray[Any]] = []
-        if len(self.keys):
-            vals, _ = self._main(keys)
-            if len(vals):
-                parts.append(vals)
+        _, slots = self.lookup_sorted(keys)
         recent = self.get_recent(keys.tolist())
         if recent:
-            parts.append(np.asarray(recent, dtype=np.uint32))
-        if not parts:
-            return np.zeros(0, dtype=np.intp)
-        return np.concatenate(parts).astype(np.intp)
+            return np.concatenate((slots, np.asarray(recent, dtype=np.uint32))).astype(np.intp)
+        return slots.astype(np.intp)
 
     def nbytes(self) -> int:
-        return int(self.keys.nbytes + self.vals.nbytes + self.nbuf * 40 + len(self.buf) * 100)
+        return int(
+            self.keys.nbytes
+            + self.vals.nbytes
+            + self.rkeys.nbytes
+            + self.rvals.nbytes
+            + self.nbuf * 40
+            + len(self.buf) * 100
+        )
+
+
+def _merge_sorted(
+    keys: npt.NDArray[np.uint64],
+    vals: npt.NDArray[np.uint32],
+    new_keys: npt.NDArray[np.uint64],
+    new_vals: npt.NDArray[np.uint32],
+    *,
+    presorted: bool = False,
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]]:
+    """A sorted table with entries added (older entries of a key first)."""
+    if not len(new_keys):
+        return keys, vals
+    if not presorted:
+        order = np.argsort(new_keys, kind="stable")
+        new_keys, new_vals = new_keys[order], new_vals[order]
+    if not len(keys):
+        return new_keys, new_vals
+    at = np.searchsorted(keys, new_keys, side="right")
+    return np.insert(keys, at, new_keys), np.insert(vals, at, new_vals)
+
+
+def _lookup(
+    table: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32], keys: npt.NDArray[np.uint64]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]]:
+    """Entries of a sorted table under ``keys``: the index in ``keys`` of each (ascending) and its value."""
+    if not len(table) or not len(keys):
+        return np.zeros(0, dtype=np.intp), vals[:0]
+    lo = np.searchsorted(table, keys, side="left")
+    hi = np.searchsorted(table, keys, side="right")
+    counts = hi - lo
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, dtype=np.intp), vals[:0]
+    nz = np.flatnonzero(counts)
+    runs = counts[nz]
+    # every index in [lo, hi) of every key, without a Python loop
+    offsets = np.repeat(lo[nz] - np.concatenate(([0], np.cumsum(runs)[:-1])), runs)
+    return np.repeat(nz, runs), vals[offsets + np.arange(total)]
 
 
 @dataclass
@@ -259,7 +298,6 @@ class _Prepared:
     sig: npt.NDArray[np.uint32]
     size: int
     bands: npt.NDArray[np.uint64]
-    line_cells: npt.NDArray[np.intp]
     cells: list[int]
     ntitle: str
     norm: str
@@ -270,11 +308,30 @@ class _Prepared:
     source: str
     published: str | None
     _terms: tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]] | None = None
-    main_hits: npt.NDArray[np.uint32] | None = None  # slots of the main band table under its band keys
+    # found for a whole batch at once (None: look up one by one)
+    cands: npt.NDArray[np.intp] | None = None  # slots under its band keys in the sorted band tables
+    near: list[tuple[int, float, bool]] | None = (
+        None  # those that are near-duplicates: (slot, Jaccard, exact)
+    )
+    term_hits: tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]] | None = None  # (term index, slot)
+    _cells: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None = None
+    _days: npt.NDArray[np.bool_] | None = None
 
     @property
     def band_list(self) -> list[int]:
         return self.bands.tolist()
+
+    def sketch_cells(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """The document-frequency sketch's cells of each candidate story term (one per row)."""
+        if self._cells is None:
+            self._cells = _sketch_rows(self.terms()[0])
+        return self._cells
+
+    def day_terms(self) -> npt.NDArray[np.bool_]:
+        """Which candidate story terms are day mentions."""
+        if self._days is None:
+            self._days = is_day_term(self.terms()[0])
+        return self._days
 
     def terms(self) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]]:
         """Candidate story terms and weights (computed on first use: a duplicate never needs them)."""
@@ -284,6 +341,24 @@ class _Prepared:
 
 
 _NO_TERMS = np.zeros(0, dtype=np.uint64)
+_NO_SLOTS = np.zeros(0, dtype=np.intp)
+_MIN_SHARED = min(STORY_MIN_SHARED, STORY_MIN_SHARED_DAY, STORY_MIN_SHARED_UNDATED)
+
+
+def _sketch_rows(terms: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    mask = np.uint64((1 << SKETCH_BITS) - 1)
+    r0 = (terms & mask).astype(np.intp)
+    r1 = ((terms >> np.uint64(32)) & mask).astype(np.intp)
+    return r0, r1
+
+
+def _near(
+    js: npt.NDArray[np.float64], same_fp: npt.NDArray[np.bool_], cont: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    """Which candidates are near-duplicates: same text, or similar enough, or (a cut reprint) mostly inside."""
+    return np.asarray(
+        same_fp | (js >= JACCARD_MIN) | ((cont >= CONTAINMENT_MIN) & (js >= CONTAINMENT_JACCARD_MIN))
+    )
 
 
 _SCHEMA = """
@@ -342,6 +417,7 @@ class DedupIndex:
         self._version = 0  # changes with every insert and removal
         self._last_lookup: tuple[tuple[Any, ...], int, _Prepared, tuple[DedupResult, Any]] | None = None
         self._crossed: set[int] | None = None  # in a batch: line cells that became chrome during it
+        self._touched: set[int] | None = None  # in a batch: slots of documents updated during it
 
     # ---------------------------------------------------------------------------------------------------- public
     @classmethod
@@ -653,27 +729,69 @@ class DedupIndex:
             for d in docs
         ]
         preps = self._prepare_many(rows, normalized, with_terms=True)
-        hits = self._bands.get_main_rows(np.stack([p.bands for p in preps]))
+        for table in (self._bands, self._terms):
+            table.settle(self._alive)
+            table.hold = True  # the sorted tables stay as looked up; the batch's own entries stay newest
+        self._batch_candidates(preps)
+        self._batch_term_hits(preps)
         results: list[DedupResult] = []
-        self._bands.hold = True  # the main table stays as looked up; the batch's own entries stay recent
-        self._crossed = set()
+        self._crossed, self._touched = set(), set()
         try:
-            for row, doc, prep, main in zip(rows, docs, preps, hits, strict=True):
+            for row, doc, prep in zip(rows, docs, preps, strict=True):
                 if self._crossed and not self._crossed.isdisjoint(prep.cells):
                     # a line of it became chrome earlier in this batch: its signature changes
                     again = self._prepare_many([row], normalized)[0]
-                    again._terms = prep._terms
+                    again._terms, again.term_hits = prep._terms, prep.term_hits
                     prep = again
-                else:
-                    prep.main_hits = main
                 cluster_id = doc.get("cluster_id") or None
                 story_id = doc.get("story_id") or None
                 results.append(self._add_prepared(prep, cluster_id, story_id))
         finally:
-            self._bands.hold = False
-            self._crossed = None
-            self._bands.merge_when_grown(self._alive)
+            self._crossed = self._touched = None
+            for table in (self._bands, self._terms):
+                table.hold = False
+                table.settle(self._alive)
         return results
+
+    def _batch_candidates(self, preps: list[_Prepared]) -> None:
+        """Each document's candidates in the sorted band tables and which of them are near-duplicates, for a
+        whole batch at once (the sorted tables hold documents from before the batch)."""
+        n = len(preps)
+        at, slots = self._bands.lookup_sorted(np.stack([p.bands for p in preps]).ravel())
+        pair = np.unique(((at // BANDS).astype(np.uint64) << np.uint64(32)) | slots.astype(np.uint64))
+        row = (pair >> np.uint64(32)).astype(np.intp)
+        cand = (pair & np.uint64(0xFFFFFFFF)).astype(np.intp)
+        sizes = np.fromiter((p.size for p in preps), dtype=np.int64, count=n)[row]
+        fps = np.fromiter((p.fp for p in preps), dtype=np.uint64, count=n)[row]
+        js = np.asarray((np.stack([p.sig for p in preps])[row] == self._sigs[cand]).mean(axis=1))
+        other = self._sizes[cand]
+        inter = js / (1.0 + js) * (sizes + other)
+        cont = np.minimum(inter / np.maximum(np.minimum(other, sizes), 1), 1.0)
+        ok = _near(js, self._fps[cand] == fps, cont)
+        bounds = np.searchsorted(row, np.arange(n + 1)).tolist()
+        ok_row = row[ok]
+        ok_bounds = np.searchsorted(ok_row, np.arange(n + 1)).tolist()
+        near = list(
+            zip(cand[ok].tolist(), js[ok].tolist(), (self._fps[cand[ok]] == fps[ok]).tolist(), strict=True)
+        )
+        for i, p in enumerate(preps):
+            p.cands = cand[bounds[i] : bounds[i + 1]]
+            p.near = near[ok_bounds[i] : ok_bounds[i + 1]]
+
+    def _batch_term_hits(self, preps: list[_Prepared]) -> None:
+        """Each document's candidate story terms in the sorted term tables, for a whole batch at once."""
+        terms = [p.terms()[0] for p in preps]
+        flat = np.concatenate(terms) if terms else _NO_TERMS
+        starts = np.cumsum([0] + [len(t) for t in terms])
+        at, slots = self._terms.lookup_sorted(flat)
+        bounds = np.searchsorted(at, starts).tolist()
+        r0, r1 = _sketch_rows(flat)
+        days = is_day_term(flat)
+        for i, p in enumerate(preps):
+            a, b = int(starts[i]), int(starts[i + 1])
+            p.term_hits = (at[bounds[i] : bounds[i + 1]] - a, slots[bounds[i] : bounds[i + 1]])
+            p._cells = (r0[a:b], r1[a:b])
+            p._days = days[a:b]
 
     def _prepare_many(
         self,
@@ -693,14 +811,12 @@ class DedupIndex:
         dtexts: list[str] = []
         cells: list[list[int]] = []
         for _, text, title, _, _, _ in rows:
-            norm = text if normalized else normalize_text(text)
-            ntitle = title if normalized else normalize_text(title)
-            lines, stripped = stripped_lines(norm)
+            norms.append(text if normalized else normalize_text(text))
+            titles.append(title if normalized else normalize_text(title))
+        for norm, ntitle, (lines, stripped) in zip(norms, titles, stripped_lines_many(norms), strict=True):
             dtext = dedup_text_of(norm, "".join(stripped)) if norm else ""
             if len(dtext) < SHORT_TEXT:  # "详见附件": a short body says too little without its headline
                 dtext = strip_text(ntitle) + dtext
-            norms.append(norm)
-            titles.append(ntitle)
             all_lines.append(lines)
             all_stripped.append(stripped)
             dtexts.append(dtext)
@@ -731,7 +847,6 @@ class DedupIndex:
                 _Prepared(
                     doc_id=doc_id,
                     fp=int(fingerprint(dtexts[i]), 16),
-                    line_cells=np.asarray(cells[i], dtype=np.intp),
                     cells=cells[i],
                     sig=sigs[i],
                     size=int(sizes[i]),
@@ -749,65 +864,61 @@ class DedupIndex:
             )
         return out
 
-    def _sketch_rows(
-        self, terms: npt.NDArray[np.uint64]
-    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        mask = np.uint64((1 << SKETCH_BITS) - 1)
-        r0 = (terms & mask).astype(np.intp)
-        r1 = ((terms >> np.uint64(32)) & mask).astype(np.intp)
-        return r0, r1
-
-    def _salient(self, prep: _Prepared) -> npt.NDArray[np.uint64]:
-        """The document's top story terms; terms salient in more than STORY_COMMON of the indexed documents
-        count for less."""
+    def _salient(self, prep: _Prepared) -> npt.NDArray[np.intp]:
+        """Which of the document's candidate terms are its story terms (the top ones; terms salient in more
+        than STORY_COMMON of the indexed documents count for less)."""
         cand_terms, score = prep.terms()
         if len(cand_terms) == 0:
-            return cand_terms
+            return _NO_SLOTS
         if self._n_added >= 200:
-            r0, r1 = self._sketch_rows(cand_terms)
+            r0, r1 = prep.sketch_cells()
             df = np.minimum(self._sketch[0, r0], self._sketch[1, r1]).astype(np.float64)
             score = score * np.minimum(1.0, STORY_COMMON * self._n_added / np.maximum(df, 1.0))
-        days = is_day_term(cand_terms)
-        score = np.where(days, np.inf, score)  # day mentions are always kept
-        k = min(STORY_TERMS + int(min(days.sum(), 4)), len(score))
-        top = np.argsort(-score, kind="stable")[:k]
-        return cand_terms[top]
+        days = prep.day_terms()
+        n_days = int(np.count_nonzero(days))
+        if n_days:
+            score = np.where(days, np.inf, score)  # day mentions are always kept
+        k = min(STORY_TERMS + min(n_days, 4), len(score))
+        return np.argsort(-score, kind="stable")[:k]
+
+    def _candidates_near(self, prep: _Prepared, cands: npt.NDArray[np.intp]) -> list[tuple[int, float, bool]]:
+        """The near-duplicates among candidate slots: (slot, Jaccard, exact)."""
+        if not len(cands):
+            return []
+        js = similarity(prep.sig, self._sigs[cands])
+        same_fp = self._fps[cands] == np.uint64(prep.fp)
+        ok = _near(js, same_fp, containment(js, prep.size, self._sizes[cands]))
+        return list(zip(cands[ok].tolist(), js[ok].tolist(), same_fp[ok].tolist(), strict=True))
 
     def _probe(self, prep: _Prepared) -> tuple[DedupResult, npt.NDArray[np.uint64]]:
-        n = self._n
         self_slot = self._pos.get(prep.doc_id, -1)
-        alive = self._alive[:n]
-
+        alive = self._alive
+        if prep.size == 0:  # nothing to compare: never a duplicate
+            return DedupResult(None, False, prep.doc_id, prep.doc_id, 0.0, ""), _NO_TERMS
+        touched = self._touched
+        if (
+            prep.near is None
+            or prep.cands is None
+            or (touched and not touched.isdisjoint(prep.cands.tolist()))
+        ):
+            cands = np.unique(self._bands.get(prep.bands))
+            near = self._candidates_near(prep, cands[alive[cands] & (cands != self_slot)])
+        else:
+            near = [c for c in prep.near if c[0] != self_slot and alive[c[0]]]
+            recent = self._bands.get_recent(prep.band_list)
+            if recent:
+                cands = np.unique(np.asarray(recent, dtype=np.intp))
+                near += self._candidates_near(prep, cands[alive[cands] & (cands != self_slot)])
         dup: int | None = None
         exact = False
         sim = 0.0
-        if prep.size == 0:  # nothing to compare: never a duplicate
-            return DedupResult(None, False, prep.doc_id, prep.doc_id, 0.0, ""), _NO_TERMS
-        if prep.main_hits is None:
-            cands = np.unique(self._bands.get(prep.bands))
+        if near:
+            # the best: exact first, then the highest Jaccard, then the earliest seen
+            dup, sim, exact = max(near, key=lambda c: (2.0 if c[2] else c[1], -c[0]))
+            sim = 1.0 if exact else sim
         else:
-            recent = self._bands.get_recent(prep.band_list)
-            if recent:
-                cands = np.unique(np.concatenate((prep.main_hits, np.asarray(recent, dtype=np.uint32))))
-            else:
-                cands = np.unique(prep.main_hits)
-            cands = cands.astype(np.intp)
-        if len(cands):
-            cands = cands[alive[cands] & (cands != self_slot)]
-        if len(cands):
-            js = similarity(prep.sig, self._sigs[cands])
-            same_fp = self._fps[cands] == np.uint64(prep.fp)
-            cont = containment(js, prep.size, self._sizes[cands])
-            ok = same_fp | (js >= JACCARD_MIN) | ((cont >= CONTAINMENT_MIN) & (js >= CONTAINMENT_JACCARD_MIN))
-            if ok.any():
-                score = np.where(same_fp, 2.0, js)[ok]
-                best = int(np.argmax(score))  # first maximum: the earliest seen
-                dup = int(cands[ok][best])
-                exact = bool(same_fp[ok][best])
-                sim = 1.0 if exact else float(js[ok][best])
-        if dup is None:
             fp_slot = self._by_fp.get(prep.fp)
-            if fp_slot is not None and fp_slot != self_slot and self._alive[fp_slot]:
+            if fp_slot is not None and fp_slot != self_slot and alive[fp_slot]:
                 dup, exact, sim = fp_slot, True, 1.0
 
         if dup is not None:
@@ -822,37 +933,56 @@ class DedupIndex:
                 ),
                 _NO_TERMS,  # a duplicate's story is its cluster's; its own terms are not indexed
             )
-        terms = self._salient(prep)
-        story = self._story_match(prep, terms, self_slot)
+        top = self._salient(prep)
+        story = self._story_match(prep, top, self_slot)
+        terms = prep.terms()[0][top]
         return DedupResult(None, False, prep.doc_id, story or prep.doc_id, 0.0, f"{prep.fp:016x}"), terms
 
-    def _story_match(self, prep: _Prepared, terms: npt.NDArray[np.uint64], self_slot: int) -> str | None:
-        """The story of the indexed article that shares the most salient terms with this one, when they are
-        published within STORY_DAYS of each other and share STORY_MIN_SHARED terms (or a day mention and
-        STORY_MIN_SHARED_DAY), or, when either is undated, STORY_MIN_SHARED_UNDATED terms."""
-        if len(terms) == 0:
+    def _story_match(self, prep: _Prepared, top: npt.NDArray[np.intp], self_slot: int) -> str | None:
+        """The story of the indexed article that shares the most salient terms (``top`` of the candidate terms)
+        with this one, when they are published within STORY_DAYS of each other and share STORY_MIN_SHARED
+        terms (or a day mention and STORY_MIN_SHARED_DAY), or, when either is undated, STORY_MIN_SHARED_UNDATED
+        terms."""
+        if len(top) == 0:
             return None
-        days_mentioned = terms[is_day_term(terms)]
-        hits = self._terms.get(terms)
-        if len(hits) == 0:
-            return None
-        slots, shared = np.unique(hits, return_counts=True)
-        keep = self._alive[slots] & (slots != self_slot)
-        if len(days_mentioned):
-            day_hits = np.unique(self._terms.get(days_mentioned))
-            shares_day = np.isin(slots, day_hits)
+        cand_terms = prep.terms()[0]
+        is_day = prep.day_terms()
+        terms = cand_terms[top].tolist()
+        day_terms = cand_terms[top[is_day[top]]].tolist()
+        if prep.term_hits is not None:
+            at, slots = prep.term_hits
+            chosen = np.zeros(len(cand_terms), dtype=np.bool_)
+            chosen[top] = True
+            sel = chosen[at]
+            hits: list[int] = slots[sel].tolist()
+            day_hits = set(slots[sel & is_day[at]].tolist()) if day_terms else set()
+            hits += self._terms.get_recent(terms)
         else:
-            shares_day = np.zeros(len(slots), dtype=np.bool_)
-        days = self._days[slots]
-        dated = (days != _NODAY) & (prep.day != _NODAY)
-        near = np.abs(days.astype(np.int64) - prep.day) <= STORY_DAYS
-        enough_dated = (shared >= STORY_MIN_SHARED) | (shares_day & (shared >= STORY_MIN_SHARED_DAY))
-        keep &= np.where(dated, near & enough_dated, shared >= STORY_MIN_SHARED_UNDATED)
-        if not keep.any():
+            hits = self._terms.get(cand_terms[top]).tolist()
+            day_hits = set()
+        if day_terms:
+            if prep.term_hits is None:
+                day_hits = set(self._terms.get(np.asarray(day_terms, dtype=np.uint64)).tolist())
+            else:
+                day_hits.update(self._terms.get_recent(day_terms))
+        if not hits:
             return None
-        slots, shared = slots[keep], shared[keep]
-        best = int(np.argmax(shared))  # first maximum: the earliest seen
-        return self._story[int(slots[best])]
+        alive, days, day = self._alive, self._days, prep.day
+        best, best_shared = -1, 0
+        for slot, shared in Counter(hits).items():
+            if shared < _MIN_SHARED or slot == self_slot or not alive[slot]:
+                continue
+            other = int(days[slot])
+            if other != _NODAY and day != _NODAY:
+                if abs(other - day) > STORY_DAYS:
+                    continue
+                if shared < STORY_MIN_SHARED and not (shared >= STORY_MIN_SHARED_DAY and slot in day_hits):
+                    continue
+            elif shared < STORY_MIN_SHARED_UNDATED:
+                continue
+            if shared > best_shared or (shared == best_shared and slot < best):  # ties: the earliest seen
+                best, best_shared = slot, shared
+        return self._story[best] if best >= 0 else None
 
     def _insert(self, prep: _Prepared, terms: npt.NDArray[np.uint64], result: DedupResult) -> None:
         slot = self._pos.get(prep.doc_id)
@@ -867,6 +997,8 @@ class DedupIndex:
             self._pos[prep.doc_id] = slot
             self._live += 1
         else:
+            if self._touched is not None:
+                self._touched.add(slot)
             if not self._alive[slot]:
                 self._live += 1
             old_fp = int(self._fps[slot])
@@ -888,25 +1020,23 @@ class DedupIndex:
             self._terms.add(terms, slot, self._alive)
         # document frequency of salient terms
         if len(terms):
-            r0, r1 = self._sketch_rows(prep.terms()[0])
-            for row, cells in ((0, r0), (1, r1)):
-                counts = self._sketch[row, cells]
-                self._sketch[row, cells] = counts + (counts < np.uint16(65535)).astype(np.uint16)
-        if (
-            first_time
-            and result.duplicate_of is None
-            and result.cluster_id == prep.doc_id
-            and len(prep.line_cells)
-        ):
+            for row, cells in zip(self._sketch, prep.sketch_cells(), strict=True):
+                counts = row[cells]
+                row[cells] = counts + (counts < np.uint16(65535))
+        if first_time and result.duplicate_of is None and result.cluster_id == prep.doc_id and prep.cells:
             # lines count once per cluster: a reprinted paragraph is not chrome, a line on many articles is
-            cells = np.unique(prep.line_cells)
-            counts = self._line_counts[cells]
-            self._line_counts[cells] = counts + (counts < np.uint8(255)).astype(np.uint8)
-            if self._crossed is not None:
-                self._crossed.update(cells[counts == BOILERPLATE_MIN - 1].tolist())
+            line_counts, crossed = self._line_counts, self._crossed
+            for cell in set(prep.cells):
+                count = int(line_counts[cell])
+                if count < 255:
+                    line_counts[cell] = count + 1
+                if count == BOILERPLATE_MIN - 1 and crossed is not None:
+                    crossed.add(cell)
         self._n_added += 1
         self._version += 1
         self._sketch_dirty = True
+        if self._db is None:
+            return
         self._write(
             prep.doc_id,
             (

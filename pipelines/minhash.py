@@ -23,6 +23,14 @@ SHINGLE = 5  # characters per shingle
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _NOT_WORD = re.compile(rf"[^0-9a-z{_CJK}]+")
 _SENTENCE_PUNCT = re.compile(r"[。！？；，,.!?;:：]")
+_WORD_RANGES = (
+    (0x30, 0x39),
+    (0x61, 0x7A),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+)  # = _NOT_WORD's
+_PUNCT_CODES = np.array(sorted(ord(c) for c in "。！？；，,.!?;:："), dtype=np.uint32)  # = _SENTENCE_PUNCT's
 _SHORT_LINE = 16  # a line with fewer word characters and no sentence punctuation is navigation chrome
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -56,6 +64,63 @@ def stripped_lines(norm: str) -> tuple[list[str], list[str]]:
         low = line.lower()
         stripped.append(words if low == line else _NOT_WORD.sub("", low))
     return kept, stripped
+
+
+def stripped_lines_many(norms: list[str]) -> list[tuple[list[str], list[str]]]:
+    """:func:`stripped_lines` of each normalised text, the characters of all of them classified at once."""
+    big = "\n".join(norms)
+    low = big.lower()
+    try:
+        cps = np.frombuffer(big.encode("utf-32-le"), dtype=np.uint32)
+        low_cps = np.frombuffer(low.encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:  # lone surrogates
+        return [stripped_lines(n) for n in norms]
+    if len(low_cps) != len(cps):  # a character lower-cased into several: line by line
+        return [stripped_lines(n) for n in norms]
+    line_of = np.cumsum(cps == 10, dtype=np.int32)
+    n_lines = int(line_of[-1]) + 1 if len(line_of) else 1
+    is_word = _classes(cps, _WORD_TABLE)
+    words = np.bincount(line_of[is_word], minlength=n_lines)
+    punct = np.bincount(line_of[_classes(cps, _PUNCT_TABLE)], minlength=n_lines) > 0
+    keep = (words > 0) & ((words >= _SHORT_LINE) | punct)
+    changed = np.flatnonzero(cps != low_cps)  # lower-cased characters
+    if len(changed):
+        is_word[changed] = _classes(low_cps[changed], _WORD_TABLE)
+    kept_chars = is_word & keep[line_of]
+    stripped_all = low_cps[kept_chars].tobytes().decode("utf-32-le")
+    ends = np.cumsum(np.bincount(line_of[kept_chars], minlength=n_lines)).tolist()
+    keep_list = keep.tolist()
+    out: list[tuple[list[str], list[str]]] = []
+    at = 0
+    for norm in norms:
+        lines = norm.split("\n")
+        kept: list[str] = []
+        stripped: list[str] = []
+        for i, line in enumerate(lines, at):
+            if keep_list[i]:
+                kept.append(line)
+                stripped.append(stripped_all[ends[i - 1] if i else 0 : ends[i]])
+        out.append((kept, stripped))
+        at += len(lines)
+    return out
+
+
+def _table(ranges: list[tuple[int, int]]) -> npt.NDArray[np.bool_]:
+    """A code point → bool table over the Basic Multilingual Plane (the last entry, U+FFFF, is False)."""
+    table = np.zeros(0x10000, dtype=np.bool_)
+    for lo, hi in ranges:
+        table[lo : hi + 1] = True
+    table[0xFFFF] = False
+    return table
+
+
+_WORD_TABLE = _table([(0x30, 0x39), (0x61, 0x7A), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF)])
+_PUNCT_TABLE = _table([(ord(c), ord(c)) for c in "。！？；，,.!?;:："])  # _SENTENCE_PUNCT
+
+
+def _classes(cps: U32, table: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """``table`` of each code point (code points beyond the BMP are in no class)."""
+    return table[np.minimum(cps, np.uint32(0xFFFF))]
 
 
 def dedup_text(text: str, *, normalized: bool = False, lines: list[str] | None = None) -> str:
