@@ -179,6 +179,10 @@ class _MultiMap:
         if self.nbuf > 1 << 13 and not self.hold:
             self.settle(alive)
 
+    def add_block(self, keys: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32]) -> None:
+        """Add many entries at once (into the recent table)."""
+        self.rkeys, self.rvals = _merge_sorted(self.rkeys, self.rvals, keys, vals)
+
     def settle(self, alive: npt.NDArray[np.bool_]) -> None:
         """Move the newest entries into the recent table, and that into the main table once it is large."""
         if self.nbuf:
@@ -314,6 +318,7 @@ class _Prepared:
         None  # those that are near-duplicates: (slot, Jaccard, exact)
     )
     term_hits: tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]] | None = None  # (term index, slot)
+    batch_row: int = -1
     _cells: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None = None
     _days: npt.NDArray[np.bool_] | None = None
 
@@ -350,6 +355,71 @@ def _sketch_rows(terms: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.intp], n
     r0 = (terms & mask).astype(np.intp)
     r1 = ((terms >> np.uint64(32)) & mask).astype(np.intp)
     return r0, r1
+
+
+@dataclass
+class _Batch:
+    """Band candidates of a batch's documents among its earlier documents."""
+
+    keys: npt.NDArray[np.uint64]  # (documents, BANDS) band keys, as inserted
+    banded: npt.NDArray[
+        np.bool_
+    ]  # inserted with band entries (the batch's entries join the tables at its end)
+    slots: list[int]  # slot of each inserted document
+    rows: list[list[int]]  # per document: earlier documents sharing a band key
+    near: list[list[tuple[int, float, bool]]]  # ... those that are near-duplicates: (row, Jaccard, exact)
+    redone: list[int]  # documents prepared again during the batch (their band keys changed)
+
+    def candidates(self, row: int, keys: npt.NDArray[np.uint64]) -> list[int]:
+        """Slots of the batch's earlier documents with band entries sharing one of ``keys``."""
+        earlier = np.flatnonzero(self.banded[:row] & (self.keys[:row] == keys).any(axis=1))
+        return [self.slots[i] for i in earlier.tolist()]
+
+
+def _shared_key_pairs(
+    keys: npt.NDArray[np.uint64], banded: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """(earlier, later) rows of a band-key matrix that share a key (rows not ``banded`` left out), distinct."""
+    rows = np.flatnonzero(banded)
+    flat = keys[rows].ravel()
+    owner = np.repeat(rows, keys.shape[1])
+    order = np.argsort(flat, kind="stable")  # equal keys: in row order
+    flat, owner = flat[order], owner[order]
+    first = np.ones(len(flat), dtype=np.bool_)
+    first[1:] = flat[1:] != flat[:-1]
+    if first.all():
+        return _NO_SLOTS, _NO_SLOTS
+    # every member of a run of one key with every earlier member of the run
+    starts = np.flatnonzero(first)
+    start_of = np.repeat(starts, np.diff(np.append(starts, len(flat))))
+    before = np.arange(len(flat)) - start_of
+    total = int(before.sum())
+    later_at = np.repeat(np.arange(len(flat)), before)
+    earlier_at = np.repeat(start_of, before) + (
+        np.arange(total) - np.repeat(np.cumsum(before) - before, before)
+    )
+    owner = owner.astype(np.uint64)
+    pair = np.unique((owner[earlier_at] << np.uint64(32)) | owner[later_at])
+    earlier = (pair >> np.uint64(32)).astype(np.intp)
+    later = (pair & np.uint64(0xFFFFFFFF)).astype(np.intp)
+    keep = earlier != later
+    return earlier[keep], later[keep]
+
+
+def _verify(
+    sig: npt.NDArray[np.uint32],
+    size: npt.NDArray[np.int64],
+    fp: npt.NDArray[np.uint64],
+    other_sig: npt.NDArray[np.uint32],
+    other_size: npt.NDArray[np.int64],
+    other_fp: npt.NDArray[np.uint64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Pairwise (row by row): estimated Jaccard, same fingerprint, near-duplicate (as :func:`_near`)."""
+    js = np.asarray((sig == other_sig).mean(axis=1), dtype=np.float64)
+    inter = js / (1.0 + js) * (size + other_size)
+    cont = np.minimum(inter / np.maximum(np.minimum(other_size, size), 1), 1.0)
+    same = other_fp == fp
+    return js, same, _near(js, same, cont)
 
 
 def _near(
@@ -418,6 +488,7 @@ class DedupIndex:
         self._last_lookup: tuple[tuple[Any, ...], int, _Prepared, tuple[DedupResult, Any]] | None = None
         self._crossed: set[int] | None = None  # in a batch: line cells that became chrome during it
         self._touched: set[int] | None = None  # in a batch: slots of documents updated during it
+        self._batch: _Batch | None = None  # the batch being added
 
     # ---------------------------------------------------------------------------------------------------- public
     @classmethod
@@ -732,51 +803,74 @@ class DedupIndex:
         for table in (self._bands, self._terms):
             table.settle(self._alive)
             table.hold = True  # the sorted tables stay as looked up; the batch's own entries stay newest
-        self._batch_candidates(preps)
+        batch = self._batch_candidates(preps)
         self._batch_term_hits(preps)
         results: list[DedupResult] = []
-        self._crossed, self._touched = set(), set()
+        self._crossed, self._touched, self._batch = set(), set(), batch
         try:
-            for row, doc, prep in zip(rows, docs, preps, strict=True):
+            for i, (row, doc, prep) in enumerate(zip(rows, docs, preps, strict=True)):
                 if self._crossed and not self._crossed.isdisjoint(prep.cells):
                     # a line of it became chrome earlier in this batch: its signature changes
                     again = self._prepare_many([row], normalized)[0]
                     again._terms, again.term_hits = prep._terms, prep.term_hits
                     prep = again
+                    batch.keys[i] = prep.bands
+                    batch.redone.append(i)
+                prep.batch_row = i
                 cluster_id = doc.get("cluster_id") or None
                 story_id = doc.get("story_id") or None
                 results.append(self._add_prepared(prep, cluster_id, story_id))
+                batch.slots[i] = self._pos[prep.doc_id]
+                batch.banded[i] = prep.size > 0
         finally:
-            self._crossed = self._touched = None
+            self._crossed = self._touched = self._batch = None
+            banded = np.flatnonzero(batch.banded)
+            slots = np.asarray(batch.slots, dtype=np.uint32)[banded]
+            self._bands.add_block(batch.keys[banded].ravel(), np.repeat(slots, BANDS))
             for table in (self._bands, self._terms):
                 table.hold = False
                 table.settle(self._alive)
         return results
 
-    def _batch_candidates(self, preps: list[_Prepared]) -> None:
-        """Each document's candidates in the sorted band tables and which of them are near-duplicates, for a
-        whole batch at once (the sorted tables hold documents from before the batch)."""
+    def _batch_candidates(self, preps: list[_Prepared]) -> _Batch:
+        """Each document's candidates in the sorted band tables (documents from before the batch) and among
+        the batch's earlier documents, and which of them are near-duplicates, for a whole batch at once."""
         n = len(preps)
-        at, slots = self._bands.lookup_sorted(np.stack([p.bands for p in preps]).ravel())
+        keys = np.stack([p.bands for p in preps])
+        sigs = np.stack([p.sig for p in preps])
+        sizes = np.fromiter((p.size for p in preps), dtype=np.int64, count=n)
+        fps = np.fromiter((p.fp for p in preps), dtype=np.uint64, count=n)
+        # in the sorted tables
+        at, slots = self._bands.lookup_sorted(keys.ravel())
         pair = np.unique(((at // BANDS).astype(np.uint64) << np.uint64(32)) | slots.astype(np.uint64))
         row = (pair >> np.uint64(32)).astype(np.intp)
         cand = (pair & np.uint64(0xFFFFFFFF)).astype(np.intp)
-        sizes = np.fromiter((p.size for p in preps), dtype=np.int64, count=n)[row]
-        fps = np.fromiter((p.fp for p in preps), dtype=np.uint64, count=n)[row]
-        js = np.asarray((np.stack([p.sig for p in preps])[row] == self._sigs[cand]).mean(axis=1))
-        other = self._sizes[cand]
-        inter = js / (1.0 + js) * (sizes + other)
-        cont = np.minimum(inter / np.maximum(np.minimum(other, sizes), 1), 1.0)
-        ok = _near(js, self._fps[cand] == fps, cont)
-        bounds = np.searchsorted(row, np.arange(n + 1)).tolist()
-        ok_row = row[ok]
-        ok_bounds = np.searchsorted(ok_row, np.arange(n + 1)).tolist()
-        near = list(
-            zip(cand[ok].tolist(), js[ok].tolist(), (self._fps[cand[ok]] == fps[ok]).tolist(), strict=True)
+        js, same, ok = _verify(
+            sigs[row], sizes[row], fps[row], self._sigs[cand], self._sizes[cand], self._fps[cand]
         )
+        bounds = np.searchsorted(row, np.arange(n + 1)).tolist()
+        near_rows = row[ok]
+        ok_bounds = np.searchsorted(near_rows, np.arange(n + 1)).tolist()
+        near = list(zip(cand[ok].tolist(), js[ok].tolist(), same[ok].tolist(), strict=True))
         for i, p in enumerate(preps):
             p.cands = cand[bounds[i] : bounds[i + 1]]
             p.near = near[ok_bounds[i] : ok_bounds[i + 1]]
+        # among the batch's earlier documents (the ones with text: an empty one has no band entries)
+        batch = _Batch(
+            keys, np.zeros(n, dtype=np.bool_), [-1] * n, [[] for _ in range(n)], [[] for _ in range(n)], []
+        )
+        earlier, later = _shared_key_pairs(keys, sizes > 0)
+        if len(earlier):
+            js, same, ok = _verify(
+                sigs[later], sizes[later], fps[later], sigs[earlier], sizes[earlier], fps[earlier]
+            )
+            for e, l_, j_, s_, k_ in zip(
+                earlier.tolist(), later.tolist(), js.tolist(), same.tolist(), ok.tolist(), strict=True
+            ):
+                batch.rows[l_].append(e)
+                if k_:
+                    batch.near[l_].append((e, j_, s_))
+        return batch
 
     def _batch_term_hits(self, preps: list[_Prepared]) -> None:
         """Each document's candidate story terms in the sorted term tables, for a whole batch at once."""
@@ -895,20 +989,15 @@ class DedupIndex:
         alive = self._alive
         if prep.size == 0:  # nothing to compare: never a duplicate
             return DedupResult(None, False, prep.doc_id, prep.doc_id, 0.0, ""), _NO_TERMS
-        touched = self._touched
-        if (
-            prep.near is None
-            or prep.cands is None
-            or (touched and not touched.isdisjoint(prep.cands.tolist()))
-        ):
-            cands = np.unique(self._bands.get(prep.bands))
+        near = self._batch_near(prep, self_slot)
+        if near is None:  # not in a batch, or what was found for the batch no longer holds
+            found = self._bands.get(prep.bands)
+            if self._batch is not None and prep.batch_row >= 0:
+                found = np.concatenate(
+                    (found, np.asarray(self._batch.candidates(prep.batch_row, prep.bands), dtype=np.intp))
+                )
+            cands = np.unique(found)
             near = self._candidates_near(prep, cands[alive[cands] & (cands != self_slot)])
-        else:
-            near = [c for c in prep.near if c[0] != self_slot and alive[c[0]]]
-            recent = self._bands.get_recent(prep.band_list)
-            if recent:
-                cands = np.unique(np.asarray(recent, dtype=np.intp))
-                near += self._candidates_near(prep, cands[alive[cands] & (cands != self_slot)])
         dup: int | None = None
         exact = False
         sim = 0.0
@@ -937,6 +1026,35 @@ class DedupIndex:
         story = self._story_match(prep, top, self_slot)
         terms = prep.terms()[0][top]
         return DedupResult(None, False, prep.doc_id, story or prep.doc_id, 0.0, f"{prep.fp:016x}"), terms
+
+    def _batch_near(self, prep: _Prepared, self_slot: int) -> list[tuple[int, float, bool]] | None:
+        """The near-duplicates of a batch's document from what was found for the whole batch, or None where
+        that no longer holds (it was prepared again, or a candidate was updated during the batch)."""
+        batch, row, touched = self._batch, prep.batch_row, self._touched
+        if batch is None or row < 0 or prep.near is None or prep.cands is None or row in batch.redone:
+            return None
+        if touched and not (
+            touched.isdisjoint(prep.cands.tolist())
+            and touched.isdisjoint([batch.slots[i] for i in batch.rows[row]])
+        ):
+            return None
+        alive, redone = self._alive, batch.redone
+        near = [c for c in prep.near if c[0] != self_slot and alive[c[0]]]
+        for i, js, same in batch.near[row]:
+            slot = batch.slots[i]
+            if slot != self_slot and alive[slot] and i not in redone:
+                near.append((slot, js, same))
+        if redone:  # documents prepared again: their band keys changed
+            keys = set(prep.band_list)
+            again = [
+                batch.slots[i]
+                for i in redone
+                if batch.banded[i] and not keys.isdisjoint(batch.keys[i].tolist())
+            ]
+            if again:
+                cands = np.unique(np.asarray(again, dtype=np.intp))
+                near += self._candidates_near(prep, cands[alive[cands] & (cands != self_slot)])
+        return near
 
     def _story_match(self, prep: _Prepared, top: npt.NDArray[np.intp], self_slot: int) -> str | None:
         """The story of the indexed article that shares the most salient terms (``top`` of the candidate terms)
@@ -1015,7 +1133,8 @@ class DedupIndex:
         self._src[slot] = self._source_index(prep.source)
         if prep.size:
             self._by_fp.setdefault(prep.fp, slot)
-            self._bands.add(prep.bands, slot, self._alive)
+            if self._batch is None:  # a batch's entries join the tables at its end
+                self._bands.add(prep.bands, slot, self._alive)
         if len(terms):
             self._terms.add(terms, slot, self._alive)
         # document frequency of salient terms
