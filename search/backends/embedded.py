@@ -12,6 +12,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -108,7 +109,9 @@ CREATE TABLE IF NOT EXISTS doc_meta (
     published TEXT,
     cluster_id TEXT NOT NULL DEFAULT '',
     story_id TEXT NOT NULL DEFAULT '',
-    relevance REAL
+    relevance REAL,
+    domains TEXT,
+    libraries TEXT
 );
 """
 # contentless (the text is stored once, in ``documents``) and without per-document sizes (``columnsize=0``):
@@ -123,7 +126,12 @@ CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(
 _FTS_HASHSIZE = 32 * 1024 * 1024
 _MULTI_FIELDS = ("domains", "libraries")
 # the columns a search filters, sorts, collapses and counts facets on, in a narrow table (fast per-match lookups)
-_META_COLS = "source, content_type, region, language, published, cluster_id, story_id, relevance"
+# (``domains`` and ``libraries`` hold their values joined by U+001F, NULL when none)
+_META_COLS = (
+    "source, content_type, region, language, published, cluster_id, story_id, relevance, domains, libraries"
+)
+_META_VERSION = "2"
+_SEP = "\x1f"
 _COLUMN_FIELDS = {
     "source": "source",
     "content_type": "content_type",
@@ -172,6 +180,14 @@ _META_MARKS = ", ".join("?" * (len(_META_COLS.split(",")) + 1))
 _META_JOIN = " CROSS JOIN doc_meta d ON d.rowid = docs_fts.rowid"
 # facets are counted exactly up to this many matching documents, on an even sample beyond
 FACET_EXACT_LIMIT = 10_000
+_FACET_EXPRS = {
+    "source": "d.source",
+    "content_type": "d.content_type",
+    "region": "d.region",
+    "domains": "d.domains",
+    "libraries": "d.libraries",
+    "month": "substr(d.published, 1, 7)",
+}
 
 
 @dataclass(frozen=True)
@@ -270,9 +286,9 @@ def _filter_clauses(query: Query, match: _Match) -> tuple[list[str], list[Any]]:
 def _facets(
     conn: sqlite3.Connection, plan: _Plan, facets: Sequence[str], n_docs: int
 ) -> tuple[dict[str, list[tuple[str, int]]], bool]:
-    """Facet counts over the matches, each straight from the match (no temporary table). Beyond
-    ``FACET_EXACT_LIMIT`` matches they are counted on an even sample of the matches (every k-th row id) and
-    scaled to the total; the second value says so."""
+    """Facet counts over the matches, all from one pass: SQLite concatenates each facet's values over the matches,
+    Python counts them (no sorting, no temporary table). Beyond ``FACET_EXACT_LIMIT`` matches they are counted
+    on an even sample of the matches (every k-th row id) and scaled to the total; the second value says so."""
     if not facets or n_docs == 0:
         return {facet: [] for facet in facets}, False
     step = -(-n_docs // FACET_EXACT_LIMIT)
@@ -281,23 +297,29 @@ def _facets(
         where += f" AND {plan.rowid} % ? = 0"
         params.append(step)
     source = plan.source if "doc_meta d" in plan.source else plan.source + _META_JOIN
+    concat = ", ".join(f"group_concat({_FACET_EXPRS[f]}, char(31))" for f in facets)
+    row = conn.execute(f"SELECT {concat} FROM {source} WHERE {where}", params).fetchone()
     counts: dict[str, list[tuple[str, int]]] = {}
-    for facet in facets:
-        if facet in _MULTI_FIELDS:
-            sql = (
-                f"SELECT t.value AS v, count(*) AS n FROM {plan.source} CROSS JOIN doc_terms t "
-                f"ON t.doc = {plan.rowid} AND t.field = ? WHERE {where} GROUP BY v"
-            )
-            rows = conn.execute(sql, [facet, *params]).fetchall()
-        else:
-            col = "substr(d.published, 1, 7)" if facet == "month" else f"d.{_COLUMN_FIELDS[facet]}"
-            rows = conn.execute(
-                f"SELECT {col} AS v, count(*) AS n FROM {source} WHERE {where} GROUP BY v", params
-            ).fetchall()
-        pairs = [(str(v), int(n) * step) for v, n in rows if v is not None and v != ""]
-        pairs.sort(key=lambda p: (-p[1], p[0]))
+    for facet, joined in zip(facets, row, strict=True):
+        tally = Counter(joined.split(_SEP)) if joined else Counter()
+        tally.pop("", None)
+        pairs = sorted(((v, n * step) for v, n in tally.items()), key=lambda p: (-p[1], p[0]))
         counts[facet] = pairs[:50]
     return counts, step > 1
+
+
+def _rebuild_doc_meta(conn: sqlite3.Connection) -> None:
+    conn.execute("DROP TABLE IF EXISTS doc_meta")
+    conn.executescript(_SCHEMA)
+    multi = ", ".join(
+        f"(SELECT group_concat(value, char(31)) FROM (SELECT DISTINCT value FROM json_each(data, '$.{f}')))"
+        for f in _MULTI_FIELDS
+    )
+    conn.execute(
+        f"INSERT INTO doc_meta(rowid, {_META_COLS}) SELECT rowid, source, content_type, region, language, "
+        f"published, cluster_id, story_id, relevance, {multi} FROM documents"
+    )
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('doc_meta', ?)", (_META_VERSION,))
 
 
 def _create_fts(conn: sqlite3.Connection) -> None:
@@ -369,6 +391,8 @@ def _meta_row(rowid: int, art: Article) -> tuple[Any, ...]:
         art.cluster_id or art.id,
         art.story_id,
         art.relevance,
+        _SEP.join(sorted(set(art.domains))) or None,
+        _SEP.join(sorted(set(art.libraries))) or None,
     )
 
 
@@ -399,10 +423,11 @@ class EmbeddedBackend:
                 _create_fts(conn)
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('tokenizer', ?)", (TOKENIZER_VERSION,))
-                if conn.execute("SELECT 1 FROM meta WHERE key='doc_meta'").fetchone() is None:
-                    # files written before the narrow search table existed
-                    conn.execute(f"INSERT OR REPLACE INTO doc_meta SELECT rowid, {_META_COLS} FROM documents")
-                    conn.execute("INSERT INTO meta VALUES ('doc_meta', '1')")
+                row = conn.execute("SELECT value FROM meta WHERE key='doc_meta'").fetchone()
+                if row is None or row[0] != _META_VERSION:
+                    _rebuild_doc_meta(
+                        conn
+                    )  # files written with an older (or without the) narrow search table
         row = conn.execute("SELECT value FROM meta WHERE key='tokenizer'").fetchone()
         if check_tokenizer and row and row[0] != TOKENIZER_VERSION:
             raise BackendError(
