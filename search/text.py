@@ -18,7 +18,7 @@ from operator import add as _concat
 
 from search.query import ParsedQuery, Term
 
-TOKENIZER_VERSION = "bigram-2"
+TOKENIZER_VERSION = "bigram-3"
 _CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff"
 _RUN = re.compile(rf"[{_CJK_CHARS}]+|[0-9a-z\u00c0-\u024f]+(?:[.'][0-9a-z]+)*")
 _IS_CJK = re.compile(rf"[{_CJK_CHARS}]")

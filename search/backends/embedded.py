@@ -115,16 +115,27 @@ CREATE TABLE IF NOT EXISTS doc_meta (
 );
 """
 # contentless (the text is stored once, in ``documents``) and without per-document sizes (``columnsize=0``):
-# ranking reads no size row per match, which makes BM25 over tens of thousands of matches cheap
+# ranking reads no size row per match, which makes BM25 over tens of thousands of matches cheap. ``tags`` holds
+# one token per label value (``_TAG_FIELDS``), so that filters on them are FTS5 clauses, not per-match lookups.
 _FTS_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(
-    title, body, content='', columnsize=0, tokenize='unicode61 remove_diacritics 0'
+    title, body, tags, content='', columnsize=0, tokenize='unicode61 remove_diacritics 0'
 )
 """
 # FTS5 keeps a transaction's new tokens in memory and writes them out as one segment when the transaction ends or
 # this much is pending: a batch of a few hundred articles becomes one segment (less merging later)
 _FTS_HASHSIZE = 32 * 1024 * 1024
 _MULTI_FIELDS = ("domains", "libraries")
+# label fields indexed as tag tokens: "λ" (never part of a text token), a field letter, the value's UTF-8 in hex
+_TAG_FIELDS = {
+    "source": "s",
+    "content_type": "t",
+    "region": "r",
+    "language": "l",
+    "domains": "d",
+    "libraries": "b",
+}
+_RANK = "bm25(docs_fts, 4.0, 1.0, 0.0)"
 # the columns a search filters, sorts, collapses and counts facets on, in a narrow table (fast per-match lookups)
 # (``domains`` and ``libraries`` hold their values joined by U+001F, NULL when none)
 _META_COLS = (
@@ -224,16 +235,25 @@ class _Plan:
 
 
 def _plan(query: Query, match: _Match) -> _Plan:
-    clauses, params = _filter_clauses(query, match)
+    tags = _tag_expression(query)
+    clauses, params = _filter_clauses(query)
+    expr = match.expr
+    if tags:
+        expr = f"({expr}) AND {tags}" if expr else tags
+        if match.exclude:
+            expr = f"{expr} NOT ({match.exclude})"
+    elif match.exclude and not expr:
+        clauses.insert(0, "d.rowid NOT IN (SELECT rowid FROM docs_fts WHERE docs_fts MATCH ?)")
+        params.insert(0, match.exclude)
     relevance = bool(match.expr) and query.sort == "relevance"
-    if match.expr:
+    if expr:
         joined = bool(clauses) or not relevance
         return _Plan(
             source="docs_fts" + (_META_JOIN if joined else ""),
             where=" AND ".join(["docs_fts MATCH ?", *clauses]),
-            params=[match.expr, *params],
+            params=[expr, *params],
             rowid="docs_fts.rowid",
-            rank="bm25(docs_fts, 4.0, 1.0)",
+            rank=_RANK,
             order="r, docs_fts.rowid DESC" if relevance else "d.published DESC NULLS LAST, d.rowid DESC",
             relevance=relevance,
         )
@@ -248,23 +268,25 @@ def _plan(query: Query, match: _Match) -> _Plan:
     )
 
 
-def _filter_clauses(query: Query, match: _Match) -> tuple[list[str], list[Any]]:
-    """Conditions on ``doc_meta d`` for the query's filters, date range, ids, relevance and pure exclusions."""
+def _tag_expression(query: Query) -> str | None:
+    """The FTS5 clauses for the filters on tagged labels: any of the values of each field, every field."""
+    clauses = []
+    for key, values in query.filters.items():
+        if key in _TAG_FIELDS and values:
+            alts = " OR ".join(f'"{tag_token(key, str(v))}"' for v in sorted(set(values)))
+            clauses.append(f"({alts})")
+    return " AND ".join(clauses) or None
+
+
+def _filter_clauses(query: Query) -> tuple[list[str], list[Any]]:
+    """Conditions on ``doc_meta d`` for the filters not tagged in the index, date range, ids and relevance."""
     clauses: list[str] = []
     params: list[Any] = []
-    if match.exclude:
-        clauses.append("d.rowid NOT IN (SELECT rowid FROM docs_fts WHERE docs_fts MATCH ?)")
-        params.append(match.exclude)
     for key, values in query.filters.items():
-        if not values:
+        if key in _TAG_FIELDS or not values:
             continue
-        marks = ",".join("?" * len(values))
-        if key in _MULTI_FIELDS:
-            clauses.append(f"d.rowid IN (SELECT doc FROM doc_terms WHERE field=? AND value IN ({marks}))")
-            params += [key, *values]
-        else:
-            clauses.append(f"d.{_COLUMN_FIELDS[key]} IN ({marks})")
-            params += list(values)
+        clauses.append(f"d.{_COLUMN_FIELDS[key]} IN ({','.join('?' * len(values))})")
+        params += list(values)
     if query.since:
         clauses.append("substr(d.published, 1, 10) >= ?")
         params.append(query.since.isoformat())
@@ -401,8 +423,27 @@ def _term_rows(rowid: int, art: Article) -> list[tuple[int, str, str]]:
     return [(rowid, f, v) for f in _MULTI_FIELDS for v in set(getattr(art, f) or [])]
 
 
-def _fts_row(rowid: int, art: Article) -> tuple[int, str, str]:
-    return rowid, index_tokens(art.search_title or art.title), index_tokens(_body_for_index(art))
+def _fts_row(rowid: int, art: Article) -> tuple[int, str, str, str]:
+    return (
+        rowid,
+        index_tokens(art.search_title or art.title),
+        index_tokens(_body_for_index(art)),
+        _tags(article_data(art)),
+    )
+
+
+def tag_token(field: str, value: str) -> str:
+    return "λ" + _TAG_FIELDS[field] + value.encode("utf-8").hex()
+
+
+def _tags(data: dict[str, Any]) -> str:
+    """The tag tokens of a stored article's labels."""
+    out: list[str] = []
+    for field in _TAG_FIELDS:
+        value = data.get(field)
+        values = sorted(set(value)) if isinstance(value, list) else [value]
+        out.extend(tag_token(field, str(v)) for v in values if v)
+    return " ".join(out)
 
 
 class EmbeddedBackend:
@@ -487,8 +528,8 @@ class EmbeddedBackend:
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         revisions: list[tuple[str, str, str]] = []
-        fts_deletes: list[tuple[int, str, str]] = []
-        fts_inserts: list[tuple[int, str, str]] = []
+        fts_deletes: list[tuple[int, str, str, str]] = []
+        fts_inserts: list[tuple[int, str, str, str]] = []
         metas: list[tuple[Any, ...]] = []
         terms: list[tuple[int, str, str]] = []
         old_terms: list[tuple[int]] = []
@@ -506,21 +547,25 @@ class EmbeddedBackend:
                 rowid, old_hash, old_data = row
                 updates.append((*values, rowid))
                 old_terms.append((rowid,))
+                old = json.loads(old_data)
                 if old_hash == chash:
-                    result.unchanged.append(art.id)  # labels stay fresh, the index is untouched
+                    result.unchanged.append(art.id)  # labels stay fresh; reindexed only for new tag tokens
+                    reindex = _tags(old) != _tags(article_data(art))
                 else:
-                    old = json.loads(old_data)
                     revisions.append((art.id, now, json.dumps(_revision(old, art), ensure_ascii=False)))
+                    result.updated.append(art.id)
+                    reindex = True
+                if reindex:
                     fts_deletes.append(_fts_row(rowid, Article.from_dict(old)))
                     fts_inserts.append(_fts_row(rowid, art))
-                    result.updated.append(art.id)
             metas.append(_meta_row(rowid, art))
             terms.extend(_term_rows(rowid, art))
         if revisions:
             conn.executemany("INSERT INTO revisions(doc_id, at, data) VALUES (?, ?, ?)", revisions)
         if fts_deletes:
             conn.executemany(
-                "INSERT INTO docs_fts(docs_fts, rowid, title, body) VALUES('delete', ?, ?, ?)", fts_deletes
+                "INSERT INTO docs_fts(docs_fts, rowid, title, body, tags) VALUES('delete', ?, ?, ?, ?)",
+                fts_deletes,
             )
         if inserts:
             conn.executemany(
@@ -536,7 +581,9 @@ class EmbeddedBackend:
         )
         conn.executemany("INSERT OR IGNORE INTO doc_terms VALUES (?, ?, ?)", terms)
         if fts_inserts:
-            conn.executemany("INSERT INTO docs_fts(rowid, title, body) VALUES (?, ?, ?)", fts_inserts)
+            conn.executemany(
+                "INSERT INTO docs_fts(rowid, title, body, tags) VALUES (?, ?, ?, ?)", fts_inserts
+            )
 
     def get(self, doc_id: str) -> Article | None:
         row = self._conn().execute("SELECT data, cluster_id FROM documents WHERE id=?", (doc_id,)).fetchone()
@@ -568,7 +615,7 @@ class EmbeddedBackend:
                 if row is None:
                     continue
                 conn.execute(
-                    "INSERT INTO docs_fts(docs_fts, rowid, title, body) VALUES('delete', ?, ?, ?)",
+                    "INSERT INTO docs_fts(docs_fts, rowid, title, body, tags) VALUES('delete', ?, ?, ?, ?)",
                     _fts_row(row["rowid"], Article.from_dict(json.loads(row["data"]))),
                 )
                 conn.execute("DELETE FROM doc_terms WHERE doc=?", (row["rowid"],))
@@ -678,7 +725,7 @@ class EmbeddedBackend:
                 if not rows:
                     break
                 conn.executemany(
-                    "INSERT INTO docs_fts(rowid, title, body) VALUES (?, ?, ?)",
+                    "INSERT INTO docs_fts(rowid, title, body, tags) VALUES (?, ?, ?, ?)",
                     [_fts_row(r[0], Article.from_dict(json.loads(r[1]))) for r in rows],
                 )
                 n += len(rows)
@@ -813,7 +860,7 @@ class EmbeddedBackend:
         if not exprs:
             return []
         rows = conn.execute(
-            "SELECT rowid, bm25(docs_fts, 4.0, 1.0) AS rank FROM docs_fts WHERE docs_fts MATCH ? AND rowid != ? "
+            f"SELECT rowid, {_RANK} AS rank FROM docs_fts WHERE docs_fts MATCH ? AND rowid != ? "
             "ORDER BY rank LIMIT ?",
             (" OR ".join(exprs), row["rowid"], n),
         ).fetchall()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crawlers.errors import BackendError, QueryError
+from search.backends import embedded
 from search.backends.base import Backend, UrlState
+from search.backends.embedded import EmbeddedBackend
 from search.query import Query, SearchResult
 
 from .conftest import corpus_articles, make_article
@@ -282,3 +286,95 @@ def test_records(backend: Backend) -> None:
     assert backend.get_record("runs", "r1") is None
     with pytest.raises(BackendError):
         backend.put_record("no-such-collection", "x", {})
+
+
+def test_label_changes_move_the_document_between_filters(loaded: Backend) -> None:
+    art = next(a for a in corpus_articles() if a.id == "battery")
+    art.region, art.domains, art.content_type = "上海", ["储能"], "news"
+    assert loaded.upsert([art]).unchanged == ["battery"]
+    assert find(loaded, "电池", filters={"region": ["上海"]}) == {"battery"}
+    assert find(loaded, "电池", filters={"region": ["广东"]}) == set()
+    assert find(loaded, "", filters={"domains": ["储能"], "content_type": ["news"]}) == {"battery"}
+    assert find(loaded, "", filters={"domains": ["新能源"]}) == set()
+    facets = loaded.search(Query(text="电池", size=0, facets=["region", "domains"])).facets
+    assert dict(facets["region"]) == {"上海": 1} and dict(facets["domains"]) == {"储能": 1}
+
+
+def test_filters_combine_with_words_exclusions_and_each_other(loaded: Backend) -> None:
+    assert find(loaded, "人工智能", filters={"source": ["gov", "news-a"], "domains": ["集成电路"]}) == {
+        "ai-trad"
+    }
+    assert find(loaded, "-政策", filters={"domains": ["人工智能"]}) == {"ai-trad"}
+    assert find(loaded, "科创 -大会", filters={"region": ["北京", "浙江"]}) == {"kczg"}
+    assert find(loaded, "", filters={"source": ["gov"], "libraries": ["talent"]}) == {"talent"}
+    assert find(loaded, "", filters={"source": ["nobody"]}) == set()
+    res = loaded.search(Query(text="区块链", filters={"region": ["四川"]}, size=5, page=2, sort="date"))
+    assert res.total == 25 and len(res.hits) == 5
+
+
+def test_filtered_relevance_and_date_sort_agree_on_the_matches(loaded: Backend) -> None:
+    by_rank = loaded.search(Query(text="科创", filters={"source": ["gov", "news-b"]}, size=100))
+    by_date = loaded.search(Query(text="科创", filters={"source": ["gov", "news-b"]}, size=100, sort="date"))
+    assert {h.id for h in by_rank.hits} == {h.id for h in by_date.hits} == {"kczg", "kc-apart"}
+    assert [h.id for h in by_date.hits] == ["kc-apart", "kczg"]
+    assert by_rank.hits[0].score >= by_rank.hits[-1].score
+
+
+# -- embedded backend only: facet sampling, rebuilding the narrow search table, tag tokens -------------------------
+
+
+@pytest.fixture
+def emb(tmp_path: Path) -> EmbeddedBackend:
+    b = EmbeddedBackend(tmp_path / "techscout.sqlite")
+    b.upsert(corpus_articles())
+    return b
+
+
+def test_facets_are_exact_below_the_limit(emb: EmbeddedBackend) -> None:
+    res = emb.search(Query(text="", size=0, facets=["source", "libraries"]))
+    assert not res.facets_sampled
+    assert dict(res.facets["source"]) == {"gov": 3, "news-a": 2, "news-b": 2, "news-c": 25}
+    assert "facets_sampled" not in res.to_json()
+
+
+def test_facets_beyond_the_limit_are_sampled_scaled_and_flagged(
+    emb: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedded, "FACET_EXACT_LIMIT", 10)
+    res = emb.search(Query(text="", size=5, facets=["source", "region"]))
+    assert res.facets_sampled and res.to_json()["facets_sampled"] is True
+    assert res.total == 32 and len(res.hits) == 5  # the total and the hits stay exact
+    counts = dict(res.facets["source"])
+    assert counts["news-c"] > 10 and all(n % 4 == 0 for n in counts.values())  # every 4th match, times 4
+
+
+def test_old_narrow_table_is_rebuilt_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "techscout.sqlite"
+    EmbeddedBackend(path).upsert(corpus_articles())
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("DROP TABLE doc_meta")
+        conn.execute(
+            "CREATE TABLE doc_meta (rowid INTEGER PRIMARY KEY, source TEXT NOT NULL, content_type TEXT, "
+            "region TEXT, language TEXT, published TEXT, cluster_id TEXT, story_id TEXT, relevance REAL)"
+        )
+        conn.execute("UPDATE meta SET value='1' WHERE key='doc_meta'")
+    conn.close()
+    b = EmbeddedBackend(path)
+    facets = b.search(Query(text="人工智能", size=0, facets=["domains", "libraries"])).facets
+    assert dict(facets["domains"]) == {"人工智能": 2, "集成电路": 1}
+    assert dict(facets["libraries"]) == {"problem": 1}
+
+
+def test_tag_tokens_never_match_words(emb: EmbeddedBackend) -> None:
+    token = embedded.tag_token("region", "北京")
+    assert embedded.index_tokens(token) != token  # text never yields a tag token
+    assert emb.search(Query(text=token, size=0)).total == 0
+    assert emb.search(Query(text="北京", size=0)).total == 0  # a label is not text
+    emb.upsert([make_article("bj", "北京科技周", "科技周在北京开幕。", region="上海")])
+    assert {h.id for h in emb.search(Query(text="北京")).hits} == {"bj"}
+
+
+def test_reindex_rebuilds_text_and_tags(emb: EmbeddedBackend) -> None:
+    assert emb.reindex() == len(corpus_articles())
+    assert emb.search(Query(text="电池", filters={"region": ["广东"]}, size=0)).total == 1
