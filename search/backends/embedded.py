@@ -113,6 +113,7 @@ CREATE TABLE IF NOT EXISTS doc_meta (
     domains TEXT,
     libraries TEXT
 );
+CREATE INDEX IF NOT EXISTS doc_meta_published ON doc_meta(published);
 """
 # contentless (the text is stored once, in ``documents``) and without per-document sizes (``columnsize=0``):
 # ranking reads no size row per match, which makes BM25 over tens of thousands of matches cheap. ``tags`` holds
