@@ -2,11 +2,13 @@
 
 Several local sites on distinct loopback addresses (127.0.0.2, 127.0.0.3, ...), each answering after a fixed
 delay per request, are crawled (a) by one local ``techscout crawl`` process — the anchor — and (b) by N
-``techscout worker`` processes. Each source allows ``concurrency`` requests at a time per worker, so a slow site
-is fetched faster by more workers, while the shared per-host gate keeps requests to one host at least ``delay``
-apart (checked from the server's arrival times). Prints one table.
+``techscout worker`` processes, started and ready before the crawls are enqueued. Every run crawls the same pages
+of the same sites with the same delays. Each source allows ``concurrency`` requests at a time per worker, so a
+slow site is fetched faster by more workers, while the shared per-host gate keeps requests to one host at least
+``delay`` apart. Times are the sites' own: a run lasts from the first request a site saw to the last answer a site
+gave, and the spacing is checked on the arrival times. Prints one table.
 
-    .venv/bin/python benchmarks/distributed.py [--sites 6] [--articles 12] [--server-delay 2.5] [--delay 0.5]
+    .venv/bin/python benchmarks/distributed.py [--sites 6] [--articles 30] [--server-delay 2.5] [--delay 0.5]
 """
 
 from __future__ import annotations
@@ -130,7 +132,7 @@ def _workers_run(
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sites", type=int, default=6)
-    ap.add_argument("--articles", type=int, default=24, help="article pages per site")
+    ap.add_argument("--articles", type=int, default=30, help="article pages per site")
     ap.add_argument("--server-delay", type=float, default=2.5, help="seconds each site takes to answer")
     ap.add_argument("--delay", type=float, default=0.5, help="politeness delay per host (the shared gate)")
     ap.add_argument("--concurrency", type=int, default=1, help="requests at a time per site per worker")
