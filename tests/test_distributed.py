@@ -164,7 +164,12 @@ def test_gate_handler_claims_right_before_the_download_and_honours_crawl_delay(s
     async def fetch(*urls: str) -> list[Any]:
         return [await gate.download_request(Request(u)) for u in urls]
 
-    urls = ["http://slow.example/1", "http://slow.example/2", "http://fast.example/1", "http://fast.example/2"]
+    urls = [
+        "http://slow.example/1",
+        "http://slow.example/2",
+        "http://fast.example/1",
+        "http://fast.example/2",
+    ]
     assert asyncio.run(fetch(*urls)) == urls
     times = dict(sent)
     assert times["http://slow.example/2"] - times["http://slow.example/1"] >= 0.5  # the host's Crawl-delay
