@@ -24,7 +24,6 @@ import logging
 import math
 import sqlite3
 import sys
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -348,6 +347,13 @@ class _Prepared:
 _NO_TERMS = np.zeros(0, dtype=np.uint64)
 _NO_SLOTS = np.zeros(0, dtype=np.intp)
 _MIN_SHARED = min(STORY_MIN_SHARED, STORY_MIN_SHARED_DAY, STORY_MIN_SHARED_UNDATED)
+
+
+def _with(slots: npt.NDArray[Any], more: list[int]) -> npt.NDArray[np.intp]:
+    """Slots and more slots, as one array."""
+    if more:
+        return np.concatenate((slots.astype(np.intp), np.asarray(more, dtype=np.intp)))
+    return slots.astype(np.intp)
 
 
 def _sketch_rows(terms: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
@@ -1065,40 +1071,43 @@ class DedupIndex:
             return None
         cand_terms = prep.terms()[0]
         is_day = prep.day_terms()
-        terms = cand_terms[top].tolist()
-        day_terms = cand_terms[top[is_day[top]]].tolist()
-        if prep.term_hits is not None:
+        top_day = top[is_day[top]]
+        if prep.term_hits is not None:  # found for the whole batch, and the batch's own entries
             at, slots = prep.term_hits
             chosen = np.zeros(len(cand_terms), dtype=np.bool_)
             chosen[top] = True
             sel = chosen[at]
-            hits: list[int] = slots[sel].tolist()
-            day_hits = set(slots[sel & is_day[at]].tolist()) if day_terms else set()
-            hits += self._terms.get_recent(terms)
+            hits = _with(slots[sel], self._terms.get_recent(cand_terms[top].tolist()))
+            day_hits = _NO_SLOTS
+            if len(top_day):
+                day_hits = _with(
+                    slots[sel & is_day[at]], self._terms.get_recent(cand_terms[top_day].tolist())
+                )
         else:
-            hits = self._terms.get(cand_terms[top]).tolist()
-            day_hits = set()
-        if day_terms:
-            if prep.term_hits is None:
-                day_hits = set(self._terms.get(np.asarray(day_terms, dtype=np.uint64)).tolist())
-            else:
-                day_hits.update(self._terms.get_recent(day_terms))
-        if not hits:
+            hits = self._terms.get(cand_terms[top])
+            day_hits = self._terms.get(cand_terms[top_day]) if len(top_day) else _NO_SLOTS
+        if not len(hits):
             return None
+        found, counts = np.unique(hits, return_counts=True)
+        enough = counts >= _MIN_SHARED
+        if not enough.any():
+            return None
+        found, counts = found[enough], counts[enough]
+        shares_day = np.isin(found, day_hits).tolist() if len(day_hits) else [False] * len(found)
         alive, days, day = self._alive, self._days, prep.day
         best, best_shared = -1, 0
-        for slot, shared in Counter(hits).items():
-            if shared < _MIN_SHARED or slot == self_slot or not alive[slot]:
+        for slot, shared, on_day in zip(found.tolist(), counts.tolist(), shares_day, strict=True):
+            if slot == self_slot or not alive[slot]:
                 continue
             other = int(days[slot])
             if other != _NODAY and day != _NODAY:
                 if abs(other - day) > STORY_DAYS:
                     continue
-                if shared < STORY_MIN_SHARED and not (shared >= STORY_MIN_SHARED_DAY and slot in day_hits):
+                if shared < STORY_MIN_SHARED and not (shared >= STORY_MIN_SHARED_DAY and on_day):
                     continue
             elif shared < STORY_MIN_SHARED_UNDATED:
                 continue
-            if shared > best_shared or (shared == best_shared and slot < best):  # ties: the earliest seen
+            if shared > best_shared:  # ties: the first, the earliest seen
                 best, best_shared = slot, shared
         return self._story[best] if best >= 0 else None
 

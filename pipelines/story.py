@@ -187,16 +187,14 @@ def _segment_joined(
             hashes[pos] = h[pos]
             idf[pos] = values[lo:hi]
             offset += len(h)
-    steps = length.tolist()
+    # forward maximum matching: the first word start at or after the end of the last word taken
+    starts = np.flatnonzero(length)
     picked: list[int] = []
-    i = 0
-    while i < n:
-        step = steps[i]
-        if step:
-            picked.append(i)
-            i += step
-        else:
-            i += 1
+    end = 0
+    for start, k in zip(starts.tolist(), length[starts].tolist(), strict=True):
+        if start >= end:
+            picked.append(start)
+            end = start + k
     at_ = np.asarray(picked, dtype=np.intp)
     begins = np.cumsum([0] + [len(d) + 1 for d in dtexts[:-1]]).astype(np.intp)
     doc = np.searchsorted(begins, at_, side="right") - 1
