@@ -81,7 +81,14 @@ def training_examples(corpus: Path = CORPUS) -> list[dict[str, Any]]:
     for row in _jsonl(corpus / "classify" / "tnews" / "train.jsonl"):
         rel = rel_map.get(row["label_desc"])
         if rel is not None:
-            out.append({"title": row["sentence"], "text": "", "scitech_relevant": bool(rel)})
+            out.append(
+                {
+                    "title": row["sentence"],
+                    "text": "",
+                    "keywords": row["keywords"],
+                    "scitech_relevant": bool(rel),
+                }
+            )
     for row in _jsonl(corpus / "classify" / "csldcp" / "train.jsonl"):
         dom = dom_map.get(row["label"], "?")
         ex: dict[str, Any] = {"title": "", "text": row["content"], "scitech_relevant": dom is not None}

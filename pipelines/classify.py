@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from crawlers.errors import ConfigError, TechscoutError
 from crawlers.items import Article
+from pipelines.classify_linear import LinearHead, fit_linear_head
 from pipelines.taxonomy import CONTENT_TYPES, NATIONAL, Taxonomy, load_taxonomy, taxonomy_for
 
 SHIPPED_MODEL = Path(__file__).parent / "data" / "classify_model.json.gz"
@@ -62,6 +63,15 @@ RESEARCH_MIN_TERMS = 2  # research-writing phrases that make a text read as an a
 DOMAIN_MODEL_LEAD = 0.5  # model posterior at which its best domain leads the list
 DOMAIN_MODEL_FALLBACK = 0.9  # model posterior at which its domain is taken when the text names none
 OTHER_DOMAIN = "其他"
+NO_DOMAIN = "none"  # the domain head's class of full texts that are not sci-tech
+# learned heads (logistic regression over character 1-3-grams; chosen by cross-validation on the train splits)
+HEADLINE_FIT: dict[str, Any] = {"c": 10.0, "min_df": 1, "class_weight": "balanced", "max_features": 30000}
+DOMAIN_FIT: dict[str, Any] = {"c": 30.0, "min_df": 2, "max_features": 40000, "limit": 400}
+ABSTRACT_LENGTH = 600  # a text this short is read like an abstract: the domain head leads
+ABSTRACT_NO_DOMAIN = 0.5  # below this "no technology" probability an abstract counts as sci-tech
+ABSTRACT_RELEVANCE = 0.5  # the relevance log-odds such an abstract gets at least
+ABSTRACT_RULE_WEIGHT = 0.2  # rule evidence points added to the model's log probability for an abstract's lead
+HEADLINE_THRESHOLD = 0.55  # relevance a headline at the best-F1 threshold of the training folds gets
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -89,6 +99,7 @@ class Classification:
     subfields: dict[str, list[str]] = field(default_factory=dict)
     type_scores: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, list[str]] = field(default_factory=dict)
+    rule_relevance: tuple[float, float] = (0.0, 0.0)  # the rules' positive and negative relevance evidence
 
     def labels(self) -> list[Label]:
         """Every label with confidence and evidence, for display."""
@@ -349,9 +360,18 @@ def train_head(
     )
 
 
+Head = NBHead | LinearHead
+
+
+def _head_from_json(data: Mapping[str, Any]) -> Head:
+    if data.get("kind") == LinearHead.kind:
+        return LinearHead.from_json(dict(data))
+    return NBHead.from_json(data)
+
+
 @dataclass
 class Model:
-    heads: dict[str, NBHead]
+    heads: dict[str, Head]
     meta: dict[str, Any] = field(default_factory=dict)
 
     def save(self, path: str | Path) -> None:
@@ -364,7 +384,7 @@ class Model:
 def _load_model_cached(path: str, mtime: int) -> Model:
     try:
         data = json.loads(gzip.decompress(Path(path).read_bytes()).decode("utf-8"))
-        heads = {k: NBHead.from_json(v) for k, v in data["heads"].items()}
+        heads = {k: _head_from_json(v) for k, v in data["heads"].items()}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not a classifier model: {exc}") from None
     return Model(heads, dict(data.get("meta", {})))
@@ -390,39 +410,124 @@ def model_for(settings: Any = None) -> Model | None:
     return load_model()
 
 
-def train_model(examples: Iterable[Mapping[str, Any]], *, meta: Mapping[str, Any] | None = None) -> Model:
+def _have_sklearn() -> bool:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _best_threshold(scores: list[float], gold: list[bool]) -> float:
+    """The score threshold with the best F1 of the positive class."""
+    ranked = sorted(zip(scores, gold, strict=True), reverse=True)
+    total_pos = sum(gold)
+    tp = 0
+    best, best_t = -1.0, ranked[0][0] if ranked else 0.0
+    for k, (score, g) in enumerate(ranked, 1):
+        tp += g
+        f = 2 * tp / (k + total_pos) if total_pos else 0.0
+        if f > best and (k == len(ranked) or ranked[k][0] < score):
+            best, best_t = f, score
+    return best_t
+
+
+def _fit_headline(
+    rows: list[tuple[str, str, bool]], taxonomy: Taxonomy | None, folds: int = 5
+) -> tuple[LinearHead, list[float]]:
+    """The headline head and the weights that combine it with the rules: ``(model, rules, negative, bias)``.
+
+    ``rows`` are ``(headline, training text, relevant)``; the training text may add keywords to the headline.
+    The combination is fitted on out-of-fold model scores and its bias moved so that the threshold with the
+    best F1 on them falls on ``HEADLINE_THRESHOLD``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    labels = ["1" if r else "0" for _, _, r in rows]
+    oof = [0.0] * len(rows)
+    for f in range(folds):
+        train = [i for i in range(len(rows)) if i % folds != f]
+        if len({labels[i] for i in train}) < 2:
+            continue
+        head = fit_linear_head([rows[i][1] for i in train], [labels[i] for i in train], **HEADLINE_FIT)
+        for i in range(f, len(rows), folds):
+            oof[i] = head.log_odds(rows[i][0], "1")
+    rules = [classify(h, "", taxonomy=taxonomy, model=False).rule_relevance for h, _, _ in rows]
+    x = [[m, p, -n] for m, (p, n) in zip(oof, rules, strict=True)]
+    stack = LogisticRegression(C=1.0).fit(x, labels)
+    wm, wp, wn = (float(v) for v in stack.coef_[0])
+    z = [float(v) for v in stack.decision_function(x)]
+    cut = _best_threshold(z, [r for _, _, r in rows])
+    bias = float(stack.intercept_[0]) - cut + math.log(HEADLINE_THRESHOLD / (1.0 - HEADLINE_THRESHOLD))
+    head = fit_linear_head([t for _, t, _ in rows], labels, **HEADLINE_FIT)
+    return head, [round(wm, 4), round(wp, 4), round(wn, 4), round(bias, 4)]
+
+
+def train_model(
+    examples: Iterable[Mapping[str, Any]],
+    *,
+    meta: Mapping[str, Any] | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> Model:
     """Train the learned layer from labelled examples.
 
     Each example has ``title``/``text`` and any of ``scitech_relevant`` (bool) and ``domains`` (list: the first
-    is used as its top domain). Examples without a label for a head are skipped for that head.
+    is used as its top domain); a headline may come with ``keywords`` that enrich its training text. Examples
+    without a label for a head are skipped for that head; full texts that are not sci-tech teach the domain
+    head its ``none`` class. With scikit-learn installed the headline and domain heads are logistic
+    regressions over character n-grams, otherwise naive Bayes.
     """
     rel: list[tuple[str, str]] = []
-    short: list[tuple[str, str]] = []
+    short: list[tuple[str, str, bool]] = []
     dom: list[tuple[str, str]] = []
     for ex in examples:
         title, body = str(ex.get("title") or ""), str(ex.get("text") or "")
         text = f"{title}\n{body}"
-        if ex.get("scitech_relevant") is not None:
-            label = "1" if ex["scitech_relevant"] else "0"
-            # bare headlines train their own head: their vocabulary differs from full texts'
-            (short if len(body) < SHORT_TEXT else rel).append((text, label))
         domains = ex.get("domains") or []
+        if ex.get("scitech_relevant") is not None:
+            relevant = bool(ex["scitech_relevant"])
+            # bare headlines train their own head: their vocabulary differs from full texts'
+            if len(body) < SHORT_TEXT:
+                keywords = str(ex.get("keywords") or "").replace(",", " ")
+                short.append((text, f"{text}\n{keywords}" if keywords else text, relevant))
+                if not relevant and not domains:
+                    dom.append((short[-1][1], NO_DOMAIN))
+            else:
+                rel.append((text, "1" if relevant else "0"))
+                if not relevant and not domains:
+                    dom.append((text, NO_DOMAIN))
         if domains:
             dom.append((text, str(domains[0])))
-    heads: dict[str, NBHead] = {}
+    linear = _have_sklearn()
+    heads: dict[str, Head] = {}
+    info: dict[str, Any] = {}
     if len({lab for _, lab in rel}) == 2:
         heads["relevance"] = train_head(rel)
-    if len({lab for _, lab in short}) == 2:
-        heads["headline"] = train_head(short, alpha=0.1, min_count=1, max_features=20000)
-    if len({lab for _, lab in dom}) >= 2:
-        heads["domain"] = train_head(dom, max_features=20000)
+    if len({r for _, _, r in short}) == 2:
+        if linear and len(short) >= 20:
+            heads["headline"], info["headline_weights"] = _fit_headline(short, taxonomy)
+        else:
+            heads["headline"] = train_head(
+                [(t, "1" if r else "0") for t, _, r in short], alpha=0.1, min_count=1, max_features=20000
+            )
+    if len({lab for _, lab in dom if lab != NO_DOMAIN}) >= 2:
+        if linear:
+            heads["domain"] = fit_linear_head([t for t, _ in dom], [lab for _, lab in dom], **DOMAIN_FIT)
+        else:
+            heads["domain"] = train_head([(t, lab) for t, lab in dom if lab != NO_DOMAIN], max_features=20000)
     if not heads:
         raise TechscoutError(
             "not enough labelled examples (need both classes of scitech_relevant, or domains)"
         )
     return Model(
         heads,
-        dict(meta or {}, relevance_examples=len(rel), headline_examples=len(short), domain_examples=len(dom)),
+        dict(
+            meta or {},
+            relevance_examples=len(rel),
+            headline_examples=len(short),
+            domain_examples=len(dom),
+            **info,
+        ),
     )
 
 
@@ -556,6 +661,24 @@ def _score_terms(
     return score, [e for _, e in ev[:8]]
 
 
+def _domain_posterior(head: Head | None, text: str, feats: list[str]) -> tuple[dict[str, float], float]:
+    """The domain model's probabilities of the technology domains, and its probability of none."""
+    if isinstance(head, LinearHead):
+        post = head.posterior(text)
+        return post, post.pop(NO_DOMAIN, 0.0)
+    if head is not None and feats:
+        return head.posterior(feats, temper=40.0), 1.0
+    return {}, 1.0
+
+
+def _abstract_lead(model_domain: Mapping[str, float], rule_scores: Mapping[str, float]) -> str:
+    """The leading domain of an abstract: the model's log probability plus the rules' evidence."""
+    return max(
+        model_domain,
+        key=lambda d: math.log(model_domain[d] + 1e-9) + ABSTRACT_RULE_WEIGHT * rule_scores.get(d, 0.0),
+    )
+
+
 def classify(
     title: str,
     text: str,
@@ -619,13 +742,10 @@ def classify(
         dev.setdefault(d, []).append((99.0, "hint:source domains"))
     domain_terms_total = sum(dscore.values())  # rule evidence only: the model's share is not counted
     rule_dscore = dict(dscore)
-    model_domain: dict[str, float] = {}
-    if mdl and "domain" in mdl.heads and feats:
-        model_domain = mdl.heads["domain"].posterior(feats, temper=40.0)
-        for d, p in model_domain.items():
-            if d in tax.domains and p > 0.2:
-                dscore[d] += DOMAIN_MODEL_WEIGHT * p
-                dev.setdefault(d, []).append((DOMAIN_MODEL_WEIGHT * p, f"model:{p:.2f}"))
+    dhead = mdl.heads.get("domain") if mdl else None
+    # the domain model is read for abstracts (it tells whether they are technology) and relevant documents
+    model_domain: dict[str, float] | None = None
+    no_domain = 1.0  # the domain head's probability that the text is no technology at all
 
     # ---- relevance ---------------------------------------------------------------------------------------
     pos, pos_ev = _score_terms(tax.positive, tcounts, bcounts)
@@ -637,27 +757,50 @@ def classify(
     rel_ev = [f"+{e}" for e in pos_ev[:6]] + [f"-{e}" for e in neg_ev[:4]]
     rel_ev.append(f"rules:+{rule_pos:.2f}/-{rule_neg:.2f}")
     if headline:
-        z = HEADLINE_BIAS + RELEVANCE_RULE_SCALE * rule_pos - HEADLINE_NEG_SCALE * rule_neg
-        if mdl and feats and "headline" in mdl.heads:
-            llr = mdl.heads["headline"].log_odds(feats, "1")
-            z += HEADLINE_MODEL_SCALE * llr
+        hhead = mdl.heads.get("headline") if mdl else None
+        weights = mdl.meta.get("headline_weights") if mdl else None
+        if isinstance(hhead, LinearHead) and weights:
+            llr = hhead.log_odds(f"{title}\n{body}", "1")
+            wm, wp, wn, b = (float(v) for v in weights)
+            z = b + wm * llr + wp * rule_pos - wn * rule_neg
             rel_ev.append(f"model:{llr:+.2f}")
+        else:
+            z = HEADLINE_BIAS + RELEVANCE_RULE_SCALE * rule_pos - HEADLINE_NEG_SCALE * rule_neg
+            if isinstance(hhead, NBHead) and feats:
+                llr = hhead.log_odds(feats, "1")
+                z += HEADLINE_MODEL_SCALE * llr
+                rel_ev.append(f"model:{llr:+.2f}")
     else:
         log_len = math.log1p(len(body) / 800.0)
-        if mdl and feats and "relevance" in mdl.heads:
-            llr = mdl.heads["relevance"].mean_llr(feats, "1")
+        rhead = mdl.heads.get("relevance") if mdl else None
+        if isinstance(rhead, NBHead) and feats:
+            llr = rhead.mean_llr(feats, "1")
             b, wp, wn, wl, wm = RELEVANCE_WEIGHTS
             z = b + wp * rule_pos - wn * rule_neg - wl * log_len + wm * llr
             rel_ev.append(f"model:{llr:+.2f}")
         else:
             b, wp, wn, wl = RELEVANCE_WEIGHTS_RULES
             z = b + wp * rule_pos - wn * rule_neg - wl * log_len
+    research = sum(1 for t in tax.research_terms if bcounts.get(t)) >= RESEARCH_MIN_TERMS
+    abstract = research or len(body) <= ABSTRACT_LENGTH
+    if abstract and not headline:
+        model_domain, no_domain = _domain_posterior(dhead, f"{title}\n{body}", feats)
+    if abstract and not headline and no_domain < ABSTRACT_NO_DOMAIN:
+        # research writing or an abstract that the domain head places in a technology domain
+        z = max(z, ABSTRACT_RELEVANCE)
+        rel_ev.append(f"model:domain {1.0 - no_domain:.2f}")
     hint_type = str(hints.get("content_type") or "")
     if hint_type and hint_type != "other" and hint_type in CONTENT_TYPES:
         z += HINT_RELEVANCE
         rel_ev.append(f"hint:content_type={hint_type}")
     relevance = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
     relevant = relevance >= tax.relevance_threshold
+    if model_domain is None:
+        model_domain = _domain_posterior(dhead, f"{title}\n{body}", feats)[0] if relevant else {}
+    for d, p in model_domain.items():
+        if d in tax.domains and p > 0.2:
+            dscore[d] += DOMAIN_MODEL_WEIGHT * p
+            dev.setdefault(d, []).append((DOMAIN_MODEL_WEIGHT * p, f"model:{p:.2f}"))
     evidence["relevance"] = rel_ev
 
     # ---- content type ------------------------------------------------------------------------------------
@@ -717,13 +860,18 @@ def classify(
         # the best-scored domain (rules and model together) leads when the model is confident about it
         if dscore:
             lead = max(dscore.items(), key=lambda x: x[1])[0]
-            research = sum(1 for t in tax.research_terms if bcounts.get(t)) >= RESEARCH_MIN_TERMS
+            if abstract and isinstance(dhead, LinearHead) and model_domain:
+                lead = _abstract_lead(model_domain, rule_dscore)
             confident = model_domain.get(lead, 0.0) >= DOMAIN_MODEL_LEAD and domain_terms_total > 0
-            if research:
-                confident = True  # research writing: the model, trained on abstracts, knows these best
-            elif lead == OTHER_DOMAIN and any(d != OTHER_DOMAIN for d in domains):
+            if research or (abstract and isinstance(dhead, LinearHead) and model_domain):
+                confident = (
+                    True  # research writing, abstracts: the model, trained on abstracts, knows these best
+                )
+            if lead == OTHER_DOMAIN and not research and any(d in specific for d in domains):
                 confident = False  # the catch-all never displaces a domain the text names
-            if lead in domains or confident:
+            elif lead in domains:
+                confident = True
+            if confident:
                 domains = [lead] + [d for d in domains if d != lead]
         # 其他 is the domain of sci-tech documents without a specific one
         if (
@@ -761,6 +909,7 @@ def classify(
         subfields=subfields,
         type_scores=tscores,
         evidence=evidence,
+        rule_relevance=(round(rule_pos, 4), round(rule_neg, 4)),
     )
 
 

@@ -16,7 +16,9 @@ from crawlers.items import Article
 from pipelines.classify import (
     Classification,
     ClassifyPipeline,
+    LinearHead,
     Model,
+    NBHead,
     TermCounter,
     classify,
     classify_article,
@@ -232,12 +234,71 @@ def test_model_training_save_and_load(tmp_path: Path) -> None:
     model.save(path)
     loaded = load_model(path)
     assert isinstance(loaded, Model)
-    assert loaded.heads["domain"].classes == ["现代农业", "电子信息"]
-    post = loaded.heads["domain"].posterior(["芯片", "芯", "片"])
+    # full texts that are not sci-tech teach the linear domain head its "none" class
+    domain = loaded.heads["domain"]
+    assert isinstance(domain, LinearHead)
+    assert domain.classes == ["none", "现代农业", "电子信息"]
+    post = domain.posterior("新型芯片研发")
     assert post["电子信息"] > post["现代农业"]
-    assert loaded.heads["relevance"].mean_llr(["芯片", "研发"], "1") > loaded.heads["relevance"].mean_llr(
-        ["歌手", "粉丝"], "1"
+    assert max(domain.posterior("歌手演唱会粉丝").items(), key=lambda x: x[1])[0] == "none"
+    relevance = loaded.heads["relevance"]
+    assert isinstance(relevance, NBHead)
+    assert relevance.mean_llr(["芯片", "研发"], "1") > relevance.mean_llr(["歌手", "粉丝"], "1")
+
+
+def _headlines() -> list[dict[str, Any]]:
+    tech = ["芯片", "手机", "人工智能", "5G网络", "机器人", "操作系统", "云计算", "无人机", "半导体", "算法"]
+    other = ["球队", "演唱会", "电影", "楼盘", "景区", "股市", "综艺", "歌手", "足球", "房价"]
+    rows = [{"title": f"{w}行业迎来新变化", "text": "", "scitech_relevant": True} for w in tech]
+    rows += [{"title": f"{w}迎来新变化", "text": "", "scitech_relevant": False} for w in other]
+    rows += [{"title": f"{w}又有新消息", "text": "", "keywords": w, "scitech_relevant": True} for w in tech]
+    rows += [{"title": f"{w}又有新消息", "text": "", "keywords": w, "scitech_relevant": False} for w in other]
+    return rows
+
+
+def test_headline_head_is_linear_and_combined_with_the_rules(tmp_path: Path) -> None:
+    model = train_model(_headlines())
+    head = model.heads["headline"]
+    assert isinstance(head, LinearHead)
+    weights = model.meta["headline_weights"]
+    assert len(weights) == 4 and weights[0] > 0  # the model's score raises relevance
+    path = tmp_path / "model.json.gz"
+    model.save(path)
+    loaded = load_model(path)
+    assert loaded is not None
+    assert loaded.heads["headline"].log_odds("芯片新消息", "1") == pytest.approx(
+        head.log_odds("芯片新消息", "1"), abs=0.01
     )
+    tech = classify("无人机迎来新变化", "", model=loaded)
+    other = classify("综艺迎来新变化", "", model=loaded)
+    assert tech.relevance > other.relevance
+    assert any(e.startswith("model:") for e in tech.evidence["relevance"])
+
+
+def test_linear_head_matches_its_training_library() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from pipelines.classify_linear import fit_linear_head, ngrams
+
+    rows = _headlines()
+    texts = [r["title"] for r in rows]
+    labels = ["1" if r["scitech_relevant"] else "0" for r in rows]
+    head = fit_linear_head(texts, labels, c=10.0, min_df=1)
+    vec = TfidfVectorizer(analyzer=ngrams, sublinear_tf=True, min_df=1)
+    clf = LogisticRegression(C=10.0, max_iter=3000).fit(vec.fit_transform(texts), labels)
+    for text in ("芯片迎来新变化", "楼盘的消息", "完全无关的句子"):
+        expected = float(clf.decision_function(vec.transform([text]))[0])
+        assert head.log_odds(text, "1") == pytest.approx(expected, abs=0.02)
+
+
+def test_training_without_scikit_learn_falls_back_to_naive_bayes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipelines.classify as classify_module
+
+    monkeypatch.setattr(classify_module, "_have_sklearn", lambda: False)
+    model = train_model(_headlines())
+    assert isinstance(model.heads["headline"], NBHead)
+    assert "headline_weights" not in model.meta
 
 
 def test_shipped_model_is_small_and_loads() -> None:
@@ -359,7 +420,8 @@ def test_cli_train_writes_a_model_the_next_run_uses(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (data / "classify_model.json.gz").is_file()
     info = json.loads(proc.stdout)
-    assert (info["relevance_examples"], info["headline_examples"], info["domain_examples"]) == (3, 2, 2)
+    # domain examples: two with domains, two not sci-tech (the "none" class)
+    assert (info["relevance_examples"], info["headline_examples"], info["domain_examples"]) == (3, 2, 4)
     # the retrained model in the data directory is the one the next run loads
     from pipelines.classify import model_for
 

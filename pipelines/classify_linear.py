@@ -1,0 +1,152 @@
+"""Linear text classifiers for the learned layer: TF-IDF over character 1–3-grams, one weight per feature and class.
+
+Inference needs only numpy: a head stores its vocabulary, the inverse document frequencies and the weight
+matrix (float16, base64 in the model's JSON file). Training (:func:`fit_linear_head`) uses scikit-learn, which
+is a build-time dependency: the shipped model is trained by ``benchmarks/classify.py --build-model``.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+_TOKEN = re.compile(r"[\u4e00-\u9fff]+|[a-z][a-z0-9+#.-]*[a-z0-9+#]|[a-z0-9]+")
+MAX_N = 3
+
+
+def ngrams(text: str, limit: int = 800) -> list[str]:
+    """Character 1–3-grams of the Chinese runs of ``text[:limit]`` and its lowercase ASCII words/numbers."""
+    out: list[str] = []
+    for m in _TOKEN.finditer(text[:limit].lower()):
+        run = m.group(0)
+        if run.isascii():
+            out.append(run)
+            continue
+        out.extend(run)
+        n = len(run)
+        out.extend(run[i : i + 2] for i in range(n - 1))
+        out.extend(run[i : i + 3] for i in range(n - 2))
+    return out
+
+
+def _encode(a: npt.NDArray[Any]) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, dtype="<f2").tobytes()).decode("ascii")
+
+
+def _decode(s: str, shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
+    return np.frombuffer(base64.b64decode(s), dtype="<f2").astype(np.float32).reshape(shape)
+
+
+@dataclass
+class LinearHead:
+    """A linear classifier over TF-IDF n-grams (sublinear term frequency, L2-normalised rows)."""
+
+    classes: list[str]
+    vocab: dict[str, int]
+    idf: npt.NDArray[np.float32]  # (V,)
+    weights: npt.NDArray[np.float32]  # (V, K); K == 1 for two classes (score of classes[1])
+    bias: npt.NDArray[np.float32]  # (K,)
+    limit: int = 800  # characters read
+
+    kind = "linear"
+
+    def decision(self, text: str) -> npt.NDArray[np.float32]:
+        """Raw scores (K,): one per class, or one log-odds of ``classes[1]`` for a two-class head."""
+        get = self.vocab.get
+        found = [j for j in map(get, ngrams(text, self.limit)) if j is not None]
+        if not found:
+            return self.bias.copy()
+        idx, tf = np.unique(np.asarray(found, dtype=np.int64), return_counts=True)
+        x = (1.0 + np.log(tf.astype(np.float32))) * self.idf[idx]
+        x /= float(np.sqrt(np.dot(x, x))) or 1.0
+        out: npt.NDArray[np.float32] = (x @ self.weights[idx] + self.bias).astype(np.float32)
+        return out
+
+    def log_odds(self, text: str, positive: str) -> float:
+        """Log-odds of class ``positive`` against the best other class."""
+        d = self.decision(text)
+        if len(self.classes) == 2 and d.shape[0] == 1:
+            s = float(d[0])
+            return s if positive == self.classes[1] else -s
+        i = self.classes.index(positive)
+        others = np.delete(d, i)
+        return float(d[i] - others.max())
+
+    def posterior(self, text: str) -> dict[str, float]:
+        """Class probabilities (softmax of the scores; logistic for two classes)."""
+        d = self.decision(text)
+        if len(self.classes) == 2 and d.shape[0] == 1:
+            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, float(d[0])))))
+            return {self.classes[0]: 1.0 - p, self.classes[1]: p}
+        e = np.exp(d - d.max())
+        e /= e.sum()
+        return {c: float(v) for c, v in zip(self.classes, e, strict=True)}
+
+    def to_json(self) -> dict[str, Any]:
+        words = sorted(self.vocab, key=self.vocab.__getitem__)
+        return {
+            "kind": self.kind,
+            "classes": self.classes,
+            "limit": self.limit,
+            "vocab": words,
+            "idf": _encode(self.idf),
+            "weights": _encode(self.weights),
+            "k": int(self.weights.shape[1]),
+            "bias": [round(float(b), 5) for b in self.bias],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LinearHead:
+        words = list(data["vocab"])
+        k = int(data["k"])
+        return cls(
+            classes=list(data["classes"]),
+            vocab={w: i for i, w in enumerate(words)},
+            idf=_decode(data["idf"], (len(words),)),
+            weights=_decode(data["weights"], (len(words), k)),
+            bias=np.asarray(data["bias"], dtype=np.float32),
+            limit=int(data.get("limit", 800)),
+        )
+
+
+def fit_linear_head(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    c: float = 10.0,
+    max_features: int = 40000,
+    min_df: int = 2,
+    limit: int = 800,
+    sample_weight: Sequence[float] | None = None,
+    class_weight: str | None = None,
+) -> LinearHead:
+    """Logistic regression over TF-IDF n-grams (scikit-learn, at build time); returns the numpy-only head."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vec = TfidfVectorizer(
+        analyzer=lambda s: ngrams(s, limit),
+        sublinear_tf=True,
+        min_df=min_df,
+        max_features=max_features,
+        dtype=np.float32,
+    )
+    x = vec.fit_transform(list(texts))
+    clf = LogisticRegression(C=c, max_iter=3000, class_weight=class_weight)
+    clf.fit(x, list(labels), sample_weight=None if sample_weight is None else np.asarray(sample_weight))
+    vocab = {str(k): int(v) for k, v in vec.vocabulary_.items()}
+    return LinearHead(
+        classes=[str(k) for k in clf.classes_],
+        vocab=vocab,
+        idf=np.asarray(vec.idf_, dtype=np.float32),
+        weights=np.asarray(clf.coef_.T, dtype=np.float32),
+        bias=np.asarray(clf.intercept_, dtype=np.float32),
+        limit=limit,
+    )
