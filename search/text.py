@@ -77,10 +77,33 @@ def query_words(term: str) -> list[str]:
     for run in _runs(term):
         if _IS_CJK.match(run) and len(run) > 2:
             jieba = _jieba()
-            words.extend(w for w in jieba.cut(run) if w.strip())  # type: ignore[attr-defined]
+            words.extend(attach_single_characters([w for w in jieba.cut(run) if w.strip()]))  # type: ignore[attr-defined]
         else:
             words.append(run)
     return words
+
+
+def attach_single_characters(pieces: list[str]) -> list[str]:
+    """Keep one-character pieces of a Chinese run attached to a neighbour (新|材料 → 新材料, 区块|链 → 区块链,
+    我|的|电脑 → 我的|电脑): a lone character occurs in nearly every document, so it would select nothing and
+    cost a scan of every word starting with it."""
+    out: list[str] = []
+    pending = ""
+    for piece in pieces:
+        if len(piece) == 1:
+            pending += piece
+            if len(pending) == 2:
+                out.append(pending)
+                pending = ""
+            continue
+        out.append(pending + piece)
+        pending = ""
+    if pending:
+        if out:
+            out[-1] += pending
+        else:
+            out.append(pending)
+    return out
 
 
 def _fts_string(tokens: list[str]) -> str:

@@ -378,3 +378,20 @@ def test_tag_tokens_never_match_words(emb: EmbeddedBackend) -> None:
 def test_reindex_rebuilds_text_and_tags(emb: EmbeddedBackend) -> None:
     assert emb.reindex() == len(corpus_articles())
     assert emb.search(Query(text="电池", filters={"region": ["广东"]}, size=0)).total == 1
+
+
+def test_a_one_character_piece_stays_attached_to_its_neighbour(loaded: Backend) -> None:
+    loaded.upsert([make_article("apart", "材料学院新址启用", "学院迁入新址，材料实验室同步开放。")])
+    assert find(loaded, "新材料") == {"kczg"}  # 新 and 材料 apart do not make 新材料
+    assert find(loaded, "新 材料") == {"kczg", "apart"}  # unless typed as two words
+    assert len(find(loaded, "区块链")) == 25
+
+
+def test_attach_single_characters() -> None:
+    from search.text import attach_single_characters
+
+    assert attach_single_characters(["新", "材料"]) == ["新材料"]
+    assert attach_single_characters(["区块", "链"]) == ["区块链"]
+    assert attach_single_characters(["我", "的", "电脑"]) == ["我的", "电脑"]
+    assert attach_single_characters(["中"]) == ["中"]
+    assert attach_single_characters(["科技", "创新"]) == ["科技", "创新"]
