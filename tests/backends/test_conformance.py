@@ -395,3 +395,23 @@ def test_attach_single_characters() -> None:
     assert attach_single_characters(["我", "的", "电脑"]) == ["我的", "电脑"]
     assert attach_single_characters(["中"]) == ["中"]
     assert attach_single_characters(["科技", "创新"]) == ["科技", "创新"]
+
+
+@pytest.mark.parametrize("text", ["科创 中国", '"科创中国"', "科技创新 -台湾", "区块链 应用", "区块链"])
+def test_faceted_search_pages_like_the_plain_one(emb: EmbeddedBackend, text: str) -> None:
+    for page in (1, 2):
+        plain = emb.search(Query(text=text, size=3, page=page))
+        faceted = emb.search(Query(text=text, size=3, page=page, facets=["source", "month"]))
+        assert faceted.total == plain.total
+        assert [h.id for h in faceted.hits] == [h.id for h in plain.hits]
+        assert [h.score for h in faceted.hits] == pytest.approx([h.score for h in plain.hits])
+        assert sum(n for _, n in faceted.facets["source"]) == plain.total
+
+
+def test_sampled_facets_of_a_phrase_scale_to_the_total(
+    emb: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedded, "FACET_EXACT_LIMIT", 5)
+    res = emb.search(Query(text="区块链 应用", size=2, facets=["source", "region"]))
+    assert res.total == 25 and res.facets_sampled
+    assert dict(res.facets["source"]) == {"news-c": 25}  # every 5th of 25 matches, times 5
