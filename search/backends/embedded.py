@@ -8,9 +8,7 @@ is updated or deleted, so the text is stored once.
 from __future__ import annotations
 
 import hashlib
-import heapq
 import json
-import re
 import sqlite3
 import threading
 import time
@@ -194,8 +192,6 @@ _META_MARKS = ", ".join("?" * (len(_META_COLS.split(",")) + 1))
 _META_JOIN = " CROSS JOIN doc_meta d ON d.rowid = docs_fts.rowid"
 # facets are counted exactly up to this many matching documents, on an even sample beyond
 FACET_EXACT_LIMIT = 5_000
-# an FTS5 expression of one token: cheap to evaluate again (count, page and facets each read the match)
-_SIMPLE_EXPR = re.compile(r'"[^" ]+"\*?')
 _FACET_EXPRS = {
     "source": "d.source",
     "content_type": "d.content_type",
@@ -310,46 +306,22 @@ def _filter_clauses(query: Query) -> tuple[list[str], list[Any]]:
     return clauses, params
 
 
-def _search_once(
-    conn: sqlite3.Connection, query: Query, plan: _Plan
-) -> tuple[int, list[tuple[int, float, int]], list[int]]:
-    """Evaluate the match once: (total, page rows, row ids of every match in row id order)."""
-    cur = conn.cursor()
-    cur.row_factory = None  # plain tuples: compared in C by the heap
-    scored = cur.execute(
-        f"SELECT {plan.rank} AS r, -{plan.rowid} FROM {plan.source} WHERE {plan.where}", plan.params
-    ).fetchall()
-    top = heapq.nsmallest(query.offset + query.size, scored)[query.offset :]  # best score, then newest
-    return len(scored), [(-neg, r, 1) for r, neg in top], [-neg for _, neg in scored]
-
-
 def _facets(
-    conn: sqlite3.Connection,
-    plan: _Plan,
-    facets: Sequence[str],
-    n_docs: int,
-    matched: list[int] | None = None,
+    conn: sqlite3.Connection, plan: _Plan, facets: Sequence[str], n_docs: int
 ) -> tuple[dict[str, list[tuple[str, int]]], bool]:
     """Facet counts over the matches, all from one pass: SQLite concatenates each facet's values over the matches,
     Python counts them (no sorting, no temporary table). Beyond ``FACET_EXACT_LIMIT`` matches they are counted
-    on an even sample of the matches (every k-th match) and scaled to the total; the second value says so.
-    ``matched``: the row ids of every match, when already known (``doc_meta`` is then read for those only)."""
+    on an even sample of the matches (every k-th row id) and scaled to the total; the second value says so."""
     if not facets or n_docs == 0:
         return {facet: [] for facet in facets}, False
     step = -(-n_docs // FACET_EXACT_LIMIT)
     concat = ", ".join(f"group_concat({_FACET_EXPRS[f]}, char(31))" for f in facets)
-    if matched is not None:
-        row = conn.execute(
-            f"SELECT {concat} FROM json_each(?) j CROSS JOIN doc_meta d ON d.rowid = j.value",
-            (json.dumps(matched[::step]),),
-        ).fetchone()
-    else:
-        where, params = plan.where, list(plan.params)
-        if step > 1:
-            where += f" AND {plan.rowid} % ? = 0"
-            params.append(step)
-        source = plan.source if "doc_meta d" in plan.source else plan.source + _META_JOIN
-        row = conn.execute(f"SELECT {concat} FROM {source} WHERE {where}", params).fetchone()
+    where, params = plan.where, list(plan.params)
+    if step > 1:
+        where += f" AND {plan.rowid} % ? = 0"
+        params.append(step)
+    source = plan.source if "doc_meta d" in plan.source else plan.source + _META_JOIN
+    row = conn.execute(f"SELECT {concat} FROM {source} WHERE {where}", params).fetchone()
     counts: dict[str, list[tuple[str, int]]] = {}
     for facet, joined in zip(facets, row, strict=True):
         tally = Counter(joined.split(_SEP)) if joined else Counter()
@@ -766,26 +738,18 @@ class EmbeddedBackend:
     # -- search -------------------------------------------------------------------------------------------------
     def search(self, query: Query) -> SearchResult:
         """A count and a ranked page straight from FTS5 (joined to ``doc_meta`` only for the filters that are not
-        tags, or a date sort), then the facets in one more pass. Expressions costly to evaluate (phrases, several
-        words) are evaluated once when facets are asked for: every match's score comes back, the page is picked
-        in Python and the facets read ``doc_meta`` for the listed matches. Collapse goes through a temporary
-        table."""
+        tags, or a date sort), then every facet in one more pass. Collapse goes through a temporary table."""
         t0 = time.perf_counter()
         match = _compile(query.text)
         plan = _plan(query, match)
         conn = self._conn()
         try:
-            matched: list[int] | None = None
-            rows: Sequence[Any]
             if query.collapse:
                 total, rows, n_docs = self._search_collapsed(conn, query, plan)
-            elif query.facets and plan.relevance and not _SIMPLE_EXPR.fullmatch(match.expr or ""):
-                total, rows, matched = _search_once(conn, query, plan)
-                n_docs = total
             else:
                 total, rows = self._search_direct(conn, query, plan)
                 n_docs = total
-            facets, sampled = _facets(conn, plan, query.facets, n_docs, matched)
+            facets, sampled = _facets(conn, plan, query.facets, n_docs)
         except sqlite3.OperationalError as exc:
             if "fts5" in str(exc) or "syntax" in str(exc):
                 from crawlers.errors import QueryError
