@@ -13,14 +13,18 @@ Switched on by the ``redis_url`` setting (``TECHSCOUT_REDIS_URL``). What lives i
 
 and across sources:
 
-* **per-host politeness** (``techscout:host:<host>``): before each request a worker must ``SET NX PX delay``
-  that key, so one host sees at most one request per ``delay`` whatever the number of workers;
+* **per-host politeness** (``techscout:host:<host>``): right before each download a worker must
+  ``SET NX PX delay`` that key (:class:`HostGateHandler`), so one host sees at most one request per ``delay``
+  whatever the number of workers;
+* **robots.txt** (``techscout:robots:<host>``), fetched by one worker and parsed by all (:class:`SharedRobotsTxt`);
 * the **duplicate lookup state** (``techscout:dedup:*``): exact fingerprints and LSH band keys with each
   document's MinHash signature, behind the interface :class:`pipelines.dedup.DedupPipeline` uses
   (:class:`RedisDedupIndex`).
 
-Documents themselves go to the shared store (Elasticsearch, or one embedded SQLite file in a shared data
-directory), keyed by canonical-URL id, so a page fetched twice after a worker died is still stored once.
+A worker runs the item pipelines in a thread of its own (:class:`ThreadedItemPipelines`), so the reactor sends
+requests on time while pages are extracted. Documents themselves go to the shared store (Elasticsearch, or one
+embedded SQLite file in a shared data directory), keyed by canonical-URL id, so a page fetched twice after a
+worker died is still stored once.
 """
 
 from __future__ import annotations
@@ -54,8 +58,8 @@ PREFIX = "techscout"
 LEASE_SECONDS = (
     60.0  # a request leased by a worker that stops extending it returns to the frontier after this
 )
-HEARTBEAT_SECONDS = 2.0
-GATE_ALLOWANCE = 0.1  # seconds added to a host's delay in the shared gate, for jitter between claim and wire  # how often a worker extends its leases, reaps expired ones and polls for work
+HEARTBEAT_SECONDS = 2.0  # how often a worker extends its leases and reaps expired ones
+GATE_ALLOWANCE = 0.1  # seconds added to a host's delay in the shared gate, for the time between claim and wire
 
 
 class DistributedError(TechscoutError):

@@ -1,7 +1,7 @@
 """``techscout worker``: a crawler worker taking work from the shared frontier in Redis.
 
-A worker is one long-lived process (one Twisted reactor). Every :data:`~crawlers.distributed.HEARTBEAT_SECONDS`
-it looks at the active crawls (``techscout crawl NAME --enqueue`` or the scheduler put them there) and joins
+A worker is one long-lived process (one Twisted reactor, and one thread for the item pipelines). Every
+:data:`POLL_SECONDS` it looks at the active crawls (``techscout crawl NAME --enqueue`` or the scheduler put them there) and joins
 each one it is not yet part of, up to ``--max-crawls`` at a time: one Scrapy crawler per source, whose scheduler
 is the shared leased frontier (:mod:`crawlers.distributed`). A crawler leaves its crawl when nothing is queued
 or leased any more; the worker that sees this first ends the crawl. Any number of workers on any number of
