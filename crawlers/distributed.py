@@ -59,7 +59,7 @@ LEASE_SECONDS = (
     60.0  # a request leased by a worker that stops extending it returns to the frontier after this
 )
 HEARTBEAT_SECONDS = 2.0  # how often a worker extends its leases and reaps expired ones
-GATE_ALLOWANCE = 0.1  # seconds added to a host's delay in the shared gate, for the time between claim and wire
+GATE_ALLOWANCE = 0.1  # seconds added to a host's delay in the gate, for the time between claim and wire
 
 
 class DistributedError(TechscoutError):
