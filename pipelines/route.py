@@ -754,6 +754,8 @@ _WORKS_AT = re.compile(
     r"([\u4e00-\u9fff]{2,24}?(?:大学|学院|研究所|研究院|科学院|实验室|研究中心)[\u4e00-\u9fff]{0,8}?)"
     r"(?:任教|执教|任研究员|从事[\u4e00-\u9fff]{0,12}研究)"
 )
+_WORKS_AT_WORDS = ("任教", "执教", "任研究员", "从事")
+_CITED = re.compile(r"\[[JMCDR]\]")
 _CITATION = re.compile(
     r"(?:^|[\n：:；;。\s])((?:[\u4e00-\u9fff]{2,3}[,，、])*[\u4e00-\u9fff]{2,3})(?:等)?[.．]\s*"
     r"[^\n\[\]]{4,80}\[[JMCDR]\]"
@@ -801,8 +803,9 @@ def extract_talents(text: str, title: str = "") -> list[Talent]:
             before = _name_before(full, m.start())
             if before:
                 add(before, word, _segment_before(full, m.start() - len(before)))
+    orgs = list(_ORG_SUFFIX.finditer(full))
     # an award to a researcher of an institute: 北京生命科学研究所邵峰荣获
-    for m in _ORG_SUFFIX.finditer(full):
+    for m in orgs:
         if not re.match(r"研究所|研究院|科学院|实验室|研究中心|大学|学院", m.group(0)):
             continue
         for n in (2, 3):
@@ -812,7 +815,7 @@ def extract_talents(text: str, title: str = "") -> list[Talent]:
                 break
     # a researcher of an institute in an award list (…研究所王贻芳、…教授陆锦标获…奖) or speaking as its
     # expert (…研究中心技术经济研究部的郭励弘却撰文指出)
-    for m in _ORG_SUFFIX.finditer(full):
+    for m in orgs:
         if not _NAMED_BY_ORG.match(m.group(0)) or not _boundary_before(full, m.end()):
             continue
         start = m.end() + (1 if full.startswith("的", m.end()) else 0)
@@ -826,13 +829,13 @@ def extract_talents(text: str, title: str = "") -> list[Talent]:
                 add(name, "", _segment_before(full, m.end()))
                 break
     # teaching or doing research at a university or institute: 季羡林已在北京大学东方语文系任教
-    for m in _WORKS_AT.finditer(full):
+    for m in _WORKS_AT.finditer(full) if any(w in full for w in _WORKS_AT_WORDS) else ():
         name = m.group(1)
         if _is_name(name, reverse=True) and _boundary_before(full, m.start(1)):
             org, _ = _org_and_position(m.group(2))
             add(name, "", org if org else "")
     # the author of a cited paper: 赵培. 淘宝网物流配送存在的问题及对策研究[J]
-    for m in _CITATION.finditer(full):
+    for m in _CITATION.finditer(full) if _CITED.search(full) else ():
         for name in re.split(r"[,，、]", m.group(1)):
             if _is_name(name, reverse=True):
                 add(name, "", "")
