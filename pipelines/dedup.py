@@ -182,26 +182,25 @@ class _MultiMap:
         """Add many entries at once (into the recent table)."""
         self.rkeys, self.rvals = _merge_sorted(self.rkeys, self.rvals, keys, vals)
 
-    def settle(self, alive: npt.NDArray[np.bool_]) -> None:
-        """Move the newest entries into the recent table, and that into the main table once it is large."""
+    def _newest_to_recent(self) -> None:
         if self.nbuf:
             bk = np.fromiter((k for k, vs in self.buf.items() for _ in vs), dtype=np.uint64, count=self.nbuf)
             bv = np.fromiter((v for vs in self.buf.values() for v in vs), dtype=np.uint32, count=self.nbuf)
             self.buf, self.nbuf = {}, 0
             self.rkeys, self.rvals = _merge_sorted(self.rkeys, self.rvals, bk, bv)
+
+    def settle(self, alive: npt.NDArray[np.bool_]) -> None:
+        """Move the newest entries into the recent table, and that into the main table once it is large."""
+        self._newest_to_recent()
         if len(self.rkeys) > max(1 << 16, len(self.keys) // 8):
             self.merge(alive)
 
-    def merge(self, alive: npt.NDArray[np.bool_], *, prune: bool = False) -> None:
-        """Move every entry into the main table; ``prune`` (or removals since the last merge) also drops the
-        entries of removed documents."""
-        if self.nbuf:
-            bk = np.fromiter((k for k, vs in self.buf.items() for _ in vs), dtype=np.uint64, count=self.nbuf)
-            bv = np.fromiter((v for vs in self.buf.values() for v in vs), dtype=np.uint32, count=self.nbuf)
-            self.buf, self.nbuf = {}, 0
-            self.rkeys, self.rvals = _merge_sorted(self.rkeys, self.rvals, bk, bv)
+    def merge(self, alive: npt.NDArray[np.bool_]) -> None:
+        """Move every entry into the main table (dropping the entries of documents removed since the last
+        merge)."""
+        self._newest_to_recent()
         keys, vals = _merge_sorted(self.keys, self.vals, self.rkeys, self.rvals, presorted=True)
-        if prune or self.dirty:
+        if self.dirty:
             keep = alive[vals]
             keys, vals = keys[keep], vals[keep]
             self.dirty = False
