@@ -66,7 +66,13 @@ OTHER_DOMAIN = "其他"
 NO_DOMAIN = "none"  # the domain head's class of full texts that are not sci-tech
 # learned heads (logistic regression over character 1-3-grams; chosen by cross-validation on the train splits)
 HEADLINE_FIT: dict[str, Any] = {"c": 10.0, "min_df": 1, "class_weight": "balanced", "max_features": 30000}
-DOMAIN_FIT: dict[str, Any] = {"c": 30.0, "min_df": 2, "max_features": 40000, "limit": 400}
+DOMAIN_FIT: dict[str, Any] = {
+    "c": 30.0,
+    "min_df": 2,
+    "max_features": 40000,
+    "limit": 400,
+    "class_weight": "balanced",
+}
 ABSTRACT_LENGTH = 600  # a text this short is read like an abstract: the domain head leads
 ABSTRACT_NO_DOMAIN = 0.5  # below this "no technology" probability an abstract counts as sci-tech
 ABSTRACT_RELEVANCE = 0.5  # the relevance log-odds such an abstract gets at least
@@ -785,7 +791,12 @@ def classify(
     abstract = research or len(body) <= ABSTRACT_LENGTH
     if abstract and not headline:
         model_domain, no_domain = _domain_posterior(dhead, f"{title}\n{body}", feats)
-    if abstract and not headline and no_domain < ABSTRACT_NO_DOMAIN:
+    if (
+        abstract
+        and not headline
+        and no_domain < ABSTRACT_NO_DOMAIN
+        and max((model_domain or {}).values(), default=0.0) > no_domain
+    ):
         # research writing or an abstract that the domain head places in a technology domain
         z = max(z, ABSTRACT_RELEVANCE)
         rel_ev.append(f"model:domain {1.0 - no_domain:.2f}")
