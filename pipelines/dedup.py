@@ -7,12 +7,14 @@
   bands and confirmed on the estimated Jaccard similarity (or, for cut reprints, the estimated containment of
   the shorter text in the longer). Every document gets a ``cluster_id``: the id of the first member seen, which
   never changes; :func:`cluster_head` names the earliest-published member.
-* **Stories**: different articles about one event share salient rare terms (3-character grams repeated in the
-  text or present in the headline, weighted by how rarely they are salient elsewhere) and are published within a
-  few days of each other; they get one ``story_id``, kept apart from ``cluster_id``.
+* **Stories**: different articles about one event share salient rare terms (dictionary words of the headline
+  and lead, quoted names, day mentions, weighted by how rarely they are salient elsewhere) and are published
+  within a few days of each other; they get one ``story_id``, kept apart from ``cluster_id``.
 
-:class:`DedupIndex` holds all of it in memory (numpy arrays and sorted band tables) and, when opened on a file,
-in its own SQLite database, from which it reloads on start. :class:`DedupPipeline` is the Scrapy stage.
+:class:`DedupIndex` holds all of it in memory (numpy arrays and sorted key → slot tables) and, when opened on a
+file, in its own SQLite database, from which it reloads on start. :meth:`DedupIndex.add_many` adds documents in
+arrival order with the results of :meth:`DedupIndex.add` one by one, doing the work that does not depend on the
+earlier documents for a whole batch at once. :class:`DedupPipeline` is the Scrapy stage.
 """
 
 from __future__ import annotations
