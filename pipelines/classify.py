@@ -878,7 +878,12 @@ def classify(
                 confident = (
                     True  # research writing, abstracts: the model, trained on abstracts, knows these best
                 )
-            if lead == OTHER_DOMAIN and not research and any(d in specific for d in domains):
+            if (
+                lead == OTHER_DOMAIN
+                and not research
+                and model_domain.get(OTHER_DOMAIN, 0.0) < DOMAIN_MODEL_LEAD
+                and any(d in specific for d in domains)
+            ):
                 confident = False  # the catch-all never displaces a domain the text names
             elif lead in domains:
                 confident = True
