@@ -577,6 +577,24 @@ def normalize_region(value: Any, taxonomy: Taxonomy) -> str | None:
     return region_from_host(value, taxonomy) if "." in value else None
 
 
+_INSTITUTION_AFTER = re.compile(
+    r"[\u4e00-\u9fff]{0,4}?(?:大学|学院)|\s*[:：]\s*[\u4e00-\u9fff]{2,12}(?:出版社|大学)"
+)
+
+
+def _institution_mentions(name: str, body: str) -> int:
+    """Mentions of a place that name where an author works or a cited book appeared (北京物资学院,
+    ``北京: 中国石油大学``), not what the text is about."""
+    n = 0
+    start = body.find(name)
+    while start >= 0:
+        end = start + len(name)
+        if _INSTITUTION_AFTER.match(body, end):
+            n += 1
+        start = body.find(name, end)
+    return n
+
+
 def _detect_region(
     title: str,
     body: str,
@@ -595,12 +613,19 @@ def _detect_region(
         scores[region] += points
         why.setdefault(region, []).append(reason)
 
-    found = tcounts.keys() | bcounts.keys()
+    # in order of first mention, so that of two regions scored alike the one named first wins
+    found = sorted(
+        tcounts.keys() | bcounts.keys(),
+        key=lambda t: (0, title.find(t)) if tcounts.get(t) else (1, body.find(t)),
+    )
     for name in found:
         region = comp.region_terms.get(name)
         if region is None:
             continue
         nt, nb = tcounts.get(name, 0), bcounts.get(name, 0)
+        nb -= _institution_mentions(name, body) if nb else 0
+        if nt + nb <= 0:
+            continue
         pts = 4.0 * min(nt, 2) + 0.8 * min(nb, 6) + (1.5 if name in lead else 0.0)
         add(region, pts, f"{'title' if nt else 'text'}:{name}×{nt + nb}")
     national = 0.0

@@ -125,6 +125,35 @@ def test_region_from_text_url_and_hint() -> None:
     )
 
 
+def test_places_in_institution_names_and_citations_are_not_the_topic() -> None:
+    paper = (
+        "作者：王明：北京物资学院，北京\n我国网络零售快速发展，我国物流配送仍有问题。"
+        "参考文献：[1] 李强. 物流学[M]. 北京: 中国物资出版社, 2002."
+    )
+    assert classify("网络零售物流配送问题研究", paper).region == "全国"
+    # the same city as the subject of the text still gives its province
+    assert classify("北京发布物流新规", "北京市将整治物流配送。北京各区落实。").region == "北京市"
+
+
+def test_region_does_not_depend_on_hash_order() -> None:
+    script = (
+        "from pipelines.classify import classify;"
+        "print(classify('两地合作', '湖北企业与四川企业签约。').region)"
+    )
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=REPO,
+            env={"PYTHONHASHSEED": str(seed), "PATH": ""},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in (1, 2, 3, 4)
+    }
+    assert seen == {"湖北省"}  # the region named first wins a tie
+
+
 # ----------------------------------------------------------------------------------------------------------
 # source hints, policy fields, headlines
 # ----------------------------------------------------------------------------------------------------------
