@@ -273,6 +273,20 @@ def _merge_sorted(
     return np.insert(keys, at, new_keys), np.insert(vals, at, new_vals)
 
 
+def _entries(
+    vals: npt.NDArray[np.uint32], lo: npt.NDArray[np.intp], hi: npt.NDArray[np.intp]
+) -> npt.NDArray[np.uint32]:
+    """``vals[lo:hi]`` of every range, concatenated."""
+    runs = hi - lo
+    total = int(runs.sum())
+    if not total:
+        return vals[:0]
+    nz = np.flatnonzero(runs)
+    runs = runs[nz]
+    offsets = np.repeat(lo[nz] - np.concatenate(([0], np.cumsum(runs)[:-1])), runs)
+    return vals[offsets + np.arange(total)]
+
+
 def _lookup(
     table: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32], keys: npt.NDArray[np.uint64]
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]]:
@@ -314,10 +328,10 @@ class _Prepared:
     _terms: tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]] | None = None
     # found for a whole batch at once (None: look up one by one)
     cands: npt.NDArray[np.intp] | None = None  # slots under its band keys in the sorted band tables
-    near: list[tuple[int, float, bool]] | None = (
-        None  # those that are near-duplicates: (slot, Jaccard, exact)
-    )
-    term_hits: tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]] | None = None  # (term index, slot)
+    # ... those that are near-duplicates: (slot, Jaccard, exact)
+    near: list[tuple[int, float, bool]] | None = None
+    # per candidate term: where its entries are in the sorted term tables (main lo, hi, recent lo, hi)
+    term_ranges: npt.NDArray[np.intp] | None = None
     batch_row: int = -1
     _cells: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None = None
     _days: npt.NDArray[np.bool_] | None = None
@@ -819,7 +833,7 @@ class DedupIndex:
                 if self._crossed and not self._crossed.isdisjoint(prep.cells):
                     # a line of it became chrome earlier in this batch: its signature changes
                     again = self._prepare_many([row], normalized)[0]
-                    again._terms, again.term_hits = prep._terms, prep.term_hits
+                    again._terms, again.term_ranges = prep._terms, prep.term_ranges
                     prep = again
                     batch.keys[i] = prep.bands
                     batch.redone.append(i)
@@ -880,20 +894,23 @@ class DedupIndex:
         return batch
 
     def _batch_term_hits(self, preps: list[_Prepared]) -> None:
-        """Each document's candidate story terms in the sorted term tables, for a whole batch at once."""
+        """Where each document's candidate story terms are in the sorted term tables, for a whole batch at
+        once (the entries themselves are read for the chosen terms only)."""
         terms = [p.terms()[0] for p in preps]
         flat = np.concatenate(terms) if terms else _NO_TERMS
-        starts = np.cumsum([0] + [len(t) for t in terms])
-        at, slots = self._terms.lookup_sorted(flat)
-        owner = np.searchsorted(starts, at, side="right") - 1
-        by_owner = np.argsort(owner.astype(np.int16 if len(preps) < 1 << 15 else np.int32), kind="stable")
-        at, slots = at[by_owner], slots[by_owner]
-        bounds = np.searchsorted(owner[by_owner], np.arange(len(preps) + 1)).tolist()
+        starts = np.cumsum([0] + [len(t) for t in terms]).tolist()
+        ranges = np.zeros((len(flat), 4), dtype=np.intp)
+        order = np.argsort(flat)  # searching in key order walks the table once
+        ordered = flat[order]
+        for col, table in ((0, self._terms.keys), (2, self._terms.rkeys)):
+            if len(table):
+                ranges[order, col] = np.searchsorted(table, ordered, side="left")
+                ranges[order, col + 1] = np.searchsorted(table, ordered, side="right")
         r0, r1 = _sketch_rows(flat)
         days = is_day_term(flat)
         for i, p in enumerate(preps):
-            a, b = int(starts[i]), int(starts[i + 1])
-            p.term_hits = (at[bounds[i] : bounds[i + 1]] - a, slots[bounds[i] : bounds[i + 1]])
+            a, b = starts[i], starts[i + 1]
+            p.term_ranges = ranges[a:b]
             p._cells = (r0[a:b], r1[a:b])
             p._days = days[a:b]
 
@@ -1066,6 +1083,21 @@ class DedupIndex:
                 near += self._candidates_near(prep, cands[alive[cands] & (cands != self_slot)])
         return near
 
+    def _term_entries(
+        self, ranges: npt.NDArray[np.intp], terms: npt.NDArray[np.uint64]
+    ) -> npt.NDArray[np.intp]:
+        """Slots under terms, from their ranges in the sorted term tables and the newest entries."""
+        table = self._terms
+        return _with(
+            np.concatenate(
+                (
+                    _entries(table.vals, ranges[:, 0], ranges[:, 1]),
+                    _entries(table.rvals, ranges[:, 2], ranges[:, 3]),
+                )
+            ),
+            table.get_recent(terms.tolist()),
+        )
+
     def _story_match(self, prep: _Prepared, top: npt.NDArray[np.intp], self_slot: int) -> str | None:
         """The story of the indexed article that shares the most salient terms (``top`` of the candidate terms)
         with this one, when they are published within STORY_DAYS of each other and share STORY_MIN_SHARED
@@ -1076,17 +1108,11 @@ class DedupIndex:
         cand_terms = prep.terms()[0]
         is_day = prep.day_terms()
         top_day = top[is_day[top]]
-        if prep.term_hits is not None:  # found for the whole batch, and the batch's own entries
-            at, slots = prep.term_hits
-            chosen = np.zeros(len(cand_terms), dtype=np.bool_)
-            chosen[top] = True
-            sel = chosen[at]
-            hits = _with(slots[sel], self._terms.get_recent(cand_terms[top].tolist()))
+        if prep.term_ranges is not None:  # found for the whole batch, and the batch's own entries
+            hits = self._term_entries(prep.term_ranges[top], cand_terms[top])
             day_hits = _NO_SLOTS
             if len(top_day):
-                day_hits = _with(
-                    slots[sel & is_day[at]], self._terms.get_recent(cand_terms[top_day].tolist())
-                )
+                day_hits = self._term_entries(prep.term_ranges[top_day], cand_terms[top_day])
         else:
             hits = self._terms.get(cand_terms[top])
             day_hits = self._terms.get(cand_terms[top_day]) if len(top_day) else _NO_SLOTS
