@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import inspect
 import json
 import logging
@@ -921,15 +922,10 @@ def _store_base() -> type:
     return StorePipeline
 
 
-_PIPELINE_THREAD: ThreadPoolExecutor | None = None
-
-
+@functools.cache
 def pipeline_thread() -> ThreadPoolExecutor:
     """The worker's one thread for item processing (created on first use)."""
-    global _PIPELINE_THREAD
-    if _PIPELINE_THREAD is None:
-        _PIPELINE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipelines")
-    return _PIPELINE_THREAD
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipelines")
 
 
 async def off_reactor(fn: Callable[..., T], *args: Any) -> T:
