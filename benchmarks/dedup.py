@@ -45,6 +45,7 @@ import warnings  # noqa: E402
 from collections import defaultdict  # noqa: E402
 from collections.abc import Callable, Iterable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from datetime import date  # noqa: E402
 from functools import lru_cache  # noqa: E402
 from itertools import combinations  # noqa: E402
 from multiprocessing import get_context  # noqa: E402
@@ -372,11 +373,26 @@ def synthetic(pool: list[str], n: int, seed: int) -> list[str]:
     return out
 
 
+def publication_dates(n: int, per_day: int, seed: int) -> list[str | None]:
+    """Publication dates of documents arriving in order, ``per_day`` a day, each published up to 2 days before
+    it arrives; one in 20 undated. ``per_day`` 0: all undated."""
+    if per_day <= 0:
+        return [None] * n
+    rng = random.Random(seed)
+    start = date(2023, 1, 1).toordinal()
+    return [
+        None
+        if rng.random() < 0.05
+        else date.fromordinal(start + i // per_day - rng.randint(0, 2)).isoformat()
+        for i in range(n)
+    ]
+
+
 def _rss_kb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def _scale_child(system: str, texts: list[str], conn: Any) -> None:
+def _scale_child(system: str, texts: list[str], dates: list[str | None], conn: Any) -> None:
     base_rss = _rss_kb()
     if system == "techscout":
         from pipelines.story import _dictionary
@@ -388,7 +404,10 @@ def _scale_child(system: str, texts: list[str], conn: Any) -> None:
     t_tail = t0
     if system == "techscout":
         index = DedupIndex()
-        docs = [{"id": f"d{i}", "text": text} for i, text in enumerate(texts)]
+        docs = [
+            {"id": f"d{i}", "text": text, "published": day}
+            for i, (text, day) in enumerate(zip(texts, dates, strict=True))
+        ]
         index.add_many(docs[:tail_from], normalized=True)  # in arrival order, batch by batch
         t_tail = time.perf_counter()
         index.add_many(docs[tail_from:], normalized=True)
@@ -413,10 +432,10 @@ def _scale_child(system: str, texts: list[str], conn: Any) -> None:
     conn.close()
 
 
-def scale(system: str, texts: list[str]) -> dict[str, float]:
+def scale(system: str, texts: list[str], dates: list[str | None]) -> dict[str, float]:
     ctx = get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_scale_child, args=(system, texts, child))
+    proc = ctx.Process(target=_scale_child, args=(system, texts, dates, child))
     proc.start()
     child.close()
     result: dict[str, float] = parent.recv()
@@ -540,6 +559,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-baseline-scale", action="store_true", help="skip the baseline's scale runs")
     ap.add_argument("--no-quality", action="store_true", help="only the scale runs")
+    ap.add_argument(
+        "--per-day", type=int, default=500, help="scale runs: documents published a day (0: all undated)"
+    )
     args = ap.parse_args(argv)
     CORPUS = args.corpus
     rng = random.Random(args.seed)
@@ -554,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     if sizes:
         pool = sentence_pool(CORPUS, originals)
         texts_all = synthetic(pool, max(sizes), args.seed)
+        dates_all = publication_dates(max(sizes), args.per_day, args.seed)
         mean_len = float(np.mean([len(t) for t in texts_all[:2000]]))
         header = [
             "docs",
@@ -565,14 +588,18 @@ def main(argv: list[str] | None = None) -> int:
             "memory_bytes()/doc",
             "speed ratio",
         ]
-        print(f"\nScale (synthetic documents of corpus sentences, mean {mean_len:.0f} characters, one core):")
+        dated = f"{args.per_day} published a day, 5% undated" if args.per_day > 0 else "undated"
+        print(
+            f"\nScale (synthetic documents of corpus sentences, mean {mean_len:.0f} characters, {dated},"
+            " one core):"
+        )
         print("  ".join(header), flush=True)
         srows = []
         for n in sizes:
-            texts = texts_all[:n]
+            texts, dates = texts_all[:n], dates_all[:n]
             base: dict[str, float] | None = None
             if not args.no_baseline_scale:
-                base = scale("datasketch", texts)
+                base = scale("datasketch", texts, dates)
                 srows.append(
                     [
                         str(n),
@@ -586,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                 )
                 print("  ".join(srows[-1]), flush=True)
-            ours = scale("techscout", texts)
+            ours = scale("techscout", texts, dates)
             srows.append(
                 [
                     str(n),

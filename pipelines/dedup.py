@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -253,6 +253,125 @@ class _MultiMap:
         )
 
 
+_DAY_BITS = 16  # term-table keys: the low bits hold the publication day (0: undated)
+_DAY_MAX = (1 << _DAY_BITS) - 1
+_DAY_BASE = date(1950, 1, 1).toordinal() - 1  # day code 1; days outside the 179 years from it are clamped
+_TERM_PART = ~np.uint64((1 << (_DAY_BITS + 1)) - 1)  # the term's bits kept in a key (with its lowest bit)
+_DAY_FLAG = np.uint64(1 << _DAY_BITS)  # where a key keeps the term's lowest bit (day mentions are odd)
+
+
+def _day_code(day: int) -> int:
+    """A publication day's code in term-table keys: 0 undated, else 1..``_DAY_MAX`` in day order (clamped,
+    which keeps the order: a window of days is a window of codes)."""
+    if day == _NODAY:
+        return 0
+    return min(max(day - _DAY_BASE, 1), _DAY_MAX)
+
+
+def _term_prefix(terms: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The part of a term-table key that names the term: every key of one term is ``prefix | day code``."""
+    return (terms & _TERM_PART) | ((terms & np.uint64(1)) << np.uint64(_DAY_BITS))
+
+
+def _window_codes(day: int) -> tuple[int, int, bool]:
+    """Day codes (first, last) whose entries a document of ``day`` can join a story with, and whether the
+    undated entries count as well: within STORY_DAYS for a dated document, every day for an undated one."""
+    if day == _NODAY:
+        return 0, _DAY_MAX, False
+    return _day_code(day - STORY_DAYS), _day_code(day + STORY_DAYS), True
+
+
+class _TermMap(_MultiMap):
+    """Story term → document slots, keyed by (term, publication day): a term's entries are sorted by day, so a
+    dated document reads the entries within STORY_DAYS of its day (one range per table) and the undated ones
+    (another), however many days the index holds; an undated document reads all of the term's entries."""
+
+    def add_terms(
+        self, terms: npt.NDArray[np.uint64], val: int, day: int, alive: npt.NDArray[np.bool_]
+    ) -> None:
+        buf = self.buf
+        packed = (_day_code(day) << 32) | val
+        for k in _term_prefix(terms).tolist():
+            vs = buf.get(k)
+            if vs is None:
+                buf[k] = [packed]
+            else:
+                vs.append(packed)
+        self.nbuf += len(terms)
+        if self.nbuf > 1 << 13 and not self.hold:
+            self.settle(alive)
+
+    def _newest_to_recent(self) -> None:
+        if self.nbuf:
+            low = (1 << 32) - 1
+            bk = np.fromiter((k | v >> 32 for k, vs in self.buf.items() for v in vs), np.uint64, self.nbuf)
+            bv = np.fromiter((v & low for vs in self.buf.values() for v in vs), np.uint32, self.nbuf)
+            self.buf, self.nbuf = {}, 0
+            self.rkeys, self.rvals = _merge_sorted(self.rkeys, self.rvals, bk, bv)
+
+    def ranges(self, terms: npt.NDArray[np.uint64], days: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+        """Where the entries a document can join a story with are in the two sorted tables, per term (the
+        term's document published on the day in ``days``): in the main table the window's and the undated
+        entries' first ends, then their last ends; then the same in the recent table."""
+        prefix = _term_prefix(terms)
+        undated = days == _NODAY
+        lo = np.where(undated, 0, np.clip(days - STORY_DAYS - _DAY_BASE, 1, _DAY_MAX)).astype(np.uint64)
+        hi = np.where(undated, _DAY_MAX, np.clip(days + STORY_DAYS - _DAY_BASE, 1, _DAY_MAX)).astype(
+            np.uint64
+        )
+        ulo = undated.astype(np.uint64)  # an undated document's window holds the undated entries: none more
+        bounds = (prefix | lo, prefix | ulo, prefix | hi, prefix)
+        sides: tuple[Literal["left", "right"], ...] = ("left", "left", "right", "right")
+        out = np.zeros((len(terms), 8), dtype=np.intp)
+        if not len(terms):
+            return out
+        order = np.argsort(prefix)  # searching in key order walks the table once
+        for base, table in ((0, self.keys), (4, self.rkeys)):
+            if len(table):
+                for col, (keys, side) in enumerate(zip(bounds, sides, strict=True)):
+                    out[order, base + col] = np.searchsorted(table, keys[order], side=side)
+        return out
+
+    def entries(
+        self, ranges: npt.NDArray[np.intp], terms: npt.NDArray[np.uint64], day: int
+    ) -> npt.NDArray[np.intp]:
+        """Slots in the ``ranges`` of the sorted tables and the newest entries of ``terms`` a document of
+        ``day`` can join a story with, once per term that holds them."""
+        found = _entries(self.vals, ranges[:, 0:2].ravel(), ranges[:, 2:4].ravel())
+        if len(self.rvals):
+            found = np.concatenate(
+                (found, _entries(self.rvals, ranges[:, 4:6].ravel(), ranges[:, 6:8].ravel()))
+            )
+        return _with(found, self.recent_in(terms, day))
+
+    def recent_in(self, terms: npt.NDArray[np.uint64], day: int) -> list[int]:
+        """Slots under ``terms`` among the newest entries that a document of ``day`` can join a story with."""
+        buf = self.buf
+        if not buf:
+            return []
+        lo, hi, with_undated = _window_codes(day)
+        first, last = lo << 32, (hi << 32) | ((1 << 32) - 1)
+        undated = 1 << 32 if with_undated else 0
+        low = (1 << 32) - 1
+        out: list[int] = []
+        for k in _term_prefix(terms).tolist():
+            vs = buf.get(k)
+            if vs:
+                out.extend(v & low for v in vs if first <= v <= last or v < undated)
+        return out
+
+    def get_near(self, terms: npt.NDArray[np.uint64], day: int) -> npt.NDArray[np.intp]:
+        """Slots under ``terms`` that a document of ``day`` can join a story with, once per term."""
+        days = np.full(len(terms), day, dtype=np.int64)
+        return self.entries(self.ranges(terms, days), terms, day)
+
+    def load_terms(
+        self, terms: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32], days: npt.NDArray[np.int64]
+    ) -> None:
+        codes = np.where(days == _NODAY, 0, np.clip(days - _DAY_BASE, 1, _DAY_MAX)).astype(np.uint64)
+        self.load(_term_prefix(terms) | codes, vals)
+
+
 def _merge_sorted(
     keys: npt.NDArray[np.uint64],
     vals: npt.NDArray[np.uint32],
@@ -330,7 +449,8 @@ class _Prepared:
     cands: npt.NDArray[np.intp] | None = None  # slots under its band keys in the sorted band tables
     # ... those that are near-duplicates: (slot, Jaccard, exact)
     near: list[tuple[int, float, bool]] | None = None
-    # per candidate term: where its entries are in the sorted term tables (main lo, hi, recent lo, hi)
+    # per candidate term: where the entries it can join a story with are in the sorted term tables
+    # (:meth:`_TermMap.ranges`)
     term_ranges: npt.NDArray[np.intp] | None = None
     batch_row: int = -1
     _cells: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None = None
@@ -495,7 +615,7 @@ class DedupIndex:
         self._source_pos: dict[str, int] = {}
         self._by_fp: dict[int, int] = {}
         self._bands = _MultiMap()
-        self._terms = _MultiMap()
+        self._terms = _TermMap()
         self._sketch = np.zeros((2, 1 << SKETCH_BITS), dtype=np.uint16)
         self._line_counts = np.zeros(1 << LINE_BITS, dtype=np.uint8)  # clusters each line was seen in
         self._n_added = 0  # documents ever counted in the sketch
@@ -899,20 +1019,15 @@ class DedupIndex:
         terms = [p.terms()[0] for p in preps]
         flat = np.concatenate(terms) if terms else _NO_TERMS
         starts = np.cumsum([0] + [len(t) for t in terms]).tolist()
-        ranges = np.zeros((len(flat), 4), dtype=np.intp)
-        order = np.argsort(flat)  # searching in key order walks the table once
-        ordered = flat[order]
-        for col, table in ((0, self._terms.keys), (2, self._terms.rkeys)):
-            if len(table):
-                ranges[order, col] = np.searchsorted(table, ordered, side="left")
-                ranges[order, col + 1] = np.searchsorted(table, ordered, side="right")
+        days = np.repeat(np.asarray([p.day for p in preps], dtype=np.int64), [len(t) for t in terms])
+        ranges = self._terms.ranges(flat, days)
         r0, r1 = _sketch_rows(flat)
-        days = is_day_term(flat)
+        is_day = is_day_term(flat)
         for i, p in enumerate(preps):
             a, b = starts[i], starts[i + 1]
             p.term_ranges = ranges[a:b]
             p._cells = (r0[a:b], r1[a:b])
-            p._days = days[a:b]
+            p._days = is_day[a:b]
 
     def _prepare_many(
         self,
@@ -1083,21 +1198,6 @@ class DedupIndex:
                 near += self._candidates_near(prep, cands[alive[cands] & (cands != self_slot)])
         return near
 
-    def _term_entries(
-        self, ranges: npt.NDArray[np.intp], terms: npt.NDArray[np.uint64]
-    ) -> npt.NDArray[np.intp]:
-        """Slots under terms, from their ranges in the sorted term tables and the newest entries."""
-        table = self._terms
-        return _with(
-            np.concatenate(
-                (
-                    _entries(table.vals, ranges[:, 0], ranges[:, 1]),
-                    _entries(table.rvals, ranges[:, 2], ranges[:, 3]),
-                )
-            ),
-            table.get_recent(terms.tolist()),
-        )
-
     def _story_match(self, prep: _Prepared, top: npt.NDArray[np.intp], self_slot: int) -> str | None:
         """The story of the indexed article that shares the most salient terms (``top`` of the candidate terms)
         with this one, when they are published within STORY_DAYS of each other and share STORY_MIN_SHARED
@@ -1108,14 +1208,16 @@ class DedupIndex:
         cand_terms = prep.terms()[0]
         is_day = prep.day_terms()
         top_day = top[is_day[top]]
+        day, table = prep.day, self._terms
+        # only the entries of documents it can join: published within STORY_DAYS, or undated
         if prep.term_ranges is not None:  # found for the whole batch, and the batch's own entries
-            hits = self._term_entries(prep.term_ranges[top], cand_terms[top])
+            hits = table.entries(prep.term_ranges[top], cand_terms[top], day)
             day_hits = _NO_SLOTS
             if len(top_day):
-                day_hits = self._term_entries(prep.term_ranges[top_day], cand_terms[top_day])
+                day_hits = table.entries(prep.term_ranges[top_day], cand_terms[top_day], day)
         else:
-            hits = self._terms.get(cand_terms[top])
-            day_hits = self._terms.get(cand_terms[top_day]) if len(top_day) else _NO_SLOTS
+            hits = table.get_near(cand_terms[top], day)
+            day_hits = table.get_near(cand_terms[top_day], day) if len(top_day) else _NO_SLOTS
         if not len(hits):
             return None
         found, counts = np.unique(hits, return_counts=True)
@@ -1124,7 +1226,7 @@ class DedupIndex:
             return None
         found, counts = found[enough], counts[enough]
         shares_day = np.isin(found, day_hits).tolist() if len(day_hits) else [False] * len(found)
-        alive, days, day = self._alive, self._days, prep.day
+        alive, days = self._alive, self._days
         best, best_shared = -1, 0
         for slot, shared, on_day in zip(found.tolist(), counts.tolist(), shares_day, strict=True):
             if slot == self_slot or not alive[slot]:
@@ -1175,7 +1277,7 @@ class DedupIndex:
             if self._batch is None:  # a batch's entries join the tables at its end
                 self._bands.add(prep.bands, slot, self._alive)
         if len(terms):
-            self._terms.add(terms, slot, self._alive)
+            self._terms.add_terms(terms, slot, prep.day, self._alive)
         # document frequency of salient terms
         if len(terms):
             for row, cells in zip(self._sketch, prep.sketch_cells(), strict=True):
@@ -1237,6 +1339,7 @@ class DedupIndex:
         self._grow(n)
         term_keys: list[npt.NDArray[np.uint64]] = []
         term_vals: list[npt.NDArray[np.uint32]] = []
+        term_days: list[npt.NDArray[np.int64]] = []
         for slot, (doc_id, fp, sig, size, terms, published, source, cid, sid) in enumerate(rows):
             self._ids.append(doc_id)
             self._pos[doc_id] = slot
@@ -1256,13 +1359,16 @@ class DedupIndex:
             t = np.frombuffer(terms, dtype=np.uint64)
             term_keys.append(t)
             term_vals.append(np.full(len(t), slot, dtype=np.uint32))
+            term_days.append(np.full(len(t), self._days[slot], dtype=np.int64))
         self._n = self._live = n
         self._alive[:n] = True
         if n:
             comparable = np.flatnonzero(self._sizes[:n] > 0).astype(np.uint32)  # empty documents are not
             bands = band_keys(self._sigs[comparable], BANDS)
             self._bands.load(bands.ravel(), np.repeat(comparable, BANDS))
-            self._terms.load(np.concatenate(term_keys), np.concatenate(term_vals))
+            self._terms.load_terms(
+                np.concatenate(term_keys), np.concatenate(term_vals), np.concatenate(term_days)
+            )
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         sketch = meta.get("sketch")
         if sketch is not None and len(sketch) == self._sketch.nbytes:

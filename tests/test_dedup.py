@@ -139,6 +139,66 @@ def test_same_words_far_apart_in_time_are_not_one_story() -> None:
     assert b.story_id != a.story_id
 
 
+def _event_text(names: list[str], rng: random.Random) -> str:
+    """A text naming ``names`` three times after a lead of random characters: its story terms are the names
+    (and no two such texts are near-duplicates)."""
+    mention = "，".join(f"“{name}”" for name in names)
+    filler = "".join(chr(rng.randrange(0x4E00, 0x9FA6)) for _ in range(900))
+    return f"{filler[:400]}。\n{mention}。{filler[400:650]}。\n{mention}。{filler[650:]}。\n{mention}。"
+
+
+_EVENT = ["量子星链计划", "青藤创新联盟", "云岭科创走廊", "海川材料实验室", "星火成果大会"]
+_WIDE = ["北辰算力平台", "南湖智造基地", "东篱种业专项", "西岭氢能示范", "天枢芯片联盟"]
+_WIDE += ["玉衡数据中心", "开阳生物药谷", "摇光海洋装备", "天璇低空经济"]
+# (id, names, published, story it must join): five shared names join articles published within 3 days
+# (however many days apart the rest of the index is, dates clamped far in the past or future included);
+# nine shared names join across any dates when either article is undated
+_DATED_STORIES: list[tuple[str, list[str], str | None, str]] = [
+    ("a", _EVENT, "2021-01-10", "a"),
+    ("b", _EVENT, "2021-01-13", "a"),
+    ("c", _EVENT, "2021-01-17", "c"),  # 4 days after b, 7 after a
+    ("d", _EVENT, "2021-01-07", "a"),  # 3 days before a
+    ("e", _EVENT, "2021-01-20", "c"),
+    ("f", _EVENT, "2021-03-01", "f"),
+    ("g", _EVENT, None, "g"),  # undated: 5 shared names are not enough
+    ("h", _EVENT, "1900-01-01", "h"),
+    ("i", _EVENT, "1900-01-04", "h"),
+    ("j", _EVENT, "1900-02-01", "j"),
+    ("k", _WIDE, "2021-05-01", "k"),
+    ("l", _WIDE, None, "k"),  # undated: 9 shared names with k, years apart do not matter
+    ("m", _WIDE, "2030-01-01", "k"),  # joins the undated l
+    ("o", _EVENT, "2200-01-01", "o"),
+    ("p", _EVENT, "2200-01-03", "o"),
+    ("q", _EVENT, "2200-01-07", "q"),
+]
+
+
+def _dated_docs() -> list[dict[str, Any]]:
+    rng = random.Random(11)
+    return [
+        {"id": i, "text": _event_text(names, rng), "published": day} for i, names, day, _ in _DATED_STORIES
+    ]
+
+
+@pytest.mark.parametrize("how", ["add", "batch 1", "batch 4", "batch 512", "reopened"])
+def test_articles_with_the_same_names_join_only_stories_within_their_dates(how: str, tmp_path: Path) -> None:
+    docs = _dated_docs()
+    if how == "add":
+        index = DedupIndex()
+        results = [index.add(d["id"], d["text"], published=d["published"]) for d in docs]
+    elif how == "reopened":  # the term tables of the first half loaded from the file
+        with DedupIndex.open(tmp_path / "d.sqlite") as index:
+            results = index.add_many(docs[:7])
+        with DedupIndex.open(tmp_path / "d.sqlite") as index:
+            results += index.add_many(docs[7:])
+    else:
+        results = DedupIndex().add_many(docs, batch=int(how.split()[1]))
+    assert all(r.duplicate_of is None for r in results)
+    assert {d["id"]: r.story_id for d, r in zip(docs, results, strict=True)} == {
+        i: story for i, _, _, story in _DATED_STORIES
+    }
+
+
 # ------------------------------------------------------------------------------------------------ transformations
 @pytest.mark.parametrize("name", sorted(TRANSFORMS))
 def test_each_reprint_transformation_is_a_near_duplicate(name: str) -> None:
