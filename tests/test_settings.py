@@ -51,5 +51,18 @@ def test_cli_config_error_is_clear(tmp_path: Path) -> None:
 
 def test_readme_documents_every_setting() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = {  # the settings table: name | environment variable | default | meaning
+        cells[0].strip("` "): cells[2].strip()
+        for line in readme.splitlines()
+        if line.startswith("| `")
+        and len(cells := line.strip("|").split(" | ")) >= 4
+        and "TECHSCOUT_" in cells[1]
+    }
     for s in SETTINGS:
         assert f"`{s.name}`" in readme and f"`{s.env}`" in readme, s.name
+        documented = rows[s.name]
+        if s.default in ("", None):  # no value: the row says in words what applies
+            assert documented.startswith("(") and documented.endswith(")"), (s.name, documented)
+            assert ("shipped" in documented) == (s.name in ("sources", "taxonomy")), (s.name, documented)
+        else:
+            assert documented == f"`{s.default}`", (s.name, documented, s.default)
