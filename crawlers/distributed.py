@@ -43,7 +43,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, fields
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -411,18 +410,20 @@ class HostGateHandler:
 
     def robots_parsed(self, robotparser: Any, request: Any) -> None:
         """A host's robots.txt ``Crawl-delay`` (every worker reads the same one) spaces the shared gate too."""
-        from crawlers.middlewares import MAX_CRAWL_DELAY
+        from crawlers.middlewares import MAX_CRAWL_DELAY, host_of
 
         try:
             asked = robotparser.crawl_delay(self.user_agent)
         except Exception:  # a parser without crawl delays, a malformed robots.txt: the delay alone
             asked = None
         if asked:
-            host = (urlsplit(request.url).netloc or "").lower()
+            host = host_of(request.url)
             self.crawl_delays[host] = min(float(asked), MAX_CRAWL_DELAY)
 
     async def download_request(self, request: Any) -> Any:
-        host = (urlsplit(request.url).netloc or "").lower()
+        from crawlers.middlewares import host_of
+
+        host = host_of(request.url)
         delay = max(self.delay, self.crawl_delays.get(host, 0.0))
         token = uuid.uuid4().hex.encode()
         if await wait_for_host_slot(self.server, host, delay, token) and self.crawler.stats is not None:

@@ -91,7 +91,8 @@ class HostPacer:
         return 0.0
 
 
-def _host(url: str) -> str:
+def host_of(url: str) -> str:
+    """The host (with port) a politeness delay applies to, lower-cased."""
     return (urlsplit(url).netloc or "").lower()
 
 
@@ -112,7 +113,7 @@ class PolitenessMiddleware:
             self.crawler.stats.inc_value(key)
 
     async def process_request(self, request: Request) -> None:
-        host = _host(request.url)
+        host = host_of(request.url)
         while (wait := self.pacer.take(host)) > 0:
             from scrapy.utils.defer import maybe_deferred_to_future
             from twisted.internet import reactor, task
@@ -122,7 +123,7 @@ class PolitenessMiddleware:
         log.debug("polite start %s", request.url)
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
-        host = _host(request.url)
+        host = host_of(request.url)
         if urlsplit(request.url).path == "/robots.txt" and response.status == 200:
             delay = crawl_delay_of(response.body, self.user_agent)
             if delay and delay > 0:
