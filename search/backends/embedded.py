@@ -424,13 +424,24 @@ def _term_rows(rowid: int, art: Article) -> list[tuple[int, str, str]]:
     return [(rowid, f, v) for f in _MULTI_FIELDS for v in set(getattr(art, f) or [])]
 
 
-def _fts_row(rowid: int, art: Article) -> tuple[int, str, str, str]:
+_FTS_INSERT = "INSERT INTO docs_fts(rowid, title, body, tags) VALUES (?, ?, ?, ?)"
+# a contentless FTS5 table forgets a row when given the tokens the row was indexed with
+_FTS_DELETE = "INSERT INTO docs_fts(docs_fts, rowid, title, body, tags) VALUES('delete', ?, ?, ?, ?)"
+
+
+def _fts_row(rowid: int, art: Article, tags: str | None = None) -> tuple[int, str, str, str]:
+    """The ``docs_fts`` row of an article (``tags``: its tag tokens, when already made)."""
     return (
         rowid,
         index_tokens(art.search_title or art.title),
         index_tokens(_body_for_index(art)),
-        _tags(article_data(art)),
+        _tags(article_data(art)) if tags is None else tags,
     )
+
+
+def _stored_fts_row(rowid: int, data: dict[str, Any]) -> tuple[int, str, str, str]:
+    """The ``docs_fts`` row a stored article (its JSON ``data``) was indexed with."""
+    return _fts_row(rowid, Article.from_dict(data))
 
 
 def tag_token(field: str, value: str) -> str:
@@ -537,12 +548,13 @@ class EmbeddedBackend:
         for art in articles:
             chash = content_hash(art)
             values = _row_values(art, chash, now)
+            tags = _tags(article_data(art))
             row = stored.get(art.id)
             if row is None:
                 rowid = next_rowid
                 next_rowid += 1
                 inserts.append((rowid, *values))
-                fts_inserts.append(_fts_row(rowid, art))
+                fts_inserts.append(_fts_row(rowid, art, tags))
                 result.new.append(art.id)
             else:
                 rowid, old_hash, old_data = row
@@ -551,23 +563,20 @@ class EmbeddedBackend:
                 old = json.loads(old_data)
                 if old_hash == chash:
                     result.unchanged.append(art.id)  # labels stay fresh; reindexed only for new tag tokens
-                    reindex = _tags(old) != _tags(article_data(art))
+                    reindex = _tags(old) != tags
                 else:
                     revisions.append((art.id, now, json.dumps(_revision(old, art), ensure_ascii=False)))
                     result.updated.append(art.id)
                     reindex = True
                 if reindex:
-                    fts_deletes.append(_fts_row(rowid, Article.from_dict(old)))
-                    fts_inserts.append(_fts_row(rowid, art))
+                    fts_deletes.append(_stored_fts_row(rowid, old))
+                    fts_inserts.append(_fts_row(rowid, art, tags))
             metas.append(_meta_row(rowid, art))
             terms.extend(_term_rows(rowid, art))
         if revisions:
             conn.executemany("INSERT INTO revisions(doc_id, at, data) VALUES (?, ?, ?)", revisions)
         if fts_deletes:
-            conn.executemany(
-                "INSERT INTO docs_fts(docs_fts, rowid, title, body, tags) VALUES('delete', ?, ?, ?, ?)",
-                fts_deletes,
-            )
+            conn.executemany(_FTS_DELETE, fts_deletes)
         if inserts:
             conn.executemany(
                 f"INSERT INTO documents(rowid, {_DOC_COLS}) VALUES (?, {','.join('?' * len(_DOC_COLS.split(',')))})",
@@ -582,9 +591,7 @@ class EmbeddedBackend:
         )
         conn.executemany("INSERT OR IGNORE INTO doc_terms VALUES (?, ?, ?)", terms)
         if fts_inserts:
-            conn.executemany(
-                "INSERT INTO docs_fts(rowid, title, body, tags) VALUES (?, ?, ?, ?)", fts_inserts
-            )
+            conn.executemany(_FTS_INSERT, fts_inserts)
 
     def get(self, doc_id: str) -> Article | None:
         row = self._conn().execute("SELECT data, cluster_id FROM documents WHERE id=?", (doc_id,)).fetchone()
@@ -615,10 +622,7 @@ class EmbeddedBackend:
                 row = conn.execute("SELECT rowid, data FROM documents WHERE id=?", (doc_id,)).fetchone()
                 if row is None:
                     continue
-                conn.execute(
-                    "INSERT INTO docs_fts(docs_fts, rowid, title, body, tags) VALUES('delete', ?, ?, ?, ?)",
-                    _fts_row(row["rowid"], Article.from_dict(json.loads(row["data"]))),
-                )
+                conn.execute(_FTS_DELETE, _stored_fts_row(row["rowid"], json.loads(row["data"])))
                 conn.execute("DELETE FROM doc_terms WHERE doc=?", (row["rowid"],))
                 conn.execute("DELETE FROM doc_meta WHERE rowid=?", (row["rowid"],))
                 conn.execute("DELETE FROM documents WHERE rowid=?", (row["rowid"],))
@@ -725,10 +729,7 @@ class EmbeddedBackend:
                 ).fetchall()
                 if not rows:
                     break
-                conn.executemany(
-                    "INSERT INTO docs_fts(rowid, title, body, tags) VALUES (?, ?, ?, ?)",
-                    [_fts_row(r[0], Article.from_dict(json.loads(r[1]))) for r in rows],
-                )
+                conn.executemany(_FTS_INSERT, [_stored_fts_row(r[0], json.loads(r[1])) for r in rows])
                 n += len(rows)
                 last = rows[-1][0]
             conn.execute("INSERT INTO docs_fts(docs_fts) VALUES('optimize')")
