@@ -816,15 +816,10 @@ def classify(
     abstract = research or len(body) <= ABSTRACT_LENGTH
     if abstract and not headline:
         model_domain, no_domain = _domain_posterior(dhead, f"{title}\n{body}", feats)
-    if (
-        abstract
-        and not headline
-        and no_domain < ABSTRACT_NO_DOMAIN
-        and max((model_domain or {}).values(), default=0.0) > no_domain
-    ):
-        # research writing or an abstract that the domain head places in a technology domain
-        z = max(z, ABSTRACT_RELEVANCE)
-        rel_ev.append(f"model:domain {1.0 - no_domain:.2f}")
+        if no_domain < ABSTRACT_NO_DOMAIN and max(model_domain.values(), default=0.0) > no_domain:
+            # research writing or an abstract that the domain head places in a technology domain
+            z = max(z, ABSTRACT_RELEVANCE)
+            rel_ev.append(f"model:domain {1.0 - no_domain:.2f}")
     hint_type = str(hints.get("content_type") or "")
     if hint_type and hint_type != "other" and hint_type in CONTENT_TYPES:
         z += HINT_RELEVANCE
@@ -896,13 +891,15 @@ def classify(
         # the best-scored domain (rules and model together) leads when the model is confident about it
         if dscore:
             lead = max(dscore.items(), key=lambda x: x[1])[0]
-            if abstract and isinstance(dhead, LinearHead) and model_domain:
+            model_led = abstract and isinstance(dhead, LinearHead) and bool(model_domain)
+            if model_led:
                 lead = _abstract_lead(model_domain, rule_dscore)
-            confident = model_domain.get(lead, 0.0) >= DOMAIN_MODEL_LEAD and domain_terms_total > 0
-            if research or (abstract and isinstance(dhead, LinearHead) and model_domain):
-                confident = (
-                    True  # research writing, abstracts: the model, trained on abstracts, knows these best
-                )
+            # research writing, abstracts: the model, trained on abstracts, knows these best
+            confident = (
+                research
+                or model_led
+                or (model_domain.get(lead, 0.0) >= DOMAIN_MODEL_LEAD and domain_terms_total > 0)
+            )
             if (
                 lead == OTHER_DOMAIN
                 and not research
