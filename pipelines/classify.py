@@ -22,7 +22,7 @@ import math
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -595,9 +595,21 @@ def _institution_mentions(name: str, body: str) -> int:
     return n
 
 
+def terms_in_mention_order(
+    title: str, body: str, tcounts: Mapping[str, int], bcounts: Mapping[str, int]
+) -> list[str]:
+    """The taxonomy terms found in a document, title ones first, each in order of first mention: scores summed
+    and ties broken in this order come out the same in every process (set order depends on the hash seed)."""
+    return sorted(
+        tcounts.keys() | bcounts.keys(),
+        key=lambda t: (0, title.find(t)) if tcounts.get(t) else (1, body.find(t)),
+    )
+
+
 def _detect_region(
     title: str,
     body: str,
+    found: Sequence[str],
     tcounts: Mapping[str, int],
     bcounts: Mapping[str, int],
     url: str,
@@ -613,11 +625,7 @@ def _detect_region(
         scores[region] += points
         why.setdefault(region, []).append(reason)
 
-    # in order of first mention, so that of two regions scored alike the one named first wins
-    found = sorted(
-        tcounts.keys() | bcounts.keys(),
-        key=lambda t: (0, title.find(t)) if tcounts.get(t) else (1, body.find(t)),
-    )
+    # ``found`` is in order of first mention: of two regions scored alike the one named first wins
     for name in found:
         region = comp.region_terms.get(name)
         if region is None:
@@ -743,6 +751,7 @@ def classify(
             title = first
     tcounts = comp.counter.count(title)
     bcounts = comp.counter.count(body)
+    found = terms_in_mention_order(title, body, tcounts, bcounts)
     evidence: dict[str, list[str]] = {}
     mdl: Model | None
     if model is True:
@@ -757,7 +766,7 @@ def classify(
     dscore: defaultdict[str, float] = defaultdict(float)
     dev: dict[str, list[tuple[float, str]]] = {}
     subs: dict[str, defaultdict[str, float]] = {}
-    for term in tcounts.keys() | bcounts.keys():
+    for term in found:
         places = comp.domain_terms.get(term)
         if places is None:
             continue
@@ -931,7 +940,7 @@ def classify(
     subfields = {d: sorted(subs[d], key=lambda k: -subs[d][k])[:3] for d in domains if d in subs}
 
     # ---- region ------------------------------------------------------------------------------------------
-    region, region_conf, region_ev = _detect_region(title, body, tcounts, bcounts, url, hints, comp)
+    region, region_conf, region_ev = _detect_region(title, body, found, tcounts, bcounts, url, hints, comp)
     if region:
         evidence[f"region:{region}"] = region_ev[:8]
 

@@ -24,6 +24,7 @@ from pipelines.classify import (
     classify_article,
     load_model,
     region_from_host,
+    terms_in_mention_order,
     train_model,
 )
 from pipelines.taxonomy import SHIPPED_TAXONOMY, load_taxonomy
@@ -133,6 +134,13 @@ def test_places_in_institution_names_and_citations_are_not_the_topic() -> None:
     assert classify("网络零售物流配送问题研究", paper).region == "全国"
     # the same city as the subject of the text still gives its province
     assert classify("北京发布物流新规", "北京市将整治物流配送。北京各区落实。").region == "北京市"
+
+
+def test_found_terms_come_title_first_in_order_of_mention() -> None:
+    title, body = "石墨烯新突破", "团队研制芯片与机器人，又用石墨烯做芯片。"
+    tcounts = {"石墨烯": 1}
+    bcounts = {"机器人": 1, "芯片": 2, "石墨烯": 1}
+    assert terms_in_mention_order(title, body, tcounts, bcounts) == ["石墨烯", "芯片", "机器人"]
 
 
 def test_region_does_not_depend_on_hash_order() -> None:
