@@ -169,8 +169,12 @@ class _MultiMap:
         self.buf, self.nbuf = {}, 0
 
     def add(self, keys: npt.NDArray[np.uint64], val: int, alive: npt.NDArray[np.bool_]) -> None:
+        self._buffer(keys.tolist(), val, alive)
+
+    def _buffer(self, keys: list[int], val: int, alive: npt.NDArray[np.bool_]) -> None:
+        """``val`` under each of ``keys`` among the newest entries (settled into the tables every 8,192)."""
         buf = self.buf
-        for k in keys.tolist():
+        for k in keys:
             vs = buf.get(k)
             if vs is None:
                 buf[k] = [val]
@@ -289,17 +293,7 @@ class _TermMap(_MultiMap):
     def add_terms(
         self, terms: npt.NDArray[np.uint64], val: int, day: int, alive: npt.NDArray[np.bool_]
     ) -> None:
-        buf = self.buf
-        packed = (_day_code(day) << 32) | val
-        for k in _term_prefix(terms).tolist():
-            vs = buf.get(k)
-            if vs is None:
-                buf[k] = [packed]
-            else:
-                vs.append(packed)
-        self.nbuf += len(terms)
-        if self.nbuf > 1 << 13 and not self.hold:
-            self.settle(alive)
+        self._buffer(_term_prefix(terms).tolist(), (_day_code(day) << 32) | val, alive)
 
     def _newest_to_recent(self) -> None:
         if self.nbuf:
