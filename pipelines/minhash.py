@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -77,19 +78,10 @@ def stripped_lines_many(norms: list[str]) -> list[tuple[list[str], list[str]]]:
         return [stripped_lines(n) for n in norms]
     if len(low_cps) != len(cps):  # a character lower-cased into several: line by line
         return [stripped_lines(n) for n in norms]
-    line_of = np.cumsum(cps == 10, dtype=np.int32)
-    n_lines = int(line_of[-1]) + 1 if len(line_of) else 1
-    is_word = _classes(cps, _WORD_TABLE)
-    words = np.bincount(line_of[is_word], minlength=n_lines)
-    punct = np.bincount(line_of[_classes(cps, _PUNCT_TABLE)], minlength=n_lines) > 0
-    keep = (words > 0) & ((words >= _SHORT_LINE) | punct)
-    changed = np.flatnonzero(cps != low_cps)  # lower-cased characters
-    if len(changed):
-        is_word[changed] = _classes(low_cps[changed], _WORD_TABLE)
-    kept_chars = is_word & keep[line_of]
-    stripped_all = low_cps[kept_chars].tobytes().decode("utf-32-le")
-    ends = np.cumsum(np.bincount(line_of[kept_chars], minlength=n_lines)).tolist()
+    keep, chars, ends = _content_chars(cps, low_cps, _WORD_TABLE, _PUNCT_TABLE, _SHORT_LINE)
+    stripped_all = chars.tobytes().decode("utf-32-le")
     keep_list = keep.tolist()
+    ends_list = ends.tolist()
     out: list[tuple[list[str], list[str]]] = []
     at = 0
     for norm in norms:
@@ -99,10 +91,53 @@ def stripped_lines_many(norms: list[str]) -> list[tuple[list[str], list[str]]]:
         for i, line in enumerate(lines, at):
             if keep_list[i]:
                 kept.append(line)
-                stripped.append(stripped_all[ends[i - 1] if i else 0 : ends[i]])
+                stripped.append(stripped_all[ends_list[i] : ends_list[i + 1]])
         out.append((kept, stripped))
         at += len(lines)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _content_chars(
+    cps: U32, low_cps: U32, word: npt.NDArray[np.bool_], punct: npt.NDArray[np.bool_], short: int
+) -> tuple[npt.NDArray[np.bool_], U32, npt.NDArray[np.int64]]:
+    """Per line of the code points ``cps`` (lines end at U+000A): whether it carries content (word characters,
+    and either ``short`` of them or a sentence punctuation mark); the lower-cased word characters
+    (``low_cps``) of those lines, in order; and where each line's characters start in them (one more entry,
+    the end)."""
+    n = len(cps)
+    n_lines = 1
+    for i in range(n):
+        if cps[i] == 10:
+            n_lines += 1
+    keep = np.zeros(n_lines, dtype=np.bool_)
+    chars = np.empty(n, dtype=np.uint32)
+    ends = np.zeros(n_lines + 1, dtype=np.int64)
+    line = 0
+    begin = 0
+    m = 0
+    for i in range(n + 1):
+        if i < n and cps[i] != 10:
+            continue
+        words = 0
+        has_punct = False
+        for j in range(begin, i):
+            c = min(cps[j], 0xFFFF)
+            if word[c]:
+                words += 1
+            elif punct[c]:
+                has_punct = True
+        if words > 0 and (words >= short or has_punct):
+            keep[line] = True
+            for j in range(begin, i):
+                c = low_cps[j]
+                if word[min(c, 0xFFFF)]:
+                    chars[m] = c
+                    m += 1
+        line += 1
+        ends[line] = m
+        begin = i + 1
+    return keep, chars[:m], ends
 
 
 def _table(ranges: list[tuple[int, int]]) -> npt.NDArray[np.bool_]:
@@ -158,18 +193,37 @@ def _mix(h: U64) -> U64:
     return h ^ (h >> np.uint64(31))
 
 
-def _codepoints(text: str) -> U64:
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+@numba.njit(cache=True, nogil=True)
+def _mix1(h: np.uint64) -> np.uint64:
+    """:func:`_mix` of one value."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * _M1
+    h = h ^ (h >> np.uint64(27))
+    h = h * _M2
+    return h ^ (h >> np.uint64(31))
 
 
-def _rolling(cps: U64, k: int) -> U64:
-    n = len(cps) - k + 1
-    h = cps[:n].copy()
+@numba.njit(cache=True, nogil=True)
+def _gram_hash(cps: U32, at: int, k: int) -> np.uint64:
+    """Hash of the ``k`` code points of ``cps`` from ``at``: polynomial in :data:`_P`, plus ``k``, mixed."""
+    h = np.uint64(cps[at])
     for j in range(1, k):
-        h *= _P
-        h += cps[j : j + n]
-    h += np.uint64(k)
-    return _mix(h)
+        h = h * _P + np.uint64(cps[at + j])
+    return _mix1(h + np.uint64(k))
+
+
+@numba.njit(cache=True, nogil=True)
+def _rolling(cps: U32, k: int) -> U64:
+    """The hash of every ``k`` consecutive code points (:func:`_gram_hash`)."""
+    n = len(cps) - k + 1
+    out = np.empty(max(n, 0), dtype=np.uint64)
+    for i in range(n):
+        out[i] = _gram_hash(cps, i, k)
+    return out
+
+
+def _codepoints(text: str) -> U32:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
 def gram_hashes(dtext: str, k: int) -> U64:
@@ -178,32 +232,6 @@ def gram_hashes(dtext: str, k: int) -> U64:
         return np.zeros(0, dtype=np.uint64)
     cps = _codepoints(dtext)
     return _rolling(cps, min(k, len(cps)))
-
-
-def _grams_of_many(dtexts: list[str], k: int) -> tuple[U64, npt.NDArray[np.intp]]:
-    """The ``k``-gram hashes of every text (:func:`gram_hashes`) in one array, and the text each belongs to."""
-    lengths = np.fromiter((len(d) for d in dtexts), dtype=np.intp, count=len(dtexts))
-    total = int(lengths.sum())
-    parts: list[U64] = []
-    owners: list[npt.NDArray[np.intp]] = []
-    if total >= k:
-        h = _rolling(_codepoints("".join(dtexts)), k)
-        ends = np.cumsum(lengths)
-        # a gram belongs to the text it starts in if it ends there too: the last k - 1 starts of each text
-        # (all of a shorter one's) do not
-        last = (ends[:, None] - np.arange(1, k)[None, :]).ravel()
-        last = last[(last >= np.repeat(ends - lengths, k - 1)) & (last < len(h))]
-        valid = np.ones(len(h), dtype=np.bool_)
-        valid[last] = False
-        owner = np.repeat(np.arange(len(dtexts), dtype=np.intp), lengths)[: len(h)]
-        parts.append(h[valid])
-        owners.append(owner[valid])
-    for i in np.flatnonzero((lengths > 0) & (lengths < k)).tolist():  # shorter than a shingle: one gram
-        parts.append(gram_hashes(dtexts[i], k))
-        owners.append(np.full(1, i, dtype=np.intp))
-    if not parts:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.intp)
-    return np.concatenate(parts), np.concatenate(owners)
 
 
 def signature(dtext: str, num_perm: int = NUM_PERM, k: int = SHINGLE) -> tuple[U32, int]:
@@ -223,42 +251,89 @@ def signatures(
     """:func:`signature` of each text, all computed together: a ``(len(dtexts), num_perm)`` matrix and the
     shingle-set sizes.
 
-    The shingle hashes of all texts are sorted once, keyed by (text, top 54 bits of the hash): a bin's first key
-    holds its minimum and distinct keys count the distinct shingles (two shingles of one text that differ only
-    in the low 10 bits of their hash count once, about once in 10^10 texts).
+    One compiled pass per text hashes its shingles, keeps each bin's minimum and counts the distinct shingles
+    by the top 54 bits of their hashes (two shingles of one text that differ only in the low 10 bits of their
+    hash count once, about once in 10^10 texts), then densifies.
     """
     n_docs = len(dtexts)
     bits = int(num_perm - 1).bit_length()
-    if num_perm != 1 << bits or n_docs >= 1 << 10:
+    if num_perm != 1 << bits:
         sigs = np.empty((n_docs, num_perm), dtype=np.uint32)
         sizes = np.zeros(n_docs, dtype=np.int64)
-        step = 1 if num_perm != 1 << bits else 1 << 9
-        for i in range(0, n_docs, step):
-            if step == 1:
-                sigs[i], sizes[i] = _signature_general(gram_hashes(dtexts[i], k), num_perm)
-            else:
-                sigs[i : i + step], sizes[i : i + step] = signatures(dtexts[i : i + step], num_perm, k)
+        for i in range(n_docs):
+            sigs[i], sizes[i] = _signature_general(gram_hashes(dtexts[i], k), num_perm)
         return sigs, sizes
-    hashes, owner = _grams_of_many(dtexts, k)
-    keys = np.sort((owner.astype(np.uint64) << np.uint64(54)) | (hashes >> np.uint64(10)))
-    sizes = np.zeros(n_docs, dtype=np.int64)
-    sig = np.full(n_docs * num_perm, _EMPTY, dtype=np.uint32)
-    if len(keys):
-        new = np.empty(len(keys), dtype=np.bool_)
-        new[0] = True
-        np.not_equal(keys[1:], keys[:-1], out=new[1:])
-        sizes += np.bincount((keys[new] >> np.uint64(54)).astype(np.intp), minlength=n_docs)
-        cell = keys >> np.uint64(54 - bits)  # text × bin
-        first = np.empty(len(keys), dtype=np.bool_)
-        first[0] = True
-        np.not_equal(cell[1:], cell[:-1], out=first[1:])
-        vals = ((keys[first] >> np.uint64(54 - bits - 32)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        vals[vals == _EMPTY] -= np.uint32(1)
-        sig[cell[first].astype(np.intp)] = vals
-    sigs = sig.reshape(n_docs, num_perm)
-    for i in np.flatnonzero((sizes > 0) & (sigs == _EMPTY).any(axis=1)).tolist():
-        _densify(sigs[i], num_perm)
+    lengths = np.fromiter((len(d) for d in dtexts), dtype=np.int64, count=n_docs)
+    return _signature_rows(_codepoints("".join(dtexts)), lengths, k, bits)
+
+
+@numba.njit(cache=True, nogil=True)
+def _signature_rows(
+    cps: U32, lengths: npt.NDArray[np.int64], k: int, bits: int
+) -> tuple[U32, npt.NDArray[np.int64]]:
+    """Signatures (``1 << bits`` bins) and shingle-set sizes of the texts laid end to end in ``cps``."""
+    num_perm = 1 << bits
+    sigs = np.full((len(lengths), num_perm), _EMPTY, dtype=np.uint32)
+    sizes = np.zeros(len(lengths), dtype=np.int64)
+    cap = 16
+    for length in lengths:
+        while cap < 2 * length:
+            cap <<= 1
+    seen = np.empty(cap, dtype=np.uint64)
+    owner = np.full(cap, -1, dtype=np.int64)  # which text a slot of ``seen`` is filled for
+    mask = np.uint64(cap - 1)
+    start = 0
+    for d in range(len(lengths)):
+        length = lengths[d]
+        kk = min(k, length)
+        row = sigs[d]
+        distinct = 0
+        for i in range(length - kk + 1 if length else 0):
+            h = _gram_hash(cps, start + i, kk)
+            key = h >> np.uint64(10)
+            s = key & mask
+            while True:
+                if owner[s] != d:
+                    owner[s] = d
+                    seen[s] = key
+                    distinct += 1
+                    break
+                if seen[s] == key:
+                    break
+                s = (s + np.uint64(1)) & mask
+            b = np.int64(0)
+            if bits:
+                b = np.int64(h >> np.uint64(64 - bits))
+            v = np.uint32((h >> np.uint64(32 - bits)) & np.uint64(0xFFFFFFFF))
+            if v == _EMPTY:
+                v = _EMPTY - np.uint32(1)
+            if v < row[b]:
+                row[b] = v
+        sizes[d] = distinct
+        if distinct:
+            _densify_row(row, num_perm)
+        start += length
     return sigs, sizes
+
+
+@numba.njit(cache=True, nogil=True)
+def _densify_row(sig: U32, num_perm: int) -> None:
+    """:func:`_densify` in place."""
+    src = -1
+    for i in range(num_perm):
+        if sig[i] != _EMPTY:
+            src = i
+            break
+    if src < 0:
+        return
+    for i in range(num_perm - 1, -1, -1):
+        if sig[i] != _EMPTY:
+            src = i
+            continue
+        dist = src - i if src > i else src - i + num_perm
+        mixed = _mix1(np.uint64(sig[src]) + np.uint64(dist) * np.uint64(0x9E3779B97F4A7C15))
+        v = np.uint32(mixed >> np.uint64(32))
+        sig[i] = v - np.uint32(1) if v == _EMPTY else v
 
 
 def _signature_general(hashes: U64, num_perm: int) -> tuple[U32, int]:
