@@ -45,6 +45,43 @@ def strip_text(text: str) -> str:
     return _NOT_WORD.sub("", text.lower())
 
 
+def strip_many(texts: list[str]) -> list[str]:
+    """:func:`strip_text` of each text, the characters of all of them classified at once."""
+    low = "\n".join(texts).lower()
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    if len(low) != int(lengths.sum()) + max(len(texts) - 1, 0):  # a character lower-cased into several
+        return [strip_text(t) for t in texts]
+    try:
+        cps = np.frombuffer(low.encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:  # lone surrogates
+        return [strip_text(t) for t in texts]
+    chars, ends = _word_chars(cps, lengths, _WORD_TABLE)
+    out = chars.tobytes().decode("utf-32-le")
+    bounds = ends.tolist()
+    return [out[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+@numba.njit(cache=True, nogil=True)
+def _word_chars(
+    cps: U32, lengths: npt.NDArray[np.int64], word: npt.NDArray[np.bool_]
+) -> tuple[U32, npt.NDArray[np.int64]]:
+    """The word characters of texts of the given lengths laid end to end in ``cps``, one separator apart, and
+    where each text's start in them (one more entry, the end)."""
+    chars = np.empty(len(cps), dtype=np.uint32)
+    ends = np.zeros(len(lengths) + 1, dtype=np.int64)
+    m = 0
+    at = 0
+    for t in range(len(lengths)):
+        for j in range(at, at + lengths[t]):
+            c = cps[j]
+            if word[min(c, 0xFFFF)]:
+                chars[m] = c
+                m += 1
+        ends[t + 1] = m
+        at += lengths[t] + 1
+    return chars[:m], ends
+
+
 def content_lines(norm: str) -> list[str]:
     """The lines of a normalised text that carry content: navigation-like lines (short, no sentence
     punctuation) and empty lines are left out."""

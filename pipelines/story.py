@@ -14,10 +14,11 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
-from pipelines.minhash import content_lines, gram_hashes, strip_text
+from pipelines.minhash import _gram_hash, content_lines, gram_hashes, strip_many
 
 MIN_IDF = 7.0  # dictionary words more common than this are not salient
 QUOTED_IDF = 12.0
@@ -171,36 +172,61 @@ def _segment_joined(
     """Words of all texts: hashes, idf, start positions within their text, and the text of each."""
     table = _dictionary()
     joined = "\n".join(dtexts)  # no word holds a line break: none crosses from one text into the next
-    n = len(joined)
-    grams = [(k, gram_hashes(joined, k)) for k in (2, 3, 4) if n >= k]
-    length = np.zeros(n, dtype=np.int8)
-    hashes = np.zeros(n, dtype=np.uint64)
-    idf = np.zeros(n, dtype=np.float32)
-    if grams:
-        allh = np.concatenate([h for _, h in grams])
-        at, values = table.lookup(allh)  # one search for every length
-        offset = 0
-        for k, h in grams:  # longer words override shorter ones at the same start
-            lo, hi = np.searchsorted(at, [offset, offset + len(h)]).tolist()
-            pos = at[lo:hi] - offset
-            length[pos] = k
-            hashes[pos] = h[pos]
-            idf[pos] = values[lo:hi]
-            offset += len(h)
-    # forward maximum matching: the first word start at or after the end of the last word taken
-    starts = np.flatnonzero(length)
-    picked: list[int] = []
-    end = 0
-    for start, k in zip(starts.tolist(), length[starts].tolist(), strict=True):
-        if start >= end:
-            picked.append(start)
-            end = start + k
-    at_ = np.asarray(picked, dtype=np.intp)
+    cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    at, hashes, idf = _forward_max_match(cps, table.tags, table.idf, table.shift, table.mask, table.max_probe)
     begins = np.cumsum([0] + [len(d) + 1 for d in dtexts[:-1]]).astype(np.intp)
-    doc = np.searchsorted(begins, at_, side="right") - 1
-    return hashes[at_], idf[at_], at_ - begins[doc], doc
+    doc = np.searchsorted(begins, at, side="right") - 1
+    return hashes, idf, at - begins[doc], doc
 
 
+@numba.njit(cache=True, nogil=True)
+def _forward_max_match(
+    cps: npt.NDArray[np.uint32],
+    tags: npt.NDArray[np.uint32],
+    idf: npt.NDArray[np.float32],
+    shift: np.uint64,
+    mask: int,
+    max_probe: int,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
+    """Forward maximum matching of the code points ``cps`` against a :class:`_WordTable` (its ``tags``,
+    ``idf``, ``shift``, ``mask`` and ``max_probe``): from the end of the last word taken, the first position
+    where a 2–4 character gram is a word, taking the longest. The words' positions, hashes and idf."""
+    n = len(cps)
+    at = np.empty(n, dtype=np.intp)
+    hashes = np.empty(n, dtype=np.uint64)
+    values = np.empty(n, dtype=np.float32)
+    m = 0
+    end = 0
+    for i in range(n):
+        if i < end:
+            continue
+        best = 0
+        for k in range(2, 5):
+            if i + k > n:
+                break
+            h = _gram_hash(cps, i, k)
+            tag = np.uint32(h & np.uint64(0xFFFFFFFF))
+            if tag == 0:
+                tag = np.uint32(1)
+            slot = np.intp(h >> shift)
+            for _ in range(max_probe):
+                t = tags[slot]
+                if t == tag:
+                    best = k
+                    hashes[m] = h
+                    values[m] = idf[slot]
+                    break
+                if t == 0:
+                    break
+                slot = (slot + 1) & mask
+        if best:
+            at[m] = i
+            m += 1
+            end = i + best
+    return at[:m], hashes[:m], values[:m]
+
+
+@lru_cache(maxsize=1 << 16)
 def _phrase_int(phrase: str) -> int:
     return int.from_bytes(hashlib.blake2b(phrase.encode("utf-8"), digest_size=8).digest(), "little")
 
@@ -222,28 +248,37 @@ def story_terms_many(
     articles: list[tuple[str, str, list[str] | None]],
 ) -> list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]]]:
     """:func:`story_terms` of each (title, text, lines), the dictionary looked up once for all of them."""
-    leads: list[str] = []
-    title_lens: list[int] = []
-    extra_h: list[int] = []
-    extra_v: list[float] = []
-    extra_doc: list[int] = []
+    heads: list[str] = []  # per article: title, then the start of the body
+    names: list[str] = []
+    name_doc: list[int] = []
+    days: list[tuple[int, int, int]] = []
     for i, (title, text, lines) in enumerate(articles):
         if lines is None:
             lines = content_lines(text)
         body = "\n".join(lines) or text
-        dtitle = strip_text(title)
-        title_lens.append(len(dtitle))
-        leads.append(dtitle + "|" + strip_text(body[: LEAD_CHARS * 2])[:LEAD_CHARS])
-        for name in quoted_names(title + "\n" + body[:QUOTED_SCAN]):
-            phrase = strip_text(name)
-            if len(phrase) >= 2:
-                extra_h.append(_phrase_int(phrase) & ~1)
-                extra_v.append(QUOTED_IDF)
-                extra_doc.append(i)
-        for month, day in day_mentions(title + "\n" + body[: LEAD_CHARS * 2]):
-            extra_h.append(_phrase_int(f"{month}月{day}日") | 1)
-            extra_v.append(DAY_IDF)
-            extra_doc.append(i)
+        heads.append(title)
+        heads.append(body[: LEAD_CHARS * 2])
+        found = quoted_names(title + "\n" + body[:QUOTED_SCAN])
+        names.extend(found)
+        name_doc.extend([i] * len(found))
+        days.extend((i, month, day) for month, day in day_mentions(title + "\n" + body[: LEAD_CHARS * 2]))
+    stripped = strip_many(heads + names)
+    dtitles = stripped[0 : 2 * len(articles) : 2]
+    title_lens = [len(t) for t in dtitles]
+    leads = [
+        t + "|" + b[:LEAD_CHARS] for t, b in zip(dtitles, stripped[1 : 2 * len(articles) : 2], strict=True)
+    ]
+    # extra terms of each article: its quoted names, then its day mentions
+    extra: list[tuple[int, int, float]] = [
+        (i, _phrase_int(phrase) & ~1, QUOTED_IDF)
+        for i, phrase in zip(name_doc, stripped[2 * len(articles) :], strict=True)
+        if len(phrase) >= 2
+    ]
+    extra.extend((i, _phrase_int(f"{month}月{day}日") | 1, DAY_IDF) for i, month, day in days)
+    extra.sort(key=lambda e: e[0])  # stable: per article, names before days
+    extra_doc = [e[0] for e in extra]
+    extra_h = [e[1] for e in extra]
+    extra_v = [e[2] for e in extra]
     words, idf, starts, doc = _segment_joined(leads)
     in_title = starts < np.asarray(title_lens, dtype=np.intp)[doc]
     even = ~np.uint64(1)
