@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import re
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -70,8 +71,9 @@ def day_mentions(text: str) -> list[tuple[int, int]]:
 
 class _WordTable:
     """Open-addressing hash table of word hashes (linear probing, load ≤ 1/4): a slot holds 32 bits of the
-    word's hash other than the 20 that choose the slot, so that the table (4 MiB) stays in the cache and about
-    one memory access answers a lookup."""
+    word's hash other than the 20 that choose the slot, and the word's idf next to them (one 8-byte ``entries``
+    cell: ``tags`` and ``idf`` are its two halves), so that one memory access answers a lookup; a bit per slot
+    (``used``, 128 KiB) says which slots are filled, answering most probes of non-words from the cache."""
 
     def __init__(self, hashes: npt.NDArray[np.uint64], idf: npt.NDArray[np.float32]) -> None:
         bits = max(10, int(len(hashes) * 4 - 1).bit_length())
@@ -95,6 +97,13 @@ class _WordTable:
             todo = todo[~done[todo]]
             slot[todo] = (slot[todo] + 1) & self.mask
             self.max_probe += 1
+        self.entries = self.tags.astype(np.uint64) | (
+            self.idf.view(np.uint32).astype(np.uint64) << np.uint64(32)
+        )
+        low = 0 if sys.byteorder == "little" else 1  # the half of an entry that holds its low 32 bits
+        self.tags = self.entries.view(np.uint32)[low::2]
+        self.idf = self.entries.view(np.float32)[1 - low :: 2]
+        self.used = np.packbits(self.tags != 0, bitorder="little")
 
     @staticmethod
     def _tags(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
@@ -173,7 +182,9 @@ def _segment_joined(
     table = _dictionary()
     joined = "\n".join(dtexts)  # no word holds a line break: none crosses from one text into the next
     cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    at, hashes, idf = _forward_max_match(cps, table.tags, table.idf, table.shift, table.mask, table.max_probe)
+    at, hashes, idf = _forward_max_match(
+        cps, table.used, table.tags, table.idf, table.shift, table.mask, table.max_probe
+    )
     begins = np.cumsum([0] + [len(d) + 1 for d in dtexts[:-1]]).astype(np.intp)
     doc = np.searchsorted(begins, at, side="right") - 1
     return hashes, idf, at - begins[doc], doc
@@ -182,14 +193,15 @@ def _segment_joined(
 @numba.njit(cache=True, nogil=True)
 def _forward_max_match(
     cps: npt.NDArray[np.uint32],
+    used: npt.NDArray[np.uint8],
     tags: npt.NDArray[np.uint32],
     idf: npt.NDArray[np.float32],
     shift: np.uint64,
     mask: int,
     max_probe: int,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
-    """Forward maximum matching of the code points ``cps`` against a :class:`_WordTable` (its ``tags``,
-    ``idf``, ``shift``, ``mask`` and ``max_probe``): from the end of the last word taken, the first position
+    """Forward maximum matching of the code points ``cps`` against a :class:`_WordTable` (its ``used``,
+    ``tags``, ``idf``, ``shift``, ``mask`` and ``max_probe``): from the end of the last word taken, the first position
     where a 2–4 character gram is a word, taking the longest. The words' positions, hashes and idf."""
     n = len(cps)
     at = np.empty(n, dtype=np.intp)
@@ -210,6 +222,8 @@ def _forward_max_match(
                 tag = np.uint32(1)
             slot = np.intp(h >> shift)
             for _ in range(max_probe):
+                if not (used[slot >> 3] >> (slot & 7)) & 1:
+                    break
                 t = tags[slot]
                 if t == tag:
                     best = k
@@ -289,13 +303,46 @@ def story_terms_many(
     rare = allv >= MIN_IDF
     allh, allv, alld = allh[rare], allv[rare], alld[rare]
     # distinct (article, term): weight × (1 + log count)
-    order = np.lexsort((allh, alld))
-    sh, sd = allh[order], alld[order]
-    first = np.ones(len(sh), dtype=np.bool_)
-    first[1:] = (sh[1:] != sh[:-1]) | (sd[1:] != sd[:-1])
-    at = np.flatnonzero(first)
-    counts = np.diff(np.append(at, len(sh)))
-    uniq, udoc = sh[at], sd[at]
-    weight = allv[order][at] * (1.0 + np.log(counts))
-    bounds = np.searchsorted(udoc, np.arange(len(articles) + 1)).tolist()
+    uniq, first, counts, ends = _distinct_terms(allh, allv, alld, len(articles))
+    weight = first * (1.0 + np.log(counts))
+    bounds = ends.tolist()
     return [(uniq[a:b], weight[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+@numba.njit(cache=True, nogil=True)
+def _distinct_terms(
+    terms: npt.NDArray[np.uint64], values: npt.NDArray[np.float64], docs: npt.NDArray[np.intp], n_docs: int
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The distinct (article, term) pairs of the entries (``terms``, ``values``, ``docs``), by article and then
+    term: the terms, the value of each pair's first entry, the entries of each pair, and where each article's
+    pairs start (one more entry, the end)."""
+    n = len(terms)
+    starts = np.zeros(n_docs + 1, dtype=np.int64)
+    for i in range(n):
+        starts[docs[i] + 1] += 1
+    for j in range(n_docs):
+        starts[j + 1] += starts[j]
+    fill = starts[:-1].copy()
+    order = np.empty(n, dtype=np.int64)  # by article, in entry order
+    for i in range(n):
+        order[fill[docs[i]]] = i
+        fill[docs[i]] += 1
+    uniq = np.empty(n, dtype=np.uint64)
+    first = np.empty(n, dtype=np.float64)
+    counts = np.empty(n, dtype=np.int64)
+    ends = np.zeros(n_docs + 1, dtype=np.int64)
+    m = 0
+    for j in range(n_docs):
+        idx = order[starts[j] : starts[j + 1]]
+        by_term = np.argsort(terms[idx], kind="mergesort")  # stable: equal terms stay in entry order
+        for t in range(len(idx)):
+            i = idx[by_term[t]]
+            if t == 0 or terms[i] != uniq[m - 1]:
+                uniq[m] = terms[i]
+                first[m] = values[i]
+                counts[m] = 1
+                m += 1
+            else:
+                counts[m - 1] += 1
+        ends[j + 1] = m
+    return uniq[:m], first[:m], counts[:m], ends
