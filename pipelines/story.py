@@ -28,44 +28,126 @@ LEAD_CHARS = 300  # characters of the (stripped) text that count as the lead
 QUOTED_SCAN = 4000  # characters of the text searched for quoted names
 _QUOTED = re.compile(r"[“\"「『]([^“”\"「」『』\n]{2,24})[”\"」』]|《([^《》\n]{2,40})》")
 _DAY = re.compile(r"(?<!\d)(1[0-2]|0?[1-9])月([12]\d|3[01]|0?[1-9])日")
-_QUOTE_OPENERS = '“"「『《'
 # the digit runs around 月 and 日; a day mention is one whose runs are a month and a day, not after a digit
 # (the same matches as _DAY, found without trying _DAY at every position)
 _DAY_RUNS = re.compile(r"([0-9]+)月([0-9]+)日")
 _MONTHS = frozenset([str(m) for m in range(1, 13)] + [f"0{m}" for m in range(1, 10)])
 _DAYS = frozenset([str(d) for d in range(1, 32)] + [f"0{d}" for d in range(1, 10)])
+_DIGITS = frozenset("0123456789")
 
 
 def quoted_names(text: str) -> list[str]:
-    """The quoted names of a text (what ``_QUOTED.finditer`` finds), trying the pattern only at quote marks."""
-    starts: list[int] = []
-    for c in _QUOTE_OPENERS:
-        i = text.find(c)
-        while i >= 0:
-            starts.append(i)
-            i = text.find(c, i + 1)
-    names: list[str] = []
-    end = 0
-    for i in sorted(starts):
-        if i < end:
-            continue
-        m = _QUOTED.match(text, i)
-        if m is not None:
-            names.append(m.group(1) or m.group(2))
-            end = m.end()
-    return names
+    """The quoted names of a text (what ``_QUOTED.finditer`` finds)."""
+    return quoted_names_many([text])[0]
+
+
+def quoted_names_many(texts: list[str]) -> list[list[str]]:
+    """:func:`quoted_names` of each text, all scanned in one compiled pass."""
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    try:
+        cps = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:  # lone surrogates
+        return [_quoted_names_re(t) for t in texts]
+    spans, counts = _quoted_spans(cps, lengths)
+    flat = spans.tolist()
+    out: list[list[str]] = []
+    at = 0
+    for text, n in zip(texts, counts.tolist(), strict=True):
+        out.append([text[a:b] for a, b in flat[at : at + n]])
+        at += n
+    return out
+
+
+def _quoted_names_re(text: str) -> list[str]:
+    return [m.group(1) or m.group(2) for m in _QUOTED.finditer(text)]
+
+
+# _QUOTED's quote marks: a name runs from an opening mark to the first stop mark, which must close it
+_OPEN = ord("《")
+_CLOSE = ord("》")
+_STOPS = np.array([ord(c) for c in '“”"「」『』\n'], dtype=np.uint32)
+_CLOSERS = np.array([ord(c) for c in '”"」』'], dtype=np.uint32)
+_OPENERS = np.array([ord(c) for c in '“"「『'], dtype=np.uint32)
+
+
+@numba.njit(cache=True, nogil=True)
+def _quoted_spans(
+    cps: npt.NDArray[np.uint32], lengths: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Where the quoted names of texts of the given lengths laid end to end in ``cps`` lie (start and end in
+    their text), and how many each text has: the matches of ``_QUOTED``, left to right, not overlapping. A
+    name in “…” is 2–24 characters up to the first quote mark or line break, which must close it; one in
+    《…》 is 2–40 characters up to the first 《, 》 or line break, which must be 》."""
+    spans = np.empty((len(cps) // 3 + 1, 2), dtype=np.int64)
+    counts = np.zeros(len(lengths), dtype=np.int64)
+    m = 0
+    base = 0
+    for t in range(len(lengths)):
+        n = lengths[t]
+        i = 0
+        while i < n:
+            c = cps[base + i]
+            longest = 0
+            if c == _OPEN:
+                longest = 40
+            else:
+                for o in _OPENERS:
+                    if c == o:
+                        longest = 24
+            if longest == 0:
+                i += 1
+                continue
+            j = i + 1
+            stop = -1
+            while j < n and j <= i + longest + 1:
+                d = cps[base + j]
+                if longest == 40:
+                    if d in (_OPEN, _CLOSE, 10):
+                        stop = j
+                else:
+                    for x in _STOPS:
+                        if d == x:
+                            stop = j
+                if stop >= 0:
+                    break
+                j += 1
+            closed = False
+            if stop >= i + 3:
+                d = cps[base + stop]
+                if longest == 40:
+                    closed = d == _CLOSE
+                else:
+                    for x in _CLOSERS:
+                        if d == x:
+                            closed = True
+            if closed:
+                spans[m, 0] = i + 1
+                spans[m, 1] = stop
+                m += 1
+                counts[t] += 1
+                i = stop + 1
+            else:
+                i += 1
+        base += n
+    return spans[:m], counts
 
 
 def day_mentions(text: str) -> list[tuple[int, int]]:
-    """(month, day) of every day mention of a text (what ``_DAY.finditer`` finds)."""
-    if "月" not in text:
-        return []
+    """(month, day) of every day mention of a text (what ``_DAY.finditer`` finds): tried at each 月 right after
+    a digit (a match holds one 月, after the whole digit run before it)."""
     out: list[tuple[int, int]] = []
-    for m in _DAY_RUNS.finditer(text):
-        month, day = m.group(1), m.group(2)
-        start = m.start()
-        if month in _MONTHS and day in _DAYS and not (start and text[start - 1].isdecimal()):
-            out.append((int(month), int(day)))
+    p = text.find("月")
+    while p >= 0:
+        if p and text[p - 1] in _DIGITS:
+            start = p - 1
+            while start and text[start - 1] in _DIGITS:
+                start -= 1
+            m = _DAY_RUNS.match(text, start)
+            if m is not None:
+                month, day = m.group(1), m.group(2)
+                if month in _MONTHS and day in _DAYS and not (start and text[start - 1].isdecimal()):
+                    out.append((int(month), int(day)))
+        p = text.find("月", p + 1)
     return out
 
 
@@ -263,8 +345,7 @@ def story_terms_many(
 ) -> list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]]]:
     """:func:`story_terms` of each (title, text, lines), the dictionary looked up once for all of them."""
     heads: list[str] = []  # per article: title, then the start of the body
-    names: list[str] = []
-    name_doc: list[int] = []
+    scans: list[str] = []
     days: list[tuple[int, int, int]] = []
     for i, (title, text, lines) in enumerate(articles):
         if lines is None:
@@ -272,10 +353,13 @@ def story_terms_many(
         body = "\n".join(lines) or text
         heads.append(title)
         heads.append(body[: LEAD_CHARS * 2])
-        found = quoted_names(title + "\n" + body[:QUOTED_SCAN])
+        scans.append(title + "\n" + body[:QUOTED_SCAN])
+        days.extend((i, month, day) for month, day in day_mentions(title + "\n" + body[: LEAD_CHARS * 2]))
+    names: list[str] = []
+    name_doc: list[int] = []
+    for i, found in enumerate(quoted_names_many(scans)):
         names.extend(found)
         name_doc.extend([i] * len(found))
-        days.extend((i, month, day) for month, day in day_mentions(title + "\n" + body[: LEAD_CHARS * 2]))
     stripped = strip_many(heads + names)
     dtitles = stripped[0 : 2 * len(articles) : 2]
     title_lens = [len(t) for t in dtitles]

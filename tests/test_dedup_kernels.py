@@ -24,7 +24,7 @@ from pipelines.minhash import (
     stripped_lines,
     stripped_lines_many,
 )
-from pipelines.story import segment_many, story_terms_many
+from pipelines.story import day_mentions, quoted_names, quoted_names_many, segment_many, story_terms_many
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dedup"
 U64 = npt.NDArray[np.uint64]
@@ -376,3 +376,22 @@ def test_story_terms_many_matches_reference(size: int) -> None:
     got = story_terms_many(articles)
     assert _same_arrays(got, ref_story_terms_many(articles))
     assert size < 50 or sum(len(t) for t, _ in got) > 0
+
+
+def _quote_heavy(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    marks = list('“”"「」『』《》\n') + ["月", "日", "1", "0", "12", "３", "٣"]
+    words = ["科", "技", "创新", "ab", "x" * 30, "中" * 45, "2023年"]
+    return ["".join(rng.choice(marks + words) for _ in range(rng.randint(0, 80))) for _ in range(n)]
+
+
+def test_quoted_names_and_days_match_regex() -> None:
+    texts = _quote_heavy(3, 2000) + TEXTS
+    want_names = [[m.group(1) or m.group(2) for m in _QUOTED.finditer(t)] for t in texts]
+    assert quoted_names_many(texts) == want_names
+    assert [quoted_names(t) for t in texts[:200]] == want_names[:200]
+    assert sum(map(len, want_names)) > 100
+    want_days = [[(int(m.group(1)), int(m.group(2))) for m in _DAY.finditer(t)] for t in texts]
+    assert [day_mentions(t) for t in texts] == want_days
+    assert sum(map(len, want_days)) > 20
+    assert quoted_names_many([]) == [] and quoted_names("“\ud800科技”") == ["\ud800科技"]
