@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from itertools import compress
 
 import numba
 import numpy as np
@@ -115,44 +116,39 @@ def stripped_lines_many(norms: list[str]) -> list[tuple[list[str], list[str]]]:
         return [stripped_lines(n) for n in norms]
     if len(low_cps) != len(cps):  # a character lower-cased into several: line by line
         return [stripped_lines(n) for n in norms]
-    keep, chars, ends = _content_chars(cps, low_cps, _WORD_TABLE, _PUNCT_TABLE, _SHORT_LINE)
-    stripped_all = chars.tobytes().decode("utf-32-le")
+    keep, chars = _content_chars(cps, low_cps, _WORD_TABLE, _PUNCT_TABLE, _SHORT_LINE)
+    every_stripped = chars.tobytes().decode("utf-32-le").split("\n")  # of the kept lines, in order
     keep_list = keep.tolist()
-    ends_list = ends.tolist()
     out: list[tuple[list[str], list[str]]] = []
     at = 0
+    done = 0
     for norm in norms:
         lines = norm.split("\n")
-        kept: list[str] = []
-        stripped: list[str] = []
-        for i, line in enumerate(lines, at):
-            if keep_list[i]:
-                kept.append(line)
-                stripped.append(stripped_all[ends_list[i] : ends_list[i + 1]])
-        out.append((kept, stripped))
+        kept = list(compress(lines, keep_list[at : at + len(lines)]))
+        out.append((kept, every_stripped[done : done + len(kept)]))
         at += len(lines)
+        done += len(kept)
     return out
 
 
 @numba.njit(cache=True, nogil=True)
 def _content_chars(
     cps: U32, low_cps: U32, word: npt.NDArray[np.bool_], punct: npt.NDArray[np.bool_], short: int
-) -> tuple[npt.NDArray[np.bool_], U32, npt.NDArray[np.int64]]:
+) -> tuple[npt.NDArray[np.bool_], U32]:
     """Per line of the code points ``cps`` (lines end at U+000A): whether it carries content (word characters,
-    and either ``short`` of them or a sentence punctuation mark); the lower-cased word characters
-    (``low_cps``) of those lines, in order; and where each line's characters start in them (one more entry,
-    the end)."""
+    and either ``short`` of them or a sentence punctuation mark); and the lower-cased word characters
+    (``low_cps``) of those lines, a line break after each line but the last."""
     n = len(cps)
     n_lines = 1
     for i in range(n):
         if cps[i] == 10:
             n_lines += 1
     keep = np.zeros(n_lines, dtype=np.bool_)
-    chars = np.empty(n, dtype=np.uint32)
-    ends = np.zeros(n_lines + 1, dtype=np.int64)
+    chars = np.empty(n + n_lines, dtype=np.uint32)
     line = 0
     begin = 0
     m = 0
+    kept = False
     for i in range(n + 1):
         if i < n and cps[i] != 10:
             continue
@@ -165,16 +161,19 @@ def _content_chars(
             elif punct[c]:
                 has_punct = True
         if words > 0 and (words >= short or has_punct):
+            if kept:
+                chars[m] = 10
+                m += 1
             keep[line] = True
+            kept = True
             for j in range(begin, i):
                 c = low_cps[j]
                 if word[min(c, 0xFFFF)]:
                     chars[m] = c
                     m += 1
         line += 1
-        ends[line] = m
         begin = i + 1
-    return keep, chars[:m], ends
+    return keep, chars[:m]
 
 
 def _table(ranges: list[tuple[int, int]]) -> npt.NDArray[np.bool_]:
