@@ -72,6 +72,7 @@ DOMAIN_FIT: dict[str, Any] = {
     "max_features": 40000,
     "limit": 400,
     "class_weight": "balanced",
+    "with_words": True,
 }
 ABSTRACT_LENGTH = 600  # a text this short is read like an abstract: the domain head leads
 ABSTRACT_NO_DOMAIN = 0.5  # below this "no technology" probability an abstract counts as sci-tech
@@ -888,7 +889,8 @@ def classify(
 
     # ---- domains chosen ----------------------------------------------------------------------------------
     domains: list[str] = []
-    if relevant:
+    # a research abstract keeps its domain even when it is not judged sci-tech (routing still needs relevance)
+    if relevant or (research and len(body) <= ABSTRACT_LENGTH and bool(model_domain)):
         # a short text names its domains once; a long one must keep coming back to them
         min_score = max(1.0, tax.domain_min_score * min(1.0, len(body) / DOMAIN_FULL_LENGTH))
         top = max(rule_dscore.values(), default=0.0)

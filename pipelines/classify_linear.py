@@ -1,4 +1,5 @@
-"""Linear text classifiers for the learned layer: TF-IDF over character 1–3-grams, one weight per feature and class.
+"""Linear text classifiers for the learned layer: TF-IDF over character 1–3-grams (and, for a head that asks for
+them, the jieba words of its Chinese runs), one weight per feature and class.
 
 Inference needs only numpy: a head stores its vocabulary, the inverse document frequencies and the weight
 matrix (float16, base64 in the model's JSON file). Training (:func:`fit_linear_head`) uses scikit-learn, which
@@ -8,17 +9,21 @@ is a build-time dependency: the shipped model is trained by ``benchmarks/classif
 from __future__ import annotations
 
 import base64
+import logging
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 _TOKEN = re.compile(r"[\u4e00-\u9fff]+|[a-z][a-z0-9+#.-]*[a-z0-9+#]|[a-z0-9]+")
+_CJK = re.compile(r"[\u4e00-\u9fff]{2,}")
 MAX_N = 3
+WORD_PREFIX = "w:"  # a word feature, told apart from the character n-gram of the same characters
 
 
 def ngrams(text: str, limit: int = 800) -> list[str]:
@@ -34,6 +39,32 @@ def ngrams(text: str, limit: int = 800) -> list[str]:
         out.extend(run[i : i + 2] for i in range(n - 1))
         out.extend(run[i : i + 3] for i in range(n - 2))
     return out
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> Any:
+    """jieba's default tokenizer, its dictionary loaded once per process (about two seconds)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba.dt
+
+
+def words(text: str, limit: int = 800) -> list[str]:
+    """The jieba words of two characters or more in the Chinese runs of ``text[:limit]`` (dictionary only, no HMM
+    guesses: the same text always gives the same words), each as ``w:<word>``."""
+    runs = _CJK.findall(text[:limit])
+    if not runs:
+        return []
+    cut = _segmenter().cut
+    return [WORD_PREFIX + w for run in runs for w in cut(run, HMM=False) if len(w) > 1]
+
+
+def features(text: str, limit: int = 800, with_words: bool = False) -> list[str]:
+    """The features a head reads: character n-grams, then the words when the head uses them."""
+    grams = ngrams(text, limit)
+    return grams + words(text, limit) if with_words else grams
 
 
 def _encode(a: npt.NDArray[Any]) -> str:
@@ -54,13 +85,14 @@ class LinearHead:
     weights: npt.NDArray[np.float32]  # (V, K); K == 1 for two classes (score of classes[1])
     bias: npt.NDArray[np.float32]  # (K,)
     limit: int = 800  # characters read
+    with_words: bool = False  # jieba words besides the character n-grams
 
     kind = "linear"
 
     def decision(self, text: str) -> npt.NDArray[np.float32]:
         """Raw scores (K,): one per class, or one log-odds of ``classes[1]`` for a two-class head."""
         get = self.vocab.get
-        found = [j for j in map(get, ngrams(text, self.limit)) if j is not None]
+        found = [j for j in map(get, features(text, self.limit, self.with_words)) if j is not None]
         if not found:
             return self.bias.copy()
         idx, tf = np.unique(np.asarray(found, dtype=np.int64), return_counts=True)
@@ -90,12 +122,13 @@ class LinearHead:
         return {c: float(v) for c, v in zip(self.classes, e, strict=True)}
 
     def to_json(self) -> dict[str, Any]:
-        words = sorted(self.vocab, key=self.vocab.__getitem__)
+        vocab = sorted(self.vocab, key=self.vocab.__getitem__)
         return {
             "kind": self.kind,
             "classes": self.classes,
             "limit": self.limit,
-            "vocab": words,
+            "words": self.with_words,
+            "vocab": vocab,
             "idf": _encode(self.idf),
             "weights": _encode(self.weights),
             "k": int(self.weights.shape[1]),
@@ -104,15 +137,16 @@ class LinearHead:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LinearHead:
-        words = list(data["vocab"])
+        vocab = list(data["vocab"])
         k = int(data["k"])
         return cls(
             classes=list(data["classes"]),
-            vocab={w: i for i, w in enumerate(words)},
-            idf=_decode(data["idf"], (len(words),)),
-            weights=_decode(data["weights"], (len(words), k)),
+            vocab={w: i for i, w in enumerate(vocab)},
+            idf=_decode(data["idf"], (len(vocab),)),
+            weights=_decode(data["weights"], (len(vocab), k)),
             bias=np.asarray(data["bias"], dtype=np.float32),
             limit=int(data.get("limit", 800)),
+            with_words=bool(data.get("words", False)),
         )
 
 
@@ -126,13 +160,14 @@ def fit_linear_head(
     limit: int = 800,
     sample_weight: Sequence[float] | None = None,
     class_weight: str | None = None,
+    with_words: bool = False,
 ) -> LinearHead:
     """Logistic regression over TF-IDF n-grams (scikit-learn, at build time); returns the numpy-only head."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     vec = TfidfVectorizer(
-        analyzer=lambda s: ngrams(s, limit),
+        analyzer=lambda s: features(s, limit, with_words),
         sublinear_tf=True,
         min_df=min_df,
         max_features=max_features,
@@ -149,4 +184,5 @@ def fit_linear_head(
         weights=np.asarray(clf.coef_.T, dtype=np.float32),
         bias=np.asarray(clf.intercept_, dtype=np.float32),
         limit=limit,
+        with_words=with_words,
     )

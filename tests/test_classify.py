@@ -468,3 +468,59 @@ def test_cli_train_writes_a_model_the_next_run_uses(tmp_path: Path) -> None:
     bad.write_text("not json\n", encoding="utf-8")
     proc = _cli("--train", str(bad), "--data", str(data))
     assert proc.returncode == 2 and "line 1" in proc.stderr
+
+
+def test_word_features_are_jieba_words_of_the_chinese_runs() -> None:
+    from pipelines.classify_linear import WORD_PREFIX, features, ngrams, words
+
+    assert words("") == [] and words("芯") == [] and words("GPU 5G chip") == []
+    found = words("新型芯片研发取得突破")
+    assert found and all(w.startswith(WORD_PREFIX) and len(w) > len(WORD_PREFIX) + 1 for w in found)
+    assert WORD_PREFIX + "芯片" in found
+    assert words("芯片" * 1000, limit=10) == [WORD_PREFIX + "芯片"] * 5  # only the first characters are read
+    for text in ("", "芯", "AI芯片，5G基站。" * 50):
+        assert features(text) == ngrams(text)
+        assert features(text, with_words=True) == ngrams(text) + words(text)
+
+
+def test_linear_head_with_words_matches_its_training_library(tmp_path: Path) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from pipelines.classify_linear import features, fit_linear_head
+
+    rows = _headlines()
+    texts = [r["title"] for r in rows]
+    labels = ["1" if r["scitech_relevant"] else "0" for r in rows]
+    head = fit_linear_head(texts, labels, c=10.0, min_df=1, with_words=True)
+    assert head.with_words and any(f.startswith("w:") for f in head.vocab)
+
+    def analyzer(s: str) -> list[str]:
+        return features(s, with_words=True)
+
+    vec = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True, min_df=1)
+    clf = LogisticRegression(C=10.0, max_iter=3000).fit(vec.fit_transform(texts), labels)
+    loaded = LinearHead.from_json(json.loads(json.dumps(head.to_json())))
+    assert loaded.with_words
+    for text in ("芯片迎来新变化", "楼盘的消息", "完全无关的句子", ""):
+        expected = float(clf.decision_function(vec.transform([text]))[0])
+        assert head.log_odds(text, "1") == pytest.approx(expected, abs=0.02)
+        assert loaded.log_odds(text, "1") == pytest.approx(head.log_odds(text, "1"), abs=0.01)
+    plain = head.to_json()
+    plain.pop("words")  # a model file written before word features reads as n-grams only
+    assert not LinearHead.from_json(plain).with_words
+
+
+def test_a_research_abstract_keeps_its_domain_when_not_sci_tech() -> None:
+    from pipelines.route import route
+
+    text = "本文通过对宋代诗词文献的考证，分析了文人雅集的社会功能，探讨了士大夫交游与文学风气的关系，研究表明雅集促进了诗歌的传播。"
+    result = classify("", text)
+    assert not result.scitech_relevant and result.content_type == "other"
+    assert len(result.domains) >= 1 and f"domain:{result.domains[0]}" in result.evidence
+    assert route({"id": "a", "title": "", "text": text}, result) == []  # no library entries
+    # a short text that is not research writing still gets no domain
+    news = classify(
+        "", "球队在主场比赛中获胜，球迷欢呼，主教练赛后表示球员发挥出色，下一场比赛将在周末进行。"
+    )
+    assert not news.scitech_relevant and news.domains == []
