@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from itertools import compress
 
 import numba
@@ -48,15 +49,18 @@ def strip_text(text: str) -> str:
 
 def strip_many(texts: list[str]) -> list[str]:
     """:func:`strip_text` of each text, the characters of all of them classified at once."""
-    low = "\n".join(texts).lower()
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
-    if len(low) != int(lengths.sum()) + max(len(texts) - 1, 0):  # a character lower-cased into several
-        return [strip_text(t) for t in texts]
     try:
-        cps = np.frombuffer(low.encode("utf-32-le"), dtype=np.uint32)
+        cps = np.frombuffer("\n".join(texts).encode("utf-32-le"), dtype=np.uint32)
     except UnicodeEncodeError:  # lone surrogates
         return [strip_text(t) for t in texts]
-    chars, ends = _word_chars(cps, lengths, _WORD_TABLE)
+    chars, ends, ok = _word_chars(cps, _NO_CPS, lengths, _lowered_words())
+    if not ok:  # a character beyond the table: the texts lower-cased first
+        low = "\n".join(texts).lower()
+        if len(low) != len(cps):  # a character lower-cased into several
+            return [strip_text(t) for t in texts]
+        low_cps = np.frombuffer(low.encode("utf-32-le"), dtype=np.uint32)
+        chars, ends, ok = _word_chars(cps, low_cps, lengths, _lowered_words())
     out = chars.tobytes().decode("utf-32-le")
     bounds = ends.tolist()
     return [out[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
@@ -64,23 +68,28 @@ def strip_many(texts: list[str]) -> list[str]:
 
 @numba.njit(cache=True, nogil=True)
 def _word_chars(
-    cps: U32, lengths: npt.NDArray[np.int64], word: npt.NDArray[np.bool_]
-) -> tuple[U32, npt.NDArray[np.int64]]:
-    """The word characters of texts of the given lengths laid end to end in ``cps``, one separator apart, and
-    where each text's start in them (one more entry, the end)."""
+    cps: U32, low_cps: U32, lengths: npt.NDArray[np.int64], lowered: U32
+) -> tuple[U32, npt.NDArray[np.int64], bool]:
+    """The lower-cased word characters of texts of the given lengths laid end to end in ``cps``, one separator
+    apart, and where each text's start in them (one more entry, the end). The lower case is ``low_cps`` where
+    given, else ``lowered`` (:func:`_lowered_words`); without ``low_cps``, a code point the table cannot answer
+    stops the pass (the flag is false)."""
     chars = np.empty(len(cps), dtype=np.uint32)
     ends = np.zeros(len(lengths) + 1, dtype=np.int64)
+    given = len(low_cps) > 0
     m = 0
     at = 0
     for t in range(len(lengths)):
         for j in range(at, at + lengths[t]):
-            c = cps[j]
-            if word[min(c, 0xFFFF)]:
+            c = _lower_word(cps, low_cps, given, lowered, j)
+            if c == _MULTI:
+                return chars[:0], ends, False
+            if c:
                 chars[m] = c
                 m += 1
         ends[t + 1] = m
         at += lengths[t] + 1
-    return chars[:m], ends
+    return chars[:m], ends, True
 
 
 def content_lines(norm: str) -> list[str]:
@@ -108,15 +117,17 @@ def stripped_lines(norm: str) -> tuple[list[str], list[str]]:
 def stripped_lines_many(norms: list[str]) -> list[tuple[list[str], list[str]]]:
     """:func:`stripped_lines` of each normalised text, the characters of all of them classified at once."""
     big = "\n".join(norms)
-    low = big.lower()
     try:
         cps = np.frombuffer(big.encode("utf-32-le"), dtype=np.uint32)
-        low_cps = np.frombuffer(low.encode("utf-32-le"), dtype=np.uint32)
     except UnicodeEncodeError:  # lone surrogates
         return [stripped_lines(n) for n in norms]
-    if len(low_cps) != len(cps):  # a character lower-cased into several: line by line
-        return [stripped_lines(n) for n in norms]
-    keep, chars = _content_chars(cps, low_cps, _WORD_TABLE, _PUNCT_TABLE, _SHORT_LINE)
+    keep, chars, ok = _content_chars(cps, _NO_CPS, _CLASS_TABLE, _lowered_words(), _SHORT_LINE)
+    if not ok:  # a character beyond the table: the texts lower-cased first
+        low = big.lower()
+        if len(low) != len(cps):  # a character lower-cased into several: line by line
+            return [stripped_lines(n) for n in norms]
+        low_cps = np.frombuffer(low.encode("utf-32-le"), dtype=np.uint32)
+        keep, chars, ok = _content_chars(cps, low_cps, _CLASS_TABLE, _lowered_words(), _SHORT_LINE)
     every_stripped = chars.tobytes().decode("utf-32-le").split("\n")  # of the kept lines, in order
     keep_list = keep.tolist()
     out: list[tuple[list[str], list[str]]] = []
@@ -133,11 +144,12 @@ def stripped_lines_many(norms: list[str]) -> list[tuple[list[str], list[str]]]:
 
 @numba.njit(cache=True, nogil=True)
 def _content_chars(
-    cps: U32, low_cps: U32, word: npt.NDArray[np.bool_], punct: npt.NDArray[np.bool_], short: int
-) -> tuple[npt.NDArray[np.bool_], U32]:
+    cps: U32, low_cps: U32, classes: npt.NDArray[np.uint8], lowered: U32, short: int
+) -> tuple[npt.NDArray[np.bool_], U32, bool]:
     """Per line of the code points ``cps`` (lines end at U+000A): whether it carries content (word characters,
-    and either ``short`` of them or a sentence punctuation mark); and the lower-cased word characters
-    (``low_cps``) of those lines, a line break after each line but the last."""
+    and either ``short`` of them or a sentence punctuation mark; ``classes``: :data:`_CLASS_TABLE`); and the
+    lower-cased word characters of those lines (as in :func:`_word_chars`), a line break after each line but
+    the last; false if the table could not answer."""
     n = len(cps)
     n_lines = 1
     for i in range(n):
@@ -145,35 +157,61 @@ def _content_chars(
             n_lines += 1
     keep = np.zeros(n_lines, dtype=np.bool_)
     chars = np.empty(n + n_lines, dtype=np.uint32)
+    given = len(low_cps) > 0
+    any_kept = False
     line = 0
     begin = 0
     m = 0
-    kept = False
     for i in range(n + 1):
         if i < n and cps[i] != 10:
             continue
         words = 0
         has_punct = False
+        start = m + 1 if any_kept else 0  # a line break before every kept line's characters but the first's
+        m_line = start
         for j in range(begin, i):
-            c = min(cps[j], 0xFFFF)
-            if word[c]:
+            cls = classes[min(cps[j], 0xFFFF)]
+            if cls == 1:
                 words += 1
-            elif punct[c]:
+            elif cls == 2:
                 has_punct = True
+            c = _lower_word(cps, low_cps, given, lowered, j)
+            if c == _MULTI:
+                return keep, chars[:0], False
+            if c:
+                chars[m_line] = c
+                m_line += 1
         if words > 0 and (words >= short or has_punct):
-            if kept:
-                chars[m] = 10
-                m += 1
             keep[line] = True
-            kept = True
-            for j in range(begin, i):
-                c = low_cps[j]
-                if word[min(c, 0xFFFF)]:
-                    chars[m] = c
-                    m += 1
+            if any_kept:
+                chars[m] = 10
+            any_kept = True
+            m = m_line
         line += 1
         begin = i + 1
-    return keep, chars[:m]
+    return keep, chars[:m], True
+
+
+@numba.njit(cache=True, nogil=True)
+def _lower_word(cps: U32, low_cps: U32, given: bool, lowered: U32, j: int) -> np.uint32:
+    """The lower case of code point ``j`` if it is a word character, else 0 (:data:`_MULTI`: not known)."""
+    if given:
+        c = low_cps[j]
+        return c if _is_word(c) else np.uint32(0)
+    c = cps[j]
+    return c if _is_word(c) else lowered[min(c, 0x10000)]
+
+
+@numba.njit(cache=True, nogil=True)
+def _is_word(c: np.uint32) -> bool:
+    """Whether a code point is a word character (:data:`_WORD_RANGES`)."""
+    return bool(
+        np.uint32(0x4E00) <= c <= np.uint32(0x9FFF)
+        or np.uint32(0x61) <= c <= np.uint32(0x7A)
+        or np.uint32(0x30) <= c <= np.uint32(0x39)
+        or np.uint32(0x3400) <= c <= np.uint32(0x4DBF)
+        or np.uint32(0xF900) <= c <= np.uint32(0xFAFF)
+    )
 
 
 def _table(ranges: list[tuple[int, int]]) -> npt.NDArray[np.bool_]:
@@ -187,6 +225,37 @@ def _table(ranges: list[tuple[int, int]]) -> npt.NDArray[np.bool_]:
 
 _WORD_TABLE = _table([(0x30, 0x39), (0x61, 0x7A), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF)])
 _PUNCT_TABLE = _table([(ord(c), ord(c)) for c in "。！？；，,.!?;:："])  # _SENTENCE_PUNCT
+_CLASS_TABLE = _WORD_TABLE.astype(np.uint8) | (
+    _PUNCT_TABLE.astype(np.uint8) << np.uint8(1)
+)  # 1 word, 2 punct
+_MULTI = np.uint32(0xFFFFFFFF)
+_NO_CPS = np.zeros(0, dtype=np.uint32)
+
+
+@lru_cache(maxsize=1)
+def _lowered_words() -> U32:
+    """Code point → the code point of its lower case (``str.lower``) if that is one word character, 0 if it is
+    not a word character, :data:`_MULTI` if it is several characters; over the Basic Multilingual Plane, and
+    one last entry for every code point beyond it (0 when none of them lower-cases into a word character or
+    into several characters)."""
+    lows = list(map(str.lower, _decode_codepoints(np.arange(0x10000, dtype=np.uint32))))
+    single = np.fromiter(map(len, lows), dtype=np.int64, count=len(lows)) == 1
+    low_cps = _surrogate_codepoints("".join(compress(lows, single.tolist())))
+    table = np.full(0x10001, _MULTI, dtype=np.uint32)
+    table[:0x10000][single] = np.where(_WORD_TABLE[low_cps], low_cps, np.uint32(0))
+    beyond = _decode_codepoints(np.arange(0x10000, 0x110000, dtype=np.uint32))
+    low = beyond.lower()
+    if len(low) == len(beyond) and not _WORD_TABLE[np.minimum(_surrogate_codepoints(low), 0xFFFF)].any():
+        table[0x10000] = 0
+    return table
+
+
+def _surrogate_codepoints(text: str) -> U32:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _decode_codepoints(cps: U32) -> str:
+    return cps.tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def _classes(cps: U32, table: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:

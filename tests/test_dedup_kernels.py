@@ -14,12 +14,13 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from pipelines import story
+from pipelines import minhash, story
 from pipelines.minhash import (
     dedup_text_of,
     fingerprint,
     gram_hashes,
     signatures,
+    strip_many,
     strip_text,
     stripped_lines,
     stripped_lines_many,
@@ -292,6 +293,7 @@ def _varied(seed: int, n: int) -> list[str]:
 
 TEXTS = _varied(7, 400)
 PLAIN = [t for t in TEXTS if len(t.lower()) == len(t)]  # no character lower-cases into several
+BMP = [t for t in PLAIN if max(t, default="a") <= "\uffff"]  # the lower-case table answers every character
 DTEXTS = [ref_strip_text(t) for t in TEXTS] + ["", "a", "ab", "abcd", "abcde", "中" * 5000]
 
 
@@ -330,6 +332,7 @@ def test_signature_of_no_text_is_empty() -> None:
 
 @pytest.mark.parametrize("size", [1, 5, 400])
 def test_stripped_lines_many_match_reference(size: int) -> None:
+    assert stripped_lines_many(BMP[:size]) == ref_stripped_lines_many(BMP[:size])
     assert stripped_lines_many(PLAIN[:size]) == ref_stripped_lines_many(PLAIN[:size])
     assert stripped_lines_many(TEXTS[:size]) == ref_stripped_lines_many(TEXTS[:size])
 
@@ -395,3 +398,31 @@ def test_quoted_names_and_days_match_regex() -> None:
     assert [day_mentions(t) for t in texts] == want_days
     assert sum(map(len, want_days)) > 20
     assert quoted_names_many([]) == [] and quoted_names("“\ud800科技”") == ["\ud800科技"]
+
+
+def test_strip_many_matches_strip_text() -> None:
+    for texts in (BMP, PLAIN, TEXTS, TEXTS[:1], [], ["", "", "Ab"], ["\u212a\u0130x", "ΣΑΣ a"]):
+        assert strip_many(texts) == [ref_strip_text(t) for t in texts]
+
+
+def test_lower_case_table_agrees_with_str_lower() -> None:
+    table = minhash._lowered_words()
+    for c in range(0x10000):
+        low = chr(c).lower()
+        if len(low) != 1:
+            assert table[c] == minhash._MULTI
+        else:
+            assert table[c] == (ord(low) if _REF_NOT_WORD.sub("", low) else 0), hex(c)
+    beyond = np.arange(0x10000, 0x110000, dtype=np.uint32).tobytes().decode("utf-32-le")
+    low = beyond.lower()
+    plain = len(low) == len(beyond) and not _REF_NOT_WORD.sub("", low)
+    assert table[0x10000] == (0 if plain else minhash._MULTI)
+
+
+def test_lower_cased_path_when_the_table_cannot_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = minhash._lowered_words().copy()
+    table[0x10000] = minhash._MULTI  # code points beyond the plane: lower-case the texts first
+    monkeypatch.setattr(minhash, "_lowered_words", lambda: table)
+    texts = [t + "\U0001f600" for t in PLAIN]
+    assert stripped_lines_many(texts) == ref_stripped_lines_many(texts)
+    assert strip_many(texts) == [ref_strip_text(t) for t in texts]
