@@ -19,7 +19,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from pipelines.minhash import _gram_hash, content_lines, gram_hashes, strip_many
+from pipelines.minhash import _P, _mix1, content_lines, gram_hashes, strip_many
 
 MIN_IDF = 7.0  # dictionary words more common than this are not salient
 QUOTED_IDF = 12.0
@@ -151,11 +151,15 @@ def day_mentions(text: str) -> list[tuple[int, int]]:
     return out
 
 
+_TAG_SHIFT = 11  # tags are filtered on their top 21 bits
+
+
 class _WordTable:
     """Open-addressing hash table of word hashes (linear probing, load ≤ 1/4): a slot holds 32 bits of the
     word's hash other than the 20 that choose the slot, and the word's idf next to them (one 8-byte ``entries``
     cell: ``tags`` and ``idf`` are its two halves), so that one memory access answers a lookup; a bit per slot
-    (``used``, 128 KiB) says which slots are filled, answering most probes of non-words from the cache."""
+    (``used``, 128 KiB) says which slots are filled and a bit per value of a tag's top bits (``tag_bits``)
+    which tags occur, answering most probes of non-words from the cache."""
 
     def __init__(self, hashes: npt.NDArray[np.uint64], idf: npt.NDArray[np.float32]) -> None:
         bits = max(10, int(len(hashes) * 4 - 1).bit_length())
@@ -186,6 +190,10 @@ class _WordTable:
         self.tags = self.entries.view(np.uint32)[low::2]
         self.idf = self.entries.view(np.float32)[1 - low :: 2]
         self.used = np.packbits(self.tags != 0, bitorder="little")
+        # which values the top bits of a tag take (256 KiB): a tag not among them is no word's
+        seen = np.zeros(1 << (32 - _TAG_SHIFT), dtype=np.bool_)
+        seen[self.tags[self.tags != 0] >> np.uint32(_TAG_SHIFT)] = True
+        self.tag_bits = np.packbits(seen, bitorder="little")
 
     @staticmethod
     def _tags(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
@@ -265,7 +273,7 @@ def _segment_joined(
     joined = "\n".join(dtexts)  # no word holds a line break: none crosses from one text into the next
     cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     at, hashes, idf = _forward_max_match(
-        cps, table.used, table.tags, table.idf, table.shift, table.mask, table.max_probe
+        cps, table.used, table.tag_bits, table.tags, table.idf, table.shift, table.mask, table.max_probe
     )
     begins = np.cumsum([0] + [len(d) + 1 for d in dtexts[:-1]]).astype(np.intp)
     doc = np.searchsorted(begins, at, side="right") - 1
@@ -276,6 +284,7 @@ def _segment_joined(
 def _forward_max_match(
     cps: npt.NDArray[np.uint32],
     used: npt.NDArray[np.uint8],
+    tag_bits: npt.NDArray[np.uint8],
     tags: npt.NDArray[np.uint32],
     idf: npt.NDArray[np.float32],
     shift: np.uint64,
@@ -283,7 +292,7 @@ def _forward_max_match(
     max_probe: int,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
     """Forward maximum matching of the code points ``cps`` against a :class:`_WordTable` (its ``used``,
-    ``tags``, ``idf``, ``shift``, ``mask`` and ``max_probe``): from the end of the last word taken, the first position
+    ``tag_bits``, ``tags``, ``idf``, ``shift``, ``mask`` and ``max_probe``): from the end of the last word taken, the first position
     where a 2–4 character gram is a word, taking the longest. The words' positions, hashes and idf."""
     n = len(cps)
     at = np.empty(n, dtype=np.intp)
@@ -295,14 +304,19 @@ def _forward_max_match(
         if i < end:
             continue
         best = 0
+        poly = np.uint64(cps[i])
         for k in range(2, 5):
             if i + k > n:
                 break
-            h = _gram_hash(cps, i, k)
+            poly = poly * _P + np.uint64(cps[i + k - 1])  # the gram's hash (minhash._gram_hash), extended
+            h = _mix1(poly + np.uint64(k))
             tag = np.uint32(h & np.uint64(0xFFFFFFFF))
             if tag == 0:
                 tag = np.uint32(1)
             slot = np.intp(h >> shift)
+            top = tag >> np.uint32(_TAG_SHIFT)
+            if not (tag_bits[top >> 3] >> (top & 7)) & 1:
+                continue
             for _ in range(max_probe):
                 if not (used[slot >> 3] >> (slot & 7)) & 1:
                     break
