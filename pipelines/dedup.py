@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -290,10 +291,9 @@ class _TermMap(_MultiMap):
     dated document reads the entries within STORY_DAYS of its day (one range per table) and the undated ones
     (another), however many days the index holds; an undated document reads all of the term's entries."""
 
-    def add_terms(
-        self, terms: npt.NDArray[np.uint64], val: int, day: int, alive: npt.NDArray[np.bool_]
-    ) -> None:
-        self._buffer(_term_prefix(terms).tolist(), (_day_code(day) << 32) | val, alive)
+    def add_terms(self, prefixes: list[int], val: int, day: int, alive: npt.NDArray[np.bool_]) -> None:
+        """``val`` under the terms (given by their :func:`_term_prefix`) of a document published on ``day``."""
+        self._buffer(prefixes, (_day_code(day) << 32) | val, alive)
 
     def _newest_to_recent(self) -> None:
         if self.nbuf:
@@ -326,38 +326,26 @@ class _TermMap(_MultiMap):
                     out[order, base + col] = np.searchsorted(table, keys[order], side=side)
         return out
 
-    def entries(
-        self, ranges: npt.NDArray[np.intp], terms: npt.NDArray[np.uint64], day: int
-    ) -> npt.NDArray[np.intp]:
-        """Slots in the ``ranges`` of the sorted tables and the newest entries of ``terms`` a document of
-        ``day`` can join a story with, once per term that holds them."""
-        found = _entries(self.vals, ranges[:, 0:2].ravel(), ranges[:, 2:4].ravel())
-        if len(self.rvals):
-            found = np.concatenate(
-                (found, _entries(self.rvals, ranges[:, 4:6].ravel(), ranges[:, 6:8].ravel()))
-            )
-        return _with(found, self.recent_in(terms, day))
-
-    def recent_in(self, terms: npt.NDArray[np.uint64], day: int) -> list[int]:
-        """Slots under ``terms`` among the newest entries that a document of ``day`` can join a story with."""
+    def newest_in(self, prefixes: list[int], is_day: list[bool], day: int) -> tuple[list[int], list[int]]:
+        """Slots among the newest entries that a document of ``day`` can join a story with: under any of the
+        terms (given by their :func:`_term_prefix`), and under those of them that are day mentions."""
         buf = self.buf
         if not buf:
-            return []
+            return [], []
         lo, hi, with_undated = _window_codes(day)
         first, last = lo << 32, (hi << 32) | ((1 << 32) - 1)
         undated = 1 << 32 if with_undated else 0
         low = (1 << 32) - 1
         out: list[int] = []
-        for k in _term_prefix(terms).tolist():
+        out_day: list[int] = []
+        for k, on_day in zip(prefixes, is_day, strict=True):
             vs = buf.get(k)
             if vs:
-                out.extend(v & low for v in vs if first <= v <= last or v < undated)
-        return out
-
-    def get_near(self, terms: npt.NDArray[np.uint64], day: int) -> npt.NDArray[np.intp]:
-        """Slots under ``terms`` that a document of ``day`` can join a story with, once per term."""
-        days = np.full(len(terms), day, dtype=np.int64)
-        return self.entries(self.ranges(terms, days), terms, day)
+                got = [v & low for v in vs if first <= v <= last or v < undated]
+                out += got
+                if on_day:
+                    out_day += got
+        return out, out_day
 
     def load_terms(
         self, terms: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32], days: npt.NDArray[np.int64]
@@ -384,20 +372,6 @@ def _merge_sorted(
         return new_keys, new_vals
     at = np.searchsorted(keys, new_keys, side="right")
     return np.insert(keys, at, new_keys), np.insert(vals, at, new_vals)
-
-
-def _entries(
-    vals: npt.NDArray[np.uint32], lo: npt.NDArray[np.intp], hi: npt.NDArray[np.intp]
-) -> npt.NDArray[np.uint32]:
-    """``vals[lo:hi]`` of every range, concatenated."""
-    runs = hi - lo
-    total = int(runs.sum())
-    if not total:
-        return vals[:0]
-    nz = np.flatnonzero(runs)
-    runs = runs[nz]
-    offsets = np.repeat(lo[nz] - np.concatenate(([0], np.cumsum(runs)[:-1])), runs)
-    return vals[offsets + np.arange(total)]
 
 
 def _lookup(
@@ -449,6 +423,7 @@ class _Prepared:
     batch_row: int = -1
     _cells: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None = None
     _days: npt.NDArray[np.bool_] | None = None
+    _prefixes: npt.NDArray[np.uint64] | None = None
 
     @property
     def band_list(self) -> list[int]:
@@ -459,6 +434,12 @@ class _Prepared:
         if self._cells is None:
             self._cells = _sketch_rows(self.terms()[0])
         return self._cells
+
+    def term_prefixes(self) -> npt.NDArray[np.uint64]:
+        """The term-table key prefix (:func:`_term_prefix`) of each candidate story term."""
+        if self._prefixes is None:
+            self._prefixes = _term_prefix(self.terms()[0])
+        return self._prefixes
 
     def day_terms(self) -> npt.NDArray[np.bool_]:
         """Which candidate story terms are day mentions."""
@@ -476,13 +457,6 @@ class _Prepared:
 _NO_TERMS = np.zeros(0, dtype=np.uint64)
 _NO_SLOTS = np.zeros(0, dtype=np.intp)
 _MIN_SHARED = min(STORY_MIN_SHARED, STORY_MIN_SHARED_DAY, STORY_MIN_SHARED_UNDATED)
-
-
-def _with(slots: npt.NDArray[Any], more: list[int]) -> npt.NDArray[np.intp]:
-    """Slots and more slots, as one array."""
-    if more:
-        return np.concatenate((slots.astype(np.intp), np.asarray(more, dtype=np.intp)))
-    return slots.astype(np.intp)
 
 
 def _sketch_rows(terms: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
@@ -504,6 +478,7 @@ class _Batch:
     rows: list[list[int]]  # per document: earlier documents sharing a band key
     near: list[list[tuple[int, float, bool]]]  # ... those that are near-duplicates: (row, Jaccard, exact)
     redone: list[int]  # documents prepared again during the batch (their band keys changed)
+    redone_at: dict[int, list[int]]  # ... by their new band keys
 
     def candidates(self, row: int, keys: npt.NDArray[np.uint64]) -> list[int]:
         """Slots of the batch's earlier documents with band entries sharing one of ``keys``."""
@@ -566,6 +541,116 @@ def _near(
     )
 
 
+@numba.njit(cache=True, nogil=True)
+def _story_best(
+    vals: npt.NDArray[np.uint32],
+    rvals: npt.NDArray[np.uint32],
+    ranges: npt.NDArray[np.intp],
+    is_day: npt.NDArray[np.bool_],
+    newest: npt.NDArray[np.intp],
+    newest_day: npt.NDArray[np.intp],
+    alive: npt.NDArray[np.bool_],
+    days: npt.NDArray[np.int32],
+    counts: npt.NDArray[np.int32],
+    marks: npt.NDArray[np.uint8],
+    self_slot: int,
+    day: int,
+) -> int:  # pragma: no cover - compiled
+    """The slot :meth:`DedupIndex._story_match` chooses (-1: none) from the term entries of a document's salient
+    terms: per term, ``ranges`` (:meth:`_TermMap.ranges`) into the main (``vals``) and recent (``rvals``) tables,
+    ``is_day`` whether it is a day mention, and the newest entries of all of them (``newest``) and of the day
+    mentions (``newest_day``). ``counts`` and ``marks`` are zeroed scratch arrays, one cell per slot, and are
+    left zeroed."""
+    total = len(newest)
+    for i in range(ranges.shape[0]):
+        total += max(ranges[i, 2] - ranges[i, 0], 0) + max(ranges[i, 3] - ranges[i, 1], 0)
+        total += max(ranges[i, 6] - ranges[i, 4], 0) + max(ranges[i, 7] - ranges[i, 5], 0)
+    touched = np.empty(total, dtype=np.int64)
+    n = 0
+    for i in range(ranges.shape[0]):
+        mark = 1 if is_day[i] else 0
+        for table, base in ((vals, 0), (rvals, 4)):
+            for lo, hi in (
+                (ranges[i, base], ranges[i, base + 2]),
+                (ranges[i, base + 1], ranges[i, base + 3]),
+            ):
+                for j in range(lo, hi):
+                    s = np.int64(table[j])
+                    if counts[s] == 0:
+                        touched[n] = s
+                        n += 1
+                    counts[s] += 1
+                    marks[s] |= mark
+    for j in range(len(newest)):
+        s = newest[j]
+        if counts[s] == 0:
+            touched[n] = s
+            n += 1
+        counts[s] += 1
+    for j in range(len(newest_day)):
+        marks[newest_day[j]] = 1
+    found = np.sort(touched[:n])
+    best, best_shared = -1, 0
+    for s in found:
+        shared, on_day = counts[s], marks[s]
+        counts[s] = 0
+        marks[s] = 0
+        if shared < _MIN_SHARED or s == self_slot or not alive[s]:
+            continue
+        other = np.int64(days[s])
+        if other != _NODAY and day != _NODAY:
+            if abs(other - day) > STORY_DAYS:
+                continue
+            if shared < STORY_MIN_SHARED and not (shared >= STORY_MIN_SHARED_DAY and on_day):
+                continue
+        elif shared < STORY_MIN_SHARED_UNDATED:
+            continue
+        if shared > best_shared:  # ties: the first, the earliest seen
+            best, best_shared = s, shared
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
+def _salient_order(
+    score: npt.NDArray[np.float64],
+    r0: npt.NDArray[np.intp],
+    r1: npt.NDArray[np.intp],
+    is_day: npt.NDArray[np.bool_],
+    sketch: npt.NDArray[np.uint16],
+    n_added: int,
+) -> npt.NDArray[np.intp]:  # pragma: no cover - compiled
+    """:meth:`DedupIndex._salient` over the candidate terms' weights, sketch cells and day flags."""
+    score = score.copy()
+    if n_added >= 200:
+        common = STORY_COMMON * n_added
+        for i in range(len(score)):
+            df = np.float64(min(sketch[0, r0[i]], sketch[1, r1[i]]))
+            score[i] = score[i] * min(1.0, common / max(df, 1.0))
+    n_days = 0
+    for i in range(len(score)):
+        if is_day[i]:
+            score[i] = np.inf
+            n_days += 1
+    k = min(STORY_TERMS + min(n_days, 4), len(score))
+    return np.argsort(-score, kind="mergesort")[:k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_terms(
+    sketch: npt.NDArray[np.uint16], r0: npt.NDArray[np.intp], r1: npt.NDArray[np.intp]
+) -> None:  # pragma: no cover - compiled
+    """Count a document's salient terms in the document-frequency sketch (saturating)."""
+    for row, cells in ((0, r0), (1, r1)):
+        before = np.empty(len(cells), dtype=np.uint16)
+        for i in range(len(cells)):  # read all, then write: a cell two terms share counts once
+            before[i] = sketch[row, cells[i]]
+        for i in range(len(cells)):
+            if before[i] < 65535:
+                sketch[row, cells[i]] = before[i] + 1
+            else:
+                sketch[row, cells[i]] = before[i]
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
     seq INTEGER PRIMARY KEY,
@@ -603,6 +688,8 @@ class DedupIndex:
         self._days = np.zeros(0, dtype=np.int32)
         self._alive = np.zeros(0, dtype=np.bool_)
         self._src = np.zeros(0, dtype=np.int32)
+        self._counts = np.zeros(0, dtype=np.int32)  # zeroed scratch cells for story matching, one per slot
+        self._marks = np.zeros(0, dtype=np.uint8)
         self._cluster: list[str] = []
         self._story: list[str] = []
         self._sources: list[str] = []
@@ -892,6 +979,8 @@ class DedupIndex:
         self._days = grow(self._days, _NODAY)
         self._alive = grow(self._alive, False)
         self._src = grow(self._src)
+        self._counts = grow(self._counts)
+        self._marks = grow(self._marks)
         self._cap = cap
 
     def _source_index(self, source: str) -> int:
@@ -906,9 +995,9 @@ class DedupIndex:
         prep: _Prepared,
         cluster_id: str | None,
         story_id: str | None,
-        probed: tuple[DedupResult, npt.NDArray[np.uint64]] | None = None,
+        probed: tuple[DedupResult, npt.NDArray[np.intp]] | None = None,
     ) -> DedupResult:
-        result, terms = probed if probed is not None else self._probe(prep)
+        result, top = probed if probed is not None else self._probe(prep)
         slot = self._pos.get(prep.doc_id)
         if slot is not None and self._alive[slot]:
             if result.duplicate_of is None:
@@ -919,7 +1008,7 @@ class DedupIndex:
             result = replace(
                 result, cluster_id=cluster_id or result.cluster_id, story_id=story_id or result.story_id
             )
-        self._insert(prep, terms, result)
+        self._insert(prep, top, result)
         return result
 
     def _add_batch(self, docs: list[Mapping[str, Any]], normalized: bool) -> list[DedupResult]:
@@ -951,6 +1040,8 @@ class DedupIndex:
                     prep = again
                     batch.keys[i] = prep.bands
                     batch.redone.append(i)
+                    for key in prep.band_list:
+                        batch.redone_at.setdefault(key, []).append(i)
                 prep.batch_row = i
                 cluster_id = doc.get("cluster_id") or None
                 story_id = doc.get("story_id") or None
@@ -992,7 +1083,13 @@ class DedupIndex:
             p.near = near[ok_bounds[i] : ok_bounds[i + 1]]
         # among the batch's earlier documents (the ones with text: an empty one has no band entries)
         batch = _Batch(
-            keys, np.zeros(n, dtype=np.bool_), [-1] * n, [[] for _ in range(n)], [[] for _ in range(n)], []
+            keys,
+            np.zeros(n, dtype=np.bool_),
+            [-1] * n,
+            [[] for _ in range(n)],
+            [[] for _ in range(n)],
+            [],
+            {},
         )
         earlier, later = _shared_key_pairs(keys, sizes > 0)
         if len(earlier):
@@ -1017,11 +1114,13 @@ class DedupIndex:
         ranges = self._terms.ranges(flat, days)
         r0, r1 = _sketch_rows(flat)
         is_day = is_day_term(flat)
+        prefixes = _term_prefix(flat)
         for i, p in enumerate(preps):
             a, b = starts[i], starts[i + 1]
             p.term_ranges = ranges[a:b]
             p._cells = (r0[a:b], r1[a:b])
             p._days = is_day[a:b]
+            p._prefixes = prefixes[a:b]
 
     def _prepare_many(
         self,
@@ -1100,16 +1199,12 @@ class DedupIndex:
         cand_terms, score = prep.terms()
         if len(cand_terms) == 0:
             return _NO_SLOTS
-        if self._n_added >= 200:
-            r0, r1 = prep.sketch_cells()
-            df = np.minimum(self._sketch[0, r0], self._sketch[1, r1]).astype(np.float64)
-            score = score * np.minimum(1.0, STORY_COMMON * self._n_added / np.maximum(df, 1.0))
-        days = prep.day_terms()
-        n_days = int(np.count_nonzero(days))
-        if n_days:
-            score = np.where(days, np.inf, score)  # day mentions are always kept
-        k = min(STORY_TERMS + min(n_days, 4), len(score))
-        return np.argsort(-score, kind="stable")[:k]
+        r0, r1 = prep.sketch_cells()
+        # day mentions are always kept
+        result: npt.NDArray[np.intp] = _salient_order(
+            score, r0, r1, prep.day_terms(), self._sketch, self._n_added
+        )
+        return result
 
     def _candidates_near(self, prep: _Prepared, cands: npt.NDArray[np.intp]) -> list[tuple[int, float, bool]]:
         """The near-duplicates among candidate slots: (slot, Jaccard, exact)."""
@@ -1120,11 +1215,13 @@ class DedupIndex:
         ok = _near(js, same_fp, containment(js, prep.size, self._sizes[cands]))
         return list(zip(cands[ok].tolist(), js[ok].tolist(), same_fp[ok].tolist(), strict=True))
 
-    def _probe(self, prep: _Prepared) -> tuple[DedupResult, npt.NDArray[np.uint64]]:
+    def _probe(self, prep: _Prepared) -> tuple[DedupResult, npt.NDArray[np.intp]]:
+        """What the document duplicates or which story it joins, and which of its candidate terms are its story
+        terms (none for a duplicate)."""
         self_slot = self._pos.get(prep.doc_id, -1)
         alive = self._alive
         if prep.size == 0:  # nothing to compare: never a duplicate
-            return DedupResult(None, False, prep.doc_id, prep.doc_id, 0.0, ""), _NO_TERMS
+            return DedupResult(None, False, prep.doc_id, prep.doc_id, 0.0, ""), _NO_SLOTS
         near = self._batch_near(prep, self_slot)
         if near is None:  # not in a batch, or what was found for the batch no longer holds
             found = self._bands.get(prep.bands)
@@ -1156,12 +1253,11 @@ class DedupIndex:
                     round(sim, 4),
                     f"{prep.fp:016x}",
                 ),
-                _NO_TERMS,  # a duplicate's story is its cluster's; its own terms are not indexed
+                _NO_SLOTS,  # a duplicate's story is its cluster's; its own terms are not indexed
             )
         top = self._salient(prep)
         story = self._story_match(prep, top, self_slot)
-        terms = prep.terms()[0][top]
-        return DedupResult(None, False, prep.doc_id, story or prep.doc_id, 0.0, f"{prep.fp:016x}"), terms
+        return DedupResult(None, False, prep.doc_id, story or prep.doc_id, 0.0, f"{prep.fp:016x}"), top
 
     def _batch_near(self, prep: _Prepared, self_slot: int) -> list[tuple[int, float, bool]] | None:
         """The near-duplicates of a batch's document from what was found for the whole batch, or None where
@@ -1181,12 +1277,8 @@ class DedupIndex:
             if slot != self_slot and alive[slot] and i not in redone:
                 near.append((slot, js, same))
         if redone:  # documents prepared again: their band keys changed
-            keys = set(prep.band_list)
-            again = [
-                batch.slots[i]
-                for i in redone
-                if batch.banded[i] and not keys.isdisjoint(batch.keys[i].tolist())
-            ]
+            redone_at, banded = batch.redone_at, batch.banded
+            again = [batch.slots[i] for key in prep.band_list for i in redone_at.get(key, ()) if banded[i]]
             if again:
                 cands = np.unique(np.asarray(again, dtype=np.intp))
                 near += self._candidates_near(prep, cands[alive[cands] & (cands != self_slot)])
@@ -1199,45 +1291,34 @@ class DedupIndex:
         terms."""
         if len(top) == 0:
             return None
-        cand_terms = prep.terms()[0]
-        is_day = prep.day_terms()
-        top_day = top[is_day[top]]
+        is_day = prep.day_terms()[top]
         day, table = prep.day, self._terms
         # only the entries of documents it can join: published within STORY_DAYS, or undated
-        if prep.term_ranges is not None:  # found for the whole batch, and the batch's own entries
-            hits = table.entries(prep.term_ranges[top], cand_terms[top], day)
-            day_hits = _NO_SLOTS
-            if len(top_day):
-                day_hits = table.entries(prep.term_ranges[top_day], cand_terms[top_day], day)
+        if prep.term_ranges is not None:  # found for the whole batch
+            ranges = prep.term_ranges[top]
         else:
-            hits = table.get_near(cand_terms[top], day)
-            day_hits = table.get_near(cand_terms[top_day], day) if len(top_day) else _NO_SLOTS
-        if not len(hits):
-            return None
-        found, counts = np.unique(hits, return_counts=True)
-        enough = counts >= _MIN_SHARED
-        if not enough.any():
-            return None
-        found, counts = found[enough], counts[enough]
-        shares_day = np.isin(found, day_hits).tolist() if len(day_hits) else [False] * len(found)
-        alive, days = self._alive, self._days
-        best, best_shared = -1, 0
-        for slot, shared, on_day in zip(found.tolist(), counts.tolist(), shares_day, strict=True):
-            if slot == self_slot or not alive[slot]:
-                continue
-            other = int(days[slot])
-            if other != _NODAY and day != _NODAY:
-                if abs(other - day) > STORY_DAYS:
-                    continue
-                if shared < STORY_MIN_SHARED and not (shared >= STORY_MIN_SHARED_DAY and on_day):
-                    continue
-            elif shared < STORY_MIN_SHARED_UNDATED:
-                continue
-            if shared > best_shared:  # ties: the first, the earliest seen
-                best, best_shared = slot, shared
+            terms = prep.terms()[0][top]
+            ranges = table.ranges(terms, np.full(len(terms), day, dtype=np.int64))
+        newest, newest_day = table.newest_in(prep.term_prefixes()[top].tolist(), is_day.tolist(), day)
+        best = _story_best(
+            table.vals,
+            table.rvals,
+            ranges,
+            is_day,
+            np.asarray(newest, dtype=np.intp) if newest else _NO_SLOTS,
+            np.asarray(newest_day, dtype=np.intp) if newest_day else _NO_SLOTS,
+            self._alive,
+            self._days,
+            self._counts,
+            self._marks,
+            self_slot,
+            day,
+        )
         return self._story[best] if best >= 0 else None
 
-    def _insert(self, prep: _Prepared, terms: npt.NDArray[np.uint64], result: DedupResult) -> None:
+    def _insert(self, prep: _Prepared, top: npt.NDArray[np.intp], result: DedupResult) -> None:
+        """Index the document (its story terms: ``top`` of its candidate terms)."""
+        terms = prep.terms()[0][top] if len(top) else _NO_TERMS
         slot = self._pos.get(prep.doc_id)
         first_time = slot is None
         if slot is None:
@@ -1271,12 +1352,9 @@ class DedupIndex:
             if self._batch is None:  # a batch's entries join the tables at its end
                 self._bands.add(prep.bands, slot, self._alive)
         if len(terms):
-            self._terms.add_terms(terms, slot, prep.day, self._alive)
-        # document frequency of salient terms
-        if len(terms):
-            for row, cells in zip(self._sketch, prep.sketch_cells(), strict=True):
-                counts = row[cells]
-                row[cells] = counts + (counts < np.uint16(65535))
+            self._terms.add_terms(prep.term_prefixes()[top].tolist(), slot, prep.day, self._alive)
+            # document frequency of salient terms
+            _count_terms(self._sketch, *prep.sketch_cells())
         if first_time and result.duplicate_of is None and result.cluster_id == prep.doc_id and prep.cells:
             # lines count once per cluster: a reprinted paragraph is not chrome, a line on many articles is
             line_counts, crossed = self._line_counts, self._crossed
