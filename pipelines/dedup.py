@@ -258,6 +258,7 @@ class _MultiMap:
         )
 
 
+_CHAIN_BITS = 15  # the newest term entries: chains by 2**_CHAIN_BITS hashes of the term
 _DAY_BITS = 16  # term-table keys: the low bits hold the publication day (0: undated)
 _DAY_MAX = (1 << _DAY_BITS) - 1
 _DAY_BASE = date(1950, 1, 1).toordinal() - 1  # day code 1; days outside the 179 years from it are clamped
@@ -278,30 +279,60 @@ def _term_prefix(terms: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return (terms & _TERM_PART) | ((terms & np.uint64(1)) << np.uint64(_DAY_BITS))
 
 
-def _window_codes(day: int) -> tuple[int, int, bool]:
-    """Day codes (first, last) whose entries a document of ``day`` can join a story with, and whether the
-    undated entries count as well: within STORY_DAYS for a dated document, every day for an undated one."""
-    if day == _NODAY:
-        return 0, _DAY_MAX, False
-    return _day_code(day - STORY_DAYS), _day_code(day + STORY_DAYS), True
-
-
 class _TermMap(_MultiMap):
     """Story term → document slots, keyed by (term, publication day): a term's entries are sorted by day, so a
     dated document reads the entries within STORY_DAYS of its day (one range per table) and the undated ones
     (another), however many days the index holds; an undated document reads all of the term's entries."""
 
-    def add_terms(self, prefixes: list[int], val: int, day: int, alive: npt.NDArray[np.bool_]) -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        # the newest entries: (key, slot) in arrival order, chained by term (``head`` per hash of the term's
+        # prefix, ``next`` per entry), so that a document finds the entries of its terms without a search
+        self.nkeys = np.zeros(1 << 12, dtype=np.uint64)
+        self.nvals = np.zeros(1 << 12, dtype=np.uint32)
+        self.nnext = np.zeros(1 << 12, dtype=np.int32)
+        self.nhead = np.full(1 << _CHAIN_BITS, -1, dtype=np.int32)
+
+    def load(self, keys: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32]) -> None:
+        super().load(keys, vals)
+        self.nhead.fill(-1)
+
+    def add_terms(
+        self, prefixes: npt.NDArray[np.uint64], val: int, day: int, alive: npt.NDArray[np.bool_]
+    ) -> None:
         """``val`` under the terms (given by their :func:`_term_prefix`) of a document published on ``day``."""
-        self._buffer(prefixes, (_day_code(day) << 32) | val, alive)
+        need = self.nbuf + len(prefixes)
+        if need > len(self.nkeys):
+            cap = max(need, 2 * len(self.nkeys))
+            for name in ("nkeys", "nvals", "nnext"):
+                old = getattr(self, name)
+                new = np.zeros(cap, dtype=old.dtype)
+                new[: self.nbuf] = old[: self.nbuf]
+                setattr(self, name, new)
+        _chain_add(self.nkeys, self.nvals, self.nnext, self.nhead, self.nbuf, prefixes, _day_code(day), val)
+        self.nbuf = need
+        if self.nbuf > 1 << 13 and not self.hold:
+            self.settle(alive)
 
     def _newest_to_recent(self) -> None:
         if self.nbuf:
-            low = (1 << 32) - 1
-            bk = np.fromiter((k | v >> 32 for k, vs in self.buf.items() for v in vs), np.uint64, self.nbuf)
-            bv = np.fromiter((v & low for vs in self.buf.values() for v in vs), np.uint32, self.nbuf)
-            self.buf, self.nbuf = {}, 0
+            bk, bv = self.nkeys[: self.nbuf].copy(), self.nvals[: self.nbuf].copy()
+            self.nbuf = 0
+            self.nhead.fill(-1)
             self.rkeys, self.rvals = _merge_sorted(self.rkeys, self.rvals, bk, bv)
+
+    def nbytes(self) -> int:
+        tables = (
+            self.keys,
+            self.vals,
+            self.rkeys,
+            self.rvals,
+            self.nkeys,
+            self.nvals,
+            self.nnext,
+            self.nhead,
+        )
+        return sum(int(a.nbytes) for a in tables)
 
     def ranges(self, terms: npt.NDArray[np.uint64], days: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
         """Where the entries a document can join a story with are in the two sorted tables, per term (the
@@ -325,27 +356,6 @@ class _TermMap(_MultiMap):
                 for col, (keys, side) in enumerate(zip(bounds, sides, strict=True)):
                     out[order, base + col] = np.searchsorted(table, keys[order], side=side)
         return out
-
-    def newest_in(self, prefixes: list[int], is_day: list[bool], day: int) -> tuple[list[int], list[int]]:
-        """Slots among the newest entries that a document of ``day`` can join a story with: under any of the
-        terms (given by their :func:`_term_prefix`), and under those of them that are day mentions."""
-        buf = self.buf
-        if not buf:
-            return [], []
-        lo, hi, with_undated = _window_codes(day)
-        first, last = lo << 32, (hi << 32) | ((1 << 32) - 1)
-        undated = 1 << 32 if with_undated else 0
-        low = (1 << 32) - 1
-        out: list[int] = []
-        out_day: list[int] = []
-        for k, on_day in zip(prefixes, is_day, strict=True):
-            vs = buf.get(k)
-            if vs:
-                got = [v & low for v in vs if first <= v <= last or v < undated]
-                out += got
-                if on_day:
-                    out_day += got
-        return out, out_day
 
     def load_terms(
         self, terms: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32], days: npt.NDArray[np.int64]
@@ -542,13 +552,39 @@ def _near(
 
 
 @numba.njit(cache=True, nogil=True)
+def _chain_add(
+    keys: npt.NDArray[np.uint64],
+    vals: npt.NDArray[np.uint32],
+    nxt: npt.NDArray[np.int32],
+    head: npt.NDArray[np.int32],
+    n: int,
+    prefixes: npt.NDArray[np.uint64],
+    code: int,
+    val: int,
+) -> None:  # pragma: no cover - compiled
+    """Append (prefix | code, val) for each term prefix to the newest entries (``n`` of them so far)."""
+    mask = np.uint64((1 << _CHAIN_BITS) - 1)
+    for i in range(len(prefixes)):
+        e = n + i
+        keys[e] = prefixes[i] | np.uint64(code)
+        vals[e] = val
+        h = np.int64((prefixes[i] >> np.uint64(_DAY_BITS + 1)) & mask)
+        nxt[e] = head[h]
+        head[h] = e
+
+
+@numba.njit(cache=True, nogil=True)
 def _story_best(
     vals: npt.NDArray[np.uint32],
     rvals: npt.NDArray[np.uint32],
     ranges: npt.NDArray[np.intp],
+    prefixes: npt.NDArray[np.uint64],
     is_day: npt.NDArray[np.bool_],
-    newest: npt.NDArray[np.intp],
-    newest_day: npt.NDArray[np.intp],
+    nkeys: npt.NDArray[np.uint64],
+    nvals: npt.NDArray[np.uint32],
+    nnext: npt.NDArray[np.int32],
+    nhead: npt.NDArray[np.int32],
+    n_newest: int,
     alive: npt.NDArray[np.bool_],
     days: npt.NDArray[np.int32],
     counts: npt.NDArray[np.int32],
@@ -558,37 +594,52 @@ def _story_best(
 ) -> int:  # pragma: no cover - compiled
     """The slot :meth:`DedupIndex._story_match` chooses (-1: none) from the term entries of a document's salient
     terms: per term, ``ranges`` (:meth:`_TermMap.ranges`) into the main (``vals``) and recent (``rvals``) tables,
-    ``is_day`` whether it is a day mention, and the newest entries of all of them (``newest``) and of the day
-    mentions (``newest_day``). ``counts`` and ``marks`` are zeroed scratch arrays, one cell per slot, and are
-    left zeroed."""
-    total = len(newest)
+    its key prefix (for the newest entries, chained as :func:`_chain_add` made them) and whether it is a day
+    mention. ``counts`` and ``marks`` are zeroed scratch arrays, one cell per slot, and are left zeroed."""
+    total = n_newest
     for i in range(ranges.shape[0]):
         total += max(ranges[i, 2] - ranges[i, 0], 0) + max(ranges[i, 3] - ranges[i, 1], 0)
         total += max(ranges[i, 6] - ranges[i, 4], 0) + max(ranges[i, 7] - ranges[i, 5], 0)
     touched = np.empty(total, dtype=np.int64)
     n = 0
+    # the newest entries it can join: within STORY_DAYS (or undated); an undated document: all
+    if day == _NODAY:
+        lo, hi, with_undated = np.uint64(0), np.uint64(_DAY_MAX), False
+    else:
+        lo = np.uint64(min(max(day - STORY_DAYS - _DAY_BASE, 1), _DAY_MAX))
+        hi = np.uint64(min(max(day + STORY_DAYS - _DAY_BASE, 1), _DAY_MAX))
+        with_undated = True
+    code_mask = np.uint64(_DAY_MAX)
+    chain_mask = np.uint64((1 << _CHAIN_BITS) - 1)
     for i in range(ranges.shape[0]):
         mark = 1 if is_day[i] else 0
         for table, base in ((vals, 0), (rvals, 4)):
-            for lo, hi in (
+            for start, end in (
                 (ranges[i, base], ranges[i, base + 2]),
                 (ranges[i, base + 1], ranges[i, base + 3]),
             ):
-                for j in range(lo, hi):
+                for j in range(start, end):
                     s = np.int64(table[j])
                     if counts[s] == 0:
                         touched[n] = s
                         n += 1
                     counts[s] += 1
                     marks[s] |= mark
-    for j in range(len(newest)):
-        s = newest[j]
-        if counts[s] == 0:
-            touched[n] = s
-            n += 1
-        counts[s] += 1
-    for j in range(len(newest_day)):
-        marks[newest_day[j]] = 1
+        if n_newest:
+            p = prefixes[i]
+            e = nhead[np.int64((p >> np.uint64(_DAY_BITS + 1)) & chain_mask)]
+            while e >= 0:
+                key = nkeys[e]
+                if key & ~code_mask == p:
+                    code = key & code_mask
+                    if (lo <= code and code <= hi) or (with_undated and code == 0):
+                        s = np.int64(nvals[e])
+                        if counts[s] == 0:
+                            touched[n] = s
+                            n += 1
+                        counts[s] += 1
+                        marks[s] |= mark
+                e = nnext[e]
     found = np.sort(touched[:n])
     best, best_shared = -1, 0
     for s in found:
@@ -1299,14 +1350,17 @@ class DedupIndex:
         else:
             terms = prep.terms()[0][top]
             ranges = table.ranges(terms, np.full(len(terms), day, dtype=np.int64))
-        newest, newest_day = table.newest_in(prep.term_prefixes()[top].tolist(), is_day.tolist(), day)
         best = _story_best(
             table.vals,
             table.rvals,
             ranges,
+            prep.term_prefixes()[top],
             is_day,
-            np.asarray(newest, dtype=np.intp) if newest else _NO_SLOTS,
-            np.asarray(newest_day, dtype=np.intp) if newest_day else _NO_SLOTS,
+            table.nkeys,
+            table.nvals,
+            table.nnext,
+            table.nhead,
+            table.nbuf,
             self._alive,
             self._days,
             self._counts,
@@ -1352,7 +1406,7 @@ class DedupIndex:
             if self._batch is None:  # a batch's entries join the tables at its end
                 self._bands.add(prep.bands, slot, self._alive)
         if len(terms):
-            self._terms.add_terms(prep.term_prefixes()[top].tolist(), slot, prep.day, self._alive)
+            self._terms.add_terms(prep.term_prefixes()[top], slot, prep.day, self._alive)
             # document frequency of salient terms
             _count_terms(self._sketch, *prep.sketch_cells())
         if first_time and result.duplicate_of is None and result.cluster_id == prep.doc_id and prep.cells:
