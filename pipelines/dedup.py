@@ -354,7 +354,7 @@ class _TermMap(_MultiMap):
         for base, table in ((0, self.keys), (4, self.rkeys)):
             if len(table):
                 for col, (keys, side) in enumerate(zip(bounds, sides, strict=True)):
-                    out[order, base + col] = np.searchsorted(table, keys[order], side=side)
+                    out[order, base + col] = _search(table, keys[order], side == "right")
         return out
 
     def load_terms(
@@ -362,6 +362,50 @@ class _TermMap(_MultiMap):
     ) -> None:
         codes = np.where(days == _NODAY, 0, np.clip(days - _DAY_BASE, 1, _DAY_MAX)).astype(np.uint64)
         self.load(_term_prefix(terms) | codes, vals)
+
+
+@numba.njit(cache=True, nogil=True)
+def _search(
+    table: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64], right: bool
+) -> npt.NDArray[np.intp]:  # pragma: no cover - compiled
+    """``np.searchsorted(table, keys, side="right" if right else "left")``, galloping from the previous key's
+    place: for keys in (nearly) ascending order each search reads a few neighbouring entries of ``table`` instead
+    of a binary search over all of it."""
+    m = len(table)
+    out = np.empty(len(keys), dtype=np.intp)
+    pos = 0
+    for i in range(len(keys)):
+        k = keys[i]
+        if pos < m and (table[pos] <= k if right else table[pos] < k):  # the place is after pos
+            lo, step = pos + 1, 1
+            hi = pos + step
+            while hi < m and (table[hi] <= k if right else table[hi] < k):
+                lo = hi + 1
+                step *= 2
+                hi = pos + step
+            hi = min(hi, m)
+        elif pos > 0 and not (
+            table[pos - 1] <= k if right else table[pos - 1] < k
+        ):  # ... at or before pos - 1
+            hi, step = pos - 1, 1
+            lo = hi - step
+            while lo >= 0 and not (table[lo] <= k if right else table[lo] < k):
+                hi = lo
+                step *= 2
+                lo = hi - step
+            lo = max(lo + 1, 0)
+        else:
+            out[i] = pos
+            continue
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if table[mid] <= k if right else table[mid] < k:
+                lo = mid + 1
+            else:
+                hi = mid
+        pos = lo
+        out[i] = pos
+    return out
 
 
 def _merge_sorted(
@@ -380,7 +424,7 @@ def _merge_sorted(
         new_keys, new_vals = new_keys[order], new_vals[order]
     if not len(keys):
         return new_keys, new_vals
-    at = np.searchsorted(keys, new_keys, side="right")
+    at = _search(keys, new_keys, True)
     return np.insert(keys, at, new_keys), np.insert(vals, at, new_vals)
 
 
@@ -393,8 +437,8 @@ def _lookup(
         return np.zeros(0, dtype=np.intp), vals[:0]
     order = np.argsort(keys)  # searching in key order walks the table once: far fewer cache misses
     keys = keys[order]
-    lo = np.searchsorted(table, keys, side="left")
-    hi = np.searchsorted(table, keys, side="right")
+    lo = _search(table, keys, False)
+    hi = _search(table, keys, True)
     counts = hi - lo
     total = int(counts.sum())
     if not total:
