@@ -6,15 +6,16 @@ import json
 import random
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import opencc
 import pytest
 from scrapy.exceptions import DropItem, NotConfigured
 
 import cli
 from crawlers.items import Article
-from pipelines.dedup import DedupIndex, DedupPipeline, DedupResult, cluster_head, dedup_article
+from pipelines.dedup import DedupIndex, DedupPipeline, DedupResult, _search, cluster_head, dedup_article
 from pipelines.minhash import dedup_text, fingerprint, signature, similarity
 from pipelines.normalize import normalize_text
 
@@ -394,6 +395,21 @@ def test_add_many_gives_what_add_gives_one_by_one() -> None:
         index = DedupIndex()
         assert index.add_many(docs, batch=batch) == expected
         assert [index.info(d["id"]) for d in docs] == [one.info(d["id"]) for d in docs]
+
+
+@pytest.mark.parametrize("right", [False, True])
+def test_table_search_finds_what_searchsorted_finds(right: bool) -> None:
+    rng = np.random.default_rng(5)
+    side: Literal["left", "right"] = "right" if right else "left"
+    for trial in range(400):
+        table = np.sort(rng.integers(0, 40, int(rng.integers(0, 80))).astype(np.uint64))
+        keys = rng.integers(0, 44, int(rng.integers(0, 50))).astype(np.uint64)
+        if trial % 2:  # ascending keys (the usual case), else in any order
+            keys = np.sort(keys)
+        assert _search(table, keys, right).tolist() == np.searchsorted(table, keys, side=side).tolist()
+    table = np.sort(rng.integers(0, 2**64 - 1, 200_000, dtype=np.uint64))
+    keys = np.sort(np.concatenate([rng.integers(0, 2**64 - 1, 5_000, dtype=np.uint64), table[::97]]))
+    assert _search(table, keys, right).tolist() == np.searchsorted(table, keys, side=side).tolist()
 
 
 def test_lookup_then_add_of_one_document_is_one_probe() -> None:
