@@ -731,6 +731,24 @@ def _salient_order(
 
 
 @numba.njit(cache=True, nogil=True)
+def _count_lines(
+    counts: npt.NDArray[np.uint8], cells: npt.NDArray[np.intp]
+) -> npt.NDArray[np.intp]:  # pragma: no cover - compiled
+    """Count a document's distinct line cells once each (saturating); the cells that reached BOILERPLATE_MIN."""
+    cells = np.unique(cells)
+    crossed = np.empty(len(cells), dtype=np.intp)
+    n = 0
+    for cell in cells:
+        count = counts[cell]
+        if count < 255:
+            counts[cell] = count + 1
+        if count == BOILERPLATE_MIN - 1:
+            crossed[n] = cell
+            n += 1
+    return crossed[:n]
+
+
+@numba.njit(cache=True, nogil=True)
 def _count_terms(
     sketch: npt.NDArray[np.uint16], r0: npt.NDArray[np.intp], r1: npt.NDArray[np.intp]
 ) -> None:  # pragma: no cover - compiled
@@ -1421,7 +1439,8 @@ class DedupIndex:
         first_time = slot is None
         if slot is None:
             slot = self._n
-            self._grow(slot + 1)
+            if slot >= self._cap:
+                self._grow(slot + 1)
             self._n += 1
             self._ids.append(prep.doc_id)
             self._cluster.append(result.cluster_id)
@@ -1440,7 +1459,7 @@ class DedupIndex:
             self._story[slot] = result.story_id
         self._sigs[slot] = prep.sig
         self._sizes[slot] = prep.size
-        self._fps[slot] = np.uint64(prep.fp)
+        self._fps[slot] = prep.fp
         self._ts[slot] = np.nan if prep.ts is None else prep.ts
         self._days[slot] = prep.day
         self._alive[slot] = True
@@ -1455,13 +1474,9 @@ class DedupIndex:
             _count_terms(self._sketch, *prep.sketch_cells())
         if first_time and result.duplicate_of is None and result.cluster_id == prep.doc_id and prep.cells:
             # lines count once per cluster: a reprinted paragraph is not chrome, a line on many articles is
-            line_counts, crossed = self._line_counts, self._crossed
-            for cell in set(prep.cells):
-                count = int(line_counts[cell])
-                if count < 255:
-                    line_counts[cell] = count + 1
-                if count == BOILERPLATE_MIN - 1 and crossed is not None:
-                    crossed.add(cell)
+            crossed = _count_lines(self._line_counts, np.asarray(prep.cells, dtype=np.intp))
+            if len(crossed) and self._crossed is not None:
+                self._crossed.update(crossed.tolist())
         self._n_added += 1
         self._version += 1
         self._sketch_dirty = True
