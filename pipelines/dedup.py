@@ -570,20 +570,39 @@ def _shared_key_pairs(
     return earlier[keep], later[keep]
 
 
+@numba.njit(cache=True, nogil=True)
 def _verify(
-    sig: npt.NDArray[np.uint32],
-    size: npt.NDArray[np.int64],
-    fp: npt.NDArray[np.uint64],
-    other_sig: npt.NDArray[np.uint32],
-    other_size: npt.NDArray[np.int64],
-    other_fp: npt.NDArray[np.uint64],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Pairwise (row by row): estimated Jaccard, same fingerprint, near-duplicate (as :func:`_near`)."""
-    js = np.asarray((sig == other_sig).mean(axis=1), dtype=np.float64)
-    inter = js / (1.0 + js) * (size + other_size)
-    cont = np.minimum(inter / np.maximum(np.minimum(other_size, size), 1), 1.0)
-    same = other_fp == fp
-    return js, same, _near(js, same, cont)
+    sigs: npt.NDArray[np.uint32],
+    sizes: npt.NDArray[np.int64],
+    fps: npt.NDArray[np.uint64],
+    rows: npt.NDArray[np.intp],
+    other_sigs: npt.NDArray[np.uint32],
+    other_sizes: npt.NDArray[np.int64],
+    other_fps: npt.NDArray[np.uint64],
+    other_rows: npt.NDArray[np.intp],
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]
+]:  # pragma: no cover - compiled
+    """For each pair (``rows[i]`` of the first signature matrix, ``other_rows[i]`` of the second): estimated
+    Jaccard, same fingerprint, near-duplicate (as :func:`_near`)."""
+    n, width = len(rows), sigs.shape[1]
+    js = np.empty(n, dtype=np.float64)
+    same = np.empty(n, dtype=np.bool_)
+    ok = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        a, b = rows[i], other_rows[i]
+        equal = 0
+        for j in range(width):
+            if sigs[a, j] == other_sigs[b, j]:
+                equal += 1
+        jac = equal / width
+        size, other = sizes[a], other_sizes[b]
+        inter = jac / (1.0 + jac) * np.float64(size + other)
+        cont = min(inter / np.float64(max(min(other, size), 1)), 1.0)
+        js[i] = jac
+        same[i] = fps[a] == other_fps[b]
+        ok[i] = same[i] or jac >= JACCARD_MIN or (cont >= CONTAINMENT_MIN and jac >= CONTAINMENT_JACCARD_MIN)
+    return js, same, ok
 
 
 def _near(
@@ -1184,9 +1203,7 @@ class DedupIndex:
         pair = np.unique(((at // BANDS).astype(np.uint64) << np.uint64(32)) | slots.astype(np.uint64))
         row = (pair >> np.uint64(32)).astype(np.intp)
         cand = (pair & np.uint64(0xFFFFFFFF)).astype(np.intp)
-        js, same, ok = _verify(
-            sigs[row], sizes[row], fps[row], self._sigs[cand], self._sizes[cand], self._fps[cand]
-        )
+        js, same, ok = _verify(sigs, sizes, fps, row, self._sigs, self._sizes, self._fps, cand)
         bounds = np.searchsorted(row, np.arange(n + 1)).tolist()
         near_rows = row[ok]
         ok_bounds = np.searchsorted(near_rows, np.arange(n + 1)).tolist()
@@ -1206,9 +1223,7 @@ class DedupIndex:
         )
         earlier, later = _shared_key_pairs(keys, sizes > 0)
         if len(earlier):
-            js, same, ok = _verify(
-                sigs[later], sizes[later], fps[later], sigs[earlier], sizes[earlier], fps[earlier]
-            )
+            js, same, ok = _verify(sigs, sizes, fps, later, sigs, sizes, fps, earlier)
             for e, l_, j_, s_, k_ in zip(
                 earlier.tolist(), later.tolist(), js.tolist(), same.tolist(), ok.tolist(), strict=True
             ):
