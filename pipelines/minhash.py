@@ -311,10 +311,16 @@ def _mix1(h: np.uint64) -> np.uint64:
 @numba.njit(cache=True, nogil=True)
 def _gram_hash(cps: U32, at: int, k: int) -> np.uint64:
     """Hash of the ``k`` code points of ``cps`` from ``at``: polynomial in :data:`_P`, plus ``k``, mixed."""
+    return _mix1(_gram_poly(cps, at, k) + np.uint64(k))
+
+
+@numba.njit(cache=True, nogil=True)
+def _gram_poly(cps: U32, at: int, k: int) -> np.uint64:
+    """The ``k`` code points of ``cps`` from ``at`` as a polynomial in :data:`_P` (wrapping uint64)."""
     h = np.uint64(cps[at])
     for j in range(1, k):
         h = h * _P + np.uint64(cps[at + j])
-    return _mix1(h + np.uint64(k))
+    return h
 
 
 @numba.njit(cache=True, nogil=True)
@@ -380,30 +386,44 @@ def _signature_rows(
     num_perm = 1 << bits
     sigs = np.full((len(lengths), num_perm), _EMPTY, dtype=np.uint32)
     sizes = np.zeros(len(lengths), dtype=np.int64)
-    cap = 16
+    longest = 16
     for length in lengths:
-        while cap < 2 * length:
-            cap <<= 1
-    seen = np.empty(cap, dtype=np.uint64)
-    owner = np.full(cap, -1, dtype=np.int64)  # which text a slot of ``seen`` is filled for
-    mask = np.uint64(cap - 1)
+        while longest < 4 * length:
+            longest <<= 1
+    # the set of a text's shingle keys (54 bits): key << 10 | the text's stamp (1 to 1023) in its first slots
+    seen = np.zeros(longest, dtype=np.uint64)
+    stamp = np.uint64(0)
     start = 0
     for d in range(len(lengths)):
         length = lengths[d]
         kk = min(k, length)
+        cap = 16
+        while cap < 4 * length:
+            cap <<= 1
+        mask = np.uint64(cap - 1)
+        stamp += np.uint64(1)
+        if stamp == np.uint64(1024):
+            seen[:] = 0
+            stamp = np.uint64(1)
         row = sigs[d]
         distinct = 0
+        lead = _P ** np.uint64(kk - 1) if kk else np.uint64(0)  # weight of a gram's first code point
+        poly = np.uint64(0)
         for i in range(length - kk + 1 if length else 0):
-            h = _gram_hash(cps, start + i, kk)
+            if i == 0:
+                poly = _gram_poly(cps, start, kk)
+            else:  # the next gram's polynomial from the last one (wrapping, hence exact)
+                poly = (poly - np.uint64(cps[start + i - 1]) * lead) * _P + np.uint64(cps[start + i + kk - 1])
+            h = _mix1(poly + np.uint64(kk))
             key = h >> np.uint64(10)
             s = key & mask
             while True:
-                if owner[s] != d:
-                    owner[s] = d
-                    seen[s] = key
+                entry = seen[s]
+                if entry & np.uint64(1023) != stamp:
+                    seen[s] = (key << np.uint64(10)) | stamp
                     distinct += 1
                     break
-                if seen[s] == key:
+                if entry >> np.uint64(10) == key:
                     break
                 s = (s + np.uint64(1)) & mask
             b = np.int64(0)
@@ -412,8 +432,7 @@ def _signature_rows(
             v = np.uint32((h >> np.uint64(32 - bits)) & np.uint64(0xFFFFFFFF))
             if v == _EMPTY:
                 v = _EMPTY - np.uint32(1)
-            if v < row[b]:
-                row[b] = v
+            row[b] = min(row[b], v)
         sizes[d] = distinct
         if distinct:
             _densify_row(row, num_perm)

@@ -426,3 +426,10 @@ def test_lower_cased_path_when_the_table_cannot_answer(monkeypatch: pytest.Monke
     texts = [t + "\U0001f600" for t in PLAIN]
     assert stripped_lines_many(texts) == ref_stripped_lines_many(texts)
     assert strip_many(texts) == [ref_strip_text(t) for t in texts]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 8])
+def test_signatures_any_shingle_length(k: int) -> None:
+    got, got_sizes = signatures(DTEXTS, 128, k)
+    want, want_sizes = ref_signatures(DTEXTS, 128, k)
+    assert np.array_equal(got, want) and np.array_equal(got_sizes, want_sizes)
