@@ -49,18 +49,29 @@ def strip_text(text: str) -> str:
 
 def strip_many(texts: list[str]) -> list[str]:
     """:func:`strip_text` of each text, the characters of all of them classified at once."""
+    joined = "\n".join(texts)
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    starts = np.cumsum(lengths + 1) - (lengths + 1)
     try:
-        cps = np.frombuffer("\n".join(texts).encode("utf-32-le"), dtype=np.uint32)
+        cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     except UnicodeEncodeError:  # lone surrogates
         return [strip_text(t) for t in texts]
-    chars, ends, ok = _word_chars(cps, _NO_CPS, lengths, _lowered_words())
-    if not ok:  # a character beyond the table: the texts lower-cased first
-        low = "\n".join(texts).lower()
+    return strip_spans(joined, cps, starts, lengths)
+
+
+def strip_spans(
+    text: str, cps: U32, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]
+) -> list[str]:
+    """:func:`strip_text` of each part of ``text`` (``cps``: its code points) from ``starts`` of ``lengths``."""
+    chars, ends, ok = _word_chars(cps, _NO_CPS, starts, lengths, _lowered_words())
+    if not ok:  # a character beyond the table: the text lower-cased first
+        low = text.lower()
         if len(low) != len(cps):  # a character lower-cased into several
-            return [strip_text(t) for t in texts]
+            return [
+                strip_text(text[a : a + n]) for a, n in zip(starts.tolist(), lengths.tolist(), strict=True)
+            ]
         low_cps = np.frombuffer(low.encode("utf-32-le"), dtype=np.uint32)
-        chars, ends, ok = _word_chars(cps, low_cps, lengths, _lowered_words())
+        chars, ends, ok = _word_chars(cps, low_cps, starts, lengths, _lowered_words())
     out = chars.tobytes().decode("utf-32-le")
     bounds = ends.tolist()
     return [out[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
@@ -68,19 +79,18 @@ def strip_many(texts: list[str]) -> list[str]:
 
 @numba.njit(cache=True, nogil=True)
 def _word_chars(
-    cps: U32, low_cps: U32, lengths: npt.NDArray[np.int64], lowered: U32
+    cps: U32, low_cps: U32, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64], lowered: U32
 ) -> tuple[U32, npt.NDArray[np.int64], bool]:
-    """The lower-cased word characters of texts of the given lengths laid end to end in ``cps``, one separator
-    apart, and where each text's start in them (one more entry, the end). The lower case is ``low_cps`` where
+    """The lower-cased word characters of the parts of ``cps`` from ``starts`` of ``lengths``, one after the
+    other, and where each part's start in them (one more entry, the end). The lower case is ``low_cps`` where
     given, else ``lowered`` (:func:`_lowered_words`); without ``low_cps``, a code point the table cannot answer
     stops the pass (the flag is false)."""
-    chars = np.empty(len(cps), dtype=np.uint32)
+    chars = np.empty(int(lengths.sum()), dtype=np.uint32)
     ends = np.zeros(len(lengths) + 1, dtype=np.int64)
     given = len(low_cps) > 0
     m = 0
-    at = 0
     for t in range(len(lengths)):
-        for j in range(at, at + lengths[t]):
+        for j in range(starts[t], starts[t] + lengths[t]):
             c = _lower_word(cps, low_cps, given, lowered, j)
             if c == _MULTI:
                 return chars[:0], ends, False
@@ -88,7 +98,6 @@ def _word_chars(
                 chars[m] = c
                 m += 1
         ends[t + 1] = m
-        at += lengths[t] + 1
     return chars[:m], ends, True
 
 

@@ -19,7 +19,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from pipelines.minhash import _P, _mix1, content_lines, gram_hashes, strip_many
+from pipelines.minhash import _P, _mix1, content_lines, gram_hashes, strip_many, strip_spans
 
 MIN_IDF = 7.0  # dictionary words more common than this are not salient
 QUOTED_IDF = 12.0
@@ -354,36 +354,62 @@ def story_terms(
     return story_terms_many([(title, text, lines)])[0]
 
 
+def _lead_strings(
+    scans: list[str], title_lens: list[int], head_lens: list[int]
+) -> tuple[list[str], list[str], list[int], list[str]]:
+    """From each article's scan text (title, line break, start of the body) and the lengths of its title and of
+    its body's start: the stripped titles, the stripped starts of the bodies, and the article and the stripped
+    form of every quoted name; one encoding and one compiled pass for all of them."""
+    joined = "".join(scans)
+    n = len(scans)
+    try:
+        cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:  # lone surrogates
+        found = [_quoted_names_re(t) for t in scans]
+        heads = [t[:a] for t, a in zip(scans, title_lens, strict=True)]
+        heads += [t[a + 1 : a + 1 + b] for t, a, b in zip(scans, title_lens, head_lens, strict=True)]
+        stripped = strip_many(heads + [name for names in found for name in names])
+        return (
+            stripped[:n],
+            stripped[n : 2 * n],
+            [i for i, names in enumerate(found) for _ in names],
+            stripped[2 * n :],
+        )
+    lengths = np.fromiter(map(len, scans), dtype=np.int64, count=n)
+    starts = np.cumsum(lengths) - lengths
+    spans, counts = _quoted_spans(cps, lengths)
+    name_doc = np.repeat(np.arange(n, dtype=np.int64), counts)
+    tl = np.asarray(title_lens, dtype=np.int64)
+    part_starts = np.concatenate([starts, starts + tl + 1, starts[name_doc] + spans[:, 0]])
+    part_lens = np.concatenate([tl, np.asarray(head_lens, dtype=np.int64), spans[:, 1] - spans[:, 0]])
+    stripped = strip_spans(joined, cps, part_starts, part_lens)
+    return stripped[:n], stripped[n : 2 * n], name_doc.tolist(), stripped[2 * n :]
+
+
 def story_terms_many(
     articles: list[tuple[str, str, list[str] | None]],
 ) -> list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]]]:
     """:func:`story_terms` of each (title, text, lines), the dictionary looked up once for all of them."""
-    heads: list[str] = []  # per article: title, then the start of the body
-    scans: list[str] = []
+    scans: list[str] = []  # per article: its title, a line break, the start of its body
+    title_lens: list[int] = []
+    head_lens: list[int] = []
     days: list[tuple[int, int, int]] = []
     for i, (title, text, lines) in enumerate(articles):
         if lines is None:
             lines = content_lines(text)
         body = "\n".join(lines) or text
-        heads.append(title)
-        heads.append(body[: LEAD_CHARS * 2])
-        scans.append(title + "\n" + body[:QUOTED_SCAN])
-        days.extend((i, month, day) for month, day in day_mentions(title + "\n" + body[: LEAD_CHARS * 2]))
-    names: list[str] = []
-    name_doc: list[int] = []
-    for i, found in enumerate(quoted_names_many(scans)):
-        names.extend(found)
-        name_doc.extend([i] * len(found))
-    stripped = strip_many(heads + names)
-    dtitles = stripped[0 : 2 * len(articles) : 2]
+        scan = title + "\n" + body[:QUOTED_SCAN]
+        scans.append(scan)
+        title_lens.append(len(title))
+        head_lens.append(min(len(body), LEAD_CHARS * 2))
+        days.extend((i, month, day) for month, day in day_mentions(scan[: len(title) + 1 + head_lens[-1]]))
+    dtitles, dheads, name_doc, phrases = _lead_strings(scans, title_lens, head_lens)
     title_lens = [len(t) for t in dtitles]
-    leads = [
-        t + "|" + b[:LEAD_CHARS] for t, b in zip(dtitles, stripped[1 : 2 * len(articles) : 2], strict=True)
-    ]
+    leads = [t + "|" + b[:LEAD_CHARS] for t, b in zip(dtitles, dheads, strict=True)]
     # extra terms of each article: its quoted names, then its day mentions
     extra: list[tuple[int, int, float]] = [
         (i, _phrase_int(phrase) & ~1, QUOTED_IDF)
-        for i, phrase in zip(name_doc, stripped[2 * len(articles) :], strict=True)
+        for i, phrase in zip(name_doc, phrases, strict=True)
         if len(phrase) >= 2
     ]
     extra.extend((i, _phrase_int(f"{month}月{day}日") | 1, DAY_IDF) for i, month, day in days)

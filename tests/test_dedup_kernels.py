@@ -370,7 +370,7 @@ def test_segment_many_matches_reference(size: int) -> None:
 @pytest.mark.parametrize("size", [1, 3, 50, 1200])
 def test_story_terms_many_matches_reference(size: int) -> None:
     rng = random.Random(size)
-    titles = ["", "科创中国“科技创新”1月18日", "《三年行动计划》发布", "Abc 12月3日 x"]
+    titles = ["", "科创中国“科技创新”1月18日", "《三年行动计划》发布", "Abc 12月3日 x", "İ“\ud800科技”3月1日"]
     articles: list[tuple[str, str, list[str] | None]] = []
     for _ in range(size):
         text = rng.choice(TEXTS)
