@@ -483,6 +483,26 @@ def test_word_features_are_jieba_words_of_the_chinese_runs() -> None:
         assert features(text, with_words=True) == ngrams(text) + words(text)
 
 
+def test_segment_is_jiebas_dictionary_cut() -> None:
+    import jieba
+
+    from pipelines.classify_linear import segment
+
+    runs = [
+        "",
+        "芯",
+        "新型芯片研发取得突破",
+        "南京市长江大桥",
+        "结婚的和尚未结婚的",
+        "研究生命起源",
+        "䶮龘靐齉爩鱻麤",  # characters the dictionary does not know
+        "基于深度学习的遥感图像分类方法研究表明卷积神经网络显著提高了识别精度" * 40,
+    ]
+    for run in runs:
+        expected = [w for w in jieba.cut(run, HMM=False) if len(w) > 1]
+        assert segment(run) == expected
+
+
 def test_linear_head_with_words_matches_its_training_library(tmp_path: Path) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
