@@ -267,11 +267,6 @@ def _decode_codepoints(cps: U32) -> str:
     return cps.tobytes().decode("utf-32-le", "surrogatepass")
 
 
-def _classes(cps: U32, table: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-    """``table`` of each code point (code points beyond the BMP are in no class)."""
-    return table[np.minimum(cps, np.uint32(0xFFFF))]
-
-
 def dedup_text(text: str, *, normalized: bool = False, lines: list[str] | None = None) -> str:
     """The form of a text that duplicates are compared on.
 

@@ -201,25 +201,6 @@ class _WordTable:
         tags[tags == 0] = 1
         return tags
 
-    def lookup(self, h: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-        """Positions in ``h`` that are words (ascending), and their idf."""
-        slot = (h >> self.shift).astype(np.intp)
-        tags = self._tags(h)
-        pending = np.arange(len(h))
-        found: list[npt.NDArray[np.intp]] = []
-        for _ in range(self.max_probe):
-            if not len(pending):
-                break
-            k = self.tags[slot[pending]]
-            hit = k == tags[pending]
-            found.append(pending[hit])
-            pending = pending[~hit & (k != 0)]
-            slot[pending] = (slot[pending] + 1) & self.mask
-        if not found:
-            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
-        at = np.sort(np.concatenate(found))
-        return at, self.idf[slot[at]]
-
 
 @lru_cache(maxsize=1)
 def _dictionary() -> _WordTable:
