@@ -436,18 +436,34 @@ def _lookup(
     if not len(table) or not len(keys):
         return np.zeros(0, dtype=np.intp), vals[:0]
     order = np.argsort(keys)  # searching in key order walks the table once: far fewer cache misses
-    keys = keys[order]
+    at, found = _lookup_sorted_keys(table, vals, keys[order])
+    return order[at], found
+
+
+@numba.njit(cache=True, nogil=True)
+def _lookup_sorted_keys(
+    table: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32], keys: npt.NDArray[np.uint64]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]]:  # pragma: no cover - compiled
+    """:func:`_lookup` of ascending ``keys``: each key's first entry found by galloping from the previous key's,
+    its run read from there."""
     lo = _search(table, keys, False)
-    hi = _search(table, keys, True)
-    counts = hi - lo
-    total = int(counts.sum())
-    if not total:
-        return np.zeros(0, dtype=np.intp), vals[:0]
-    nz = np.flatnonzero(counts)
-    runs = counts[nz]
-    # every index in [lo, hi) of every key, without a Python loop
-    offsets = np.repeat(lo[nz] - np.concatenate(([0], np.cumsum(runs)[:-1])), runs)
-    return order[np.repeat(nz, runs)], vals[offsets + np.arange(total)]
+    total = 0
+    for i in range(len(keys)):
+        j = lo[i]
+        while j < len(table) and table[j] == keys[i]:
+            j += 1
+        total += j - lo[i]
+    at = np.empty(total, dtype=np.intp)
+    found = np.empty(total, dtype=np.uint32)
+    n = 0
+    for i in range(len(keys)):
+        j = lo[i]
+        while j < len(table) and table[j] == keys[i]:
+            at[n] = i
+            found[n] = vals[j]
+            n += 1
+            j += 1
+    return at, found
 
 
 @dataclass
