@@ -365,9 +365,7 @@ class _TermMap(_MultiMap):
 
 
 @numba.njit(cache=True, nogil=True)
-def _search(
-    table: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64], right: bool
-) -> npt.NDArray[np.intp]:  # pragma: no cover - compiled
+def _search(table: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64], right: bool) -> npt.NDArray[np.intp]:
     """``np.searchsorted(table, keys, side="right" if right else "left")``, galloping from the previous key's
     place: for keys in (nearly) ascending order each search reads a few neighbouring entries of ``table`` instead
     of a binary search over all of it."""
@@ -443,7 +441,7 @@ def _lookup(
 @numba.njit(cache=True, nogil=True)
 def _lookup_sorted_keys(
     table: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32], keys: npt.NDArray[np.uint64]
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]]:  # pragma: no cover - compiled
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]]:
     """:func:`_lookup` of ascending ``keys``: each key's first entry found by galloping from the previous key's,
     its run read from there."""
     lo = _search(table, keys, False)
@@ -596,9 +594,7 @@ def _verify(
     other_sizes: npt.NDArray[np.int64],
     other_fps: npt.NDArray[np.uint64],
     other_rows: npt.NDArray[np.intp],
-) -> tuple[
-    npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]
-]:  # pragma: no cover - compiled
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """For each pair (``rows[i]`` of the first signature matrix, ``other_rows[i]`` of the second): estimated
     Jaccard, same fingerprint, near-duplicate (as :func:`_near`)."""
     n, width = len(rows), sigs.shape[1]
@@ -640,7 +636,7 @@ def _chain_add(
     prefixes: npt.NDArray[np.uint64],
     code: int,
     val: int,
-) -> None:  # pragma: no cover - compiled
+) -> None:
     """Append (prefix | code, val) for each term prefix to the newest entries (``n`` of them so far)."""
     mask = np.uint64((1 << _CHAIN_BITS) - 1)
     for i in range(len(prefixes)):
@@ -670,7 +666,7 @@ def _story_best(
     marks: npt.NDArray[np.uint8],
     self_slot: int,
     day: int,
-) -> int:  # pragma: no cover - compiled
+) -> int:
     """The slot :meth:`DedupIndex._story_match` chooses (-1: none) from the term entries of a document's salient
     terms: per term, ``ranges`` (:meth:`_TermMap.ranges`) into the main (``vals``) and recent (``rvals``) tables,
     its key prefix (for the newest entries, chained as :func:`_chain_add` made them) and whether it is a day
@@ -748,7 +744,7 @@ def _salient_order(
     is_day: npt.NDArray[np.bool_],
     sketch: npt.NDArray[np.uint16],
     n_added: int,
-) -> npt.NDArray[np.intp]:  # pragma: no cover - compiled
+) -> npt.NDArray[np.intp]:
     """:meth:`DedupIndex._salient` over the candidate terms' weights, sketch cells and day flags."""
     score = score.copy()
     if n_added >= 200:
@@ -766,9 +762,7 @@ def _salient_order(
 
 
 @numba.njit(cache=True, nogil=True)
-def _count_lines(
-    counts: npt.NDArray[np.uint8], cells: npt.NDArray[np.intp]
-) -> npt.NDArray[np.intp]:  # pragma: no cover - compiled
+def _count_lines(counts: npt.NDArray[np.uint8], cells: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
     """Count a document's distinct line cells once each (saturating); the cells that reached BOILERPLATE_MIN."""
     cells = np.unique(cells)
     crossed = np.empty(len(cells), dtype=np.intp)
@@ -784,9 +778,7 @@ def _count_lines(
 
 
 @numba.njit(cache=True, nogil=True)
-def _count_terms(
-    sketch: npt.NDArray[np.uint16], r0: npt.NDArray[np.intp], r1: npt.NDArray[np.intp]
-) -> None:  # pragma: no cover - compiled
+def _count_terms(sketch: npt.NDArray[np.uint16], r0: npt.NDArray[np.intp], r1: npt.NDArray[np.intp]) -> None:
     """Count a document's salient terms in the document-frequency sketch (saturating)."""
     for row, cells in ((0, r0), (1, r1)):
         before = np.empty(len(cells), dtype=np.uint16)
