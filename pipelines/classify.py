@@ -122,7 +122,11 @@ class Classification:
                 self.evidence.get("relevance", []),
             ),
         ]
+        # a sci-tech document's domains relative to its best one; an abstract that is not sci-tech: the model's
+        # probability of its domain (its score is that probability times the model's weight)
         best = max(self.domain_scores.values(), default=0.0) or 1.0
+        if not self.scitech_relevant:
+            best = DOMAIN_MODEL_WEIGHT
         for d in self.domains:
             out.append(
                 Label(
@@ -839,7 +843,8 @@ def classify(
     if model_domain is None:
         model_domain = _domain_posterior(dhead, f"{title}\n{body}", feats)[0] if relevant else {}
     for d, p in model_domain.items():
-        if d in tax.domains and p > 0.2:
+        # an abstract that is not sci-tech shows every domain's probability: its domain is the model's guess
+        if d in tax.domains and (p > 0.2 or not relevant):
             dscore[d] += DOMAIN_MODEL_WEIGHT * p
             dev.setdefault(d, []).append((DOMAIN_MODEL_WEIGHT * p, f"model:{p:.2f}"))
     evidence["relevance"] = rel_ev

@@ -537,7 +537,12 @@ def test_a_research_abstract_keeps_its_domain_when_not_sci_tech() -> None:
     text = "本文通过对宋代诗词文献的考证，分析了文人雅集的社会功能，探讨了士大夫交游与文学风气的关系，研究表明雅集促进了诗歌的传播。"
     result = classify("", text)
     assert not result.scitech_relevant and result.content_type == "other"
-    assert len(result.domains) >= 1 and f"domain:{result.domains[0]}" in result.evidence
+    assert len(result.domains) >= 1
+    lead = result.domains[0]
+    assert any(e.startswith("model:") for e in result.evidence[f"domain:{lead}"])
+    # its confidence is the model's probability of that domain, not 1 for being the best of a weak lot
+    label = next(lab for lab in result.labels() if lab.name == f"domain:{lead}")
+    assert 0.0 < label.confidence < 0.5
     assert route({"id": "a", "title": "", "text": text}, result) == []  # no library entries
     # a short text that is not research writing still gets no domain
     news = classify(
