@@ -179,10 +179,13 @@ def _content_chars(
         start = m + 1 if any_kept else 0  # a line break before every kept line's characters but the first's
         m_line = start
         for j in range(begin, i):
-            cls = classes[min(cps[j], 0xFFFF)]
-            if cls == 1:
+            if _is_word(cps[j]):  # its own lower case
                 words += 1
-            elif cls == 2:
+                if not given:
+                    chars[m_line] = cps[j]
+                    m_line += 1
+                    continue
+            elif classes[min(cps[j], 0xFFFF)] == 2:
                 has_punct = True
             c = _lower_word(cps, low_cps, given, lowered, j)
             if c == _MULTI:

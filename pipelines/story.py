@@ -87,6 +87,9 @@ def _quoted_spans(
         i = 0
         while i < n:
             c = cps[base + i]
+            if not (c == 0x22 or c == 0x201C or 0x300A <= c <= 0x300E):  # no opening mark
+                i += 1
+                continue
             longest = 0
             if c == _OPEN:
                 longest = 40
