@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
+import numpy.typing as npt
+
 from crawlers.errors import ConfigError, TechscoutError
 from crawlers.items import Article
 from pipelines.classify_linear import LinearHead, fit_linear_head
@@ -163,6 +166,24 @@ class Classification:
 _ASCII_TERM = re.compile(r"^[\x00-\x7f]+$")
 
 
+def _pair_code(pair: str) -> int:
+    """Two characters as one integer (code points are below 2**21)."""
+    return (ord(pair[0]) << 21) | ord(pair[1])
+
+
+def prefix_positions(text: str, codes: npt.NDArray[np.int64]) -> list[int]:
+    """The positions ``i`` of ``text``, in order, where ``text[i:i + 2]`` is one of the pairs in ``codes``
+    (sorted :func:`_pair_code` values)."""
+    if len(text) < 2 or not len(codes):
+        return []
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
+    pairs = (points[:-1] << 21) | points[1:]
+    at = np.searchsorted(codes, pairs)
+    at[at == len(codes)] = 0
+    found: list[int] = np.flatnonzero(codes[at] == pairs).tolist()
+    return found
+
+
 class TermCounter:
     """Counts occurrences of a fixed vocabulary in a text in one pass: Chinese terms through an index on their
     first two characters (overlapping and nested terms all count: 科技 and 科技成果 in 科技成果), ASCII terms
@@ -182,6 +203,8 @@ class TermCounter:
             else:
                 by_prefix.setdefault(t[:2], []).append(t)
         self.by_prefix = {k: tuple(v) for k, v in by_prefix.items()}
+        # the prefixes as sorted pair codes: the positions where a term may start are found in numpy
+        self.prefix_codes = np.array(sorted(_pair_code(k) for k in self.by_prefix), dtype=np.int64)
         self.single = frozenset(single)
         self.ascii_re: re.Pattern[str] | None = None
         if ascii_terms:
@@ -193,14 +216,12 @@ class TermCounter:
         out: dict[str, int] = {}
         if not text:
             return out
-        get = self.by_prefix.get
+        by_prefix = self.by_prefix
         starts = text.startswith
-        for i in range(len(text) - 1):
-            bucket = get(text[i : i + 2])
-            if bucket is not None:
-                for t in bucket:
-                    if len(t) == 2 or starts(t, i):
-                        out[t] = out.get(t, 0) + 1
+        for i in prefix_positions(text, self.prefix_codes):
+            for t in by_prefix[text[i : i + 2]]:
+                if len(t) == 2 or starts(t, i):
+                    out[t] = out.get(t, 0) + 1
         if self.single:
             for ch in self.single:
                 n = text.count(ch)

@@ -549,3 +549,40 @@ def test_a_research_abstract_keeps_its_domain_when_not_sci_tech() -> None:
         "", "球队在主场比赛中获胜，球迷欢呼，主教练赛后表示球员发挥出色，下一场比赛将在周末进行。"
     )
     assert not news.scitech_relevant and news.domains == []
+
+
+def _count_reference(counter: TermCounter, text: str) -> dict[str, int]:
+    """Term counting position by position, the plain form of ``TermCounter.count``."""
+    out: dict[str, int] = {}
+    for i in range(len(text) - 1):
+        for t in counter.by_prefix.get(text[i : i + 2], ()):
+            if len(t) == 2 or text.startswith(t, i):
+                out[t] = out.get(t, 0) + 1
+    for ch in counter.single:
+        if text.count(ch):
+            out[ch] = text.count(ch)
+    if counter.ascii_re is not None:
+        for m in counter.ascii_re.finditer(text.lower()):
+            out[counter.ascii_map[m.group(0)]] = out.get(counter.ascii_map[m.group(0)], 0) + 1
+    return out
+
+
+def test_term_counting_matches_the_position_by_position_reference() -> None:
+    from pipelines.classify import _compiled
+
+    counter = _compiled(load_taxonomy()).counter
+    texts = [
+        "",
+        "科",
+        "科技",
+        "技科",
+        "5G网络😀科技成果\ud800科技成果转化，人工智能AI芯片",
+        "陕西省西安市科技厅发布科技成果转化政策，" * 300,
+        "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(5000)),
+    ]
+    texts += [json.dumps(e, ensure_ascii=False) for e in _examples()]
+    for text in texts:
+        assert list(counter.count(text).items()) == list(_count_reference(counter, text).items())
+    small = TermCounter(["科技", "科技成果", "成果", "AI", "芯"])
+    assert small.count("科技成果科技") == {"科技": 2, "科技成果": 1, "成果": 1}
+    assert TermCounter([]).count("科技") == {}
