@@ -334,11 +334,10 @@ class _TermMap(_MultiMap):
         )
         return sum(int(a.nbytes) for a in tables)
 
-    def ranges(self, terms: npt.NDArray[np.uint64], days: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
-        """Where the entries a document can join a story with are in the two sorted tables, per term (the
-        term's document published on the day in ``days``): in the main table the window's and the undated
-        entries' first ends, then their last ends; then the same in the recent table."""
-        prefix = _term_prefix(terms)
+    def ranges(self, prefix: npt.NDArray[np.uint64], days: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+        """Where the entries a document can join a story with are in the two sorted tables, per term (given by
+        its :func:`_term_prefix`; the term's document published on the day in ``days``): in the main table the
+        window's and the undated entries' first ends, then their last ends; then the same in the recent table."""
         undated = days == _NODAY
         lo = np.where(undated, 0, np.clip(days - STORY_DAYS - _DAY_BASE, 1, _DAY_MAX)).astype(np.uint64)
         hi = np.where(undated, _DAY_MAX, np.clip(days + STORY_DAYS - _DAY_BASE, 1, _DAY_MAX)).astype(
@@ -347,8 +346,8 @@ class _TermMap(_MultiMap):
         ulo = undated.astype(np.uint64)  # an undated document's window holds the undated entries: none more
         bounds = (prefix | lo, prefix | ulo, prefix | hi, prefix)
         sides: tuple[Literal["left", "right"], ...] = ("left", "left", "right", "right")
-        out = np.zeros((len(terms), 8), dtype=np.intp)
-        if not len(terms):
+        out = np.zeros((len(prefix), 8), dtype=np.intp)
+        if not len(prefix):
             return out
         order = np.argsort(prefix)  # searching in key order walks the table once
         for base, table in ((0, self.keys), (4, self.rkeys)):
@@ -648,6 +647,25 @@ def _chain_add(
         head[h] = e
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _tally(
+    s: np.int64,
+    mark: int,
+    counts: npt.NDArray[np.int32],
+    marks: npt.NDArray[np.uint8],
+    touched: npt.NDArray[np.int64],
+    n: int,
+) -> int:
+    """Count one entry of slot ``s`` (a day mention's: ``mark`` 1); a slot counted for the first time joins the
+    ``n`` slots in ``touched``. The new ``n``."""
+    if counts[s] == 0:
+        touched[n] = s
+        n += 1
+    counts[s] += 1
+    marks[s] |= mark
+    return n
+
+
 @numba.njit(cache=True, nogil=True)
 def _story_best(
     vals: npt.NDArray[np.uint32],
@@ -694,12 +712,7 @@ def _story_best(
                 (ranges[i, base + 1], ranges[i, base + 3]),
             ):
                 for j in range(start, end):
-                    s = np.int64(table[j])
-                    if counts[s] == 0:
-                        touched[n] = s
-                        n += 1
-                    counts[s] += 1
-                    marks[s] |= mark
+                    n = _tally(np.int64(table[j]), mark, counts, marks, touched, n)
         if n_newest:
             p = prefixes[i]
             e = nhead[np.int64((p >> np.uint64(_DAY_BITS + 1)) & chain_mask)]
@@ -708,12 +721,7 @@ def _story_best(
                 if key & ~code_mask == p:
                     code = key & code_mask
                     if (lo <= code and code <= hi) or (with_undated and code == 0):
-                        s = np.int64(nvals[e])
-                        if counts[s] == 0:
-                            touched[n] = s
-                            n += 1
-                        counts[s] += 1
-                        marks[s] |= mark
+                        n = _tally(np.int64(nvals[e]), mark, counts, marks, touched, n)
                 e = nnext[e]
     found = np.sort(touched[:n])
     best, best_shared = -1, 0
@@ -1247,10 +1255,10 @@ class DedupIndex:
         flat = np.concatenate(terms) if terms else _NO_TERMS
         starts = np.cumsum([0] + [len(t) for t in terms]).tolist()
         days = np.repeat(np.asarray([p.day for p in preps], dtype=np.int64), [len(t) for t in terms])
-        ranges = self._terms.ranges(flat, days)
+        prefixes = _term_prefix(flat)
+        ranges = self._terms.ranges(prefixes, days)
         r0, r1 = _sketch_rows(flat)
         is_day = is_day_term(flat)
-        prefixes = _term_prefix(flat)
         for i, p in enumerate(preps):
             a, b = starts[i], starts[i + 1]
             p.term_ranges = ranges[a:b]
@@ -1428,18 +1436,18 @@ class DedupIndex:
         if len(top) == 0:
             return None
         is_day = prep.day_terms()[top]
+        prefixes = prep.term_prefixes()[top]
         day, table = prep.day, self._terms
         # only the entries of documents it can join: published within STORY_DAYS, or undated
         if prep.term_ranges is not None:  # found for the whole batch
             ranges = prep.term_ranges[top]
         else:
-            terms = prep.terms()[0][top]
-            ranges = table.ranges(terms, np.full(len(terms), day, dtype=np.int64))
+            ranges = table.ranges(prefixes, np.full(len(prefixes), day, dtype=np.int64))
         best = _story_best(
             table.vals,
             table.rvals,
             ranges,
-            prep.term_prefixes()[top],
+            prefixes,
             is_day,
             table.nkeys,
             table.nvals,
