@@ -15,7 +15,6 @@ See ``docs/scheduling.md``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
 import fcntl
@@ -36,10 +35,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from crawlers.errors import TechscoutError
-from crawlers.runner import format_summary
-from crawlers.settings import Settings
-from crawlers.sources import Source, load_sources, parse_schedule
+from core import clock
+from core.errors import SchedulerError, TechscoutError
+from core.paths import DataPaths
+from core.schedule import parse_schedule, period_of
+from core.settings import Settings
+from crawlers.sources import Source, load_sources
 
 log = logging.getLogger("techscout.scheduler")
 REPO = Path(__file__).resolve().parent
@@ -63,44 +64,11 @@ except OSError:  # not Linux: crawls are stopped by the service's own shutdown o
     _LIBC = None
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-class SchedulerError(TechscoutError):
-    """The scheduler cannot start (e.g. another one already runs on the same data directory)."""
-
-
 # --------------------------------------------------------------------------------------------------------------
 # pure helpers: schedules, backoff, adaptation
 # --------------------------------------------------------------------------------------------------------------
 def schedule_of(source: Source, settings: Settings) -> str:
     return source.schedule or settings.schedule
-
-
-def period_of(schedule: str) -> float:
-    """Seconds between two runs of a schedule (for a cron expression: between its next two fire times)."""
-    kind, value = parse_schedule(schedule)
-    if kind == "interval":
-        return float(value)
-    from apscheduler.triggers.cron import CronTrigger
-
-    trig = CronTrigger.from_crontab(str(value), timezone="Asia/Shanghai")
-    first = trig.get_next_fire_time(None, datetime.now(UTC))
-    second = trig.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
-    if first is None or second is None:
-        return 86400.0
-    return max(60.0, (second - first).total_seconds())
 
 
 def jitter_for(period: float) -> float:
@@ -126,7 +94,7 @@ def trigger_for(source: Source, settings: Settings, interval: float | None = Non
         day=day,
         month=month,
         day_of_week=day_of_week,
-        timezone="Asia/Shanghai",
+        timezone=clock.TZ,
         jitter=int(jitter_for(period_of(str(value)))),
     )
 
@@ -189,7 +157,7 @@ def job_signature(source: Source, settings: Settings, interval: float | None) ->
 # crawl state: JOBDIR and per-source locks
 # --------------------------------------------------------------------------------------------------------------
 def jobs_dir(settings: Settings) -> Path:
-    return settings.data_dir / "jobs"
+    return settings.paths.jobs
 
 
 def jobdir_state(path: Path) -> str:
@@ -327,7 +295,7 @@ def run_crawl(settings: Settings, source: str, *, stop: threading.Event | None =
             _record_killed(settings, source, jobdir, run_id)
         resumed = prepare_jobdir(jobdir)
         env = {**os.environ, **settings.as_env()}
-        started = _now()
+        started = clock.now_iso()
         log.info("crawl %s starting (run %s%s)", source, run_id, ", resuming" if resumed else "")
         # the crawl writes to a log file, not a pipe: it must be able to close properly after a service crash
         log_path = crawl_log(settings, source)
@@ -386,7 +354,7 @@ def run_crawl(settings: Settings, source: str, *, stop: threading.Event | None =
                 tail = _tail(log_path) or [f"exit status {proc.returncode}"]
                 record["errors"] = {"crawl-crashed": 1}
                 record["error_examples"] = {"crawl-crashed": [tail[0][-300:]]}
-        record.setdefault("finished", _now())
+        record.setdefault("finished", clock.now_iso())
         record["resumed"] = resumed
         record["launched"] = launched
         record["exited"] = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -419,7 +387,7 @@ def run_crawl(settings: Settings, source: str, *, stop: threading.Event | None =
 
 def crawl_log(settings: Settings, source: str) -> Path:
     """``<data>/logs/<source>.log``: the output of the source's latest crawl (the one before is kept as ``.1``)."""
-    path = settings.data_dir / "logs" / f"{source}.log"
+    path = settings.paths.crawl_log(source)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         path.replace(path.with_suffix(".log.1"))
@@ -513,7 +481,7 @@ def after_run(
         state = {
             "id": f"source:{source.name}",
             "source": source.name,
-            "updated": _now(),
+            "updated": clock.now_iso(),
             "last_status": record.get("status"),
             "failures": failures,
             "flagged": failures >= FLAG_AFTER,
@@ -645,10 +613,10 @@ class SchedulerService:
         _SERVICE = self
         self.stop_event.clear()
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{data / 'scheduler.sqlite'}")},
+            jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{DataPaths(data).scheduler}")},
             executors={"default": JobExecutor(max_workers=16)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
-            timezone="Asia/Shanghai",
+            timezone=clock.TZ,
         )
         self.scheduler.add_listener(
             self._on_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED | EVENT_JOB_ERROR
@@ -745,7 +713,7 @@ class SchedulerService:
         """Catch-up: a source whose last run is older than its period (beyond the misfire window) runs now."""
         if not state:
             return False
-        last = _parse(state.get("updated"))
+        last = clock.parse_time(state.get("updated"))
         period = float(state.get("interval") or period_of(schedule_of(source, self.settings)))
         return last is not None and (now - last).total_seconds() > period + MISFIRE_GRACE
 
@@ -778,7 +746,7 @@ class SchedulerService:
             job.modify(name=sig)
             job.reschedule(trigger_for(source, self.settings, state.get("interval")))
             job = self.scheduler.get_job(name)
-        until = _parse(state.get("backoff_until"))
+        until = clock.parse_time(state.get("backoff_until"))
         if (
             until is not None
             and job is not None
@@ -797,7 +765,7 @@ class SchedulerService:
             backend.put_record(
                 "meta",
                 "scheduler",
-                {"id": "scheduler", "pid": os.getpid(), "updated": _now(), "next_runs": next_runs},
+                {"id": "scheduler", "pid": os.getpid(), "updated": clock.now_iso(), "next_runs": next_runs},
             )
         finally:
             backend.close()
@@ -821,7 +789,7 @@ class SchedulerService:
 def source_status(settings: Settings, sources: list[Source]) -> dict[str, dict[str, Any]]:
     """Last run of each source (from the backend), the next run the scheduler planned, backoff and flags."""
     out: dict[str, dict[str, Any]] = {}
-    if settings.backend == "embedded" and not (settings.data_dir / "techscout.sqlite").exists():
+    if settings.backend == "embedded" and not (settings.paths.store).exists():
         return out
     backend = _open(settings)
     try:
@@ -845,66 +813,3 @@ def source_status(settings: Settings, sources: list[Source]) -> dict[str, dict[s
     return out
 
 
-def _start_web(settings: Settings) -> threading.Thread | None:
-    try:
-        from search.web.app import create_app
-    except ImportError:
-        return None
-    import uvicorn
-
-    app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="web", daemon=True)
-    thread.start()
-    print(f"web UI: http://{settings.host}:{settings.port}/", file=sys.stderr)
-    return thread
-
-
-def cli_run(args: argparse.Namespace, settings: Settings) -> int:
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # the service logs job events itself
-    sources = load_sources(settings.sources_path)
-    if not sources:
-        print(f"techscout: no enabled sources in {settings.sources_path}", file=sys.stderr)
-        return 1
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if args.once:
-        failed = 0
-        for s in sources:
-            record = run_crawl(settings, s.name)
-            after_run(settings, s, record)
-            print(format_summary(record | {"source": s.name}))
-            failed += record.get("status") in FAILED
-        print(f"{len(sources) - failed} of {len(sources)} sources crawled; see `techscout runs` for details")
-        return 0
-    service = SchedulerService(settings)
-
-    def _stop(signum: int, _frame: Any) -> None:
-        log.info("signal %s: stopping; running crawls finish their in-flight requests", signum)
-        service.stop_event.set()
-
-    def _reload(_signum: int, _frame: Any) -> None:
-        service.reload_event.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGHUP, _reload)
-    service.start()
-    if not getattr(args, "no_web", False):
-        _start_web(settings)
-    print(
-        f"scheduling {len(service.sources)} sources from {settings.sources_path}; data in {settings.data_dir}; "
-        "Ctrl-C stops",
-        file=sys.stderr,
-        flush=True,
-    )
-    try:
-        service.loop()
-    finally:
-        service.stop()
-    return 0

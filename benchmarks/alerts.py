@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crawlers.items import Article  # noqa: E402
+from core.items import Article  # noqa: E402
 from pipelines.normalize import normalize_text  # noqa: E402
 from search.alerts import match_subscriptions, naive_match, normalize_subscription  # noqa: E402
 from search.backends.embedded import EmbeddedBackend  # noqa: E402

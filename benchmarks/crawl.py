@@ -103,7 +103,7 @@ FULL = textwrap.dedent(
     """
     import json, resource, sys
     sys.path.insert(0, sys.argv[3])
-    from crawlers.settings import load_settings
+    from core.settings import load_settings
     from crawlers.sources import source_from_mapping
     from crawlers.runner import crawl
 

@@ -95,7 +95,7 @@ def sentence_pool() -> tuple[list[str], list[str]]:
 
 
 def make_articles(n: int, sentences: list[str], domains: list[str], seed: int = 7) -> list[Any]:
-    from crawlers.items import Article
+    from core.items import Article
 
     rng = random.Random(seed)
     out = []

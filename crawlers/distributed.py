@@ -46,8 +46,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from crawlers.errors import ConfigError, TechscoutError
-from crawlers.settings import Settings
+from core.errors import ConfigError, DistributedError
+from core.settings import Settings
 from crawlers.sources import Source
 from search.backends.base import UrlState
 
@@ -61,9 +61,6 @@ LEASE_SECONDS = (
 HEARTBEAT_SECONDS = 2.0  # how often a worker extends its leases and reaps expired ones
 GATE_ALLOWANCE = 0.1  # seconds added to a host's delay in the gate, for the time between claim and wire
 
-
-class DistributedError(TechscoutError):
-    """Redis could not be reached or the shared crawl state is inconsistent."""
 
 
 # --------------------------------------------------------------------------------------------------------------

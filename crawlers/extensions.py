@@ -6,7 +6,6 @@ import json
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +13,8 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from twisted.internet import task
 
+from core import clock
 from crawlers.health import rates_from_stats
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def stored_ids(crawler: Crawler) -> dict[str, list[str]]:
@@ -62,7 +58,7 @@ class CrawlReport:
         return ext
 
     def spider_opened(self, spider: Any) -> None:
-        self.started = _now()
+        self.started = clock.now_iso()
         self.t0 = time.monotonic()
         if self.progress:
             self._loop = task.LoopingCall(self.print_progress)
@@ -110,7 +106,7 @@ class CrawlReport:
             "id": self.run_id,
             "source": spider.name,
             "started": self.started,
-            "finished": _now(),
+            "finished": clock.now_iso(),
             "seconds": round(time.monotonic() - self.t0, 2),
             "finish_reason": reason,
             "bounded": bool(getattr(spider, "bounded", False)),

@@ -16,7 +16,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 
-from crawlers.items import Article
+from core.items import Article
 
 MIN_BODY_CHARS = 200
 FIELDS = ("date", "body", "title")

@@ -6,17 +6,14 @@ per crawl (a Twisted reactor cannot restart).
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import os
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
-from crawlers.settings import Settings
-from crawlers.sources import Source, load_sources
+from core.settings import Settings
+from crawlers.sources import Source
 
 
 def scrapy_settings(settings: Settings, source: Source, *, run_id: str, max_pages: int,
@@ -151,56 +148,3 @@ def warm_up() -> None:
     DedupIndex().add("warm-up", text, title=extraction.title, published=extraction.published)
 
 
-def format_summary(s: dict[str, Any]) -> str:
-    errors = s.get("errors", {})
-    err = ", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "none"
-    line = (
-        f"{s.get('source')}: {s.get('status')} — fetched {s.get('fetched', 0)}, new {s.get('new', 0)}, "
-        f"updated {s.get('updated', 0)}, unchanged {s.get('unchanged', 0)}, duplicates {s.get('duplicates', 0)}, "
-        f"known skipped {s.get('known_skipped', 0)}, errors: {err}"
-    )
-    if s.get("status") == "failed":
-        examples = s.get("error_examples", {})
-        first = next(iter(examples.items()), None)
-        if first:
-            line += f"\n  unreachable: {first[1][0]} ({first[0]})"
-    if s.get("bounded"):
-        line += "\n  page bound reached: raise max_pages to crawl deeper"
-    return line
-
-
-def cli_crawl(args: argparse.Namespace, settings: Settings) -> int:
-    sources = load_sources(settings.sources_path, names=args.names or None)
-    if not sources:
-        print(f"techscout: no enabled sources in {settings.sources_path}", file=sys.stderr)
-        return 1
-    if getattr(args, "enqueue", False):
-        from crawlers.worker import cli_enqueue
-
-        queued = cli_enqueue(settings, [s.name for s in sources], max_pages=args.max_pages, run_id=args.run_id)
-        print(json.dumps(queued, ensure_ascii=False) if args.json else
-              "\n".join(f"{q['source']}: crawl {q['run_id']} enqueued" for q in queued))
-        return 0
-    progress = not args.quiet and not args.json and sys.stderr.isatty()
-    if not args.quiet and not args.json:
-        print(f"crawling {len(sources)} source(s) into {settings.data_dir} …", file=sys.stderr)
-    summaries = crawl(
-        settings,
-        sources,
-        max_pages=args.max_pages,
-        run_id=args.run_id,
-        progress=progress,
-        jobdir=args.jobdir,
-    )
-    if args.json:
-        print(json.dumps(summaries, ensure_ascii=False, indent=2))
-    else:
-        for s in summaries:
-            print(format_summary(s))
-        total = {k: sum(int(s.get(k, 0)) for s in summaries) for k in ("fetched", "new", "updated", "duplicates")}
-        print(
-            f"total: fetched {total['fetched']}, new {total['new']}, updated {total['updated']}, "
-            f"duplicates {total['duplicates']}"
-        )
-    os.environ.pop("TECHSCOUT_RUN_ID", None)
-    return 0 if all(s.get("status") != "failed" for s in summaries) else 1

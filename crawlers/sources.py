@@ -6,9 +6,7 @@ meaning); the README's source table is checked against it by a test.
 
 from __future__ import annotations
 
-import argparse
 import difflib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,15 +15,15 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from crawlers.errors import SourceError
+from core.errors import SourceError
+from core.schedule import parse_schedule
 
 if TYPE_CHECKING:
-    from crawlers.settings import Settings
+    pass
 
 CONTENT_TYPES = ("policy", "news", "achievement", "demand", "talent", "event", "other")
 SELECTOR_KEYS = ("links", "next_page", "title", "body", "date", "author")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_INTERVAL = re.compile(r"^every\s+(\d+(?:\.\d+)?)\s*(s|m|h|d)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -102,24 +100,6 @@ class Source:
 def _type_names(types: tuple[type, ...]) -> str:
     names = {list: "a list", str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a mapping"}
     return " or ".join(names.get(t, t.__name__) for t in types)
-
-
-def parse_schedule(text: str) -> tuple[str, float | str]:
-    """``every 30m`` → ("interval", 1800.0); a 5-field cron expression → ("cron", text). Raises ValueError."""
-    text = text.strip()
-    m = _INTERVAL.match(text)
-    if m:
-        seconds = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2).lower()]
-        if seconds <= 0:
-            raise ValueError("interval must be positive")
-        return "interval", seconds
-    fields_ = text.split()
-    if len(fields_) == 5:
-        from apscheduler.triggers.cron import CronTrigger
-
-        CronTrigger.from_crontab(text)  # raises ValueError when invalid
-        return "cron", text
-    raise ValueError("expected a cron expression like '0 */2 * * *' or an interval like 'every 30m'")
 
 
 def source_from_mapping(data: Any, path: str = "<source>") -> Source:
@@ -238,31 +218,3 @@ def load_sources(path: str | Path, names: list[str] | None = None, include_disab
     return [s for s in sources if s.enabled or include_disabled]
 
 
-def cli_sources(args: argparse.Namespace, settings: Settings) -> int:
-    sources = load_sources(settings.sources_path, include_disabled=True)
-    if args.check:
-        print(f"{len(sources)} sources OK in {settings.sources_path}")
-        return 0
-    status: dict[str, dict[str, Any]] = {}
-    try:
-        from scheduler import source_status
-
-        status = source_status(settings, sources)
-    except Exception:  # the data directory may not exist yet; listing must still work
-        status = {}
-    if args.json:
-        out = []
-        for s in sources:
-            out.append(s.to_json() | {"schedule": s.schedule or settings.schedule} | status.get(s.name, {}))
-        print(json.dumps(out, ensure_ascii=False, indent=2))
-        return 0
-    for s in sources:
-        st = status.get(s.name, {})
-        flags = "" if s.enabled else " (disabled)"
-        flags += " (failing: backed off)" if st.get("flagged") else ""
-        flags += f" (extraction dropped: {', '.join(st['health_flags'])})" if st.get("health_flags") else ""
-        nxt = (st.get("next_run") or "-")[:19].replace("T", " ")
-        print(f"{s.name:28} {s.schedule or settings.schedule:16} {st.get('last_status', '-'):10} {nxt:19} {s.title}{flags}")
-        for u in s.start_urls:
-            print(f"{'':28} {u}")
-    return 0

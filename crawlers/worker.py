@@ -10,18 +10,15 @@ machines may run at once; a worker that dies loses nothing (its leased requests 
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import signal
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+from core.settings import Settings
 from crawlers import distributed as d
-from crawlers.settings import Settings
 from crawlers.sources import Source, load_sources
 from crawlers.spiders.generic import GenericSpider
 
@@ -362,44 +359,7 @@ class Worker:
         dfd.addBoth(done)
 
 
-def cli_worker(args: argparse.Namespace, settings: Settings) -> int:
-    """``techscout worker``: crawl from the shared frontier until stopped (or, with --until-idle, until no
-    crawl is left)."""
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in (
-        "scrapy.core.engine",
-        "scrapy.middleware",
-        "scrapy.extensions.logstats",
-        "scrapy.crawler",
-        "scrapy.addons",
-        "scrapy.utils.log",
-        "scrapy.extensions.telnet",
-        "scrapy.statscollectors",
-        "scrapy.spidermiddlewares",
-    ):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
-    logging.getLogger("scrapy.core.scraper").setLevel(logging.ERROR)  # dropped pages are counted, not printed
-    if not settings.redis_url:
-        from crawlers.errors import ConfigError
-
-        raise ConfigError(
-            "techscout worker needs redis_url (TECHSCOUT_REDIS_URL) to find the shared frontier"
-        )
-    worker = Worker(
-        settings, max_crawls=args.max_crawls, until_idle=args.until_idle, lease_seconds=args.lease_seconds
-    )
-    code = worker.run()
-    if getattr(args, "json", False):
-        print(json.dumps(worker.summaries, ensure_ascii=False, indent=2))
-    return code
-
-
-def cli_enqueue(
+def enqueue_crawls(
     settings: Settings, names: list[str], *, max_pages: int | None = None, run_id: str | None = None
 ) -> list[dict[str, str]]:
     """Enqueue crawls of the named sources (all enabled ones when none are named); one line per source."""

@@ -10,17 +10,15 @@ Two layers:
   shipped, trained on the public train splits; ``techscout classify --train FILE`` retrains it from labelled
   examples). It contributes a relevance log-odds and a domain posterior, reported in the evidence as ``model``.
 
-:func:`classify` is the pure function; :class:`ClassifyPipeline` applies it to :class:`~crawlers.items.Article`.
+:func:`classify` is the pure function; :class:`ClassifyPipeline` applies it to :class:`~core.items.Article`.
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import math
 import re
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,10 +30,10 @@ from urllib.parse import urlsplit
 import numpy as np
 import numpy.typing as npt
 
-from crawlers.errors import ConfigError, TechscoutError
-from crawlers.items import Article
+from core.errors import ConfigError, TechscoutError
+from core.items import Article
 from pipelines.classify_linear import LinearHead, fit_linear_head
-from pipelines.taxonomy import CONTENT_TYPES, NATIONAL, Taxonomy, load_taxonomy, taxonomy_for
+from pipelines.taxonomy import CONTENT_TYPES, NATIONAL, Taxonomy, load_taxonomy
 
 SHIPPED_MODEL = Path(__file__).parent / "data" / "classify_model.json.gz"
 MODEL_FILE_NAME = "classify_model.json.gz"  # a retrained model in the data directory replaces the shipped one
@@ -1041,23 +1039,6 @@ class ClassifyPipeline:
 # ----------------------------------------------------------------------------------------------------------
 # command line: techscout classify --jsonl FILE | --train FILE
 # ----------------------------------------------------------------------------------------------------------
-def _read_jsonl(path: str) -> Iterable[dict[str, Any]]:
-    fh = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
-    try:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}: line {n}: not JSON: {exc}") from None
-            if not isinstance(row, dict):
-                raise ConfigError(f"{path}: line {n}: expected a JSON object")
-            yield row
-    finally:
-        if fh is not sys.stdin:
-            fh.close()
-
 
 def classify_record(
     row: Mapping[str, Any], *, taxonomy: Taxonomy, model: Model | None | bool = True
@@ -1109,27 +1090,3 @@ def classify_record(
     }
 
 
-def cli_classify(args: argparse.Namespace, settings: Any) -> int:
-    """``techscout classify --jsonl FILE`` prints one JSON line per input; ``--train FILE`` retrains the model."""
-    taxonomy = taxonomy_for(settings)
-    if getattr(args, "train", None):
-        model = train_model(_read_jsonl(args.train), meta={"trained_from": str(args.train)})
-        out = (
-            Path(args.model_out)
-            if getattr(args, "model_out", None)
-            else Path(settings.data_dir) / MODEL_FILE_NAME
-        )
-        out.parent.mkdir(parents=True, exist_ok=True)
-        model.save(out)
-        info = {k: v for k, v in model.meta.items()}
-        info["model"] = str(out)
-        print(json.dumps(info, ensure_ascii=False))
-        return 0
-    if not getattr(args, "jsonl", None):
-        print("techscout classify: give --jsonl FILE (or - for stdin) or --train FILE", file=sys.stderr)
-        return 2
-    loaded = model_for(settings)
-    use: Model | bool = loaded if loaded is not None else False
-    for row in _read_jsonl(args.jsonl):
-        print(json.dumps(classify_record(row, taxonomy=taxonomy, model=use), ensure_ascii=False), flush=True)
-    return 0

@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
+from core import clock
 from pipelines.zhre import zc
 
-SHANGHAI = timezone(timedelta(hours=8))
+SHANGHAI = clock.CHINA_OFFSET
 _MIN_YEAR = 1990
 
 _CN_DIGITS = {"〇": 0, "零": 0, "○": 0, "Ｏ": 0, "O": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6,

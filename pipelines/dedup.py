@@ -19,16 +19,14 @@ earlier documents for a whole batch at once. :class:`DedupPipeline` is the Scrap
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import logging
 import math
 import sqlite3
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,8 +34,10 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from crawlers.errors import TechscoutError
-from crawlers.items import Article
+from core import clock
+from core.errors import DedupError, TechscoutError
+from core.items import Article
+from core.paths import DataPaths
 from pipelines.minhash import (
     NUM_PERM,
     band_keys,
@@ -70,12 +70,8 @@ SKETCH_BITS = 20
 SHORT_TEXT = 50  # dedup texts shorter than this are compared together with their headline
 BOILERPLATE_MIN = 3  # a line seen in this many clusters is site chrome: left out of signatures
 LINE_BITS = 20  # boilerplate line counters: 2**LINE_BITS bytes  # document-frequency sketch: 2 rows of 2**SKETCH_BITS counters
-CHINA = timezone(timedelta(hours=8))
+CHINA = clock.CHINA_OFFSET
 _NODAY = np.iinfo(np.int32).min
-
-
-class DedupError(TechscoutError):
-    """The duplicate index file could not be read or written."""
 
 
 @dataclass(frozen=True)
@@ -1629,7 +1625,7 @@ class DedupPipeline:
 
     def __init__(self, data_dir: str | Path, stats: Any = None, settings: Any = None) -> None:
         self.data_dir = Path(data_dir)
-        self.path = self.data_dir / "dedup.sqlite"
+        self.path = DataPaths(self.data_dir).dedup
         self.stats = stats
         self.settings = (
             settings  # techscout Settings (to open the store for a rebuild), if the crawl has them
@@ -1665,11 +1661,11 @@ class DedupPipeline:
     def _rebuild_from_store(self, index: DedupIndex) -> int:
         """Rebuild a lost duplicate index from the documents in the search backend."""
         try:
-            from crawlers.settings import load_settings
+            from core.settings import load_settings
             from search.backends import open_backend
 
             settings = self.settings or load_settings(data=str(self.data_dir))
-            if settings.backend == "embedded" and not (self.data_dir / "techscout.sqlite").exists():
+            if settings.backend == "embedded" and not (DataPaths(self.data_dir).store).exists():
                 return 0  # a new data directory: nothing to rebuild from
             backend = open_backend(settings)
         except (ImportError, TechscoutError) as exc:
@@ -1718,68 +1714,3 @@ class DedupPipeline:
             self.stats.inc_value("techscout/duplicates")
 
 
-# --------------------------------------------------------------------------------------------------------------
-# command line
-# --------------------------------------------------------------------------------------------------------------
-def _read_jsonl(path: str) -> Iterator[dict[str, Any]]:
-    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
-    try:
-        for n, line in enumerate(stream, 1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DedupError(f"{path}:{n}: not JSON: {exc}") from None
-            if not isinstance(doc, dict) or "id" not in doc:
-                raise DedupError(f'{path}:{n}: expected an object with an "id"')
-            yield doc
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
-
-
-_CLI_BATCH = 512
-
-
-def _print_results(docs: list[dict[str, Any]], results: list[DedupResult]) -> None:
-    for doc, result in zip(docs, results, strict=True):
-        out = {
-            "id": doc["id"],
-            "duplicate_of": result.duplicate_of,
-            "cluster_id": result.cluster_id,
-            "story_id": result.story_id,
-        }
-        print(json.dumps(out, ensure_ascii=False))
-    sys.stdout.flush()
-
-
-def cli_dedup(args: argparse.Namespace, settings: Any) -> int:
-    """``techscout dedup --jsonl FILE``: one line per input document with its duplicate, cluster and story."""
-    from crawlers.urls import host_of
-
-    index = DedupIndex()
-    try:
-        batch: list[dict[str, Any]] = []
-        for doc in _read_jsonl(args.jsonl):
-            url = str(doc.get("url") or "")
-            batch.append(
-                {
-                    "id": str(doc["id"]),
-                    "text": str(doc.get("text") or ""),
-                    "title": str(doc.get("title") or ""),
-                    "published": doc.get("published") or None,
-                    "url": url,
-                    "source": str(doc.get("source") or host_of(url)),
-                }
-            )
-            if len(batch) >= _CLI_BATCH:
-                _print_results(batch, index.add_many(batch))
-                batch = []
-    except DedupError:
-        _print_results(batch, index.add_many(batch))  # the lines before a bad one are answered
-        raise
-    except OSError as exc:
-        raise DedupError(f"{args.jsonl}: {exc}") from None
-    _print_results(batch, index.add_many(batch))
-    return 0

@@ -22,21 +22,17 @@ applies the same block valuation to lines.
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import re
-import sys
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
 from lxml import html as lxml_html
 
-from crawlers.errors import ExtractionError
-from crawlers.items import Article, Page, doc_id_for
+from core.errors import ExtractionError
+from core.items import Article, Page, doc_id_for
 from pipelines.attachments import ATTACHMENT_TYPES, find_attachments
 from pipelines.boilerplate import is_boilerplate
 from pipelines.bylines import find_author, find_editor, find_outlet
@@ -1233,76 +1229,6 @@ def no_body_reason(html: str, ext: Extraction) -> str:
     return ""
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# CLI: techscout extract PATH ... [--url URL] [--jsonl]
-# ---------------------------------------------------------------------------------------------------------------
-def _files(paths: list[str]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            out.extend(
-                sorted(
-                    x
-                    for x in path.rglob("*")
-                    if x.is_file() and x.suffix.lower() in (".html", ".htm", ".shtml", ".txt", ".xhtml")
-                )
-            )
-        elif path.is_file():
-            out.append(path)
-        else:
-            raise ExtractionError(f"no such file or directory: {p}")
-    return out
-
-
-def cli_extract(args: argparse.Namespace, settings: Any) -> int:
-    files = _files(list(args.paths))
-    for path in files:
-        body = path.read_bytes()
-        url = args.url or ""
-        if path.suffix.lower() == ".txt":
-            ext = clean_text_document(decode_html(body).text)
-        else:
-            ext = extract_bytes(body, url)
-            if ext.text:
-                spam = clean_spam(ext.title, ext.text)
-                if spam.found:
-                    ext.title, ext.text, ext.spam = spam.title, spam.text, spam.found
-                    ext.repairs.append("spam-removed")
-        if args.jsonl:
-            row = {
-                "id": path.stem,
-                "url": url,
-                "title": ext.title,
-                "text": ext.text,
-                "published": ext.published,
-                "author": ext.author,
-                "source": ext.outlet,
-                "language": ext.language,
-                "repairs": ext.repairs,
-                "spam": ext.spam,
-            }
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
-        else:
-            print(f"== {path}")
-            print(f"title:     {ext.title}")
-            print(f"published: {ext.published or '-'}")
-            print(
-                f"author:    {ext.author or '-'}    outlet: {ext.outlet or '-'}    language: {ext.language or '-'}"
-            )
-            if ext.repairs:
-                print(f"repairs:   {', '.join(ext.repairs)}")
-            if ext.spam:
-                print(f"spam:      {', '.join(ext.spam)}")
-            if ext.fields:
-                print(f"fields:    {json.dumps(ext.fields, ensure_ascii=False)}")
-            if ext.attachments:
-                print(f"attachments: {', '.join(a['name'] for a in ext.attachments)}")
-            preview = ext.text[:300].replace("\n\n", " ¶ ")
-            print(f"text ({len(ext.text)} chars): {preview}{'…' if len(ext.text) > 300 else ''}\n")
-    return 0
-
-
 __all__ = [
     "ATTACHMENT_TYPES",
     "ExtractPipeline",
@@ -1310,7 +1236,6 @@ __all__ = [
     "binary_kind",
     "clean_text_document",
     "clean_title",
-    "cli_extract",
     "extract_article",
     "extract_bytes",
 ]

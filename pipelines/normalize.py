@@ -10,7 +10,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-from crawlers.items import Article
+from core.items import Article
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # a CJK character followed by a parenthesised pinyin syllable: 為(wei) 協(xié) 發（fā）

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crawlers.items import Article
+from core.items import Article
 
 LIBRARIES = ("problem", "project", "talent")
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawlers.items import Article
+from core.items import Article
 from pipelines.zhre import zh
 
 _BRANDS = (

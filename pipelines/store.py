@@ -13,7 +13,7 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from crawlers.items import Article
+from core.items import Article
 from search.backends.base import Backend, UrlState
 
 

@@ -2,7 +2,7 @@
 
 The shipped file is ``pipelines/data/taxonomy.yaml``; a deployment replaces it with the ``taxonomy`` setting
 (``TECHSCOUT_TAXONOMY``). :func:`load_taxonomy` validates the file and reports errors as
-:class:`~crawlers.errors.ConfigError` naming the file and the key. Loaded taxonomies are cached by path and
+:class:`~core.errors.ConfigError` naming the file and the key. Loaded taxonomies are cached by path and
 modification time, so an edited file is picked up on the next load without restarting anything.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from crawlers.errors import ConfigError
+from core.errors import ConfigError
 
 SHIPPED_TAXONOMY = Path(__file__).parent / "data" / "taxonomy.yaml"
 CONTENT_TYPES = ("policy", "news", "achievement", "demand", "talent", "event", "other")

@@ -39,36 +39,33 @@ the repeat. Runs are serialised by a lock file in the data directory.
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import hashlib
-import json
 import math
 import re
-import sys
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
-from crawlers.errors import QueryError, TechscoutError
-from crawlers.items import Article
+from core import clock
+from core.errors import AlertsError, QueryError
+from core.items import Article
 from search import notify
 from search.query import Query, Term, parse_query
 from search.text import _phrase_tokens, highlight_words, index_tokens, query_words, snippet
 
 if TYPE_CHECKING:
-    from crawlers.settings import Settings
+    from core.settings import Settings
     from search.backends.base import Backend
     from search.query import Hit
 
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = clock.TZ
 FILTER_KEYS = ("content_type", "domains", "region", "source", "libraries")
 MODES = ("immediate", "digest")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -79,28 +76,6 @@ RETRY_BASE_S = 60.0  # first automatic retry after a failed run: 1 min, then 2, 
 RETRY_CAP_S = 6 * 3600.0
 CONFIG_ID = "alerts-config"
 CURSOR_ID = "alerts-cursor"
-
-
-class AlertsError(TechscoutError):
-    """A subscription is invalid or an alerts operation cannot be done."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def delivery_id(subscription_id: str, cluster_id: str) -> str:
@@ -219,7 +194,7 @@ def make_subscription(
         "notify": urls,
         "mode": mode,
         "digest_at": digest_at,
-        "created": _iso(created or _now()),
+        "created": clock.iso(created or clock.now()),
         "enabled": True,
     }
     return normalize_subscription(record)
@@ -227,7 +202,7 @@ def make_subscription(
 
 def add_subscription(backend: Backend, record: Mapping[str, Any]) -> dict[str, Any]:
     sub = normalize_subscription(record)
-    sub.setdefault("created", _iso(_now()))
+    sub.setdefault("created", clock.iso(clock.now()))
     backend.put_record("subscriptions", sub["id"], sub)
     return sub
 
@@ -242,8 +217,8 @@ def load_subscriptions(backend: Backend, now: datetime | None = None) -> list[di
             continue
         if not sub["enabled"]:
             continue
-        if _parse_time(sub.get("created")) is None:
-            sub["created"] = _iso(now or _now())
+        if clock.parse_time(sub.get("created")) is None:
+            sub["created"] = clock.iso(now or clock.now())
             backend.put_record("subscriptions", sub["id"], {**record, "created": sub["created"]})
         out.append(sub)
     return out
@@ -594,7 +569,7 @@ class RunSummary:
 @contextmanager
 def _run_lock(settings: Settings) -> Iterator[None]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.data_dir / "alerts.lock", "a+") as fh:
+    with open(settings.paths.alerts_lock, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -620,14 +595,14 @@ def _item(article: Article, words: Sequence[str], matched_terms: Sequence[str] =
 def _candidate_ids(backend: Backend, since_subs: datetime | None) -> tuple[list[str], dict[str, Any]]:
     """Documents stored or revised since the last run (``doc_ids=None``) and the cursor to save after."""
     cursor = backend.get_record("meta", CURSOR_ID) or {}
-    started = _now()
+    started = clock.now()
     conn_getter = getattr(backend, "_conn", None)
     if getattr(backend, "name", "") == "embedded" and callable(conn_getter):
         conn = conn_getter()
         last_rowid = int(cursor.get("rowid") or 0)
         rev_since = str(cursor.get("revised") or "")
         max_rowid = int(conn.execute("SELECT coalesce(max(rowid), 0) FROM documents").fetchone()[0])
-        floor = _iso(since_subs) if since_subs else ""
+        floor = clock.iso(since_subs) if since_subs else ""
         ids = [
             r[0]
             for r in conn.execute(
@@ -641,16 +616,16 @@ def _candidate_ids(backend: Backend, since_subs: datetime | None) -> tuple[list[
                 "SELECT DISTINCT doc_id FROM revisions WHERE at > ? AND at >= ?", (rev_since, floor)
             )
         ]
-        new_cursor = {"id": CURSOR_ID, "rowid": max_rowid, "revised": _iso(started - timedelta(seconds=2))}
+        new_cursor = {"id": CURSOR_ID, "rowid": max_rowid, "revised": clock.iso(started - timedelta(seconds=2))}
         return list(dict.fromkeys(ids)), new_cursor
     # any other backend: documents fetched since the cursor
-    since = _parse_time(cursor.get("fetched")) or since_subs
+    since = clock.parse_time(cursor.get("fetched")) or since_subs
     ids = []
     for art in backend.iter_articles():
-        fetched = _parse_time(art.fetched)
+        fetched = clock.parse_time(art.fetched)
         if since is None or (fetched is not None and fetched > since):
             ids.append(art.id)
-    return ids, {"id": CURSOR_ID, "fetched": _iso(started - timedelta(seconds=2))}
+    return ids, {"id": CURSOR_ID, "fetched": clock.iso(started - timedelta(seconds=2))}
 
 
 def _load_articles(backend: Backend, doc_ids: Sequence[str]) -> list[Article]:
@@ -664,8 +639,8 @@ def _load_articles(backend: Backend, doc_ids: Sequence[str]) -> list[Article]:
 
 def _eligible(sub: Mapping[str, Any], article: Article) -> bool:
     """Only documents fetched at or after the subscription's watermark (``created``)."""
-    created = _parse_time(sub.get("created"))
-    fetched = _parse_time(article.fetched)
+    created = clock.parse_time(sub.get("created"))
+    fetched = clock.parse_time(article.fetched)
     return created is None or fetched is None or fetched >= created
 
 
@@ -681,7 +656,7 @@ def _send_delivery(
 ) -> bool:
     """pending → send → sent | failed (with the next automatic retry time)."""
     record["state"] = "pending"
-    record["updated"] = _iso(_now())
+    record["updated"] = clock.iso(clock.now())
     backend.put_record("deliveries", record["id"], record)
     done = [k for k, v in (record.get("channels") or {}).items() if v == "sent"]
     outcome = notify.deliver(
@@ -696,7 +671,7 @@ def _send_delivery(
     )
     record["attempts"] = int(record.get("attempts") or 0) + outcome.attempts
     record["channels"] = outcome.channels
-    record["updated"] = _iso(_now())
+    record["updated"] = clock.iso(clock.now())
     if outcome.ok and urls:
         record["state"] = "sent"
         record["sent_at"] = record["updated"]
@@ -710,7 +685,7 @@ def _send_delivery(
         record["error"] = "; ".join(outcome.errors.values()) or "no notification URL"
         if failures < MAX_AUTO_RETRIES:
             delay = min(RETRY_CAP_S, RETRY_BASE_S * 2 ** (failures - 1))
-            record["next_attempt"] = _iso(now + timedelta(seconds=delay))
+            record["next_attempt"] = clock.iso(now + timedelta(seconds=delay))
         else:
             record["next_attempt"] = None  # only `techscout alerts retry` resends it now
         summary.failed += 1
@@ -757,7 +732,7 @@ def _resend(
 ) -> None:
     built = _message_for(backend, record)
     if built is None:
-        record.update(state="cancelled", updated=_iso(_now()), error="subscription deleted or disabled")
+        record.update(state="cancelled", updated=clock.iso(clock.now()), error="subscription deleted or disabled")
         backend.put_record("deliveries", record["id"], record)
         return
     message, urls = built
@@ -772,7 +747,7 @@ def _resend(
 def _due_retries(backend: Backend, now: datetime, force: bool) -> list[dict[str, Any]]:
     out = backend.list_records("deliveries", {"state": "pending"}, limit=100_000, newest_first=False)
     for rec in backend.list_records("deliveries", {"state": "failed"}, limit=100_000, newest_first=False):
-        due = _parse_time(rec.get("next_attempt"))
+        due = clock.parse_time(rec.get("next_attempt"))
         if force or (due is not None and due <= now):
             out.append(rec)
     return out
@@ -798,11 +773,11 @@ def _run_digests(
                 limit=100_000,
                 newest_first=False,
             )
-            if not r.get("digest") and (_parse_time(r.get("created")) or now) < slot
+            if not r.get("digest") and (clock.parse_time(r.get("created")) or now) < slot
         ]
         if not queued:
             continue
-        digest_id = delivery_id(sub["id"], "digest@" + _iso(slot))
+        digest_id = delivery_id(sub["id"], "digest@" + clock.iso(slot))
         if backend.get_record("deliveries", digest_id) is not None:
             continue
         weekday, _, _ = parse_digest_at(sub.get("digest_at"))
@@ -811,10 +786,10 @@ def _run_digests(
             "id": digest_id,
             "kind": "digest",
             "subscription": sub["id"],
-            "slot": _iso(slot),
+            "slot": clock.iso(slot),
             "period": period,
             "items": [r["id"] for r in queued],
-            "created": _iso(now),
+            "created": clock.iso(now),
             "attempts": 0,
         }
         backend.put_record("deliveries", digest_id, {**record, "state": "pending"})
@@ -843,7 +818,7 @@ def run_alerts(
     from search.backends import open_backend
 
     opts = options or RunOptions()
-    now = now or _now()
+    now = now or clock.now()
     own = backend is None
     store = backend or open_backend(settings)
     summary = RunSummary()
@@ -853,7 +828,7 @@ def run_alerts(
                 _resend(store, rec, settings, opts, now, summary)
             subs = load_subscriptions(store, now)
             summary.subscriptions = len(subs)
-            earliest = min((t for t in (_parse_time(s.get("created")) for s in subs) if t), default=None)
+            earliest = min((t for t in (clock.parse_time(s.get("created")) for s in subs) if t), default=None)
             new_cursor = None
             if doc_ids is None:
                 ids, new_cursor = _candidate_ids(store, earliest)
@@ -906,7 +881,7 @@ def _deliver_matches(
                 "cluster_id": cluster,
                 "doc_id": art.id,
                 "item": _item(art, words),
-                "created": _iso(now),
+                "created": clock.iso(now),
                 "attempts": 0,
             }
             if sub["mode"] == "digest":
@@ -964,7 +939,7 @@ def _deliver_needs(
                 "doc_id": art.id,
                 "item": _item(art, found, found),
                 "notify": urls,
-                "created": _iso(now),
+                "created": clock.iso(now),
                 "attempts": 0,
             }
             summary.needs += 1
@@ -984,7 +959,7 @@ def retry_deliveries(
     from search.backends import open_backend
 
     opts = options or RunOptions()
-    now = now or _now()
+    now = now or clock.now()
     own = backend is None
     store = backend or open_backend(settings)
     summary = RunSummary()
@@ -1029,150 +1004,5 @@ def delivery_log(backend: Backend, state: str | None = None, limit: int = 50) ->
 
 
 # ----------------------------------------------------------------------------------------------------------
-# CLI handlers: techscout alerts add|list|run|log|retry|needs (declared in cli.py)
 # ----------------------------------------------------------------------------------------------------------
-def _open(settings: Settings) -> Backend:
-    from search.backends import open_backend
 
-    return open_backend(settings)
-
-
-def cli_add(args: argparse.Namespace, settings: Settings) -> int:
-    filters = {
-        "content_type": args.types,
-        "domains": args.domains,
-        "region": args.regions,
-        "source": args.sources_filter,
-        "libraries": args.libraries,
-    }
-    record = make_subscription(
-        args.name,
-        args.query,
-        args.notify,
-        filters=filters,
-        owner=args.owner,
-        mode="digest" if args.digest else "immediate",
-        digest_at=args.digest,
-        min_relevance=args.min_relevance,
-        allow_private=settings.allow_private_urls,
-    )
-    backend = _open(settings)
-    try:
-        sub = add_subscription(backend, record)
-        hits = preview(settings, sub, args.preview, backend=backend) if args.preview > 0 else []
-    finally:
-        backend.close()
-    if args.json:
-        print(
-            json.dumps(
-                {"subscription": sub, "preview": [h.to_json() for h in hits]}, ensure_ascii=False, indent=2
-            )
-        )
-        return 0
-    print(
-        f"added subscription {sub['id']} ({sub['name']}): new matches from now on go to "
-        f"{', '.join(notify.redact(u) for u in sub['notify'])}"
-    )
-    if hits:
-        print("recent matches (not sent):")
-        for h in hits:
-            print(f"  {(h.published or '')[:10]:10}  {h.title[:60]}  {h.url}")
-    return 0
-
-
-def cli_list(args: argparse.Namespace, settings: Settings) -> int:
-    backend = _open(settings)
-    try:
-        subs = backend.list_records("subscriptions", limit=100_000, newest_first=False)
-    finally:
-        backend.close()
-    if args.json:
-        print(json.dumps(subs, ensure_ascii=False, indent=2))
-        return 0
-    if not subs:
-        print("no subscriptions (add one with `techscout alerts add`)")
-    for s in subs:
-        flt = " ".join(f"{k}={','.join(v)}" for k, v in (s.get("filters") or {}).items() if v)
-        when = s.get("mode") if s.get("mode") != "digest" else f"digest {s.get('digest_at')}"
-        state = "" if s.get("enabled", True) is not False else " (disabled)"
-        print(
-            f"{s['id']}  {s.get('name', '')}{state}  query={s.get('query', '')!r} {flt}  {when}  "
-            f"→ {', '.join(notify.redact(u) for u in s.get('notify') or [])}"
-        )
-    return 0
-
-
-def _print_summary(summary: Mapping[str, Any], as_json: bool) -> int:
-    if as_json:
-        print(json.dumps(summary, ensure_ascii=False, indent=2))
-    else:
-        keys = (
-            "considered",
-            "subscriptions",
-            "matched",
-            "sent",
-            "queued",
-            "digests",
-            "needs",
-            "already",
-            "resent",
-            "failed",
-        )
-        print(", ".join(f"{k} {summary.get(k, 0)}" for k in keys))
-        for err in summary.get("errors", [])[:20]:
-            print(f"  failed: {err}", file=sys.stderr)
-    return 1 if summary.get("failed") else 0
-
-
-def cli_run(args: argparse.Namespace, settings: Settings) -> int:
-    return _print_summary(run_alerts(settings), args.json)
-
-
-def cli_retry(args: argparse.Namespace, settings: Settings) -> int:
-    return _print_summary(retry_deliveries(settings, args.ids or None), args.json)
-
-
-def cli_log(args: argparse.Namespace, settings: Settings) -> int:
-    backend = _open(settings)
-    try:
-        rows = delivery_log(backend, args.state, args.limit)
-    finally:
-        backend.close()
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-        return 0
-    if not rows:
-        print("no deliveries yet")
-    for r in rows:
-        item = r.get("item") or {}
-        what = item.get("title") or (
-            f"digest of {len(r.get('items', []))}" if r.get("kind") == "digest" else ""
-        )
-        err = f"  error: {r['error']}" if r.get("state") == "failed" and r.get("error") else ""
-        print(
-            f"{r['id']}  {r.get('state', ''):9}  {r.get('kind', 'item'):6}  {r.get('updated') or r.get('created', '')}  "
-            f"tries {r.get('attempts', 0)}  {str(what)[:50]}{err}"
-        )
-    return 0
-
-
-def cli_needs(args: argparse.Namespace, settings: Settings) -> int:
-    backend = _open(settings)
-    try:
-        config = alerts_config(backend)
-        if args.notify:
-            config["need_notify"] = [
-                notify.check_notify_url(u, settings.allow_private_urls) for u in args.notify
-            ]
-            backend.put_record("meta", CONFIG_ID, config)
-    finally:
-        backend.close()
-    if args.json:
-        print(json.dumps(config, ensure_ascii=False, indent=2))
-    else:
-        urls = config.get("need_notify") or []
-        print(
-            "needs without an owner channel notify: "
-            + (", ".join(notify.redact(u) for u in urls) or "(nobody)")
-        )
-    return 0

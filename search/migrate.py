@@ -7,17 +7,13 @@ at the end it compares the counts of both sides.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from crawlers.errors import BackendError
 from search.backends.base import COLLECTIONS, Backend
 
 if TYPE_CHECKING:
-    from crawlers.settings import Settings
     from search.backends.embedded import EmbeddedBackend
 
 
@@ -133,67 +129,3 @@ def migrate(
     return report
 
 
-def _open_target(args: argparse.Namespace, settings: Settings) -> tuple[MigrationTarget, str]:
-    if args.to == "elasticsearch":
-        from search.backends.elastic import ElasticBackend
-
-        url = args.url or settings.elasticsearch_url
-        if not url:
-            raise BackendError("migrate --to elasticsearch needs --url (or the elasticsearch_url setting)")
-        prefix = args.prefix or settings.elasticsearch_prefix
-        return ElasticBackend(url, prefix=prefix), f"{url}/{prefix}"
-    from search.backends.embedded import EmbeddedBackend
-
-    if not args.path:
-        raise BackendError("migrate --to embedded needs --path FILE (the new SQLite file)")
-    return EmbeddedBackend(args.path), str(args.path)
-
-
-def cli_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    """``techscout migrate --to elasticsearch --url URL``: copy the embedded store, resumably, and verify."""
-    from search.backends.embedded import EmbeddedBackend
-
-    source = EmbeddedBackend(settings.data_dir / "techscout.sqlite")
-    target, location = _open_target(args, settings)
-    try:
-        report = migrate(
-            source,
-            target,
-            location=location,
-            batch_size=args.batch,
-            restart=args.restart,
-            progress=None if args.quiet else (lambda m: print(m, file=sys.stderr)),
-        )
-    finally:
-        target.close()
-        source.close()
-    print(f"{'what':<24} {'source':>10} {'target':>10}")
-    for key, n in report.source_counts.items():
-        print(f"{key:<24} {n:>10} {report.target_counts.get(key, 0):>10}")
-    if not report.ok:
-        print("techscout: migration incomplete: " + ", ".join(report.mismatches), file=sys.stderr)
-        return 1
-    return 0
-
-
-def cli_reindex(args: argparse.Namespace, settings: Settings) -> int:
-    """``techscout reindex``: rebuild the full-text index (embedded) or a new versioned index (Elasticsearch)."""
-    if settings.backend == "elasticsearch":
-        from search.backends.elastic import ElasticBackend
-
-        es = ElasticBackend.from_settings(settings)
-        try:
-            name = es.reindex()
-        finally:
-            es.close()
-        print(f"alias {es.alias} now points at {name}")
-        return 0
-    from search.backends.embedded import EmbeddedBackend
-
-    emb = EmbeddedBackend(settings.data_dir / "techscout.sqlite", check_tokenizer=False)
-    try:
-        n = emb.reindex()
-    finally:
-        emb.close()
-    print(f"reindexed {n} documents")
-    return 0

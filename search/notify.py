@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from crawlers.errors import TechscoutError
+from core.errors import UrlError
 
 TEMPLATES = Path(__file__).parent / "alerts_templates"
 DELIVERY_HEADER = "X-Techscout-Delivery"
@@ -34,9 +34,6 @@ HEADER_SCHEMES = frozenset({"mailto", "mailtos", "json", "jsons", "xml", "xmls",
 JSON_SCHEMES = frozenset({"json", "jsons"})
 HTTP_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms"})
 
-
-class NotifyError(TechscoutError):
-    """A notification URL is invalid or not allowed."""
 
 
 @dataclass
@@ -158,15 +155,15 @@ def check_notify_url(url: str, allow_private: bool = False) -> str:
 
     url = url.strip()
     if "://" not in url:
-        raise NotifyError(
+        raise UrlError(
             f"not a notification URL: {url!r} (e.g. mailto://user:pass@smtp.example.com, json://host/path)"
         )
     if apprise.Apprise.instantiate(url) is None:
-        raise NotifyError(f"unsupported or malformed notification URL: {redact(url)}")
+        raise UrlError(f"unsupported or malformed notification URL: {redact(url)}")
     if scheme_of(url) in HTTP_SCHEMES and not allow_private:
         host = urlsplit(url).hostname or ""
         if _is_private_host(host):
-            raise NotifyError(
+            raise UrlError(
                 f"webhook {redact(url)} is on a private or loopback address (set allow_private_urls to allow it)"
             )
     return url
@@ -196,7 +193,7 @@ def send_once(url: str, message: Message, *, allow_private: bool = False) -> tup
 
     try:
         check_notify_url(url, allow_private)
-    except NotifyError as exc:
+    except UrlError as exc:
         return False, str(exc)
     obj = apprise.Apprise()
     if not obj.add(url_for_delivery(url, message.delivery_id)):

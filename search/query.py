@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from crawlers.errors import QueryError
+from core.errors import QueryError
 
 FILTER_FIELDS = ("source", "content_type", "domains", "region", "libraries", "language", "cluster_id", "story_id")
 FACET_FIELDS = ("source", "content_type", "domains", "region", "libraries", "month")

@@ -12,10 +12,10 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
-from crawlers.errors import TechscoutError
+from core import clock
+from core.errors import UserError
 from search.backends.base import Backend
 
 ROLES = ("admin", "staff")
@@ -25,12 +25,6 @@ _N, _R, _P = 2**14, 8, 1
 TOKEN_PREFIX = "tsk_"
 
 
-class UserError(TechscoutError):
-    """A user or token could not be created or checked."""
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def hash_password(
@@ -67,7 +61,7 @@ def add_user(backend: Backend, name: str, password: str, role: str = "staff") ->
     if len(password) < 8:
         raise UserError("the password must have at least 8 characters")
     old = backend.get_record("users", name)
-    record = {"id": name, "name": name, "role": role, "created": (old or {}).get("created") or _now()}
+    record = {"id": name, "name": name, "role": role, "created": (old or {}).get("created") or clock.now_iso()}
     record |= hash_password(password)
     backend.put_record("users", name, record)
     return public_user(record)
@@ -105,7 +99,7 @@ def create_token(backend: Backend, name: str, role: str = "staff") -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     digest = token_hash(token)
     backend.put_record(
-        "tokens", digest, {"id": digest, "name": name, "role": role, "created": _now(), "prefix": token[:8]}
+        "tokens", digest, {"id": digest, "name": name, "role": role, "created": clock.now_iso(), "prefix": token[:8]}
     )
     return token
 

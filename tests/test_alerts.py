@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from crawlers.errors import TechscoutError
-from crawlers.items import Article
-from crawlers.settings import Settings, load_settings
+from core.errors import TechscoutError
+from core.items import Article
+from core.settings import Settings, load_settings
 from pipelines.normalize import normalize_text
 from search import notify
 from search.alerts import (

@@ -16,7 +16,7 @@ import pytest
 
 from search import users
 from search.backends.embedded import EmbeddedBackend
-from search.web.bench import build_demo_index, write_demo_sources
+from benchmarks.web import build_demo_index, write_demo_sources
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from crawlers.items import Article
+from core.items import Article
 from pipelines.classify import (
     Classification,
     ClassifyPipeline,
@@ -392,7 +392,7 @@ def test_pipeline_reads_the_taxonomy_setting(tmp_path: Path) -> None:
 
 def _cli(*args: str, stdin: str = "", cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(REPO / "cli.py"), "classify", *args],
+        [sys.executable, "-m", "cli", "classify", *args],
         input=stdin,
         text=True,
         capture_output=True,

@@ -14,7 +14,7 @@ import pytest
 from scrapy.exceptions import DropItem, NotConfigured
 
 import cli
-from crawlers.items import Article
+from core.items import Article
 from pipelines.dedup import DedupIndex, DedupPipeline, DedupResult, _search, cluster_head, dedup_article
 from pipelines.minhash import dedup_text, fingerprint, signature, similarity
 from pipelines.normalize import normalize_text

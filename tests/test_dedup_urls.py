@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawlers.items import doc_id_for
+from core.items import doc_id_for
 from crawlers.urls import canonical_url, identity_key
 
 SAME = [

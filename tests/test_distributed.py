@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from core.settings import load_settings
 from crawlers import distributed as d
-from crawlers.settings import load_settings
 from crawlers.sources import Source
 from tests.conftest import REPO, MockServer, run_cli, write_source
 

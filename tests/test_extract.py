@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from scrapy.exceptions import DropItem
 
-from crawlers.items import Article, Page, doc_id_for
+from core.items import Article, Page, doc_id_for
 from pipelines.attachments import attachment_text, find_attachments
 from pipelines.boilerplate import is_boilerplate
 from pipelines.bylines import parse_byline
@@ -535,7 +535,7 @@ def test_cli_extract_jsonl(tmp_path: Path) -> None:
     out = subprocess.run(
         [
             sys.executable,
-            str(REPO / "cli.py"),
+            "-m", "cli",
             "extract",
             str(tmp_path),
             "--jsonl",
@@ -571,13 +571,13 @@ def test_cli_extract_jsonl(tmp_path: Path) -> None:
 def test_cli_extract_summary_and_missing_path(tmp_path: Path) -> None:
     (tmp_path / "news.html").write_text(fixture("news.html"), encoding="utf-8")
     ok = subprocess.run(
-        [sys.executable, str(REPO / "cli.py"), "extract", str(tmp_path / "news.html")],
+        [sys.executable, "-m", "cli", "extract", str(tmp_path / "news.html")],
         capture_output=True, text=True, cwd=tmp_path, timeout=60,
     )  # fmt: skip
     assert ok.returncode == 0
     assert "title:     我国科学家研制出新型钙钛矿太阳能电池" in ok.stdout
     bad = subprocess.run(
-        [sys.executable, str(REPO / "cli.py"), "extract", str(tmp_path / "missing.html")],
+        [sys.executable, "-m", "cli", "extract", str(tmp_path / "missing.html")],
         capture_output=True, text=True, cwd=tmp_path, timeout=60,
     )  # fmt: skip
     assert bad.returncode == 2

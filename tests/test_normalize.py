@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawlers.items import Article
+from core.items import Article
 from pipelines.normalize import NormalizePipeline, normalize_text, strip_pinyin_annotations, to_simplified
 
 

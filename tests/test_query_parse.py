@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawlers.errors import QueryError
+from core.errors import QueryError
 from search.query import Clause, ParsedQuery, Query, Term, parse_query
 from search.text import fts_expression, index_tokens
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from crawlers.items import Article
+from core.items import Article
 from pipelines.classify import classify, classify_article
 from pipelines.route import RoutePipeline, Talent, extract_talents, route, route_article, talent_id
 

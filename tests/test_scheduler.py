@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 import scheduler
+from core.items import Article
+from core.schedule import period_of
+from core.settings import load_settings
 from crawlers.health import health_drops, rates_of
-from crawlers.items import Article
 from crawlers.middlewares import (
     RETRY_AFTER_TIMES,
     HostPacer,
@@ -25,7 +27,6 @@ from crawlers.middlewares import (
     crawl_delay_of,
     parse_retry_after,
 )
-from crawlers.settings import load_settings
 from crawlers.sources import source_from_mapping
 from tests.conftest import write_source
 
@@ -48,8 +49,8 @@ def test_interval_and_cron_triggers_have_jitter(tmp_path: Path) -> None:
     cron = source_from_mapping({"name": "b", "start_urls": ["http://b.cn/"], "schedule": "0 */2 * * *"})
     ctrig = scheduler.trigger_for(cron, settings)
     assert ctrig.jitter == 120 and "hour='*/2'" in str(ctrig)
-    assert scheduler.period_of("0 */2 * * *") == 7200
-    assert scheduler.period_of("0 7 * * *") == 86400
+    assert period_of("0 */2 * * *") == 7200
+    assert period_of("0 7 * * *") == 86400
     default = source_from_mapping({"name": "c", "start_urls": ["http://c.cn/"]})
     assert scheduler.trigger_for(default, settings).interval == timedelta(hours=6)
     assert scheduler.jitter_for(10) == 1.0

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from crawlers.settings import load_settings
+from core.settings import load_settings
 from tests.conftest import REPO, MockServer, run_cli, write_source
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.errors import ConfigError
-from crawlers.settings import SETTINGS, load_settings
+from core.errors import ConfigError
+from core.settings import SETTINGS, load_settings
 from tests.conftest import REPO, run_cli
 
 
@@ -31,14 +31,42 @@ def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
 def test_wrong_type_names_the_key(tmp_path: Path) -> None:
     conf = tmp_path / "techscout.toml"
     conf.write_text('max_pages = "lots"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"key 'max_pages'.*expected int"):
+    with pytest.raises(ConfigError, match=r"key 'max_pages'.*expected a whole number"):
         load_settings(config_file=conf, env={})
     with pytest.raises(ConfigError, match="TECHSCOUT_DELAY"):
         load_settings(env={"TECHSCOUT_DELAY": "soon"})
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('schedule = "every banana"', r"key 'schedule': expected a cron expression .* got 'every banana'"),
+        ("timeout = -1", r"key 'timeout': expected a number greater than 0"),
+        ("port = 8080.5", r"key 'port': expected a whole number for 'port', got 8080.5"),
+        ("port = 70000", r"key 'port': expected a port between 1 and 65535"),
+        ("delay = nan", r"key 'delay': expected a number"),
+        ('allow_private_urls = "maybe"', r"key 'allow_private_urls': expected true or false"),
+        ('log_level = "LOUD"', r"key 'log_level': expected one of DEBUG, INFO, WARNING, ERROR"),
+        ('redis_url = "localhost:6379"', r"key 'redis_url': expected a redis:// URL"),
+    ],
+)
+def test_every_value_is_checked_and_named(tmp_path: Path, line: str, expected: str) -> None:
+    conf = tmp_path / "techscout.toml"
+    conf.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=str(conf) + ": " + expected):
+        load_settings(config_file=conf, env={})
+
+
+def test_bad_value_stops_run_with_a_clear_error(tmp_path: Path) -> None:
+    conf = tmp_path / "techscout.toml"
+    conf.write_text('schedule = "every banana"\n', encoding="utf-8")
+    out = run_cli("run", "--once", "--no-web", "--config", str(conf), "--data", str(tmp_path / "d"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"{conf}: key 'schedule'" in out.stderr
+
+
 def test_bad_backend() -> None:
-    with pytest.raises(ConfigError, match="backend must be"):
+    with pytest.raises(ConfigError, match="TECHSCOUT_BACKEND: expected one of embedded, elasticsearch, opensearch"):
         load_settings(env={"TECHSCOUT_BACKEND": "mysql"})
 
 

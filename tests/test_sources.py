@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.errors import SourceError
-from crawlers.sources import SOURCE_KEYS, load_sources, parse_schedule
+from core.errors import SourceError
+from core.schedule import parse_schedule
+from crawlers.sources import SOURCE_KEYS, load_sources
 from tests.conftest import REPO, run_cli
 
 

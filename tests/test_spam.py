@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawlers.items import Article
+from core.items import Article
 from pipelines.spam import SpamPipeline, clean_spam, find_spam
 
 

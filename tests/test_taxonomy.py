@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from crawlers.errors import ConfigError
+from core.errors import ConfigError
 from pipelines.taxonomy import CONTENT_TYPES, SHIPPED_TAXONOMY, load_taxonomy, parse_taxonomy, taxonomy_for
 
 

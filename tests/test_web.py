@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cli import main as cli_main
-from crawlers.items import Article
-from crawlers.settings import load_settings
+from core.items import Article
+from core.settings import load_settings
 from search import users
 from search.backends.embedded import EmbeddedBackend
 from search.web.app import create_app, month_range, pages_around, query_from_params, validate_subscription
-from search.web.auth import UrlRejected, check_webhook_url, load_secret, read_session, sign_session
+from search.web.auth import UrlError, check_webhook_url, load_secret, read_session, sign_session
 
 PASSWORD = "correct horse 1"
 
@@ -495,7 +495,7 @@ def test_webhook_url_check() -> None:
         "http://printer.local/",
         "ftp://example.com/",
     ):
-        with pytest.raises(UrlRejected):
+        with pytest.raises(UrlError):
             check_webhook_url(url, resolve=False)
     assert check_webhook_url("https://8.8.8.8/hook", resolve=False) == "https://8.8.8.8/hook"
     assert check_webhook_url("http://127.0.0.1/x", allow_private=True) == "http://127.0.0.1/x"

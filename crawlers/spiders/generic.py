@@ -1,7 +1,7 @@
 """The generic spider: one instance per source.
 
 From the source's start URLs it reads list pages (with pagination), RSS/Atom feeds and sitemaps, follows the
-links that look like articles, and yields a :class:`~crawlers.items.Page` for each article page. It stays on the
+links that look like articles, and yields a :class:`~core.items.Page` for each article page. It stays on the
 source's hosts, obeys robots.txt (Scrapy's middleware), bounds pages and list depth so traps end, and skips
 articles it already knows (incremental) or asks for them conditionally (ETag / Last-Modified).
 """
@@ -17,7 +17,8 @@ import scrapy
 from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
-from crawlers.items import Page
+from core import clock
+from core.items import Page
 from crawlers.pagetype import looks_like_article_url, read_feed, read_page, read_sitemap, sniff_kind
 from crawlers.sources import Source
 from crawlers.urls import canonical_url
@@ -26,9 +27,6 @@ from search.backends.base import UrlState
 
 _BINARY_TYPES = re.compile(r"^(image|audio|video|font)/|application/(octet-stream|zip|x-rar|pdf|msword|vnd\.)", re.I)
 
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def error_kind(failure: Failure) -> str:
@@ -243,7 +241,7 @@ class GenericSpider(scrapy.Spider):
         if response.status == 304:
             state = self.known.get(canon)
             if state is not None:
-                state.fetched = _now()
+                state.fetched = clock.now_iso()
                 state.status = 304
                 self.touched.append(state)
             if self.crawler.stats:
@@ -297,7 +295,7 @@ class GenericSpider(scrapy.Spider):
             html=decoded.text,
             encoding=decoded.encoding,
             source=self.source.name,
-            fetched=_now(),
+            fetched=clock.now_iso(),
             headers=headers,
             etag=headers.get("etag", ""),
             last_modified=headers.get("last-modified", ""),

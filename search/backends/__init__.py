@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from crawlers.settings import Settings
+    from core.settings import Settings
     from search.backends.base import Backend
 
 

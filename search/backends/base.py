@@ -2,7 +2,7 @@
 
 A backend holds four kinds of data:
 
-* **documents** (:class:`~crawlers.items.Article`), full-text searchable with filters, facets and highlights;
+* **documents** (:class:`~core.items.Article`), full-text searchable with filters, facets and highlights;
 * **URL state** for incremental crawling: which article URLs a source has seen and their HTTP validators;
 * **records**: small JSON objects in named collections — crawl runs, library entries, subscriptions,
   deliveries, users, tokens, dedup state — each with a string id; the collection names are in
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from crawlers.items import Article
+from core.items import Article, UrlState
 from search.query import Query, SearchResult
 
 COLLECTIONS = (
@@ -33,18 +33,6 @@ COLLECTIONS = (
 )
 
 
-@dataclass
-class UrlState:
-    """What the crawler remembers about one article URL."""
-
-    url: str
-    source: str
-    doc_id: str = ""
-    etag: str = ""
-    last_modified: str = ""
-    content_hash: str = ""
-    fetched: str = ""  # ISO time of the last successful fetch
-    status: int = 0
 
 
 @dataclass

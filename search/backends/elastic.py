@@ -26,7 +26,6 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from elasticsearch.dsl import (
@@ -48,8 +47,9 @@ from elasticsearch.dsl import (
 )
 from elasticsearch.dsl.query import Query as EsQuery
 
-from crawlers.errors import BackendError, QueryError
-from crawlers.items import Article
+from core import clock
+from core.errors import BackendError, QueryError
+from core.items import Article
 from search.backends.base import COLLECTIONS, UpsertResult, UrlState
 from search.backends.embedded import _body_for_index, _revision, article_data, content_hash
 from search.query import FACET_FIELDS, Hit, ParsedQuery, Query, SearchResult, Term
@@ -58,7 +58,7 @@ from search.text import highlight_words, query_words, snippet
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
-    from crawlers.settings import Settings
+    from core.settings import Settings
 
 ANALYSES = ("ik", "smartcn", "cjk")
 RETRY_STATUS = (429, 502, 503, 504)
@@ -415,9 +415,6 @@ def bulk_write(
         )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
 
 def _url_id(url: str) -> str:
     return hashlib.sha1(url.encode("utf-8")).hexdigest()
@@ -604,7 +601,7 @@ class ElasticBackend:
     def upsert(self, articles: Sequence[Article], url_states: Sequence[UrlState] = ()) -> UpsertResult:
         """Documents first, then their URL states (two bulk requests: Elasticsearch has no transactions)."""
         result = UpsertResult()
-        now = _now()
+        now = clock.now_iso()
         existing = self._mget(self.alias, [a.id for a in articles], ["content_hash", "data"])
         actions: list[Action] = []
         for art in articles:
@@ -840,7 +837,7 @@ class ElasticBackend:
 
     def percolate(self, article: Article) -> list[str]:
         """Ids of the saved searches (``subscriptions`` records) that ``article`` matches."""
-        doc = article_source(article, content_hash(article), _now())
+        doc = article_source(article, content_hash(article), clock.now_iso())
         doc.pop("data")
         s = (
             Search()

@@ -15,13 +15,13 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crawlers.errors import BackendError
-from crawlers.items import Article
+from core import clock
+from core.errors import BackendError
+from core.items import Article
 from search.backends.base import COLLECTIONS, UpsertResult, UrlState
 from search.query import Hit, Query, SearchResult, Term, parse_query
 from search.text import (
@@ -35,7 +35,7 @@ from search.text import (
 )
 
 if TYPE_CHECKING:
-    from crawlers.settings import Settings
+    from core.settings import Settings
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -169,9 +169,6 @@ def article_data(article: Article) -> dict[str, Any]:
 
 _ARTICLE_FIELDS = tuple(Article.__dataclass_fields__)
 
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _body_for_index(article: Article) -> str:
@@ -490,7 +487,7 @@ class EmbeddedBackend:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EmbeddedBackend:
-        return cls(settings.data_dir / "techscout.sqlite")
+        return cls(settings.paths.store)
 
     # -- connection ---------------------------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -523,7 +520,7 @@ class EmbeddedBackend:
     def upsert(self, articles: Sequence[Article], url_states: Sequence[UrlState] = ()) -> UpsertResult:
         """One transaction; the batch is read with one query per 500 ids and written with ``executemany``."""
         result = UpsertResult()
-        now = _now()
+        now = clock.now_iso()
         with self._write() as conn:
             for part in _unique_runs(articles):
                 self._upsert_part(conn, part, now, result)
@@ -753,7 +750,7 @@ class EmbeddedBackend:
             facets, sampled = _facets(conn, plan, query.facets, n_docs)
         except sqlite3.OperationalError as exc:
             if "fts5" in str(exc) or "syntax" in str(exc):
-                from crawlers.errors import QueryError
+                from core.errors import QueryError
 
                 raise QueryError(f"cannot search for {query.text!r}: {exc}") from None
             raise BackendError(f"{self.path}: search failed: {exc}") from None

@@ -32,15 +32,15 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 from starlette.datastructures import QueryParams
 
-from crawlers.errors import QueryError, TechscoutError
-from crawlers.settings import Settings
+from core.errors import QueryError, TechscoutError
+from core.settings import Settings
 from search import users
 from search.backends.base import Backend
 from search.query import Query, SearchResult
 from search.web.auth import (
     COOKIE,
     SESSION_SECONDS,
-    UrlRejected,
+    UrlError,
     check_csrf,
     check_webhook_url,
     csrf_token,
@@ -757,7 +757,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             owner = old.get("owner", owner)
         try:
             record = validate_subscription(raw, owner, settings.allow_private_urls)
-        except (TechscoutError, UrlRejected) as exc:
+        except (TechscoutError, UrlError) as exc:
             return render(
                 request,
                 "subscriptions.html",
@@ -928,7 +928,7 @@ def _schema_type(schema: dict[str, Any]) -> str:
 
 def start_crawl(settings: Settings, name: str) -> subprocess.Popen[bytes]:
     """Start ``python -m cli crawl NAME --data DIR`` in the background; its output goes to ``<data>/logs``."""
-    logs = settings.data_dir / "logs"
+    logs = settings.paths.logs
     logs.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     log = open(logs / f"crawl-{name}-{stamp}.log", "ab")  # noqa: SIM115 - handed to the child process

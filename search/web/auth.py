@@ -21,21 +21,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawlers.errors import TechscoutError
+from core.errors import UrlError
+from core.paths import DataPaths
 
 COOKIE = "techscout_session"
 SESSION_SECONDS = 12 * 3600
 
-
-class UrlRejected(TechscoutError):
-    """A webhook URL is not acceptable."""
 
 
 def load_secret(secret_key: str, data_dir: Path) -> bytes:
     """``secret_key`` when set, else the key in ``<data dir>/secret_key`` (created with mode 0600)."""
     if secret_key:
         return secret_key.encode("utf-8")
-    path = data_dir / "secret_key"
+    path = DataPaths(data_dir).secret
     if path.exists():
         return path.read_text(encoding="ascii").strip().encode("ascii")
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -116,14 +114,14 @@ def _ip_blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 def check_webhook_url(url: str, allow_private: bool = False, resolve: bool = True) -> str:
-    """Return the URL when it is an http(s) URL of a public host, else raise :class:`UrlRejected`.
+    """Return the URL when it is an http(s) URL of a public host, else raise :class:`UrlError`.
 
     Host names are resolved (when ``resolve``) and rejected when any address is private, loopback or
     link-local; a name that does not resolve is accepted (it cannot reach an internal service either)."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UrlRejected(f"不是 http(s) 地址: {url!r}")
+        raise UrlError(f"不是 http(s) 地址: {url!r}")
     if allow_private:
         return url
     host = parts.hostname.lower().rstrip(".")
@@ -133,10 +131,10 @@ def check_webhook_url(url: str, allow_private: bool = False, resolve: bool = Tru
         ip = None
     if ip is not None:
         if _ip_blocked(ip):
-            raise UrlRejected(f"不允许内网或本机地址: {host}")
+            raise UrlError(f"不允许内网或本机地址: {host}")
         return url
     if host == "localhost" or any(host.endswith(s) for s in _BLOCKED_NAMES):
-        raise UrlRejected(f"不允许内网或本机地址: {host}")
+        raise UrlError(f"不允许内网或本机地址: {host}")
     if resolve:
         try:
             infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
@@ -148,5 +146,5 @@ def check_webhook_url(url: str, allow_private: bool = False, resolve: bool = Tru
             except ValueError:
                 continue
             if _ip_blocked(addr):
-                raise UrlRejected(f"{host} 解析到内网或本机地址 {addr}")
+                raise UrlError(f"{host} 解析到内网或本机地址 {addr}")
     return url

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.items import Article
+from core.items import Article
 from pipelines.normalize import normalize_text
 from search.backends.base import Backend
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from crawlers.errors import BackendError, QueryError
+from core.errors import BackendError, QueryError
 from search.backends import embedded
 from search.backends.base import Backend, UrlState
 from search.backends.embedded import EmbeddedBackend

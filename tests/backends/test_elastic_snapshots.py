@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from crawlers.errors import BackendError
+from core.errors import BackendError
 from search.backends.elastic import (
     article_source,
     build_search,

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 import cli
-from crawlers.errors import BackendError
-from crawlers.items import Article
+from core.errors import BackendError
+from core.items import Article
 from search.backends.base import UrlState
 from search.backends.embedded import EmbeddedBackend
 from search.migrate import checkpoint_id, migrate

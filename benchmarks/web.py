@@ -1,4 +1,4 @@
-"""Server-side timing of the search page: ``python -m search.web.bench [--docs N] [--requests N]``.
+"""Server-side timing of the search page: ``python benchmarks/web.py [--docs N] [--requests N]``.
 
 Builds an embedded index of real Chinese scientific abstracts (the corpus's CSLDCP set, one document per
 abstract; synthetic text when the corpus is absent) in a temporary data directory, then times 200 search-page
@@ -13,16 +13,20 @@ import json
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from crawlers.items import Article
-from search.backends.base import Backend
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # before this folder, whose search.py would shadow the package
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+from core.items import Article  # noqa: E402
+from core.paths import DataPaths  # noqa: E402
+from search.backends.base import Backend  # noqa: E402
+
 SOURCES = [
     ("cast-news", "中国科协 · 要闻"),
     ("most-policy", "科技部 · 政策"),
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from fastapi.testclient import TestClient
 
-    from crawlers.settings import load_settings
+    from core.settings import load_settings
     from search import users
     from search.backends.embedded import EmbeddedBackend
     from search.web.app import create_app, query_from_params
@@ -181,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         data = Path(tmp)
         write_demo_sources(data / "sources")
         settings = load_settings(data=data, env={}, sources=str(data / "sources"))
-        backend = EmbeddedBackend(data / "techscout.sqlite")
+        backend = EmbeddedBackend(DataPaths(data).store)
         t0 = time.perf_counter()
         total = build_demo_index(backend, args.docs)
         build_s = time.perf_counter() - t0

@@ -1,4 +1,4 @@
-"""CLI handlers for searching and reading the store (``techscout search``, ``techscout runs``)."""
+"""``techscout search`` and ``techscout runs``: reading the store."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import sys
 from datetime import date
 from typing import Any
 
-from crawlers.errors import QueryError
-from crawlers.settings import Settings
+from core.errors import QueryError
+from core.settings import Settings
 from search.backends import open_backend
 from search.query import Query
 
@@ -51,7 +51,7 @@ def _plain(snippet: str) -> str:
 
 def cli_search(args: argparse.Namespace, settings: Settings) -> int:
     query = query_from_args(args)
-    if settings.backend == "embedded" and not (settings.data_dir / "techscout.sqlite").exists():
+    if settings.backend == "embedded" and not (settings.paths.store).exists():
         result_json: dict[str, Any] = {"total": 0, "hits": []}
         if args.json:
             print(json.dumps(result_json, ensure_ascii=False))
@@ -75,7 +75,7 @@ def cli_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cli_runs(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.backend == "embedded" and not (settings.data_dir / "techscout.sqlite").exists():
+    if settings.backend == "embedded" and not (settings.paths.store).exists():
         runs: list[dict[str, Any]] = []
     else:
         backend = open_backend(settings)

@@ -1,4 +1,4 @@
-"""The two item types that flow through techscout.
+"""The item types that flow through techscout.
 
 ``Page`` is what a spider fetched (one HTTP response, already decoded); the pipelines turn it into an
 ``Article`` (extract → normalize → spam → dedup → classify → route) and the store pipeline writes the
@@ -86,3 +86,17 @@ class Article:
     def from_dict(cls, data: dict[str, Any]) -> Article:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class UrlState:
+    """What the crawler remembers about one article URL."""
+
+    url: str
+    source: str
+    doc_id: str = ""
+    etag: str = ""
+    last_modified: str = ""
+    content_hash: str = ""
+    fetched: str = ""  # ISO time of the last successful fetch
+    status: int = 0

@@ -1,4 +1,4 @@
-"""The ``techscout`` command.
+"""The ``techscout`` command: the only place that parses arguments and prints (its handlers live in this package).
 
 Each subcommand is declared in :func:`build_parser` and names its handler as ``"module:function"``; the module
 is imported only when that subcommand runs, so ``techscout search`` does not pay for Scrapy's import.
@@ -13,8 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from crawlers.errors import TechscoutError
-from crawlers.settings import Settings, load_settings
+from core.errors import TechscoutError
+from core.settings import Settings, load_settings
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id", help=argparse.SUPPRESS)
     p.add_argument("--jobdir", help=argparse.SUPPRESS)
     p.add_argument("--enqueue", action="store_true", help="put the crawls on the shared frontier (redis_url) for workers")
-    p.set_defaults(handler="crawlers.runner:cli_crawl")
+    p.set_defaults(handler="cli.crawl:cli_crawl")
     _common(p)
 
     p = sub.add_parser("search", help="search the index")
@@ -56,14 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sort", choices=("relevance", "date"), default="relevance")
     p.add_argument("--collapse", action="store_true", help="one hit per near-duplicate cluster")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(handler="search.cli:cli_search")
+    p.set_defaults(handler="cli.search:cli_search")
     _common(p)
 
     p = sub.add_parser("sources", help="list and validate the configured sources")
     p.add_argument("--sources", metavar="PATH", help="sources directory or one YAML file")
     p.add_argument("--json", action="store_true")
     p.add_argument("--check", action="store_true", help="only validate; exit 1 on the first invalid file")
-    p.set_defaults(handler="crawlers.sources:cli_sources")
+    p.set_defaults(handler="cli.sources:cli_sources")
     _common(p)
 
     p = sub.add_parser("run", help="the main job: scheduled crawling of every source (and the web UI)")
@@ -72,17 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="crawl every source once, then exit")
     p.add_argument("--host", help="web UI address")
     p.add_argument("--port", type=int, help="web UI port")
-    p.set_defaults(handler="scheduler:cli_run")
+    p.set_defaults(handler="cli.run:cli_run")
     _common(p)
 
     p = sub.add_parser("runs", help="crawl run history")
     p.add_argument("--source", metavar="S")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler="search.cli:cli_runs")
+    p.set_defaults(handler="cli.search:cli_runs")
     _common(p)
-
-    # -- subcommands owned by other modules are added below this line --
 
     p = sub.add_parser("worker", help="crawl from the shared frontier in Redis (distributed mode, redis_url)")
     p.add_argument("--max-crawls", type=int, default=8, metavar="N", help="sources crawled at once (default 8)")
@@ -90,12 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lease-seconds", type=float, default=60.0, metavar="S",
                    help="seconds after which the requests of a stopped worker return to the frontier")
     p.add_argument("--json", action="store_true", help="print the crawl summaries as JSON on exit")
-    p.set_defaults(handler="crawlers.worker:cli_worker")
+    p.set_defaults(handler="cli.crawl:cli_worker")
     _common(p)
 
     p = sub.add_parser("dedup", help="duplicates, reprint clusters and stories of documents in a JSON-lines file")
     p.add_argument("--jsonl", required=True, metavar="FILE", help='lines {"id","url","title","text","published"}; - = stdin')
-    p.set_defaults(handler="pipelines.dedup:cli_dedup")
+    p.set_defaults(handler="cli.tools:cli_dedup")
     _common(p)
 
     p = sub.add_parser("alerts", help="subscriptions that push new matching documents (订阅推送)")
@@ -115,31 +113,31 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--owner", default="")
     a.add_argument("--preview", type=int, default=5, metavar="N", help="show N recent matches (default 5)")
     a.add_argument("--json", action="store_true")
-    a.set_defaults(handler="search.alerts:cli_add")
+    a.set_defaults(handler="cli.alerts:cli_add")
     _common(a)
     a = asub.add_parser("list", help="list subscriptions")
     a.add_argument("--json", action="store_true")
-    a.set_defaults(handler="search.alerts:cli_list")
+    a.set_defaults(handler="cli.alerts:cli_list")
     _common(a)
     a = asub.add_parser("run", help="match new documents and deliver now")
     a.add_argument("--json", action="store_true")
-    a.set_defaults(handler="search.alerts:cli_run")
+    a.set_defaults(handler="cli.alerts:cli_run")
     _common(a)
     a = asub.add_parser("log", help="the delivery log")
     a.add_argument("--state", choices=("queued", "pending", "sent", "failed", "cancelled"))
     a.add_argument("--limit", type=int, default=50)
     a.add_argument("--json", action="store_true")
-    a.set_defaults(handler="search.alerts:cli_log")
+    a.set_defaults(handler="cli.alerts:cli_log")
     _common(a)
     a = asub.add_parser("retry", help="resend failed deliveries now")
     a.add_argument("ids", nargs="*", metavar="ID", help="delivery ids (default: every failed one)")
     a.add_argument("--json", action="store_true")
-    a.set_defaults(handler="search.alerts:cli_retry")
+    a.set_defaults(handler="cli.alerts:cli_retry")
     _common(a)
     a = asub.add_parser("needs", help="show or set where need-achievement matches go without an owner channel")
     a.add_argument("--notify", action="append", metavar="URL", help="Apprise URL (repeatable; replaces the list)")
     a.add_argument("--json", action="store_true")
-    a.set_defaults(handler="search.alerts:cli_needs")
+    a.set_defaults(handler="cli.alerts:cli_needs")
     _common(a)
 
     p = sub.add_parser("migrate", help="copy the embedded store into Elasticsearch (resumable, verified by counts)")
@@ -150,18 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=500, metavar="N", help="documents per bulk request")
     p.add_argument("--restart", action="store_true", help="ignore the checkpoint of an earlier run")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.set_defaults(handler="search.migrate:cli_migrate")
+    p.set_defaults(handler="cli.admin:cli_migrate")
     _common(p)
 
     p = sub.add_parser("reindex", help="rebuild the search index (Elasticsearch: new versioned index + alias flip)")
-    p.set_defaults(handler="search.migrate:cli_reindex")
+    p.set_defaults(handler="cli.admin:cli_reindex")
     _common(p)
 
     p = sub.add_parser("serve", help="serve the staff web UI and JSON API")
     p.add_argument("--host", help="address to listen on (default: settings host)")
     p.add_argument("--port", type=int, help="port (default: settings port)")
     p.add_argument("--access-log", action="store_true", help="log every request")
-    p.set_defaults(handler="search.web.cli:cli_serve")
+    p.set_defaults(handler="cli.admin:cli_serve")
     _common(p)
 
     p = sub.add_parser("user", help="manage staff accounts of the web UI")
@@ -169,28 +167,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--role", choices=("admin", "staff"), default="staff")
     p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
-    p.set_defaults(handler="search.web.cli:cli_user")
+    p.set_defaults(handler="cli.admin:cli_user")
     _common(p)
 
     p = sub.add_parser("token", help="API tokens for integrations")
     p.add_argument("action", choices=("create", "revoke"))
     p.add_argument("name", metavar="NAME", help="what the token is for (e.g. the integration's name)")
     p.add_argument("--role", choices=("admin", "staff"), default="staff")
-    p.set_defaults(handler="search.web.cli:cli_token")
+    p.set_defaults(handler="cli.admin:cli_token")
     _common(p)
 
     p = sub.add_parser("classify", help="classify documents (JSON lines) or retrain the classifier's model")
     p.add_argument("--jsonl", metavar="FILE", help='JSON lines {"id","url","title","text","source"} ("-": stdin)')
     p.add_argument("--train", metavar="FILE", help="JSON lines with title/text and scitech_relevant/domains")
     p.add_argument("--model-out", metavar="FILE", help="where --train writes the model (default: DATA/classify_model.json.gz)")
-    p.set_defaults(handler="pipelines.classify:cli_classify")
+    p.set_defaults(handler="cli.tools:cli_classify")
     _common(p)
 
     p = sub.add_parser("extract", help="extract articles from saved HTML pages (or plain-text dumps)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="an HTML file or a directory of them")
     p.add_argument("--url", help="the pages' URL (resolves links and dates in the URL)")
     p.add_argument("--jsonl", action="store_true", help="one JSON line per file")
-    p.set_defaults(handler="pipelines.extract:cli_extract")
+    p.set_defaults(handler="cli.tools:cli_extract")
     _common(p)
     return parser
 
