@@ -23,7 +23,13 @@ if [ ! -x .venv/bin/python ]; then
   echo "creating .venv …" >&2
   "$python" -m venv .venv
 fi
-stamp=".venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)-$dev"
+# One stamp per pyproject.toml: `.installed-<hash>-1` (with the dev tools) also satisfies a plain install, so
+# switching between ./run and ./test installs nothing again.
+hash=$(sha1sum pyproject.toml | cut -c1-12)
+stamp=".venv/.installed-$hash-$dev"
+if [ "$dev" = 0 ] && [ -f ".venv/.installed-$hash-1" ]; then
+  stamp=".venv/.installed-$hash-1"
+fi
 if [ ! -f "$stamp" ]; then
   echo "installing Python packages …" >&2
   .venv/bin/python -m pip install --quiet --upgrade pip
