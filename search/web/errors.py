@@ -163,7 +163,8 @@ def _detail(err: dict[str, Any]) -> ErrorDetail:
 def validation_body(exc: RequestValidationError) -> ErrorBody:
     details = [_detail(e) for e in exc.errors()]
     first = details[0] if details else None
-    field = str(first.loc[-1]) if first and first.loc else None
+    names = [x for x in (first.loc if first else []) if isinstance(x, str) and x not in ("query", "body", "path", "header", "cookie")]
+    field = names[-1] if names else None
     message = HTTP_MESSAGES[422] + (f"：{field} {first.message}" if first else "")
     return ErrorBody(code="invalid-request", message=message, field=field, details=details)
 

@@ -219,22 +219,15 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def csv_cell(value: Any) -> str:
-    """A CSV cell that a spreadsheet shows as text: a value starting with ``= + - @``, a tab or a line break is
-    prefixed with ``'`` (OWASP's advice against formula injection); lists are joined with ``; ``."""
+    """A CSV cell that a spreadsheet shows as text: a text starting with ``= + - @``, a tab or a line break is
+    prefixed with ``'`` (OWASP's advice against formula injection); numbers stay numbers; lists are joined
+    with ``; `` (and then checked like any text)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
     if isinstance(value, list | tuple):
         value = "; ".join(map(str, value))
     text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START) and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def hits_to_csv(result: SearchResult) -> str:
