@@ -8,6 +8,7 @@ declared type and bounds (the schema says exactly what is accepted); every error
 
 # no "from __future__ import annotations": the enums are built at run time and used in annotations
 
+import re
 from datetime import date
 from enum import Enum
 from typing import Annotated, Any, Literal
@@ -31,6 +32,18 @@ from search.web.pages.subscriptions import owned_subscription, visible_subscript
 
 ID_PATTERN = SAFE_ID.pattern
 Bool = Annotated[bool, BeforeValidator(parse_bool)]  # "1 true yes on / 0 false no off", any case: one parser
+
+
+def _iso_date(value: Any) -> Any:
+    """Only ``YYYY-MM-DD`` is a date (pydantic alone would also take a number of seconds since 1970)."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("应为日期 YYYY-MM-DD")
+    if not isinstance(value, str | date):
+        raise ValueError("应为日期 YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -210,7 +223,7 @@ def build_router(vocabulary: Vocabulary) -> APIRouter:
             pattern=r"^(?:daily@|weekly@(?:mon|tue|wed|thu|fri|sat|sun) )?\d{1,2}:\d{2}$",
             description="摘要时间（北京时间）：`08:00`、`daily@08:00` 或 `weekly@mon 08:00`",
         )
-        min_relevance: float | None = Field(default=None, ge=0, le=1, description="只推送科技相关度不低于此值的文档")
+        min_relevance: float | None = Field(default=None, ge=0, le=1, strict=True, description="只推送科技相关度不低于此值的文档")
 
     router = APIRouter(prefix="/api", responses=AUTH_ERRORS)
 
@@ -226,8 +239,8 @@ def build_router(vocabulary: Vocabulary) -> APIRouter:
         domain: Annotated[list[Domain] | None, QueryParam(description="技术领域（可重复）")] = None,  # type: ignore[valid-type]
         region: Annotated[list[Region] | None, QueryParam(description="地区（可重复）")] = None,  # type: ignore[valid-type]
         library: Annotated[list[Library] | None, QueryParam(description="入库（可重复）")] = None,  # type: ignore[valid-type]
-        since: Annotated[date | None, QueryParam(description="发布日期不早于（YYYY-MM-DD）", examples=["2025-01-01"])] = None,
-        until: Annotated[date | None, QueryParam(description="发布日期不晚于（YYYY-MM-DD）", examples=["2025-12-31"])] = None,
+        since: Annotated[IsoDate | None, QueryParam(description="发布日期不早于（YYYY-MM-DD）", examples=["2025-01-01"])] = None,
+        until: Annotated[IsoDate | None, QueryParam(description="发布日期不晚于（YYYY-MM-DD）", examples=["2025-12-31"])] = None,
         sort: Annotated[Literal["relevance", "date"], QueryParam(description="relevance（相关度）或 date（日期，新的在前）")] = "relevance",
         page: Annotated[int, QueryParam(ge=1, le=MAX_PAGE, description="页码，从 1 开始")] = 1,
         size: Annotated[int, QueryParam(ge=0, le=MAX_SIZE, description="每页条数（0 只返回总数）")] = 10,
@@ -295,6 +308,7 @@ def build_router(vocabulary: Vocabulary) -> APIRouter:
                     "DeleteSubscription": {"operationId": "delete_subscription", "parameters": {"sub_id": "$response.body#/id"}},
                 },
             },
+            400: _error("请求体不是有效的 JSON（`code`: `bad-request`）"),
             404: _error("要修改的订阅不存在或不属于你（`code`: `not-found`）"),
             422: _error("订阅无效：`field` 指出哪一项（`code`: `subscription`、`url`、`blocked-private`、`query` 或 `invalid-request`）"),
         },

@@ -190,6 +190,8 @@ def error_response(request: Request, exc: Exception) -> Response | None:
         return json_error(422, validation_body(exc))
     if isinstance(exc, StarletteHTTPException):
         text = exc.detail if isinstance(exc.detail, str) and exc.detail and exc.detail[0] > "~" else ""
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            text = "请求体不是有效的 JSON"
         return json_error(
             exc.status_code,
             ErrorBody(code=HTTP_CODES.get(exc.status_code, "error"), message=text or HTTP_MESSAGES.get(exc.status_code, "请求失败")),
