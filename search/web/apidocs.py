@@ -1,5 +1,5 @@
 """The API's documentation pages, behind the staff login: ``/docs`` (endpoints, parameters and a curl example
-that works as written) and ``/docs/swagger`` (Swagger UI served from the ``swagger-ui-bundle`` package — no CDN —
+that works as written) and ``/docs/swagger`` (Swagger UI 5 served from the files the ``fastapi-offline`` package ships — no CDN —
 under its own Content-Security-Policy). ``/openapi.json`` itself is in :mod:`search.web.app`."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from search.web.forms import curl_url
 
 router = APIRouter(include_in_schema=False)
 #: the only files of the bundle the page loads
-SWAGGER_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png")
+SWAGGER_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon.png")
 SWAGGER_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -25,9 +25,10 @@ SWAGGER_CSP = (
 
 
 def swagger_dir() -> Path:
-    import swagger_ui_bundle
+    """Swagger UI 5's files as the ``fastapi-offline`` package ships them (it supports OpenAPI 3.1)."""
+    import fastapi_offline
 
-    return Path(swagger_ui_bundle.swagger_ui_path)
+    return Path(fastapi_offline.__file__).parent / "static"
 
 
 def _schema_type(schema: dict[str, Any], spec: dict[str, Any]) -> str:

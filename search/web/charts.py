@@ -18,7 +18,7 @@ OTHER = "其他"
 
 def _nice_max(value: int) -> int:
     if value <= 5:
-        return max(1, value)
+        return max(2, value + value % 2)
     step = 10 ** (len(str(value)) - 1)
     for mult in (1, 2, 2.5, 5, 10):
         top = int(step * mult)
@@ -56,6 +56,8 @@ def stacked_bars(
         f"<title>{escape(title)}</title>",
     ]
     for frac in (0, 0.5, 1):
+        if (peak * frac) % 1:
+            continue  # only whole numbers on the axis
         y = top + plot_h * (1 - frac)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d7de" stroke-width="1"/>')
         parts.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#57606a">{int(peak * frac)}</text>')

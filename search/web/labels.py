@@ -123,7 +123,22 @@ def error_kind(code: Any) -> str:
         status = int(m.group(1))
         reason = _HTTP_REASONS.get(status, "客户端错误" if status < 500 else "服务器错误")
         return f"HTTP {status}（{reason}）"
-    return ERROR_KINDS.get(text, ERROR_KINDS.get(text.replace("_", "-"), text))
+    known = ERROR_KINDS.get(text) or ERROR_KINDS.get(text.replace("_", "-"))
+    if known:
+        return known
+    for pattern, kind in _EXCEPTION_KINDS:  # exception class names (older run records)
+        if pattern.search(text):
+            return ERROR_KINDS[kind]
+    return text
+
+
+_EXCEPTION_KINDS = [
+    (re.compile(r"ConnectionRefused", re.I), "connection-refused"),
+    (re.compile(r"DNS|Lookup|Resolve|NAME_NOT_RESOLVED", re.I), "dns"),
+    (re.compile(r"Timeout|TimedOut", re.I), "timeout"),
+    (re.compile(r"ConnectionLost|ConnectError|ResponseNeverReceived|ResponseFailed|CONNECTION_", re.I), "connection"),
+    (re.compile(r"SSL|TLS|CERT", re.I), "tls"),
+]
 
 
 # -- classifier evidence ------------------------------------------------------------------------------------------

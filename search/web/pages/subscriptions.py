@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from core.errors import TechscoutError
 from search.backends.base import Backend
-from search.web import services
+from search.notify import channel_key
+from search.web import labels, services
 from search.web.deps import Web, form_with_csrf, page_user, web
 from search.web.errors import ApiError, body_of
 from search.web.forms import PARAM_FILTERS, subscription_from_form
@@ -38,10 +39,13 @@ def owned_subscription(backend: Backend, user: dict[str, Any], sub_id: str) -> d
 def delivery_rows(backend: Backend, subs: list[dict[str, Any]], limit: int = LOG_SHOWN) -> list[dict[str, Any]]:
     """The newest deliveries of these subscriptions, each with its subscription's name."""
     names = {str(s["id"]): s.get("name", "") for s in subs}
+    channels = {str(s["id"]): {channel_key(u): labels.channel(u) for u in s.get("notify") or []} for s in subs}
     out = []
     for d in backend.list_records("deliveries", None, limit=limit * 4):
-        if str(d.get("subscription", "")) in names:
-            out.append(d | {"subscription_name": names[str(d["subscription"])]})
+        sub_id = str(d.get("subscription", ""))
+        if sub_id in names:
+            states = [(channels[sub_id].get(k, "已删除的渠道"), st) for k, st in (d.get("channels") or {}).items()]
+            out.append(d | {"subscription_name": names[sub_id], "channel_states": states})
         if len(out) >= limit:
             break
     return out
