@@ -20,9 +20,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+import search.web.services as services
 from core.errors import TechscoutError
 from core.values import SAFE_ID, parse_bool
-from search.web import services
 from search.web.deps import Vocabulary, Web, api_user, web
 from search.web.errors import ApiError, ErrorBody, body_of
 from search.web.forms import MAX_PAGE, MAX_QUERY, MAX_SIZE, QUERY_TEXT, build_query

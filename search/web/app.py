@@ -26,12 +26,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import search.web.apidocs as apidocs
+import search.web.charts as charts
+import search.web.labels as labels
 from core import clock
 from core.errors import TechscoutError
 from core.paths import private_file
 from core.settings import Settings
 from search.backends.base import Backend
-from search.web import apidocs, charts, labels
 from search.web.api import build_router, openapi_schema
 from search.web.auth import COOKIE, SESSION_SECONDS, load_secret, new_session, read_session, sign_session
 from search.web.deps import HERE, LoginRequired, Vocabulary, Web, api_user, session_user

@@ -16,12 +16,12 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+import search.web.labels as labels
 from core import clock
 from core.errors import TechscoutError
 from core.settings import Settings
 from search import users
 from search.backends.base import Backend
-from search.web import labels
 from search.web.auth import LoginThrottle, check_csrf, csrf_token
 from search.web.errors import ApiError
 

@@ -15,9 +15,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+import search.web.charts as charts
+import search.web.labels as labels
 from core import clock
 from search.backends.base import Backend
-from search.web import charts, labels
 from search.web.deps import Web, page_user, web
 
 router = APIRouter(include_in_schema=False)

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+import search.web.services as services
 from core.errors import CrawlBusy
-from search.web import services
 from search.web.deps import Web, admin_user, form_with_csrf, page_user, web
 from search.web.errors import ApiError
 
