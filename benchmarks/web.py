@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     from core.settings import load_settings
     from search import users
     from search.backends.embedded import EmbeddedBackend
-    from search.web.app import create_app, query_from_params
+    from search.web.app import create_app
+    from search.web.forms import query_from_params
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
@@ -214,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             page.append(_server_ms(r.headers["server-timing"]))
             r = client.get("/api/search", params=params)
             api.append(_server_ms(r.headers["server-timing"]))
+        login_rows = _login_load(settings, backend, queries)
         backend.close()
 
     print(f"index: {total} documents (built in {build_s:.1f} s); {len(queries)} requests each")
@@ -230,7 +232,78 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:46} {_pct(vals, 50):8.1f} {_pct(vals, 95):8.1f} {statistics.mean(vals):8.1f} "
             f"{statistics.median(vals) / base:10.2f}"
         )
+    print()
+    print("GET /api/search over HTTP (uvicorn, one client) while password checks run; same run, same queries")
+    print(f"{'what':46} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'p50 ratio':>10}")
+    base = statistics.median(login_rows[0][1])
+    for name, vals in login_rows:
+        print(f"{name:46} {_pct(vals, 50):8.1f} {_pct(vals, 95):8.1f} {max(vals):8.1f} {statistics.median(vals) / base:10.2f}")
     return 0
+
+
+def _login_load(settings: Any, backend: Backend, queries: list[dict[str, Any]], attackers: int = 6) -> list[tuple[str, list[float]]]:
+    """Latency of API searches over real HTTP, idle (the anchor) and while ``attackers`` clients send wrong logins
+    for ever-new names as fast as they can (each costs one scrypt: unknown names cost what wrong passwords do)."""
+    import secrets
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from search import users
+    from search.web.app import create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, backend), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    token = users.create_token(backend, "bench-load")
+    sample = queries[:60]
+
+    def measure() -> list[float]:
+        out = []
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+            for params in sample:
+                t = time.perf_counter()
+                client.get("/api/search", params=params).raise_for_status()
+                out.append((time.perf_counter() - t) * 1000)
+        return out
+
+    measure()  # warm-up
+    idle = measure()
+    stop = threading.Event()
+    attempts = [0]
+
+    def attack() -> None:
+        with httpx.Client(base_url=base) as client:
+            while not stop.is_set():
+                csrf = client.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
+                client.post("/login", data={"name": "x" + secrets.token_hex(6), "password": "wrong password", "csrf": csrf})
+                attempts[0] += 1
+
+    workers = [threading.Thread(target=attack, daemon=True) for _ in range(attackers)]
+    for w in workers:
+        w.start()
+    time.sleep(1.0)
+    started = time.perf_counter()
+    loaded = measure()
+    seconds = time.perf_counter() - started
+    stop.set()
+    for w in workers:
+        w.join()
+    server.should_exit = True
+    thread.join(10)
+    rate = attempts[0] / (seconds + 1.0)
+    return [
+        ("anchor: idle server", idle),
+        (f"{attackers} clients sending wrong logins (~{rate:.0f}/s)", loaded),
+    ]
 
 
 if __name__ == "__main__":

@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("serve", help="serve the staff web UI and JSON API")
+    p.add_argument("--sources", metavar="PATH",
+                   help="sources directory or one YAML file (default: the sources that filled the data directory)")
     p.add_argument("--host", help="address to listen on (default: settings host)")
     p.add_argument("--port", type=int, help="port (default: settings port)")
     p.add_argument("--access-log", action="store_true", help="log every request")
@@ -163,16 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("user", help="manage staff accounts of the web UI")
-    p.add_argument("action", choices=("add", "delete"))
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("action", choices=("add", "delete", "list", "logout"),
+                   help="add or replace (ends the user's sessions), delete, list, logout (end every session)")
+    p.add_argument("name", metavar="NAME", nargs="?")
+    p.add_argument("--json", action="store_true", help="list as JSON")
     p.add_argument("--role", choices=("admin", "staff"), default="staff")
     p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     p.set_defaults(handler="cli.admin:cli_user")
     _common(p)
 
     p = sub.add_parser("token", help="API tokens for integrations")
-    p.add_argument("action", choices=("create", "revoke"))
-    p.add_argument("name", metavar="NAME", help="what the token is for (e.g. the integration's name)")
+    p.add_argument("action", choices=("create", "revoke", "list"))
+    p.add_argument("name", metavar="NAME", nargs="?", help="what the token is for (e.g. the integration's name)")
+    p.add_argument("--json", action="store_true", help="list as JSON")
     p.add_argument("--role", choices=("admin", "staff"), default="staff")
     p.set_defaults(handler="cli.admin:cli_token")
     _common(p)

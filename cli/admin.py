@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
+import json
 import sys
 
-from core.errors import BackendError, TechscoutError
+from core import clock
+from core.errors import BackendError, TechscoutError, UserError
+from core.paths import private_file
 from core.settings import Settings
 from search import users
 from search.backends import open_backend
@@ -79,10 +83,34 @@ def cli_reindex(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def remembered_sources(settings: Settings) -> str | None:
+    """The sources path the data directory remembers (``DataPaths.sources_file``, written by ``run`` and
+    ``crawl``): a JSON string, a list of paths (the first), or an object with ``path`` / ``sources``."""
+    path = settings.paths.sources_file
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, dict):
+        data = data.get("path") or data.get("sources")
+    if isinstance(data, list):
+        data = data[0] if data else None
+    return str(data) if isinstance(data, str) and data else None
+
+
 def cli_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """``techscout serve``: the web UI over the data directory, showing the sources that fill it (``--sources``,
+    the ``sources`` setting, or what the data directory remembers, in that order)."""
     from search.web.server import serve, url_of
 
+    if "sources" not in settings.origin:
+        remembered = remembered_sources(settings)
+        if remembered:
+            settings = dataclasses.replace(settings, sources=remembered)
     print(f"techscout web UI on {url_of(settings)}", file=sys.stderr, flush=True)
+    print(f"data: {settings.data_dir}  sources: {settings.sources_path}", file=sys.stderr, flush=True)
     serve(settings, access_log=bool(getattr(args, "access_log", False)))
     return 0
 
@@ -96,30 +124,71 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
+def _need_name(args: argparse.Namespace) -> str:
+    if not args.name:
+        raise UserError(f"{args.command} {args.action} needs a NAME")
+    return str(args.name)
+
+
+def _keep_private(settings: Settings) -> None:
+    if settings.backend == "embedded":
+        private_file(settings.paths.store)  # password hashes, token hashes, notification URLs: owner only
+
+
 def cli_user(args: argparse.Namespace, settings: Settings) -> int:
+    """``techscout user add|delete|list|logout``."""
     backend = open_backend(settings)
     try:
+        _keep_private(settings)
+        if args.action == "list":
+            rows = users.list_users(backend)
+            if args.json:
+                print(json.dumps(rows, ensure_ascii=False, indent=2))
+            else:
+                print(f"{'name':<24} {'role':<6} {'sessions':>8}  created")
+                for u in rows:
+                    print(f"{u['name']:<24} {u['role']:<6} {u['sessions']:>8}  {clock.local_text(u['created'])}")
+            return 0
+        name = _need_name(args)
         if args.action == "add":
-            user = users.add_user(backend, args.name, _read_password(args), args.role)
-            print(f"user {user['name']} ({user['role']}) saved")
-        elif args.action == "delete":
-            if not backend.delete_record("users", args.name):
-                print(f"no user {args.name!r}", file=sys.stderr)
+            user = users.add_user(backend, name, _read_password(args), args.role)
+            print(f"user {user['name']} ({user['role']}) saved; any session of it ended")
+        elif args.action == "logout":
+            if users.get_user(backend, name) is None:
+                print(f"no user {name!r}", file=sys.stderr)
                 return 1
-            print(f"user {args.name} deleted")
+            users.end_session(backend, name)
+            print(f"every session of {name} ended")
+        elif args.action == "delete":
+            if not backend.delete_record("users", name):
+                print(f"no user {name!r}", file=sys.stderr)
+                return 1
+            print(f"user {name} deleted")
     finally:
         backend.close()
     return 0
 
 
 def cli_token(args: argparse.Namespace, settings: Settings) -> int:
+    """``techscout token create|revoke|list``."""
     backend = open_backend(settings)
     try:
+        _keep_private(settings)
+        if args.action == "list":
+            rows = users.list_tokens(backend)
+            if args.json:
+                print(json.dumps(rows, ensure_ascii=False, indent=2))
+            else:
+                print(f"{'name':<24} {'role':<6} {'starts':<10} created")
+                for t in rows:
+                    print(f"{t['name']:<24} {t['role']:<6} {t['prefix'] or '':<10} {clock.local_text(t['created'])}")
+            return 0
+        name = _need_name(args)
         if args.action == "create":
-            print(users.create_token(backend, args.name, args.role))
+            print(users.create_token(backend, name, args.role))
         elif args.action == "revoke":
-            n = users.revoke_token(backend, args.name)
-            print(f"{n} token(s) named {args.name} revoked", file=sys.stderr)
+            n = users.revoke_token(backend, name)
+            print(f"{n} token(s) named {name} revoked", file=sys.stderr)
             return 0 if n else 1
     finally:
         backend.close()

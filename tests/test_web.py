@@ -1,9 +1,15 @@
-"""Web UI and JSON API against a real embedded backend in a temporary data directory."""
+"""The web UI and the JSON API over a data directory filled by real crawls of the mockserver's saved real pages
+(run records with real errors included), subscriptions made through the form and the API and delivered to
+real local receivers."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import shutil
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,124 +17,42 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cli import main as cli_main
-from core.items import Article
-from core.settings import load_settings
+from core.settings import Settings, load_settings
 from search import users
+from search.alerts import RunOptions, run_alerts
 from search.backends.embedded import EmbeddedBackend
-from search.web.app import create_app, month_range, pages_around, query_from_params, validate_subscription
-from search.web.auth import UrlError, check_webhook_url, load_secret, read_session, sign_session
+from search.query import Hit, SearchResult
+from search.web import labels
+from search.web.app import create_app
+from search.web.auth import LoginThrottle, load_secret, read_session, sign_session
+from search.web.forms import csv_cell, hits_to_csv, pages_around, query_from_params
+from tests.conftest import MockServer, run_cli, write_source
+from tests.receivers import Mailbox, Webhook, free_port
 
 PASSWORD = "correct horse 1"
+ENV = {"TECHSCOUT_TIMEOUT": "3", "TECHSCOUT_DELAY": "0", "TECHSCOUT_ALLOW_PRIVATE_URLS": "1"}
 
 
-def _article(i: int, title: str, text: str, **kw: Any) -> Article:
-    base: dict[str, Any] = {
-        "id": f"doc{i:04d}",
-        "url": f"https://news.example.cn/a/{i}.html",
-        "source": kw.pop("source", "cast-news"),
-        "fetched": "2025-03-01T00:00:00+00:00",
-        "title": title,
-        "text": text,
-        "search_title": title,
-        "search_text": text,
-        "published": kw.pop("published", f"2025-0{1 + i % 3}-1{i % 10}T09:00:00+08:00"),
-        "content_type": kw.pop("content_type", "news"),
-        "domains": kw.pop("domains", ["人工智能"]),
-        "region": kw.pop("region", "北京市"),
-        "cluster_id": kw.pop("cluster_id", f"c{i}"),
-    }
-    base.update(kw)
-    return Article(**base)
-
-
-DOCS = [
-    _article(
-        1,
-        "人工智能产业发展政策发布",
-        "北京市发布人工智能产业发展若干政策，支持大模型研发。",
-        content_type="policy",
-    ),
-    _article(
-        2,
-        "新能源汽车电池技术取得突破",
-        "研究团队在固态电池领域取得重大突破。",
-        domains=["新能源"],
-        region="上海市",
-    ),
-    _article(
-        3,
-        "人工智能赋能制造业",
-        "人工智能技术在制造业中的应用不断深入。",
-        cluster_id="shared",
-        published="2025-02-01T09:00:00+08:00",
-    ),
-    _article(
-        4,
-        "人工智能赋能制造业（转载）",
-        "人工智能技术在制造业中的应用不断深入。",
-        cluster_id="shared",
-        source="local-daily",
-        published="2025-02-03T09:00:00+08:00",
-    ),
-    _article(5, "<script>alert(1)</script>", "这是一篇标题里含有脚本的人工智能文章。", content_type="news"),
-    _article(
-        6,
-        "企业技术需求：工业视觉检测",
-        "某公司征集工业视觉检测技术方案，人工智能方向。",
-        content_type="demand",
-        libraries=["problem"],
-        entries=[{"id": "problem-1", "library": "problem"}],
-    ),
-]
+@pytest.fixture(scope="module")
+def crawled(mockserver: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory after real crawls: the UTF-8 site (404, 500 and robots.txt errors on the way) and a source
+    whose server is down (a failed run)."""
+    root = tmp_path_factory.mktemp("web-crawl")
+    sources = root / "sources"
+    write_source(sources, "site-news", title="示例科技网 · 要闻", start_urls=[mockserver.url("utf8", "/news/")],
+                 deny=["slow", "/loop/", "calendar", "jsessionid"])
+    write_source(sources, "site-down", title="无法访问的网站", start_urls=[f"http://127.0.0.1:{free_port()}/"])
+    out = run_cli("crawl", "--sources", str(sources), "--json", data=root / "data", env=ENV)
+    assert out.returncode in (0, 1), out.stderr
+    return root
 
 
 @pytest.fixture()
-def env(tmp_path: Path) -> Any:
-    settings = load_settings(data=tmp_path, env={}, sources=str(tmp_path / "sources"))
-    (tmp_path / "sources").mkdir()
-    (tmp_path / "sources" / "cast-news.yaml").write_text(
-        "name: cast-news\ntitle: 中国科协 · 要闻\nstart_urls: [https://www.cast.org.cn/]\nschedule: every 2h\n",
-        encoding="utf-8",
-    )
-    backend = EmbeddedBackend(tmp_path / "techscout.sqlite")
-    backend.upsert(DOCS)
-    backend.put_record(
-        "entries",
-        "problem-1",
-        {
-            "id": "problem-1",
-            "library": "problem",
-            "name": "工业视觉检测",
-            "organization": "某公司",
-            "domains": ["人工智能"],
-            "doc_ids": ["doc0006"],
-        },
-    )
-    backend.put_record(
-        "entries",
-        "talent-1",
-        {
-            "id": "talent-1",
-            "library": "talent",
-            "name": "张三",
-            "affiliation": "某大学",
-            "title": "教授",
-            "doc_ids": ["doc0001", "doc0003"],
-        },
-    )
-    backend.put_record(
-        "runs",
-        "run-1",
-        {
-            "id": "run-1",
-            "source": "cast-news",
-            "started": "2025-03-01T00:00:00",
-            "status": "ok",
-            "fetched": 12,
-            "new": 3,
-            "errors": {"http_404": 2},
-        },
-    )
+def env(crawled: Path, tmp_path: Path) -> Iterator[tuple[Settings, EmbeddedBackend, Any]]:
+    """A copy of the crawled data directory, two users, and the app over it."""
+    shutil.copytree(crawled / "data", tmp_path / "data")
+    settings = load_settings(data=tmp_path / "data", env={}, sources=str(crawled / "sources"), allow_private_urls=True)
+    backend = EmbeddedBackend(settings.paths.store)
     users.add_user(backend, "admin", PASSWORD, "admin")
     users.add_user(backend, "staff", PASSWORD, "staff")
     app = create_app(settings, backend)
@@ -145,418 +69,410 @@ def _csrf(html: str) -> str:
 def _login(client: TestClient, name: str = "staff", password: str = PASSWORD) -> Any:
     page = client.get("/login")
     return client.post(
-        "/login",
-        data={"name": name, "password": password, "csrf": _csrf(page.text), "next": "/search"},
+        "/login", data={"name": name, "password": password, "csrf": _csrf(page.text), "next": "/search"},
         follow_redirects=False,
     )
 
 
-@pytest.fixture()
-def client(env: Any) -> TestClient:
-    c = TestClient(env[2])
-    assert _login(c).status_code == 303
+def _client(app: Any, name: str = "staff", address: str = "10.0.0.1") -> TestClient:
+    c = TestClient(app, client=(address, 50000))
+    assert _login(c, name).status_code == 303
     return c
 
 
-# -- auth ---------------------------------------------------------------------------------------------------------
-def test_pages_redirect_to_login_without_session(env: Any) -> None:
+@pytest.fixture()
+def client(env: Any) -> TestClient:
+    return _client(env[2])
+
+
+def _hits(client: TestClient, **params: Any) -> list[dict[str, Any]]:
+    r = client.get("/api/search", params={"size": 100, **params})
+    assert r.status_code == 200, r.text
+    return list(r.json()["hits"])
+
+
+# -- authentication and sessions ---------------------------------------------------------------------------------
+def test_pages_redirect_to_login_and_api_needs_auth(env: Any) -> None:
     c = TestClient(env[2])
-    for path in ("/search", "/doc/doc0001", "/library/talent", "/sources", "/subscriptions", "/docs"):
+    for path in ("/search", "/overview", "/library/talent", "/sources", "/subscriptions", "/docs", "/docs/swagger",
+                 "/account"):
         r = c.get(path, follow_redirects=False)
-        assert r.status_code == 303, path
-        assert r.headers["location"].startswith("/login?next=")
-    assert c.get("/login").status_code == 200
-
-
-def test_login_wrong_password_and_logout(env: Any) -> None:
-    c = TestClient(env[2])
-    r = _login(c, password="wrong password")
-    assert r.status_code == 401 and "用户名或密码错误" in r.text
-    assert c.get("/search", follow_redirects=False).status_code == 303
-    assert _login(c).status_code == 303
-    page = c.get("/search")
-    assert page.status_code == 200
-    c.post("/logout", data={"csrf": _csrf(page.text)})
-    assert c.get("/search", follow_redirects=False).status_code == 303
-
-
-def test_login_form_without_csrf_is_rejected(env: Any) -> None:
-    c = TestClient(env[2])
-    c.get("/login")
-    r = c.post("/login", data={"name": "staff", "password": PASSWORD}, follow_redirects=False)
-    assert r.status_code == 403
-    r = c.post(
-        "/login", data={"name": "staff", "password": PASSWORD, "csrf": "0" * 64}, follow_redirects=False
-    )
-    assert r.status_code == 403
-
-
-def test_password_hash_is_scrypt_and_salted(env: Any) -> None:
-    backend = env[1]
-    rec = backend.get_record("users", "staff")
-    assert rec["kdf"].startswith("scrypt:") and PASSWORD not in json.dumps(rec)
-    users.add_user(backend, "other", PASSWORD)
-    assert backend.get_record("users", "other")["hash"] != rec["hash"]
-    assert users.authenticate(backend, "staff", PASSWORD) == {
-        "name": "staff",
-        "role": "staff",
-        "created": rec["created"],
-    }
-    assert users.authenticate(backend, "staff", PASSWORD + "x") is None
-    assert users.authenticate(backend, "nobody", PASSWORD) is None
-
-
-def test_session_cookie_is_signed(env: Any) -> None:
-    settings = env[0]
-    secret = load_secret(settings.secret_key, settings.data_dir)
-    assert (settings.data_dir / "secret_key").stat().st_mode & 0o777 == 0o600
-    cookie = sign_session(secret, {"u": "admin", "r": "admin", "n": "x", "exp": 2**40})
-    assert read_session(secret, cookie) == {"u": "admin", "r": "admin", "n": "x", "exp": 2**40}
-    payload, sig = cookie.split(".")
-    assert read_session(secret, payload + "." + sig[:-2] + "AA") is None
-    assert read_session(b"another secret", cookie) is None
-    assert read_session(secret, sign_session(secret, {"u": "admin", "n": "x", "exp": 1})) is None
-    # a forged cookie does not open pages
-    c = TestClient(env[2])
-    c.cookies.set(
-        "techscout_session", sign_session(b"guess", {"u": "admin", "r": "admin", "n": "x", "exp": 2**40})
-    )
-    assert c.get("/search", follow_redirects=False).status_code == 303
-
-
-def test_api_needs_token_or_session(env: Any) -> None:
-    c = TestClient(env[2])
-    for path in (
-        "/api/search?q=人工智能",
-        "/api/documents/doc0001",
-        "/api/entries",
-        "/api/subscriptions",
-        "/api/runs",
-        "/api/sources",
-        "/openapi.json",
-    ):
-        assert c.get(path).status_code == 401, path
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?next="), path
+    for path in ("/api/search", "/api/entries", "/api/subscriptions", "/api/runs", "/api/sources", "/openapi.json"):
+        r = c.get(path)
+        assert r.status_code == 401 and r.json()["code"] == "unauthorized", path
+        assert r.headers["www-authenticate"] == "Bearer"
     assert c.get("/api/search", headers={"Authorization": "Bearer tsk_invalid"}).status_code == 401
-    token = users.create_token(env[1], "integration")
-    assert token not in json.dumps(env[1].list_records("tokens"))
-    r = c.get("/api/search", params={"q": "人工智能"}, headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 200 and r.json()["total"] >= 4
-    spec = c.get("/openapi.json", headers={"Authorization": f"Bearer {token}"}).json()
-    assert "/api/search" in spec["paths"] and "/api/subscriptions" in spec["paths"]
-    assert {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]} >= {
-        "q",
-        "type",
-        "source",
-        "domain",
-        "region",
-        "library",
-        "since",
-        "until",
-        "sort",
-        "page",
-        "size",
-    }
-    users.revoke_token(env[1], "integration")
-    assert c.get("/api/search", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
-# -- search -------------------------------------------------------------------------------------------------------
-def test_api_search_json_equals_cli(env: Any, client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+def test_logout_and_password_change_end_sessions_on_the_server(env: Any) -> None:
+    c = _client(env[2])
+    stolen = c.cookies.get("techscout_session")
+    page = c.get("/search")
+    c.post("/logout", data={"csrf": _csrf(page.text)})
+    replay = TestClient(env[2])
+    replay.cookies.set("techscout_session", stolen)
+    assert replay.get("/search", follow_redirects=False).status_code == 303  # the old cookie is dead
+    # a password change ends every other session of the user
+    laptop, phone = _client(env[2]), _client(env[2])
+    form = {"csrf": _csrf(laptop.get("/account").text), "password": PASSWORD, "new_password": "another pass 2",
+            "new_password2": "another pass 2"}
+    r = laptop.post("/account/password", data=form)
+    assert r.status_code == 200 and "密码已修改" in r.text
+    assert phone.get("/search", follow_redirects=False).status_code == 303
+    assert laptop.get("/search").status_code == 200  # the browser that changed it stays logged in
+    assert _login(TestClient(env[2]), "staff", "another pass 2").status_code == 303
+
+
+def test_failed_logins_slow_one_client_and_never_lock_the_owner_out(env: Any) -> None:
+    attacker = TestClient(env[2], client=("203.0.113.9", 4000))
+    statuses = [_login(attacker, "staff", "wrong password").status_code for _ in range(7)]
+    assert statuses[:5] == [401] * 5 and 429 in statuses[5:]
+    r = _login(attacker, "staff", "wrong password")
+    assert r.status_code == 429 and "秒后再试" in r.text
+    # the owner, from their own address, logs in at once
+    assert _login(TestClient(env[2], client=("198.51.100.7", 4000))).status_code == 303
+
+
+def test_throttle_table_is_bounded_and_waits_double() -> None:
+    now = [1000.0]
+    throttle = LoginThrottle(max_keys=100, clock=lambda: now[0])
+    for i in range(1000):
+        throttle.failed(str(i) + "x" * 100_000, "203.0.113.9")
+    assert len(throttle) == 100
+    for _ in range(7):
+        throttle.failed("staff", "203.0.113.9")
+    assert throttle.wait_seconds("staff", "203.0.113.9") == pytest.approx(4.0)
+    assert throttle.wait_seconds("staff", "198.51.100.7") == 0.0
+    now[0] += 5
+    assert throttle.wait_seconds("staff", "203.0.113.9") == 0.0
+
+
+def test_unknown_names_cost_one_scrypt_like_wrong_passwords(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    users._dummy_record()  # made once, at the first unknown name
+    calls: list[int] = []
+    real = hashlib.scrypt
+
+    def counting(*args: Any, **kwargs: Any) -> bytes:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "scrypt", counting)
+    assert users.authenticate(env[1], "nobody-here", "whatever pw") is None
+    unknown = len(calls)
+    calls.clear()
+    assert users.authenticate(env[1], "staff", "wrong password") is None
+    assert unknown == len(calls) == 1
+
+
+def test_store_and_secret_are_private_and_cookies_signed(env: Any) -> None:
     settings = env[0]
+    assert settings.paths.store.stat().st_mode & 0o777 == 0o600
+    assert settings.paths.secret.stat().st_mode & 0o777 == 0o600
+    secret = load_secret(settings.secret_key, settings.data_dir)
+    cookie = sign_session(secret, {"u": "admin", "sid": "x", "n": "x", "exp": 2**40})
+    assert read_session(secret, cookie)["u"] == "admin"  # type: ignore[index]
+    assert read_session(b"another secret", cookie) is None
+    c = TestClient(env[2])
+    c.cookies.set("techscout_session", cookie)  # well signed, but no such session on the server
+    assert c.get("/search", follow_redirects=False).status_code == 303
+
+
+# -- the API ------------------------------------------------------------------------------------------------------
+def test_api_search_equals_cli_and_parses_values_once(env: Any, client: TestClient,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    data = str(env[0].data_dir)
+    title = _hits(client, sort="date")[0]["title"]
+    word = re.sub(r"[^\u4e00-\u9fff]", "", title)[:4]
     cases = [
-        (["人工智能"], {"q": "人工智能"}),
-        (["人工智能", "--type", "policy"], {"q": "人工智能", "type": "policy"}),
-        (
-            ["", "--sort", "date", "--limit", "2", "--page", "2"],
-            {"q": "", "sort": "date", "size": "2", "page": "2"},
-        ),
-        (["人工 OR 电池", "--region", "上海市"], {"q": "人工 OR 电池", "region": "上海市"}),
-        (
-            ["", "--since", "2025-02-01", "--until", "2025-02-28"],
-            {"since": "2025-02-01", "until": "2025-02-28"},
-        ),
-        (["人工智能", "--collapse"], {"q": "人工智能", "collapse": "true"}),
+        ([word], {"q": word}),
+        (["", "--sort", "date", "--limit", "2", "--page", "2"], {"q": "", "sort": "date", "size": "2", "page": "2"}),
+        ([word, "--collapse"], {"q": word, "collapse": "True"}),  # what Python's requests sends for True
+        (["", "--limit", "3"], {"size": "3", "page": "1.0"}),
     ]
     for argv, params in cases:
-        assert cli_main(["search", *argv, "--json", "--data", str(settings.data_dir)]) == 0
+        assert cli_main(["search", *argv, "--json", "--data", data]) == 0
         expected = json.loads(capsys.readouterr().out)
-        got = client.get("/api/search", params=params).json()
-        assert got == expected, params
+        got = client.get("/api/search", params=params)
+        assert got.status_code == 200 and got.json() == expected, params
+    assert expected["total"] > 3
 
 
-def test_api_search_filters(client: TestClient) -> None:
-    ids = {
-        h["id"] for h in client.get("/api/search", params={"q": "人工智能", "type": "policy"}).json()["hits"]
-    }
-    assert ids == {"doc0001"}
-    ids = {h["id"] for h in client.get("/api/search", params=[("domain", "新能源")]).json()["hits"]}
-    assert ids == {"doc0002"}
-    ids = {h["id"] for h in client.get("/api/search", params=[("source", "local-daily")]).json()["hits"]}
-    assert ids == {"doc0004"}
-    r = client.get("/api/search", params={"since": "not a date"})
-    assert r.status_code == 400
-    assert client.get("/api/search", params={"q": '"unbalanced'}).status_code == 400
+def test_api_errors_are_4xx_with_one_shape(client: TestClient) -> None:
+    for params, status, code, field in [
+        ({"q": "\x00"}, 422, "invalid-request", "q"),
+        ({"q": '"unbalanced'}, 400, "query", None),
+        ({"page": "0"}, 422, "invalid-request", "page"),
+        ({"page": "1.5"}, 422, "invalid-request", "page"),
+        ({"size": "1001"}, 422, "invalid-request", "size"),
+        ({"type": "成果"}, 422, "invalid-request", "type"),
+        ({"since": "2025-13-01"}, 422, "invalid-request", "since"),
+        ({"since": "2025-02-01", "until": "2025-01-01"}, 400, "query", "since"),
+        ({"collapse": "maybe"}, 422, "invalid-request", "collapse"),
+    ]:
+        r = client.get("/api/search", params=params)
+        body = r.json()
+        assert r.status_code == status, (params, body)
+        assert set(body) == {"code", "message", "field", "details"} and body["code"] == code, params
+        assert body["field"] == field and re.search(r"[\u4e00-\u9fff]", body["message"]), body
+    assert client.get("/api/documents/no-such-doc").json()["code"] == "not-found"
+    assert client.get("/api/documents/a%2Fb").status_code in (404, 422)
+    assert client.get("/search", params={"q": "\x00"}).status_code == 400  # the page says so too
 
 
-def test_api_docs_page_lists_endpoints(client: TestClient) -> None:
+def test_openapi_declares_bearer_bounds_enums_and_errors(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http", "scheme": "bearer", "description": spec["components"]["securitySchemes"]["bearerAuth"]["description"]}
+    assert {"bearerAuth": []} in spec["security"]
+    search = spec["paths"]["/api/search"]["get"]
+    params = {p["name"]: p["schema"] for p in search["parameters"]}
+    assert params["page"]["minimum"] == 1 and params["size"]["maximum"] == 1000 and params["since"]["format"] == "date"
+    assert params["collapse"]["type"] == "boolean"
+    types = spec["components"]["schemas"]["ContentType"]
+    assert "policy" in types["enum"] and "政策" in types["description"]
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            for status in ("401", "403", "422"):
+                assert op["responses"][status]["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/ErrorBody"}, (path, method, status)
+    assert "HTTPValidationError" not in json.dumps(spec)
+    sub_in = spec["components"]["schemas"]["SubscriptionIn"]
+    assert sub_in["properties"]["name"]["maxLength"] == 100 and "pattern" in sub_in["properties"]["digest_at"]["anyOf"][0]
+
+
+def test_docs_pages_are_self_hosted_and_curl_example_is_encoded(client: TestClient) -> None:
     page = client.get("/docs").text
-    for path in (
-        "/api/search",
-        "/api/documents/{doc_id}",
-        "/api/entries",
-        "/api/subscriptions",
-        "/api/runs",
-        "/api/sources",
-    ):
+    for path in ("/api/search", "/api/documents/{doc_id}", "/api/subscriptions", "/api/runs", "/api/sources"):
         assert f"<code>{path}</code>" in page, path
-    assert "<code>since</code>" in page and "DELETE" in page
+    m = re.search(r"curl -H \"Authorization: Bearer \$TOKEN\" '([^']+)'", page)
+    assert m and "%E4%BA%BA%E5%B7%A5%E6%99%BA%E8%83%BD" in m.group(1) and re.fullmatch(r"[\x21-\x7e]+", m.group(1))
+    swagger = client.get("/docs/swagger")
+    assert swagger.status_code == 200 and "cdn" not in swagger.text.lower()
+    assert "script-src 'self'" in swagger.headers["content-security-policy"]
+    for asset in re.findall(r'(?:src|href)="(/docs/swagger/[^"]+)"', swagger.text):
+        assert client.get(asset).status_code == 200, asset
+    assert TestClient(client.app).get("/docs/swagger/swagger-ui-bundle.js", follow_redirects=False).status_code == 303
 
 
-def test_search_page_facets_snippets_clusters(client: TestClient) -> None:
-    r = client.get("/search", params={"q": "人工智能"})
-    assert r.status_code == 200
-    assert "<mark>" in r.text  # highlighted snippets
-    assert "+1 转载" in r.text  # the two cluster members collapse into one hit
-    assert r.text.count('class="hit"') == 4  # doc1, doc3(+doc4), doc5, doc6
-    assert re.search(r'data-facet="type">政策</a> <span class="count">1</span>', r.text)
-    r = client.get("/search", params={"q": "人工智能", "type": "policy"})
-    assert r.text.count('class="hit"') == 1 and "人工智能产业发展政策发布" in r.text
-    r = client.get("/search", params={"q": "", "sort": "date", "size": "2"})
-    assert 'rel="next"' in r.text
+# -- pages --------------------------------------------------------------------------------------------------------
+def test_search_page_facets_relevance_dates_and_traditional_script(client: TestClient) -> None:
+    hit = _hits(client, sort="date")[0]
+    word = re.sub(r"[^\u4e00-\u9fff]", "", hit["title"])[:2]
+    page = client.get("/search", params={"q": word}).text
+    assert "<mark>" in page and 'data-facet="scitech"' in page and "只看科技相关" in page
+    assert 'placeholder="2025-01-01"' in page and 'type="date"' not in page
+    import opencc
+
+    traditional = opencc.OpenCC("s2t").convert(word)
+    assert _hits(client, q=traditional) == _hits(client, q=word)
+    relevant = _hits(client, scitech="true")
+    assert all(client.get(f"/api/documents/{h['id']}").json()["scitech_relevant"] for h in relevant)
 
 
-def test_xss_title_is_escaped(client: TestClient) -> None:
-    for path in ("/search?q=脚本", "/doc/doc0005"):
-        page = client.get(path).text
-        assert "<script>alert(1)</script>" not in page, path
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, path
+def test_csv_export_neutralises_formulas(client: TestClient) -> None:
+    assert [csv_cell(v) for v in ("=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx", "\rx", "普通标题", -3, "-3.5")] == [
+        "'=HYPERLINK(\"x\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "'\rx", "普通标题", "-3", "'-3.5"]
+    hit = Hit(id="d1", url="https://a.example.cn/1.html", title="=cmd|' /C calc'!A0", published=None, source="s",
+              snippet="", score=1.0)
+    assert "\"'=cmd|' /C calc'!A0\"" in hits_to_csv(SearchResult(total=1, hits=[hit])) or \
+        "'=cmd|' /C calc'!A0" in hits_to_csv(SearchResult(total=1, hits=[hit]))
+    r = client.get("/search/export.csv", params={"q": ""})
+    assert r.status_code == 200 and r.text.lstrip("\ufeff").startswith("id,title")
+    assert len(r.text.strip().splitlines()) > 3
 
 
-def test_export_csv_and_json(client: TestClient) -> None:
-    r = client.get("/search/export.csv", params={"q": "人工智能"})
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    lines = r.text.lstrip("\ufeff").strip().splitlines()
-    assert lines[0].startswith("id,title") and len(lines) == 1 + 4
-    data = client.get("/search/export.json", params={"q": "人工智能", "type": "policy"}).json()
-    assert [h["id"] for h in data["hits"]] == ["doc0001"]
-
-
-def test_document_page_cluster_and_entries(client: TestClient, env: Any) -> None:
-    page = client.get("/doc/doc0004").text
-    assert "首发" in page and "doc0003" in page  # first publisher of the cluster
-    assert "https://news.example.cn/a/4.html" in page
-    page = client.get("/doc/doc0006").text
-    assert "/entry/problem-1" in page and "工业视觉检测" in page
+def test_document_page_in_chinese_with_consistent_reprints(client: TestClient) -> None:
+    for hit in _hits(client)[:8]:
+        page = client.get(f"/doc/{hit['id']}").text
+        assert "北京时间" in page  # the fetch time, in Asia/Shanghai, zone shown
+        assert not re.search(r"转载（1）", page)
+        if "没有发现转载" in page:
+            assert "另有" not in page.split('id="cluster"')[1].split("</section>")[0]
+        for raw in ("relevance</dt>", "rules:", "content_type:", ">domains<", ">region<"):
+            assert raw not in page, (hit["id"], raw)
     assert client.get("/doc/nope").status_code == 404
-    doc = client.get("/api/documents/doc0001").json()
-    assert doc["title"] == "人工智能产业发展政策发布" and doc["revisions"] == []
 
 
-def test_library_and_talent_pages(client: TestClient) -> None:
-    page = client.get("/library/talent").text
-    assert "张三" in page and "某大学" in page
-    talent = client.get("/entry/talent-1").text
-    assert "人工智能产业发展政策发布" in talent and "人工智能赋能制造业" in talent
-    assert "工业视觉检测" in client.get("/library/problem").text
-    assert "工业视觉检测" not in client.get("/library/problem", params={"q": "不存在的名字"}).text
+def test_libraries_say_what_fills_them(client: TestClient) -> None:
+    for library in ("problem", "project", "talent"):
+        page = client.get(f"/library/{library}")
+        assert page.status_code == 200
+        if "暂无条目" in page.text:
+            assert labels.LIBRARY_NOTES[library][:10] in page.text
     assert client.get("/library/nothing").status_code == 404
-    entries = client.get("/api/entries", params={"library": "talent"}).json()
-    assert [e["id"] for e in entries] == ["talent-1"]
+    assert client.get("/library/talent", params={"page": "abc"}).status_code == 422
 
 
-def test_sources_page_and_api(client: TestClient, env: Any) -> None:
-    page = client.get("/sources").text
-    assert "中国科协 · 要闻" in page and "every 2h" in page and "http_404" in page
-    assert "立即抓取" not in page  # staff cannot start crawls
-    srcs = client.get("/api/sources").json()
-    assert srcs[0]["name"] == "cast-news" and srcs[0]["last_run"]["id"] == "run-1"
-    assert [r["id"] for r in client.get("/api/runs").json()] == ["run-1"]
-    r = client.post("/sources/cast-news/crawl", data={"csrf": _csrf(page)}, follow_redirects=False)
+def test_sources_page_renders_real_runs_with_errors(client: TestClient, env: Any) -> None:
+    runs = env[1].list_records("runs", limit=10)
+    news = next(r for r in runs if r["source"] == "site-news")
+    down = next(r for r in runs if r["source"] == "site-down")
+    assert news["errors"] and news["error_examples"] and down["status"] == "failed"
+    page = client.get("/sources")
+    assert page.status_code == 200
+    text = page.text
+    assert "示例科技网 · 要闻" in text and "每 6 小时" in text and "失败" in text
+    for kind in news["errors"]:
+        assert labels.error_kind(kind) in text
+    some_url = next(iter(news["error_examples"].values()))[0]
+    assert some_url in text
+    assert "北京时间" in text and "立即抓取" not in text  # staff cannot start crawls
+    r = client.post("/sources/site-down/crawl", data={"csrf": _csrf(text)}, follow_redirects=False)
     assert r.status_code == 403
+    api = client.get("/api/sources").json()
+    assert {s["name"] for s in api} == {"site-news", "site-down"}
+    assert all(s["last_run"]["source"] == s["name"] for s in api)
 
 
-def test_crawl_now_needs_admin_and_csrf(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[str] = []
+def test_crawl_now_runs_the_source_once(env: Any) -> None:
+    from search.web import services
 
-    class FakeProc:
-        def poll(self) -> None:
-            return None
-
-    def fake_start(settings: Any, name: str) -> FakeProc:
-        started.append(name)
-        return FakeProc()
-
-    monkeypatch.setattr("search.web.app.start_crawl", fake_start)
-    c = TestClient(env[2])
-    _login(c, "admin")
+    settings, backend, app = env
+    c = _client(app, "admin")
+    before = {r["id"] for r in backend.list_records("runs", {"source": "site-down"}, limit=100)}
     page = c.get("/sources").text
     assert "立即抓取" in page
-    assert c.post("/sources/cast-news/crawl", data={}, follow_redirects=False).status_code == 403
-    r = c.post("/sources/cast-news/crawl", data={"csrf": _csrf(page)}, follow_redirects=False)
-    assert r.status_code == 303 and started == ["cast-news"]
-    assert "抓取中" in c.get("/sources").text
+    assert c.post("/sources/site-down/crawl", data={}, follow_redirects=False).status_code == 403  # no CSRF
+    r = c.post("/sources/site-down/crawl", data={"csrf": _csrf(page)}, follow_redirects=False)
+    assert r.status_code == 303 and "started=site-down" in r.headers["location"]
+    again = c.post("/sources/site-down/crawl", data={"csrf": _csrf(page)}, follow_redirects=False)
+    assert "busy=site-down" in again.headers["location"] or "started=site-down" in again.headers["location"]
+    deadline = time.time() + 120
+    while services.is_running(settings, "site-down") and time.time() < deadline:
+        time.sleep(0.5)
+    after = {r["id"] for r in backend.list_records("runs", {"source": "site-down"}, limit=100)}
+    assert len(after - before) >= 1
+    assert "立即抓取" in c.get("/sources").text
 
 
-def test_start_crawl_command(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[list[str]] = []
-
-    class P:
-        def __init__(self, cmd: list[str], **kw: Any) -> None:
-            calls.append(cmd)
-
-    monkeypatch.setattr("subprocess.Popen", P)
-    from search.web.app import start_crawl
-
-    start_crawl(env[0], "cast-news")
-    assert calls[0][1:6] == ["-m", "cli", "crawl", "cast-news", "--data"]
-    assert calls[0][6] == str(env[0].data_dir)
+def test_overview_draws_runs_documents_and_health(client: TestClient, env: Any) -> None:
+    page = client.get("/overview")
+    assert page.status_code == 200
+    text = page.text
+    assert text.count("<svg class=\"chart\"") == 4 and "示例科技网 · 要闻" in text
+    runs = env[1].list_records("runs", limit=100)
+    new = sum(int(r.get("new") or 0) for r in runs)
+    assert f"<strong>{new}</strong><span>30 天新增</span>" in text
+    assert "有正文" in text and "src-site-down" in text
 
 
-# -- subscriptions ------------------------------------------------------------------------------------------------
-def test_subscriptions_form_crud(client: TestClient, env: Any) -> None:
-    page = client.get("/subscriptions", params={"q": "人工智能", "type": "policy"})
-    assert 'value="人工智能"' in page.text
-    token = _csrf(page.text)
-    form = {
-        "csrf": token,
-        "name": "AI 政策",
-        "query": "人工智能",
-        "type": "policy",
-        "notify": "https://hooks.example.com/x",
-        "mode": "digest",
-        "digest_at": "9:30",
-    }
-    assert client.post("/subscriptions", data={**form, "csrf": "bad"}).status_code == 403
-    r = client.post("/subscriptions", data=form, follow_redirects=False)
+# -- subscriptions: made in the form and the API, delivered to real receivers ---------------------------------------
+def test_subscription_form_in_chinese_and_its_errors(client: TestClient, env: Any) -> None:
+    page = client.get("/subscriptions", params={"q": "人工智能", "type": "policy"}).text
+    assert 'value="人工智能"' in page and 'value="policy" checked' in page and "> 政策</label>" in page
+    assert "> 问题库</label>" in page and "北京市" in page and "企业微信" in page
+    token = _csrf(page)
+    base = {"csrf": token, "name": "AI 政策", "query": "人工智能", "mode": "immediate"}
+    for notify, words in [("http://[::1", "地址格式错误"), ("http://example.com:99999/", "端口"), ("http://exa mple.com/h", "空格"),
+                          ("ftp://example.com/", "")]:
+        r = client.post("/subscriptions", data={**base, "notify": notify})
+        assert r.status_code == 400 and 'role="alert"' in r.text, notify
+        assert words in r.text and 'aria-invalid="true"' in r.text, notify
+    r = client.post("/subscriptions", data={**base, "notify": "https://hooks.example.com/x", "type": "policy",
+                                            "library": "problem", "region": "北京市", "mode": "digest",
+                                            "digest_day": "mon", "digest_at": "9:30"}, follow_redirects=False)
     assert r.status_code == 303
-    subs = env[1].list_records("subscriptions")
-    assert len(subs) == 1
-    sub = subs[0]
-    assert sub["owner"] == "staff" and sub["filters"] == {"content_type": ["policy"]}
-    assert (
-        sub["mode"] == "digest"
-        and sub["digest_at"] == "09:30"
-        and sub["notify"] == ["https://hooks.example.com/x"]
-    )
-    r = client.post("/subscriptions", data={**form, "id": sub["id"], "name": "改名"}, follow_redirects=False)
-    assert env[1].get_record("subscriptions", sub["id"])["name"] == "改名"
-    r = client.post("/subscriptions", data={**form, "notify": "http://127.0.0.1:8080/hook"})
-    assert r.status_code == 400 and "内网" in r.text
+    sub = env[1].list_records("subscriptions")[0]
+    assert sub["owner"] == "staff" and sub["created"]
+    assert sub["filters"] == {"content_type": ["policy"], "libraries": ["problem"], "region": ["北京市"]}
+    listing = client.get("/subscriptions").text
+    assert "每周一 09:30 摘要" in listing and "Webhook → hooks.example.com" in listing
     r = client.post(f"/subscriptions/{sub['id']}/delete", data={"csrf": token}, follow_redirects=False)
     assert r.status_code == 303 and env[1].list_records("subscriptions") == []
 
 
-def test_api_subscriptions(env: Any) -> None:
+def test_api_subscriptions_ids_and_visibility(env: Any) -> None:
     c = TestClient(env[2])
-    token = users.create_token(env[1], "crm")
-    h = {"Authorization": f"Bearer {token}"}
-    r = c.post(
-        "/api/subscriptions",
-        json={"name": "电池", "query": "电池", "filters": {"region": ["上海市"]}},
-        headers=h,
-    )
-    assert r.status_code == 201
-    sub_id = r.json()["id"]
-    assert [s["id"] for s in c.get("/api/subscriptions", headers=h).json()] == [sub_id]
-    bad = c.post("/api/subscriptions", json={"name": "x", "notify": ["http://10.0.0.5/hook"]}, headers=h)
-    assert bad.status_code == 422
-    assert (
-        c.post("/api/subscriptions", json={"name": "x", "filters": {"color": ["red"]}}, headers=h).status_code
-        == 422
-    )
-    assert c.delete(f"/api/subscriptions/{sub_id}", headers=h).json() == {"deleted": True}
-    assert c.get("/api/subscriptions", headers=h).json() == []
+    staff_token = users.create_token(env[1], "crm")
+    admin_token = users.create_token(env[1], "ops", "admin")
+    h = {"Authorization": f"Bearer {staff_token}"}
+    r = c.post("/api/subscriptions", json={"name": "电池", "query": "电池", "filters": {"region": ["上海市"], "content_type": ["成果"]},
+                                           "notify": ["https://hooks.example.com/b"]}, headers=h)
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    assert sub["filters"]["content_type"] == ["achievement"] and sub["created"]
+    assert c.post("/api/subscriptions", json={"id": "a/b", "name": "x", "notify": ["https://a.example.com/"]}, headers=h).status_code == 422
+    for bad in ("http://[::1", "http://example.com:abc/", "http://8.8.8.8:99999/"):
+        r = c.post("/api/subscriptions", json={"name": "x", "notify": [bad]}, headers=h)
+        assert r.status_code == 422 and r.json()["field"] == "notify", (bad, r.text)
+    # an admin token lists every subscription, a staff token its own
+    _client(env[2]).post  # noqa: B018 - a staff session exists too
+    ha = {"Authorization": f"Bearer {admin_token}"}
+    mine = c.post("/api/subscriptions", json={"name": "运维", "notify": ["https://hooks.example.com/o"]}, headers=ha).json()
+    assert {s["id"] for s in c.get("/api/subscriptions", headers=ha).json()} == {sub["id"], mine["id"]}
+    assert [s["id"] for s in c.get("/api/subscriptions", headers=h).json()] == [sub["id"]]
+    assert c.delete(f"/api/subscriptions/{mine['id']}", headers=h).status_code == 404
+    assert c.delete(f"/api/subscriptions/{sub['id']}", headers=h).json() == {"deleted": True}
     # a session may use the API, but writes need the CSRF header
-    _login(c)
-    page = c.get("/search").text
-    assert c.post("/api/subscriptions", json={"name": "y"}).status_code == 403
-    assert (
-        c.post("/api/subscriptions", json={"name": "y"}, headers={"X-CSRF-Token": _csrf(page)}).status_code
-        == 201
-    )
+    s = _client(env[2])
+    page = s.get("/search").text
+    assert s.post("/api/subscriptions", json={"name": "y", "notify": ["https://a.example.com/"]}).json()["code"] == "csrf"
+    assert s.post("/api/subscriptions", json={"name": "y", "notify": ["https://a.example.com/"]},
+                  headers={"X-CSRF-Token": _csrf(page)}).status_code == 201
 
 
-def test_staff_cannot_touch_others_subscriptions(env: Any, client: TestClient) -> None:
-    env[1].put_record("subscriptions", "s1", {"id": "s1", "name": "别人的", "owner": "admin", "query": "x"})
-    page = client.get("/subscriptions").text
-    assert "别人的" not in page
-    r = client.post("/subscriptions/s1/delete", data={"csrf": _csrf(page)})
-    assert r.status_code == 404 and env[1].get_record("subscriptions", "s1") is not None
+def test_web_and_api_subscriptions_deliver_to_real_receivers(env: Any, mockserver: MockServer, tmp_path: Path) -> None:
+    settings, backend, app = env
+    hook, mail = Webhook(), Mailbox()
+    try:
+        article = next(a for a in mockserver.manifest()["gbk"] if a["phrase"])
+        phrase = article["phrase"]
+        c = _client(app)
+        page = c.get("/subscriptions").text
+        r = c.post("/subscriptions", data={"csrf": _csrf(page), "name": "网页订阅", "query": f'"{phrase}"',
+                                           "notify": f"{hook.url('/web')}\n{mail.url()}", "mode": "immediate"},
+                   follow_redirects=False)
+        assert r.status_code == 303, r.text
+        token = users.create_token(backend, "crm")
+        r = c.post("/api/subscriptions", json={"name": "接口订阅", "query": f'"{phrase}"', "notify": [hook.url("/api")]},
+                   headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 201, r.text
+        sources = tmp_path / "more-sources"
+        write_source(sources, "site-gbk", start_urls=[mockserver.url("gbk", "/kjdt/")])
+        out = run_cli("crawl", "--sources", str(sources), "--json", data=settings.data_dir, env=ENV)
+        assert out.returncode in (0, 1), out.stderr
+        run_alerts(settings, backend=backend, options=RunOptions(tries=2, backoff=0.01))
+        paths = sorted(m["path"] for m in hook.received)
+        assert [p.split("?")[0] for p in paths] == ["/api", "/web"], hook.received
+        assert len(mail.messages) == 1 and phrase[:4] in json.dumps(hook.received, ensure_ascii=False)
+        log = c.get("/subscriptions").text
+        assert log.count("已送达") >= 2 and "网页订阅" in log
+    finally:
+        hook.stop()
+        mail.stop()
 
 
-def test_webhook_url_check() -> None:
-    for url in (
-        "http://127.0.0.1/x",
-        "http://localhost:9000/",
-        "http://10.1.2.3/",
-        "http://192.168.1.1/",
-        "http://[::1]/",
-        "http://169.254.169.254/latest",
-        "http://printer.local/",
-        "ftp://example.com/",
-    ):
-        with pytest.raises(UrlError):
-            check_webhook_url(url, resolve=False)
-    assert check_webhook_url("https://8.8.8.8/hook", resolve=False) == "https://8.8.8.8/hook"
-    assert check_webhook_url("http://127.0.0.1/x", allow_private=True) == "http://127.0.0.1/x"
-
-
-# -- pure helpers -------------------------------------------------------------------------------------------------
-def test_query_from_params_and_helpers() -> None:
-    q = query_from_params({"q": "科創", "type": "policy", "since": "2025-01-01", "sort": "date", "page": "2"})
-    assert q.filters == {"content_type": ["policy"]} and q.sort == "date" and q.page == 2
-    assert q.parsed().positive_terms() == ["科创"]
-    assert month_range("2024-02") == ("2024-02-01", "2024-02-29")
-    assert month_range("2024-12") == ("2024-12-01", "2024-12-31")
-    assert pages_around(1, 1) == [1]
+# -- pure helpers and the CLI -------------------------------------------------------------------------------------
+def test_query_params_and_labels() -> None:
+    q = query_from_params({"q": "科創", "type": "policy", "since": "2025-01-01", "sort": "date", "page": "2",
+                           "collapse": "True", "scitech": "yes"}, relevance_threshold=0.6)
+    assert q.filters == {"content_type": ["policy"]} and q.sort == "date" and q.page == 2 and q.collapse
+    assert q.min_relevance == 0.6 and q.parsed().positive_terms() == ["科创"]
     assert pages_around(10, 20) == [1, 0, 8, 9, 10, 11, 12, 0, 20]
-    rec = validate_subscription(
-        {"name": "n", "filters": {"type": "news"}, "notify": "https://a.example.com/h"},
-        "me",
-        allow_private=False,
-    )
-    assert (
-        rec["filters"] == {"content_type": ["news"]} and rec["owner"] == "me" and rec["mode"] == "immediate"
-    )
+    assert labels.schedule_text("every 6h") == "每 6 小时"
+    assert labels.schedule_text("0 7 * * *").startswith("每天 07:00")
+    assert labels.schedule_text("0 */2 * * *").startswith("每 2 小时（整点）")
+    assert labels.schedule_text("30 8 * * 1").startswith("每周一 08:30")
+    assert labels.error_kind("http-404") == "HTTP 404（页面不存在）" and labels.error_kind("dns") == "域名无法解析"
+    assert labels.evidence_item("rules:+3.23/-1.11") == "规则得分 +3.23/-1.11"
+    assert labels.evidence_key("content_type:policy") == "类型「政策」的依据"
+    assert labels.field_name("key_numbers") == "关键数据"
+    assert labels.message_zh("unbalanced quote in query: close the phrase") .startswith("引号不成对")
 
 
-def test_cli_user_and_token(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_user_and_token_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
     import io
 
+    data = str(tmp_path)
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-    assert (
-        cli_main(["user", "add", "wang", "--role", "admin", "--password-stdin", "--data", str(tmp_path)]) == 0
-    )
-    assert cli_main(["token", "create", "crm", "--data", str(tmp_path)]) == 0
+    assert cli_main(["user", "add", "wang", "--role", "admin", "--password-stdin", "--data", data]) == 0
+    assert cli_main(["token", "create", "crm", "--data", data]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
-    backend = EmbeddedBackend(tmp_path / "techscout.sqlite")
-    try:
-        assert users.authenticate(backend, "wang", PASSWORD)["role"] == "admin"  # type: ignore[index]
-        assert users.check_token(backend, token) == {"name": "token:crm", "role": "staff", "token": True}
-    finally:
-        backend.close()
-
-
-def test_crawled_links_cannot_run_script_and_csp_is_set(env: Any, client: TestClient) -> None:
-    env[1].upsert([_article(7, "恶意链接测试", "人工智能测试正文。", url="javascript:alert(1)")])
-    page = client.get("/doc/doc0007")
-    assert 'href="javascript:' not in page.text
-    assert "script-src 'self'" in page.headers["content-security-policy"]
-    assert "onclick=" not in page.text and "onsubmit=" not in page.text
-    search = client.get("/search", params={"q": "恶意链接"})
-    assert 'href="javascript:' not in search.text
-
-
-def test_subscription_links_to_its_search(env: Any, client: TestClient) -> None:
-    env[1].put_record(
-        "subscriptions",
-        "s2",
-        {"id": "s2", "name": "我的", "owner": "staff", "query": "电池", "filters": {"region": ["上海市"]}},
-    )
-    page = client.get("/subscriptions", params={"q": "无关"}).text
-    m = re.search(r'<a href="(/search\?[^"]+)">我的</a>', page)
-    assert m
-    results = client.get(m.group(1).replace("&amp;", "&")).text
-    assert "新能源汽车电池技术取得突破" in results and results.count('class="hit"') == 1
+    assert cli_main(["user", "list", "--json", "--data", data]) == 0
+    assert [u["name"] for u in json.loads(capsys.readouterr().out)] == ["wang"]
+    assert cli_main(["token", "list", "--data", data]) == 0
+    listing = capsys.readouterr().out
+    assert "crm" in listing and token[:8] in listing and token not in listing
+    assert (tmp_path / "techscout.sqlite").stat().st_mode & 0o777 == 0o600

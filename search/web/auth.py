@@ -1,9 +1,15 @@
-"""Signed session cookies, CSRF tokens, the secret key and webhook URL checks.
+"""Signed session cookies, CSRF tokens, the secret key and the failed-login throttle.
 
-A session cookie is ``base64(json) "." base64(hmac_sha256(secret, json))``; the JSON holds the user name, its
-role, an expiry time and a random nonce. The CSRF token of a session is ``hmac(secret, "csrf:" + nonce)``, so
-a form posted without the page's token is rejected. Visitors without a login get an anonymous session (nonce
-only) so that the login form itself carries a CSRF token.
+A session cookie is ``base64(json) "." base64(hmac_sha256(secret, json))``; the JSON holds the user name, an
+expiry time, a random nonce and the session id. The session id is also kept server-side in the user's record
+(:func:`search.users.add_session`): logging out removes it and a password change removes them all, so a copied
+cookie stops working at once (the record is read on every request anyway). The CSRF token of a session is
+``hmac(secret, "csrf:" + nonce)``, so a form posted without the page's token is rejected. Visitors without a
+login get an anonymous session (nonce only) so that the login form itself carries a CSRF token.
+
+Failed logins are throttled per (name, client address) with an exponential delay, never a hard lock: an
+attacker elsewhere can slow their own guesses but cannot lock the real owner out. The table keys are hashes
+(a 1 MB name costs 16 bytes) and the table holds at most :data:`THROTTLE_MAX_KEYS` keys, oldest dropped first.
 """
 
 from __future__ import annotations
@@ -11,22 +17,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import os
 import secrets
-import socket
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from core.errors import UrlError
 from core.paths import DataPaths
 
 COOKIE = "techscout_session"
 SESSION_SECONDS = 12 * 3600
-
+#: failures of one (name, client) before each further attempt must wait; the wait doubles from here
+THROTTLE_FREE_FAILURES = 5
+THROTTLE_BASE_S = 1.0
+THROTTLE_CAP_S = 15 * 60.0
+THROTTLE_WINDOW_S = 3600.0
+THROTTLE_MAX_KEYS = 10_000
 
 
 def load_secret(secret_key: str, data_dir: Path) -> bytes:
@@ -74,16 +83,23 @@ def read_session(secret: bytes, cookie: str | None, now: float | None = None) ->
         data = json.loads(payload)
     except ValueError:
         return None
-    if not isinstance(data, dict) or float(data.get("exp", 0)) < (time.time() if now is None else now):
+    if not isinstance(data, dict):
+        return None
+    try:
+        expires = float(data.get("exp", 0))
+    except (TypeError, ValueError):
+        return None
+    if expires < (time.time() if now is None else now):
         return None
     return data
 
 
-def new_session(user: dict[str, Any] | None = None) -> dict[str, Any]:
+def new_session(user: dict[str, Any] | None = None, session_id: str | None = None) -> dict[str, Any]:
+    """A fresh session: anonymous, or for ``user`` with ``session_id`` (kept in the user's record)."""
     data: dict[str, Any] = {"n": secrets.token_urlsafe(16), "exp": int(time.time()) + SESSION_SECONDS}
     if user is not None:
         data["u"] = user["name"]
-        data["r"] = user["role"]
+        data["sid"] = session_id or ""
     return data
 
 
@@ -97,54 +113,51 @@ def check_csrf(secret: bytes, session: dict[str, Any] | None, token: str | None)
     return hmac.compare_digest(csrf_token(secret, session), token)
 
 
-_BLOCKED_NAMES = ("localhost", ".localhost", ".local", ".internal", ".lan", ".home.arpa")
+class LoginThrottle:
+    """Failed logins per (name, client address): after :data:`THROTTLE_FREE_FAILURES` failures each further
+    attempt from that client for that name must wait ``THROTTLE_BASE_S * 2**k`` seconds (capped); a success
+    clears the key. Bounded: keys are 16-byte hashes, at most ``max_keys`` of them (least recent dropped)."""
 
+    def __init__(self, max_keys: int = THROTTLE_MAX_KEYS, clock: Any = time.monotonic) -> None:
+        self.max_keys = max_keys
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._table: OrderedDict[bytes, tuple[int, float]] = OrderedDict()  # key -> (failures, last failure)
 
-def _ip_blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
+    @staticmethod
+    def key(name: str, client: str) -> bytes:
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(name.encode("utf-8", "surrogatepass")[:1024])
+        digest.update(b"\x00" + client.encode("utf-8", "replace")[:128])
+        return digest.digest()
 
+    def wait_seconds(self, name: str, client: str) -> float:
+        """Seconds this client must still wait before trying ``name`` again (0 when it may try now)."""
+        with self._lock:
+            entry = self._table.get(self.key(name, client))
+        if entry is None:
+            return 0.0
+        failures, last = entry
+        now = self._clock()
+        if now - last > THROTTLE_WINDOW_S or failures < THROTTLE_FREE_FAILURES:
+            return 0.0
+        delay = min(THROTTLE_CAP_S, THROTTLE_BASE_S * 2 ** (failures - THROTTLE_FREE_FAILURES))
+        return max(0.0, last + delay - now)
 
-def check_webhook_url(url: str, allow_private: bool = False, resolve: bool = True) -> str:
-    """Return the URL when it is an http(s) URL of a public host, else raise :class:`UrlError`.
+    def failed(self, name: str, client: str) -> None:
+        key = self.key(name, client)
+        now = self._clock()
+        with self._lock:
+            failures, last = self._table.pop(key, (0, now))
+            if now - last > THROTTLE_WINDOW_S:
+                failures = 0
+            self._table[key] = (failures + 1, now)
+            while len(self._table) > self.max_keys:
+                self._table.popitem(last=False)
 
-    Host names are resolved (when ``resolve``) and rejected when any address is private, loopback or
-    link-local; a name that does not resolve is accepted (it cannot reach an internal service either)."""
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UrlError(f"不是 http(s) 地址: {url!r}")
-    if allow_private:
-        return url
-    host = parts.hostname.lower().rstrip(".")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    if ip is not None:
-        if _ip_blocked(ip):
-            raise UrlError(f"不允许内网或本机地址: {host}")
-        return url
-    if host == "localhost" or any(host.endswith(s) for s in _BLOCKED_NAMES):
-        raise UrlError(f"不允许内网或本机地址: {host}")
-    if resolve:
-        try:
-            infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-        except (OSError, UnicodeError):
-            infos = []
-        for info in infos:
-            try:
-                addr = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-            except ValueError:
-                continue
-            if _ip_blocked(addr):
-                raise UrlError(f"{host} 解析到内网或本机地址 {addr}")
-    return url
+    def succeeded(self, name: str, client: str) -> None:
+        with self._lock:
+            self._table.pop(self.key(name, client), None)
+
+    def __len__(self) -> int:
+        return len(self._table)
