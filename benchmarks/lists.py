@@ -90,6 +90,48 @@ def every_link(site: ListSite, sites: ListSites) -> Score:
     return score(site, paths)
 
 
+_KINDS = """
+import json, sys
+from crawlers.pagetype import read_page
+from pipelines.decode import decode_html
+out = {}
+for path, url in json.loads(sys.stdin.read()):
+    text = decode_html(open(path, "rb").read(), "").text
+    out[path] = read_page(text, url, [url.split("/")[2].split(":")[0]]).kind
+print(json.dumps(out))
+"""
+
+
+def page_kinds(code: Path, pages: list[tuple[str, str]]) -> dict[str, str]:
+    """``read_page``'s kind for each (file, URL), by the code in ``code``."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    out = subprocess.run([sys.executable, "-c", _KINDS], cwd=code, env=env, input=json.dumps(pages),
+                         capture_output=True, text=True, timeout=600, check=True)
+    return dict(json.loads(out.stdout))
+
+
+def confusion(code: Path, sites: ListSites) -> dict[tuple[str, str], list[str]]:
+    """(truth, predicted) → pages: the corpus's article pages and the saved list pages."""
+    from tests.listsites import CORPUS, FIXTURES
+
+    articles = sorted((CORPUS / "web-zh").glob("*/*.html")) + sorted((CORPUS / "zh-extraction" / "pages").glob("*.html"))
+    pages = [(str(p), "http://example.test/a/b.html") for p in articles]
+    pages += [(str(FIXTURES / s.file), "http://127.0.0.1" + s.path) for s in sites.sites.values()]
+    truth = {str(p): "article" for p in articles} | {str(FIXTURES / s.file): "list" for s in sites.sites.values()}
+    result: dict[tuple[str, str], list[str]] = {}
+    for path, kind in page_kinds(code, pages).items():
+        result.setdefault((truth[path], kind), []).append(Path(path).relative_to(Path(path).parents[1]).as_posix())
+    return result
+
+
+def print_confusion(label: str, table: dict[tuple[str, str], list[str]]) -> None:
+    def n(t: str, k: str) -> int:
+        return len(table.get((t, k), []))
+
+    print(f"{label:<22} {n('article', 'article'):>8} {n('article', 'list'):>8} {n('list', 'article'):>8} {n('list', 'list'):>8}"
+          f"   {', '.join(table.get(('article', 'list'), []) + table.get(('list', 'article'), [])) or '-'}")
+
+
 def run(code: Path, sites: ListSites, work: Path, label: str) -> dict[str, Score]:
     sources = work / f"sources-{label}"
     write_sources(sources, sites)
@@ -132,6 +174,9 @@ def main() -> None:
             if code is not None:
                 anchor = run(code, sites, work, "anchor")
         naive = {name: every_link(site, sites) for name, site in sites.sites.items()}
+        kinds = {"techscout": confusion(REPO, sites)}
+        if anchor:
+            kinds["anchor"] = confusion(work / "anchor", sites)
 
         head = "fetched items, non-items, precision, recall"
         print(f"List pages of government sites — {head} (anchor: spider at {args.anchor_ref or '-'}; "
@@ -152,6 +197,11 @@ def main() -> None:
             a = fmt(t_anchor) if t_anchor else " " * 21
             label = group or "all"
             print(f"{'= ' + label:<21} {t_ours.items:>4} | {fmt(t_ours)} | {a} | {fmt(t_naive)}")
+        print("\nPage type (read_page) of the corpus's article pages (web-zh, zh-extraction) and the saved list pages:")
+        print(f"{'':<22} {'articles read as':^17} {'lists read as':^17}")
+        print(f"{'':<22} {'article':>8} {'list':>8} {'article':>8} {'list':>8}   wrong")
+        for label, table in kinds.items():
+            print_confusion(label, table)
         if args.strays:
             for name in sites.sites:
                 print(f"\n{name}: stray fetches by techscout: {ours[name].strays}")
