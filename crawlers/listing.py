@@ -45,6 +45,7 @@ _PAGE_EXTS = ("html", "htm", "shtml", "jhtml", "xhtml")
 # the least a data region must show to be taken for the page's list
 MIN_RECORDS = 3
 MIN_QUALITY = 0.55
+MIN_TITLE = 7  # median characters of an undated list's item anchors
 
 
 @dataclass
@@ -218,7 +219,9 @@ def find_list(
     if not candidates:
         return None
     best = max(candidates, key=lambda c: (c.score, c.dated, len(c.items)))
-    if best.quality < MIN_QUALITY or (best.dated < 0.5 and best.pattern < 0.6):
+    # dated records make a list; undated ones only with one URL pattern and title-like anchors (a menu of
+    # /col/col123/index.html channels shares a pattern too, but its labels are two to six characters)
+    if best.quality < MIN_QUALITY or (best.dated < 0.5 and (best.pattern < 0.6 or best.text_len < MIN_TITLE)):
         return None
     members = [best]
     parent = best.container.getparent()
