@@ -60,11 +60,6 @@ class ListRegion:
     score: float
     where: str = ""  # a readable locator of the container, for reports
 
-    @property
-    def strong(self) -> bool:
-        """A list that clearly dominates: several records with dates or one URL pattern."""
-        return self.records >= 5 and (self.dated >= 0.6 or self.pattern >= 0.8)
-
 
 @dataclass
 class _Candidate:
@@ -235,7 +230,7 @@ def find_list(
             and cand.quality >= 0.8 * best.quality
         ):
             members.append(cand)
-    members.sort(key=lambda c: _document_position(root, c.container))
+    members.sort(key=lambda c: c.container.sourceline or 0)
     items: list[tuple[str, str]] = []
     seen: set[str] = set()
     for member in members:
@@ -253,11 +248,6 @@ def find_list(
         score=sum(m.score for m in members),
         where=_locator(best.container),
     )
-
-
-def _document_position(root: lxml.html.HtmlElement, el: lxml.html.HtmlElement) -> int:
-    line = el.sourceline
-    return line if line is not None else 0
 
 
 def script_pages(scripts: Iterable[str], page_url: str) -> list[str]:
