@@ -3,8 +3,9 @@
 No Scrapy here: the spider calls these on decoded text. A page is one of:
 
 * ``feed`` — RSS or Atom; ``sitemap`` — a sitemap or sitemap index;
-* ``article`` — one piece of prose (long paragraphs, few headline links);
-* ``list`` — many headline-length links (a channel, an index, search results).
+* ``article`` — one piece of prose (long paragraphs, few headline links), or any page without a list;
+* ``list`` — a page whose content is a list of items (a channel, an index, search results): a data region found
+  by :mod:`crawlers.listing`, with little prose of its own.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from urllib.parse import urljoin, urlsplit
 import lxml.etree
 import lxml.html
 
+from crawlers.listing import ListRegion, find_list, link_url, script_pages
+
 PageKind = Literal["feed", "sitemap", "article", "list"]
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "#", "data:")
 _BINARY_EXT = re.compile(
     r"\.(jpe?g|png|gif|bmp|webp|svg|ico|css|js|json|zip|rar|7z|gz|tar|exe|apk|dmg|mp[34]|avi|mov|flv|wmv|"
     r"pdf|docx?|xlsx?|pptx?|wps|ofd|txt|xml|rss)$",
@@ -43,6 +45,7 @@ _ARTICLE_URL = re.compile(
 _PAGINATION_URL = re.compile(r"([?&](page|p|pn|pageno|pageindex|currentpage|start|offset)=\d+|[/_-](index|list|page)[_-]\d+\.s?html?$|/page/\d+/?$)", re.I)
 # channel paths: a directory, an index page, or one short path segment (/kjdt/, /news/index.html, /xwzx)
 _SECTION_URL = re.compile(r"^/(?:[\w.-]+/){0,3}(?:(?:index|list|default)[\w-]*\.s?html?|[\w-]*)?$", re.I)
+_MORE_TEXT = re.compile(r"^\s*(更多|更多>+|更多»|more|more>+|>>|»)\s*$", re.I)
 _PROSE_PUNCT = re.compile(r"[，。、；：！？,.;:!?“”]")
 
 
@@ -51,11 +54,12 @@ class PageReading:
     kind: PageKind
     prose_chars: int = 0  # characters of prose paragraphs (not inside links)
     headline_links: int = 0
-    article_links: list[tuple[str, str]] = field(default_factory=list)  # (absolute url, anchor text)
+    article_links: list[tuple[str, str]] = field(default_factory=list)  # the list's items: (absolute url, anchor text)
     next_pages: list[str] = field(default_factory=list)
     title: str = ""
     feeds: list[str] = field(default_factory=list)  # RSS/Atom feeds the page announces (<link rel=alternate>)
     sections: list[str] = field(default_factory=list)  # same-site channel links (short anchors, section paths)
+    region: ListRegion | None = None  # the page's list (its repeated block of items), when it has one
 
 
 def looks_like_article_url(url: str) -> bool:
@@ -161,10 +165,6 @@ def prose_chars(root: lxml.html.HtmlElement) -> int:
     return prose_blocks(root)[0]
 
 
-def _same_site(url: str, allowed: list[str]) -> bool:
-    return _host_allowed(_host(url), tuple(allowed))
-
-
 @lru_cache(maxsize=4096)
 def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
@@ -188,53 +188,54 @@ def read_page(
     link_selector: str = "",
     next_selector: str = "",
 ) -> PageReading:
-    """Classify an HTML page and collect its article links and pagination links."""
+    """Classify an HTML page; find its list (items and pagination) and its channel links.
+
+    The items are the records of the page's data region (:func:`crawlers.listing.find_list`), or the links a
+    source's ``selectors.links`` picks; a page without a list has none — its channel links (``sections``) are where
+    its lists may be.
+    """
     root = parse_html(text)
     if root is None:
         return PageReading(kind="list")
+    scripts = [s.text_content() or "" for s in root.iter("script")]
     _drop_boilerplate(root)
     base = root.xpath("//base/@href")
     base_url = urljoin(url, str(base[0])) if base else url
     title_el = root.find(".//title")
     title = _text_of(title_el) if title_el is not None else ""
+    allowed = tuple(allowed_domains)
+
+    def same_site(link: str) -> bool:
+        return _host_allowed(_host(link), allowed)
 
     anchors: list[tuple[str, str, lxml.html.HtmlElement]] = []
     for a in root.iter("a"):
-        href = (a.get("href") or "").strip()
-        if not href or href.lower().startswith(_SKIP_SCHEMES):
-            continue
-        absolute = urljoin(base_url, href).split("#", 1)[0]
-        if not absolute.startswith(("http://", "https://")):
-            continue
-        anchors.append((absolute, _text_of(a) or (a.get("title") or "").strip(), a))
+        absolute = link_url(a, base_url)
+        if absolute is not None:
+            anchors.append((absolute, _text_of(a) or (a.get("title") or "").strip(), a))
 
     prose, block = prose_blocks(root)
-    headline_links = 0
-    candidates: list[tuple[str, str]] = []
-    selected: set[str] | None = None
-    if link_selector:
-        selected = {urljoin(base_url, str(h)).split("#", 1)[0] for h in root.cssselect(link_selector + " a[href], " + link_selector + "[href]") for h in [h.get("href")] if h}
-    seen: set[str] = set()
-    for absolute, anchor, _a in anchors:
-        if absolute in seen or absolute.rstrip("/") == url.rstrip("/"):
-            continue
-        cjk = len(_CJK.findall(anchor))
-        headline = (cjk >= 6 or (cjk == 0 and len(anchor) >= 20)) and not _NAV_TEXT.match(anchor)
-        if headline:
-            headline_links += 1
-        if not _same_site(absolute, allowed_domains):
-            continue
-        path = urlsplit(absolute).path
-        if _BINARY_EXT.search(path):
-            continue
-        if selected is not None:
-            is_article = absolute in selected
-        else:
-            is_article = (headline or (bool(_ARTICLE_URL.search(absolute)) and not _NAV_TEXT.match(anchor) and len(anchor) >= 4)) and not _PAGINATION_URL.search(absolute)
-        if is_article:
-            seen.add(absolute)
-            candidates.append((absolute, anchor))
+    headline_links = sum(1 for _u, anchor, _a in anchors if _is_headline(anchor))
+    region = find_list(root, base_url, same_site, skip=lambda link: bool(_BINARY_EXT.search(urlsplit(link).path)))
 
+    candidates: list[tuple[str, str]] = []
+    if link_selector:
+        selected = {
+            urljoin(base_url, str(h)).split("#", 1)[0]
+            for h in root.cssselect(link_selector + " a[href], " + link_selector + "[href]")
+            for h in [h.get("href")]
+            if h
+        }
+        seen: set[str] = set()
+        for absolute, anchor, _a in anchors:
+            if absolute in selected and absolute not in seen and same_site(absolute):
+                seen.add(absolute)
+                candidates.append((absolute, anchor))
+    elif region is not None:
+        candidates = list(region.items)
+    items = {u for u, _ in candidates}
+
+    here = url.split("#", 1)[0].rstrip("/")
     next_pages: list[str] = []
     if next_selector:
         for el in root.cssselect(next_selector):
@@ -242,39 +243,44 @@ def read_page(
             if href:
                 next_pages.append(urljoin(base_url, href).split("#", 1)[0])
     else:
+        folder = _folder(url)
         for absolute, anchor, _a in anchors:
-            if absolute in seen or not _same_site(absolute, allowed_domains):
+            if absolute in items or not same_site(absolute) or absolute.rstrip("/") == here:
                 continue
+            # 下一页 may lead anywhere on the site; a page number or an index_2.html-style link only within the
+            # list's own folder (a site's "index_2166.html" app page is no page of this list)
             is_pagination = bool(
                 _NEXT_TEXT.match(anchor)
-                or _PAGE_NUM.match(anchor)
-                or (_PAGINATION_URL.search(absolute) and len(anchor) <= 6)
+                or (
+                    (_PAGE_NUM.match(anchor) or (_PAGINATION_URL.search(absolute) and len(anchor) <= 6))
+                    and _folder(absolute) == folder
+                )
             )
-            if is_pagination and absolute not in next_pages and absolute.rstrip("/") != url.rstrip("/"):
+            if is_pagination:
                 next_pages.append(absolute)
+        next_pages.extend(u for u in script_pages(scripts, base_url) if same_site(u) and u.rstrip("/") != here)
+    next_pages = list(dict.fromkeys(next_pages))
 
     feeds = [
         urljoin(base_url, str(link.get("href")))
         for link in root.xpath("//link[@rel='alternate'][@href]")
         if "rss" in (link.get("type") or "").lower() or "atom" in (link.get("type") or "").lower()
     ]
-    feeds = [f for f in dict.fromkeys(feeds) if _same_site(f, allowed_domains)]
-    taken = seen | set(next_pages)
+    feeds = [f for f in dict.fromkeys(feeds) if same_site(f)]
+    taken = items | set(next_pages)
     sections: list[str] = []
     for absolute, anchor, _a in anchors:
-        if absolute in taken or absolute in sections or not _same_site(absolute, allowed_domains):
+        if absolute in taken or absolute in sections or not same_site(absolute):
             continue
-        if absolute.rstrip("/") == url.rstrip("/") or _NAV_TEXT.match(anchor) or _BINARY_EXT.search(urlsplit(absolute).path):
+        path = urlsplit(absolute).path
+        if absolute.rstrip("/") == here or _BINARY_EXT.search(path) or not _SECTION_URL.search(path):
             continue
-        if 2 <= len(anchor) <= 12 and _SECTION_URL.search(urlsplit(absolute).path):
+        if path in ("", "/") or looks_like_article_url(absolute):
+            continue
+        if _MORE_TEXT.match(anchor) or (2 <= len(anchor) <= 12 and not _NAV_TEXT.match(anchor)):
             sections.append(absolute)
 
-    # Article: substantial prose that outweighs the headline links around it.
-    kind: PageKind
-    if block >= 150 or (prose >= 500 and prose >= 12 * headline_links) or (block >= 80 and headline_links <= 5):
-        kind = "article"
-    else:
-        kind = "list"
+    kind = _kind(prose, block, headline_links, region)
     return PageReading(
         kind=kind,
         prose_chars=prose,
@@ -284,7 +290,30 @@ def read_page(
         title=title,
         feeds=feeds,
         sections=sections,
+        region=region,
     )
+
+
+def _folder(url: str) -> str:
+    """Scheme, host and path up to the last slash: the folder a page and its sibling pages share."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rsplit('/', 1)[0]}/"
+
+
+def _is_headline(anchor: str) -> bool:
+    cjk = len(_CJK.findall(anchor))
+    return (cjk >= 6 or (cjk == 0 and len(anchor) >= 20)) and not _NAV_TEXT.match(anchor)
+
+
+def _kind(prose: int, block: int, headline_links: int, region: ListRegion | None) -> PageKind:
+    """A list is a page with a list (a data region of items) and little prose of its own; an article is a page
+    with substantial prose that outweighs the headline links around it — or any page without a list: a short
+    notice, a table of figures or a page of attachments is no list, and the extraction stage judges its body."""
+    if region is None:
+        return "article"
+    if block >= 150 or (prose >= 500 and prose >= 12 * headline_links) or (block >= 80 and headline_links <= 5):
+        return "article"
+    return "list"
 
 
 @dataclass

@@ -48,6 +48,13 @@ SOURCE_KEYS: tuple[SourceKey, ...] = (
     SourceKey("deny", (list,), [], "Regular expressions: URLs matching one of them are never followed."),
     SourceKey("max_pages", (int,), None, "Bound on pages fetched per crawl (default from settings)."),
     SourceKey("max_list_pages", (int,), 30, "Bound on list pages (pagination) read per crawl."),
+    SourceKey(
+        "follow_sections",
+        (bool,),
+        None,
+        "Also read the start page's channel links (only those that are lists): `true` always, `false` never; "
+        "default: only when the start page has no list of its own (a home page).",
+    ),
     SourceKey("delay", (int, float), None, "Seconds between requests to this site (default from settings)."),
     SourceKey("concurrency", (int,), None, "Concurrent requests to this site (default from settings)."),
     SourceKey("render_js", (bool,), False, "Render pages in headless Chromium (lists built by JavaScript)."),
@@ -73,6 +80,7 @@ class Source:
     deny: list[str] = field(default_factory=list)
     max_pages: int | None = None
     max_list_pages: int = 30
+    follow_sections: bool | None = None  # None: only when the start page has no list of its own
     delay: float | None = None
     concurrency: int | None = None
     render_js: bool = False

@@ -19,7 +19,14 @@ from twisted.python.failure import Failure
 
 from core import clock
 from core.items import Page
-from crawlers.pagetype import looks_like_article_url, read_feed, read_page, read_sitemap, sniff_kind
+from crawlers.pagetype import (
+    PageReading,
+    looks_like_article_url,
+    read_feed,
+    read_page,
+    read_sitemap,
+    sniff_kind,
+)
 from crawlers.sources import Source
 from crawlers.urls import canonical_url
 from pipelines.decode import Decoded, decode_html
@@ -126,7 +133,7 @@ class GenericSpider(scrapy.Spider):
     def _denied(self, url: str) -> bool:
         return any(p.search(url) for p in self._deny)
 
-    def _list_request(self, url: str, depth: int) -> Request | None:
+    def _list_request(self, url: str, depth: int, role: str = "list") -> Request | None:
         canon = canonical_url(url)
         if canon in self.requested or self._denied(canon):
             return None
@@ -140,7 +147,7 @@ class GenericSpider(scrapy.Spider):
             url.split("#", 1)[0],  # fetched as linked; identified by its canonical form
             callback=self.parse_listing,
             errback=self.on_error,
-            meta=self._meta(list_depth=depth, role="list"),
+            meta=self._meta(list_depth=depth, role=role),
             priority=50,
         )
 
@@ -216,6 +223,20 @@ class GenericSpider(scrapy.Spider):
             link_selector=sel.get("links", ""),
             next_selector=sel.get("next_page", ""),
         )
+        yield from self._follow_list(reading, response.meta.get("role", "list"), depth)
+
+    def _follow_list(self, reading: PageReading, role: str, depth: int) -> Iterator[Request]:
+        """Follow a list page's items and pagination; from a start page without a list, its channels.
+
+        A channel link (``role == "section"``) is read as a list only if it is one; the start page's channel links
+        are read when the source says ``follow_sections: true``, or by default when the start page has no list of
+        its own (a home page) — then also the feeds it announces.
+        """
+        has_list = bool(reading.article_links)
+        if role == "section" and not has_list:
+            if self.crawler.stats:
+                self.crawler.stats.inc_value("techscout/sections_without_list")
+            return
         for url, _anchor in reading.article_links:
             req = self._article_request(url, depth + 1)
             if req is not None:
@@ -224,17 +245,21 @@ class GenericSpider(scrapy.Spider):
             lreq = self._list_request(url, depth + 1)
             if lreq is not None:
                 yield lreq
-        if response.meta.get("role") == "start":
-            # a home page: announced feeds, and channel links that may be the lists (read, expanded if lists)
+        if role != "start":
+            return
+        if not has_list:
             for url in reading.feeds:
                 lreq = self._list_request(url, depth + 1)
                 if lreq is not None:
                     yield lreq
-            for url in reading.sections[: max(0, self.source.max_list_pages - self.list_pages)]:
-                if not looks_like_article_url(url):
-                    req = self._article_request(url, depth + 1)
-                    if req is not None:
-                        yield req
+        follow = self.source.follow_sections
+        if follow is None:
+            follow = not has_list
+        if follow:
+            for url in reading.sections:
+                lreq = self._list_request(url, depth + 1, role="section")
+                if lreq is not None:
+                    yield lreq
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         canon = canonical_url(response.request.url if response.request else response.url)
@@ -255,7 +280,6 @@ class GenericSpider(scrapy.Spider):
         if sniff_kind(text, ctype) != "html":
             yield from self.parse_listing(response)
             return
-        depth = int(response.meta.get("list_depth", 0))
         if looks_like_article_url(canon):
             # the common case: a dated/numbered article URL; the extraction stage decides whether it has a body
             yield self._page(response, decoded, canon)
@@ -265,21 +289,11 @@ class GenericSpider(scrapy.Spider):
             text, response.url, self.allowed_domains, link_selector=sel.get("links", ""), next_selector=""
         )
         if reading.kind == "list":
-            # a channel or index page reached from a list: read it as a list too (bounded)
-            if self.list_pages < self.source.max_list_pages:
-                self.list_pages += 1
-                for url, _anchor in reading.article_links:
-                    req = self._article_request(url, depth + 1)
-                    if req is not None:
-                        yield req
-                for url in reading.next_pages:
-                    lreq = self._list_request(url, depth + 1)
-                    if lreq is not None:
-                        yield lreq
-            if reading.prose_chars < 150:
-                if self.crawler.stats:
-                    self.crawler.stats.inc_value("techscout/list_like_pages")
-                return
+            # an item that is itself a list (a sub-channel, a topic page): not an article, and not followed — the
+            # crawl stays in the list the source points at
+            if self.crawler.stats:
+                self.crawler.stats.inc_value("techscout/list_like_pages")
+            return
         yield self._page(response, decoded, canon)
 
     def _page(self, response: Response, decoded: Decoded, canon: str) -> Page:
