@@ -13,9 +13,9 @@ Indices (``P`` is ``settings.elasticsearch_prefix``):
   into ``v<N+1>`` (client-side, so servers without the reindex module can do it) and moves the alias, while
   searches keep answering from the old index;
 * ``P-revisions``: earlier versions of changed documents; ``P-urlstate``: URL state, one document per URL;
-* ``P-<collection>`` for each record collection (runs, entries, subscriptions, deliveries, users, tokens, meta):
-  the record as an unindexed object plus ``fields``, a keyword per top-level scalar (``state=pending``), which
-  ``list_records`` filters on (portable: no ``flattened``/``flat_object`` type needed);
+* ``P-records``: the records of every collection (runs, entries, subscriptions, deliveries, users, tokens, meta),
+  id ``<collection>:<id>``: the record as an unindexed object plus ``fields``, a keyword per top-level scalar
+  (``state=pending``), which ``list_records`` filters on (portable: no ``flattened``/``flat_object`` type);
 * ``P-percolator``: every saved search as a stored query (where the server has the percolator module), so
   :meth:`ElasticBackend.percolate` asks the server which subscriptions a batch matches; without the module it
   runs the saved searches over the batch with one ``_msearch``.
@@ -170,6 +170,10 @@ class SearchClient:
         except ex.TransportError as exc:
             status = exc.status_code if isinstance(exc.status_code, int) else 0
             raise _server_error(status, exc.info, str(exc.error)) from None
+        if isinstance(resp, bool):  # HEAD: opensearch-py answers True/False instead of raising on 404
+            if not resp:
+                raise ServerError(404, "not_found", f"{path} not found")
+            return {}
         return resp if isinstance(resp, dict) else {"result": resp}
 
     def _elasticsearch(
@@ -321,6 +325,7 @@ def simple_index_body(kind: str) -> dict[str, Any]:
     settings = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
     if kind == "records":
         props: dict[str, Any] = {
+            "collection": {"type": "keyword"},
             "id": {"type": "keyword"},
             "updated": {"type": "double"},
             "fields": {"type": "keyword", "ignore_above": 1024},
@@ -639,6 +644,7 @@ class ElasticBackend:
         self.revisions_index = f"{prefix}-revisions"
         self.urlstate_index = f"{prefix}-urlstate"
         self.percolator = f"{prefix}-percolator"
+        self.records_index = f"{prefix}-records"
         self.has_percolator = True
         if check:
             self.setup()
@@ -675,10 +681,10 @@ class ElasticBackend:
                 return False
             raise BackendError(f"search server {self.url}: {path} check failed: {exc}") from None
 
-    def record_index(self, collection: str) -> str:
+    def _record_id(self, collection: str, record_id: str) -> str:
         if collection not in COLLECTIONS:
             raise BackendError(f"unknown record collection {collection!r} (known: {', '.join(COLLECTIONS)})")
-        return f"{self.prefix}-{collection}"
+        return _quote(f"{collection}:{record_id}")
 
     def detect_analysis(self) -> str:
         """``ik`` or ``smartcn`` when the plugin answers, ``cjk`` with analysis-common, else ``standard``."""
@@ -740,8 +746,7 @@ class ElasticBackend:
             self._check_mapping()
         self._create(self.revisions_index, simple_index_body("revisions"))
         self._create(self.urlstate_index, simple_index_body("urlstate"))
-        for collection in COLLECTIONS:
-            self._create(self.record_index(collection), simple_index_body("records"))
+        self._create(self.records_index, simple_index_body("records"))
         try:
             self._create(self.percolator, percolator_index(self.percolator, self.analysis).to_dict())
         except BackendError as exc:
@@ -952,8 +957,11 @@ class ElasticBackend:
             "revisions": n(self.revisions_index),
             "url_states": n(self.urlstate_index),
         }
+        aggs = {"size": 0, "aggs": {"c": {"terms": {"field": "collection", "size": 100}}}}
+        buckets = self._call("count records", "POST", f"/{self.records_index}/_search", body=aggs)
+        per = {b["key"]: int(b["doc_count"]) for b in buckets["aggregations"]["c"]["buckets"]}
         for collection in COLLECTIONS:
-            out[f"records:{collection}"] = n(self.record_index(collection))
+            out[f"records:{collection}"] = per.get(collection, 0)
         return out
 
     # -- search -------------------------------------------------------------------------------------------------
@@ -1171,21 +1179,25 @@ class ElasticBackend:
 
     # -- records ------------------------------------------------------------------------------------------------
     def put_record(self, collection: str, record_id: str, data: dict[str, Any]) -> None:
-        index = self.record_index(collection)
+        doc_id = self._record_id(collection, record_id)
         data = json.loads(json.dumps(data, ensure_ascii=False, default=str))
+        body = {"collection": collection, "id": record_id, "updated": time.time(), "fields": record_fields(data),
+                "data": data}
         self._call(
             "put record",
             "PUT",
-            f"/{index}/_doc/{_quote(record_id)}",
+            f"/{self.records_index}/_doc/{doc_id}",
             params={"refresh": self.refresh or None},
-            body={"id": record_id, "updated": time.time(), "fields": record_fields(data), "data": data},
+            body=body,
         )
         if collection == "subscriptions":
             self._store_saved_search(record_id, data, self.refresh)
 
     def get_record(self, collection: str, record_id: str) -> dict[str, Any] | None:
-        found = self._mget(self.record_index(collection), [record_id])
-        return dict(found[record_id]["data"]) if record_id in found else None
+        key = f"{collection}:{record_id}"
+        self._record_id(collection, record_id)
+        found = self._mget(self.records_index, [key])
+        return dict(found[key]["data"]) if key in found else None
 
     def list_records(
         self,
@@ -1194,7 +1206,8 @@ class ElasticBackend:
         limit: int = 100,
         newest_first: bool = True,
     ) -> list[dict[str, Any]]:
-        filters: list[dict[str, Any]] = []
+        self._record_id(collection, "")
+        filters: list[dict[str, Any]] = [{"term": {"collection": collection}}]
         must_not: list[dict[str, Any]] = []
         for key, value in (where or {}).items():
             if value is None:
@@ -1212,7 +1225,7 @@ class ElasticBackend:
             }
             if after is not None:
                 body["search_after"] = after
-            hits = self._call("list records", "POST", f"/{self.record_index(collection)}/_search", body=body)
+            hits = self._call("list records", "POST", f"/{self.records_index}/_search", body=body)
             page = hits["hits"]["hits"]
             out += [dict(h["_source"]["data"]) for h in page]
             if len(page) < body["size"]:
@@ -1221,9 +1234,9 @@ class ElasticBackend:
         return out
 
     def delete_record(self, collection: str, record_id: str) -> bool:
-        index = self.record_index(collection)
+        doc_id = self._record_id(collection, record_id)
         try:
-            self.client.request("DELETE", f"/{index}/_doc/{_quote(record_id)}", params={"refresh": self.refresh or None})
+            self.client.request("DELETE", f"/{self.records_index}/_doc/{doc_id}", params={"refresh": self.refresh or None})
         except ServerError as exc:
             if exc.status == 404:
                 return False

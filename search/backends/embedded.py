@@ -321,7 +321,7 @@ def _facets(
 
 def _rebuild_doc_meta(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE IF EXISTS doc_meta")
-    conn.executescript(_SCHEMA)
+    _create_schema(conn)
     multi = ", ".join(
         f"(SELECT group_concat(value, char(31)) FROM (SELECT DISTINCT value FROM json_each(data, '$.{f}')))"
         for f in _MULTI_FIELDS
@@ -331,6 +331,13 @@ def _rebuild_doc_meta(conn: sqlite3.Connection) -> None:
         f"published, cluster_id, story_id, relevance, {multi}, scitech FROM documents"
     )
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('doc_meta', ?)", (_META_VERSION,))
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    """The tables and indices, statement by statement (``executescript`` would commit an open transaction)."""
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
 
 
 def _create_fts(conn: sqlite3.Connection) -> None:
@@ -479,7 +486,7 @@ class EmbeddedBackend:
             private_file(self.path)
             if new or not self._current(conn):
                 with self._write() as tx:
-                    tx.executescript(_SCHEMA)
+                    _create_schema(tx)
                     _create_fts(tx)
                     tx.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                     tx.execute("INSERT OR IGNORE INTO meta VALUES ('tokenizer', ?)", (TOKENIZER_VERSION,))
