@@ -328,8 +328,8 @@ def send_once(url: str, title: str, text: str, html: str, delivery_id: str, *, a
     """One attempt to deliver a message to one notification URL; never raises."""
     import apprise
 
-    try:
-        normalize_url(url, allow_private=allow_private, resolve_names=False)
+    try:  # a URL stored by an older version (a raw http(s) webhook …) is sent in the form Apprise delivers
+        url = normalize_url(url, allow_private=allow_private, resolve_names=False)
     except UrlError as exc:
         return Attempt(False, str(exc), permanent=True)
     channel = channel_of(url)

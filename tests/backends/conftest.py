@@ -1,4 +1,4 @@
-"""Backends under test: the embedded backend always, Elasticsearch when ``ELASTICSEARCH_URL`` is set."""
+"""Backends under test: the embedded backend, and the server backend on the session's real OpenSearch node."""
 
 from __future__ import annotations
 
