@@ -25,6 +25,7 @@ from search.alerts import (
     CONFIG_ID,
     Matcher,
     RunOptions,
+    channels,
     delivery_id,
     digest_slot,
     naive_match,
@@ -37,7 +38,6 @@ from search.alerts import (
     stored_subscription,
     validate_subscription,
 )
-from search.alerts import channels
 from search.backends.embedded import EmbeddedBackend
 from tests.conftest import run_cli
 

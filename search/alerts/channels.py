@@ -26,6 +26,7 @@ that answer is a failure here (Apprise's plugins would count it as sent), a rate
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -33,7 +34,7 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -201,17 +202,20 @@ def url_for_delivery(url: str, delivery_id: str) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # the guard at the connection
 # ----------------------------------------------------------------------------------------------------------
-class _Guard(threading.local):
-    active: bool = False
-    allow_private: bool = False
-    inside: bool = False
+@dataclass
+class _Guard:
+    """The outbound guard of one send (held in a context variable, so that it follows the send into the worker
+    threads Apprise runs plugins in: Apprise submits them with a copy of the caller's context)."""
+
+    allow_private: bool
     im: bool = False  # an IM bot API: "HTTP 200 + errcode" answers are refusals
-    answers: list[str]
+    answers: list[str] = field(default_factory=list)
     blocked: str = ""
     retry_after: float | None = None
 
 
-_GUARD = _Guard()
+_STATE: contextvars.ContextVar[_Guard | None] = contextvars.ContextVar("techscout_outbound_guard", default=None)
+_RESOLVING = threading.local()  # the guard's own lookup (netguard's resolver calls getaddrinfo) passes through
 _INSTALL = threading.Lock()
 _original_getaddrinfo = socket.getaddrinfo
 
@@ -219,11 +223,11 @@ _original_getaddrinfo = socket.getaddrinfo
 def _guarded_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
     """``socket.getaddrinfo`` for a thread inside :func:`guarded`: the host resolved once through the outbound
     guard, and only its checked addresses handed to the connection."""
-    g = _GUARD
-    if not g.active or g.inside or host is None:
+    g = _STATE.get()
+    if g is None or getattr(_RESOLVING, "on", False) or host is None:
         return _original_getaddrinfo(host, port, *args, **kwargs)
     name = host.decode() if isinstance(host, bytes) else str(host)
-    g.inside = True
+    _RESOLVING.on = True
     try:
         try:
             addresses = netguard.resolve(name, int(port or 0), allow_private=g.allow_private)
@@ -237,7 +241,7 @@ def _guarded_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any
             out.extend(_original_getaddrinfo(address, port, *args, **kwargs))
         return out
     finally:
-        g.inside = False
+        _RESOLVING.on = False
 
 
 def _install() -> None:
@@ -252,12 +256,12 @@ def guarded(*, allow_private: bool, im: bool = False) -> Iterator[_Guard]:
     """Within this block (in this thread) every connection's host is resolved and checked by the outbound
     guard, and the checked address is the one connected to."""
     _install()
-    g = _GUARD
-    g.active, g.allow_private, g.im, g.answers, g.blocked, g.retry_after = True, allow_private, im, [], "", None
+    g = _Guard(allow_private=allow_private, im=im)
+    token = _STATE.set(g)
     try:
         yield g
     finally:
-        g.active = False
+        _STATE.reset(token)
 
 
 _RESPONSE_CHECK: list[bool] = []
@@ -275,8 +279,8 @@ def _install_response_check() -> None:
 
     def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
         response = original(self, request, *args, **kwargs)
-        g = _GUARD
-        if not g.active:
+        g = _STATE.get()
+        if g is None:
             return response
         status = int(response.status_code)
         body = (response.content or b"")[:300].decode("utf-8", "replace")
@@ -333,7 +337,9 @@ def send_once(url: str, title: str, text: str, html: str, delivery_id: str, *, a
     except UrlError as exc:
         return Attempt(False, str(exc), permanent=True)
     channel = channel_of(url)
-    obj = apprise.Apprise()
+    # in this thread (no Apprise worker threads): the guard is per thread, and receivers are already served in
+    # parallel by the caller
+    obj = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
     if not obj.add(url_for_delivery(url, delivery_id)):
         return Attempt(False, f"通知地址无法使用：{redact(url)}", permanent=True)
     is_html = bool(channel and channel.html)
