@@ -672,6 +672,11 @@ class ElasticBackend:
             hint = f" — {REINDEX_HINT}" if exc.kind in _MAPPING_ERRORS else ""
             raise BackendError(f"search server {self.url}: {what} failed: {exc}{hint}") from None
 
+    def _fresh(self, index: str) -> None:
+        """Make every write so far visible to searches of ``index`` (the store reads its own writes: a record
+        written by one process is listed by the next at once, as in the embedded backend)."""
+        self._call("refresh", "POST", f"/{index}/_refresh")
+
     def _exists(self, path: str) -> bool:
         try:
             self.client.request("HEAD", path)
@@ -927,11 +932,13 @@ class ElasticBackend:
             "size": 1000,
             "_source": False,
         }
+        self._fresh(self.alias)
         resp = self._call("fingerprint lookup", "POST", f"/{self.alias}/_search", body=body)
         return [h["_id"] for h in resp["hits"]["hits"]]
 
     def revisions(self, doc_id: str) -> list[dict[str, Any]]:
         body = {"query": {"term": {"doc_id": doc_id}}, "sort": [{"at": "asc"}], "size": 1000}
+        self._fresh(self.revisions_index)
         resp = self._call("revisions", "POST", f"/{self.revisions_index}/_search", body=body)
         return [{"at": h["_source"]["at"], **h["_source"]["data"]} for h in resp["hits"]["hits"]]
 
@@ -1143,6 +1150,7 @@ class ElasticBackend:
     def url_states(self, source: str) -> dict[str, UrlState]:
         out: dict[str, UrlState] = {}
         after: list[Any] | None = None
+        self._fresh(self.urlstate_index)
         while True:
             body: dict[str, Any] = {"query": {"term": {"source": source}}, "sort": [{"url": "asc"}], "size": 5000}
             if after is not None:
@@ -1217,6 +1225,7 @@ class ElasticBackend:
         order = "desc" if newest_first else "asc"
         out: list[dict[str, Any]] = []
         after: list[Any] | None = None
+        self._fresh(self.records_index)
         while len(out) < limit:
             body: dict[str, Any] = {
                 "query": {"bool": {"filter": filters, "must_not": must_not}},
