@@ -221,6 +221,22 @@ def _server_error(status: int, info: Any, fallback: str) -> ServerError:
 
 
 # -- analysis and mappings --------------------------------------------------------------------------------------
+GAP_TOKEN = "tsgap"
+
+
+def _gaps() -> Any:
+    """Punctuation, and spaces between Chinese characters, become a token of their own in the ``exact`` field:
+    a word or phrase never matches across them, as in the embedded index (whose bigrams stop at them)."""
+    from elasticsearch.dsl import char_filter
+
+    return char_filter(
+        "ts_gaps",
+        "pattern_replace",
+        pattern=r"(?<=\p{IsHan})\s+(?=\p{IsHan})|[\p{P}\p{S}]+",
+        replacement=f" {GAP_TOKEN} ",
+    )
+
+
 def analyzers(analysis: str) -> dict[str, Any]:
     """The analyzers of one analysis choice: ``main`` (index), ``main_search``, ``exact``, ``words``."""
     if analysis not in ANALYSES:
@@ -238,10 +254,14 @@ def analyzers(analysis: str) -> dict[str, Any]:
     else:
         main = analyzer("ts_main", tokenizer="standard", filter=["lowercase"])
         main_search = main
+    if analysis == "standard":  # no analysis-common: no char filters either
+        exact = analyzer("ts_exact", tokenizer="standard", filter=["lowercase"])
+    else:
+        exact = analyzer("ts_exact", tokenizer="standard", filter=[*width, "lowercase"], char_filter=[_gaps()])
     return {
         "main": main,
         "main_search": main_search,
-        "exact": analyzer("ts_exact", tokenizer="standard", filter=[*width, "lowercase"]),
+        "exact": exact,
         "words": analyzer("ts_words", tokenizer="whitespace", filter=["lowercase"]),
     }
 

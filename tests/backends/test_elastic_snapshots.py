@@ -24,7 +24,14 @@ from search.query import Query
 
 from .conftest import make_article
 
-EXACT = {"tokenizer": "standard", "filter": ["cjk_width", "lowercase"], "type": "custom"}
+EXACT = {"tokenizer": "standard", "filter": ["cjk_width", "lowercase"], "char_filter": ["ts_gaps"], "type": "custom"}
+GAPS = {
+    "ts_gaps": {
+        "type": "pattern_replace",
+        "pattern": r"(?<=\p{IsHan})\s+(?=\p{IsHan})|[\p{P}\p{S}]+",
+        "replacement": " tsgap ",
+    }
+}
 WORDS = {"tokenizer": "whitespace", "filter": ["lowercase"], "type": "custom"}
 
 
@@ -65,6 +72,7 @@ def test_cjk_index_settings_and_mappings() -> None:
                 "ts_exact": EXACT,
                 "ts_words": WORDS,
             },
+            "char_filter": GAPS,
         },
     }
     keyword = {"type": "keyword"}
@@ -123,6 +131,7 @@ def test_ik_analysis_indexes_with_max_word_and_searches_with_smart() -> None:
             "ts_exact": EXACT,
             "ts_words": WORDS,
         },
+        "char_filter": GAPS,
     }
     props = body["mappings"]["properties"]
     assert props["search_text"] == {
