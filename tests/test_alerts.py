@@ -566,3 +566,73 @@ def test_cli_add_list_run_log(tmp_path: Path, webhook: Webhook) -> None:
     assert ran.returncode == 0 and json.loads(ran.stdout)["subscriptions"] == 1
     log = run_cli("alerts", "log", "--json", data=data, env=env)
     assert json.loads(log.stdout) == []
+
+
+def test_the_cli_and_the_api_body_make_the_same_record(tmp_path: Path, webhook: Webhook) -> None:
+    """`techscout alerts add` and a JSON body as the API takes it go through the same validation."""
+    env = {"TECHSCOUT_ALLOW_PRIVATE_URLS": "1"}
+    data = tmp_path / "data"
+    out = run_cli("alerts", "add", "--name", "政策 芯片", "--query", "芯片 -华为", "--type", "政策", "--type", "成果",
+                  "--region", "陕西", "--library", "项目库", "--scitech", "科技相关", "--notify", webhook.url(),
+                  "--digest", "weekly@mon 7:30", "--id", "chips-1", "--json", data=data, env=env)
+    assert out.returncode == 0, out.stderr
+    from_cli = json.loads(out.stdout)["subscription"]
+    body = {
+        "id": "chips-1",
+        "name": "政策 芯片",
+        "query": "芯片 -华为",
+        "filters": {"type": ["政策", "成果"], "region": ["陕西"], "library": ["项目库"], "scitech": ["科技相关"]},
+        "notify": [webhook.url()],
+        "mode": "digest",
+        "digest_at": "weekly@mon 7:30",
+    }
+    from_api = validate_subscription(body, owner="", allow_private=True)
+    volatile = ("created", "updated")
+    assert {k: v for k, v in from_cli.items() if k not in volatile} == {
+        k: v for k, v in from_api.items() if k not in volatile
+    }
+    assert from_api["filters"] == {
+        "content_type": ["policy", "achievement"],
+        "region": ["陕西省"],
+        "libraries": ["project"],
+        "scitech_relevant": ["true"],
+    }
+    assert from_api["digest_at"] == "weekly@mon 07:30" and from_api["notify"][0].startswith("json://")
+
+
+@pytest.mark.parametrize(
+    ("field", "body"),
+    [
+        ("name", {"name": ""}),
+        ("name", {"name": "长" * 101}),
+        ("id", {"id": "a/b"}),
+        ("query", {"query": '"未闭合'}),
+        ("filters", {"filters": {"type": ["不存在"]}}),
+        ("filters", {"filters": {"colour": ["red"]}}),
+        ("min_relevance", {"min_relevance": 2}),
+        ("notify", {"notify": []}),
+        ("notify", {"notify": ["http://example.com:99999/"]}),
+        ("notify", {"notify": ["http://[::1"]}),
+        ("notify", {"notify": ["http://exa mple.com/"]}),
+        ("notify", {"notify": ["ntfy://example.com/t"]}),
+        ("mode", {"mode": "sometimes"}),
+        ("digest_at", {"mode": "digest", "digest_at": "25:00"}),
+        ("digest_at", {"mode": "digest", "digest_at": "monthly@1 08:00"}),
+        ("enabled", {"enabled": "maybe"}),
+    ],
+)
+def test_each_rule_names_its_field(field: str, body: dict[str, Any]) -> None:
+    data = {"name": "芯片", "query": "芯片", "notify": ["https://hooks.example.com/x"], **body}
+    with pytest.raises(SubscriptionError) as err:
+        validate_subscription(data, owner="li", allow_private=False)
+    assert err.value.field == field  # type: ignore[attr-defined]
+    assert f"（{field}）" in str(err.value)
+
+
+def test_the_creation_time_is_set_and_kept_on_edit() -> None:
+    first = validate_subscription({"name": "a", "notify": ["https://hooks.example.com/x"]}, owner="li",
+                                  allow_private=False, now=datetime(2026, 1, 1, 10, 0, tzinfo=UTC))
+    assert first["created"] == "2026-01-01T10:00:00+00:00"
+    edited = validate_subscription({"name": "b", "notify": ["https://hooks.example.com/x"]}, owner="wang",
+                                   allow_private=False, existing=first)
+    assert edited["created"] == first["created"] and edited["id"] == first["id"] and edited["owner"] == "li"
