@@ -41,15 +41,16 @@ def unavailable(reason: str) -> None:
 
 
 class Node:
-    def __init__(self) -> None:
-        self.url = os.environ.get(ENV_URL, "").strip()
+    def __init__(self, product: str = "opensearch", env_url: str = ENV_URL) -> None:
+        self.product = product
+        self.url = os.environ.get(env_url, "").strip()
         self.port: int | None = None
         self.error = ""
         if self.url:
             return
         self.port = _free_port()
         proc = subprocess.run(
-            ["bash", str(SCRIPT), "start", "--port", str(self.port)],
+            ["bash", str(SCRIPT), "start", "--product", product, "--port", str(self.port)],
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -63,25 +64,31 @@ class Node:
 
     def stop(self) -> None:
         if self.port is not None:
-            subprocess.run(["bash", str(SCRIPT), "stop", "--port", str(self.port)], cwd=REPO,
-                           capture_output=True, timeout=120)
+            subprocess.run(["bash", str(SCRIPT), "stop", "--product", self.product, "--port", str(self.port)],
+                           cwd=REPO, capture_output=True, timeout=120)
 
 
-_NODE: list[Node] = []
+_NODES: dict[str, Node] = {}
+
+
+def node_url(product: str = "opensearch") -> str:
+    """The URL of a running node of ``product`` (started once per session), or skip/fail saying why."""
+    if product not in _NODES:
+        env = ENV_URL if product == "opensearch" else "TECHSCOUT_TEST_ES_URL"
+        _NODES[product] = Node(product, env)
+    node = _NODES[product]
+    if not node.url:
+        unavailable(node.error or f"no {product} node")
+    return node.url
 
 
 @pytest.fixture(scope="session")
 def search_node() -> Iterator[str]:
     """The URL of a running OpenSearch node."""
-    if not _NODE:
-        _NODE.append(Node())
-    node = _NODE[0]
-    if not node.url:
-        unavailable(node.error or "no search node")
-    yield node.url
+    yield node_url("opensearch")
 
 
 def stop_node() -> None:
-    """End of the session: stop a node this process started."""
-    while _NODE:
-        _NODE.pop().stop()
+    """End of the session: stop the nodes this process started."""
+    while _NODES:
+        _NODES.popitem()[1].stop()

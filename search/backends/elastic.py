@@ -197,6 +197,9 @@ class SearchClient:
             raise ServerError(0, "connection", f"{self.url} is not reachable: {exc}") from None
         except EsTransportError as exc:
             raise ServerError(0, "transport", f"{self.url}: {exc}") from None
+        status = int(getattr(getattr(resp, "meta", None), "status", 200))
+        if status >= 400:  # HEAD answers come back without raising
+            raise ServerError(status, "not_found" if status == 404 else "", f"{path}: HTTP {status}")
         data = resp.body
         return data if isinstance(data, dict) else {"result": data}
 
@@ -262,7 +265,8 @@ def analyzers(analysis: str) -> dict[str, Any]:
         "main": main,
         "main_search": main_search,
         "exact": exact,
-        "words": analyzer("ts_words", tokenizer="whitespace", filter=["lowercase"]),
+        # the built-in whitespace analyzer where custom tokenizers are missing (the words are lower case already)
+        "words": "whitespace" if analysis == "standard" else analyzer("ts_words", tokenizer="whitespace", filter=["lowercase"]),
     }
 
 
