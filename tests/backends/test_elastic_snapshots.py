@@ -158,8 +158,9 @@ def test_standard_analysis_for_a_server_without_analysis_common() -> None:
     assert body["settings"]["analysis"]["analyzer"] == {
         "ts_main": {"tokenizer": "standard", "filter": ["lowercase"], "type": "custom"},
         "ts_exact": {"tokenizer": "standard", "filter": ["lowercase"], "type": "custom"},
-        "ts_words": WORDS,
     }
+    assert "char_filter" not in body["settings"]["analysis"]
+    assert body["mappings"]["properties"]["text_words"] == {"type": "text", "analyzer": "whitespace"}
 
 
 def test_unknown_analysis_is_refused() -> None:
