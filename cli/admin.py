@@ -14,18 +14,19 @@ from core.paths import private_file
 from core.settings import Settings
 from search import users
 from search.backends import open_backend
-from search.migrate import MigrationTarget, migrate
+from search.backends.base import Backend
+from search.migrate import migrate
 
 
-def _open_target(args: argparse.Namespace, settings: Settings) -> tuple[MigrationTarget, str]:
-    if args.to == "elasticsearch":
+def _open_target(args: argparse.Namespace, settings: Settings) -> tuple[Backend, str]:
+    if args.to in ("elasticsearch", "opensearch"):
         from search.backends.elastic import ElasticBackend
 
         url = args.url or settings.elasticsearch_url
         if not url:
-            raise BackendError("migrate --to elasticsearch needs --url (or the elasticsearch_url setting)")
+            raise BackendError(f"migrate --to {args.to} needs --url (or the elasticsearch_url setting)")
         prefix = args.prefix or settings.elasticsearch_prefix
-        return ElasticBackend(url, prefix=prefix), f"{url}/{prefix}"
+        return ElasticBackend(url, prefix=prefix, product=args.to), f"{url}/{prefix}"
     from search.backends.embedded import EmbeddedBackend
 
     if not args.path:
@@ -34,7 +35,8 @@ def _open_target(args: argparse.Namespace, settings: Settings) -> tuple[Migratio
 
 
 def cli_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    """``techscout migrate --to elasticsearch --url URL``: copy the embedded store, resumably, and verify."""
+    """``techscout migrate --to opensearch|elasticsearch --url URL``: copy the embedded store, resumably, and
+    verify the counts."""
     from search.backends.embedded import EmbeddedBackend
 
     source = EmbeddedBackend(settings.paths.store)
@@ -61,25 +63,20 @@ def cli_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cli_reindex(args: argparse.Namespace, settings: Settings) -> int:
-    """``techscout reindex``: rebuild the full-text index (embedded) or a new versioned index (Elasticsearch)."""
-    if settings.backend == "elasticsearch":
+    """``techscout reindex``: rebuild the full-text index (embedded) or copy into a new versioned index and move
+    the alias (server); an index of an older layout is reindexed without being opened first."""
+    if settings.backend in ("elasticsearch", "opensearch"):
         from search.backends.elastic import ElasticBackend
 
-        es = ElasticBackend.from_settings(settings)
-        try:
-            name = es.reindex()
-        finally:
-            es.close()
-        print(f"alias {es.alias} now points at {name}")
-        return 0
-    from search.backends.embedded import EmbeddedBackend
+        backend: Backend = ElasticBackend.for_reindex(settings)
+    else:
+        from search.backends.embedded import EmbeddedBackend
 
-    emb = EmbeddedBackend(settings.paths.store, check_tokenizer=False)
+        backend = EmbeddedBackend(settings.paths.store, check_tokenizer=False)
     try:
-        n = emb.reindex()
+        print(backend.reindex())
     finally:
-        emb.close()
-    print(f"reindexed {n} documents")
+        backend.close()
     return 0
 
 

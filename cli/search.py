@@ -12,6 +12,7 @@ from typing import Any
 
 from core.errors import QueryError
 from core.settings import Settings
+from search import labels
 from search.backends import open_backend
 from search.query import Query
 
@@ -22,18 +23,22 @@ def _date(value: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise QueryError(f"{option}: expected a date YYYY-MM-DD, got {value!r}") from None
+        raise QueryError(f"{option}: 日期应为 YYYY-MM-DD（如 2026-12-06），收到 {value!r}") from None
 
 
-def query_from_args(args: argparse.Namespace) -> Query:
+def query_from_args(args: argparse.Namespace, taxonomy: str | None = None) -> Query:
+    """The query the options describe; filter values may be codes or their Chinese names (``--type 政策``)."""
     filters: dict[str, list[str]] = {}
     for key, attr in (("content_type", "types"), ("source", "sources_filter"), ("domains", "domains"),
-                      ("region", "regions"), ("libraries", "libraries")):
+                      ("region", "regions"), ("libraries", "libraries"), ("scitech_relevant", "scitech")):
         values = getattr(args, attr, None)
+        if isinstance(values, str):
+            values = [values]
         if values:
-            filters[key] = list(values)
+            filters[key] = labels.filter_codes(key, values, taxonomy)
+    words = args.query if isinstance(args.query, list) else [args.query or ""]
     return Query(
-        text=args.query or "",
+        text=" ".join(w for w in words if w),
         filters=filters,
         since=_date(args.since, "--since"),
         until=_date(args.until, "--until"),
@@ -50,7 +55,7 @@ def _plain(snippet: str) -> str:
 
 
 def cli_search(args: argparse.Namespace, settings: Settings) -> int:
-    query = query_from_args(args)
+    query = query_from_args(args, settings.taxonomy or None)
     if settings.backend == "embedded" and not (settings.paths.store).exists():
         result_json: dict[str, Any] = {"total": 0, "hits": []}
         if args.json:

@@ -90,35 +90,35 @@ def _numeric_host(host: str) -> IPAddress | None:
 def parse_url(url: str, *, field: str = "url", schemes: Collection[str] | None = None) -> Url:
     """Parse ``url`` once; a :class:`UrlError` naming ``field`` when it is malformed or of another scheme."""
     if not isinstance(url, str):
-        raise UrlError(f"{field}: expected a URL string, got {type(url).__name__}")
+        raise UrlError(f"{field}: 应为地址字符串，收到 {type(url).__name__}")
     raw = url.strip()
     if not raw:
-        raise UrlError(f"{field}: empty URL")
+        raise UrlError(f"{field}: 地址为空")
     if len(raw) > MAX_URL_LENGTH:
-        raise UrlError(f"{field}: URL longer than {MAX_URL_LENGTH} characters")
+        raise UrlError(f"{field}: 地址超过 {MAX_URL_LENGTH} 个字符")
     if _CONTROL.search(raw):
-        raise _fail(field, raw, "spaces or control characters in the URL")
+        raise _fail(field, raw, "地址中有空格或控制字符")
     try:
         parts: SplitResult = urlsplit(raw)
     except ValueError as exc:
-        raise _fail(field, raw, f"malformed URL ({exc})") from None
+        raise _fail(field, raw, f"地址格式错误（{exc}）") from None
     scheme = parts.scheme.lower()
     if not scheme or "://" not in raw:
-        raise _fail(field, raw, "not an absolute URL (scheme://host/…)")
+        raise _fail(field, raw, "不是完整的地址（应为 协议://主机/…）")
     if schemes is not None and scheme not in schemes:
-        raise _fail(field, raw, f"scheme {scheme!r} not accepted (accepted: {', '.join(sorted(schemes))})")
+        raise _fail(field, raw, f"不支持 {scheme}:// 地址（支持：{'、'.join(sorted(schemes))}）")
     try:
         port = parts.port
     except ValueError:
-        raise _fail(field, raw, "port is not a number between 1 and 65535") from None
+        raise _fail(field, raw, "端口应为 1 到 65535 之间的数字") from None
     if port is not None and not 0 < port < 65536:
-        raise _fail(field, raw, "port is not a number between 1 and 65535")
+        raise _fail(field, raw, "端口应为 1 到 65535 之间的数字")
     netloc_host = parts.netloc.rpartition("@")[2]
     if netloc_host.startswith("[") and "]" not in netloc_host:
-        raise _fail(field, raw, "unterminated IPv6 address")
+        raise _fail(field, raw, "IPv6 地址缺少右方括号")
     host = (parts.hostname or "").rstrip(".")
     if not host:
-        raise _fail(field, raw, "no host")
+        raise _fail(field, raw, "缺少主机名")
     ip: IPAddress | None = None
     try:
         ip = ipaddress.ip_address(host.split("%", 1)[0])
@@ -128,9 +128,9 @@ def parse_url(url: str, *, field: str = "url", schemes: Collection[str] | None =
         try:
             host = host.encode("idna").decode("ascii").lower()
         except UnicodeError:
-            raise _fail(field, raw, "invalid host name") from None
+            raise _fail(field, raw, "主机名无效") from None
         if not _HOST_NAME.match(host):
-            raise _fail(field, raw, "invalid host name")
+            raise _fail(field, raw, "主机名无效")
     else:
         host = str(ip)
     return Url(
@@ -225,9 +225,9 @@ def resolve(host: str, port: int = 0, *, allow_private: bool = False) -> list[st
         try:
             addresses = _resolver(host, port)
         except (OSError, UnicodeError) as exc:
-            raise UrlError(f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}") from None
+            raise UrlError(f"无法解析主机名 {host}：{getattr(exc, 'strerror', None) or exc}") from None
         if not addresses:
-            raise UrlError(f"cannot resolve {host}: no address")
+            raise UrlError(f"无法解析主机名 {host}：没有地址")
     if not allow_private:
         for address in addresses:
             why = blocked_reason(address)

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from search.backends.base import COLLECTIONS, Backend
 
 if TYPE_CHECKING:
     from search.backends.embedded import EmbeddedBackend
 
-
-class MigrationTarget(Backend, Protocol):
-    def import_revisions(self, revisions: Any) -> None: ...
-
-    def counts(self) -> dict[str, int]: ...
+MigrationTarget = Backend
 
 
 @dataclass

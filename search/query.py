@@ -17,8 +17,18 @@ from typing import Any, Literal
 
 from core.errors import QueryError
 
-FILTER_FIELDS = ("source", "content_type", "domains", "region", "libraries", "language", "cluster_id", "story_id")
-FACET_FIELDS = ("source", "content_type", "domains", "region", "libraries", "month")
+FILTER_FIELDS = (
+    "source",
+    "content_type",
+    "domains",
+    "region",
+    "libraries",
+    "scitech_relevant",  # "true" / "false": the classifier's 科技相关 verdict
+    "language",
+    "cluster_id",
+    "story_id",
+)
+FACET_FIELDS = ("source", "content_type", "domains", "region", "libraries", "scitech_relevant", "month")
 SORTS = ("relevance", "date")
 
 
@@ -67,16 +77,18 @@ class Query:
     min_relevance: float | None = None
 
     def __post_init__(self) -> None:
-        for key in self.filters:
+        for key, values in self.filters.items():
             if key not in FILTER_FIELDS:
-                raise QueryError(f"unknown filter {key!r} (known: {', '.join(FILTER_FIELDS)})")
+                raise QueryError(f"未知的筛选字段 {key!r}（可用：{'、'.join(FILTER_FIELDS)}）")
+            if key == "scitech_relevant" and not set(values) <= {"true", "false"}:
+                raise QueryError(f"科技相关筛选应为 true 或 false，收到 {values!r}")
         for facet in self.facets:
             if facet not in FACET_FIELDS:
-                raise QueryError(f"unknown facet {facet!r} (known: {', '.join(FACET_FIELDS)})")
+                raise QueryError(f"未知的分面 {facet!r}（可用：{'、'.join(FACET_FIELDS)}）")
         if self.sort not in SORTS:
-            raise QueryError(f"unknown sort {self.sort!r} (known: {', '.join(SORTS)})")
+            raise QueryError(f"未知的排序 {self.sort!r}（可用：relevance 相关度、date 日期）")
         if self.page < 1 or self.size < 0 or self.size > 1000:
-            raise QueryError("page must be >= 1 and size between 0 and 1000")
+            raise QueryError("page 应不小于 1，size 应在 0 到 1000 之间")
 
     def counting(self) -> Query:
         """The same selection with nothing to page, rank, highlight or facet: what ``count()`` runs."""
@@ -149,56 +161,57 @@ class SearchResult:
         return out
 
 
-_QUOTES = re.compile(r'"([^"]*)"|“([^”]*)”|「([^」]*)」')
-_TOKEN = re.compile(r'\S+')
+# one token of query text: an optional "-" and a quoted phrase (straight, Chinese or corner quotes), or a word
+# (which a quote ends), or one stray character; read left to right, so user text is never rewritten and no
+# character of it can be mistaken for an internal marker
+_TOKEN = re.compile(r'(-)?(?:"([^"]*)"|“([^”]*)”|「([^」]*)」)|[^\s"“「]+|\S')
+_OR = ("OR", "|", "或")
+_AND = ("AND", "&", "且")
+MAX_QUERY_LENGTH = 2000
 
 
 def parse_query(text: str) -> ParsedQuery:
     """Parse query syntax into clauses. Terms are normalised to simplified script and lower case."""
     from pipelines.normalize import normalize_text
 
+    if not isinstance(text, str):
+        raise QueryError(f"检索式应为文本，收到 {type(text).__name__}")
     text = text.strip()
     if not text:
         return ParsedQuery()
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QueryError(f"检索式过长（{len(text)} 个字符，最多 {MAX_QUERY_LENGTH} 个）")
     if text.count('"') % 2:
-        raise QueryError('unbalanced quote in query: close the phrase with another "')
-    # pull out phrases first, replacing them with placeholders
-    phrases: list[str] = []
-
-    def _ph(m: re.Match[str]) -> str:
-        phrases.append(next(g for g in m.groups() if g is not None))
-        return f" \x00{len(phrases) - 1}\x00 "
-
-    rest = _QUOTES.sub(_ph, text)
-    raw_tokens = _TOKEN.findall(rest)
+        raise QueryError('检索式中的引号不成对：请用另一个 " 结束短语')
 
     must: list[Clause] = []
     must_not: list[Term] = []
     pending_or = False
     negate_next = False
-    for tok in raw_tokens:
-        if tok in ("OR", "|", "或"):
-            pending_or = True
-            continue
-        if tok in ("AND", "&", "且"):
-            continue
-        if tok == "NOT":
-            negate_next = True
-            continue
+    for m in _TOKEN.finditer(text):
+        phrase = next((g for g in m.groups()[1:] if g is not None), None)
+        tok = m.group(0)
+        if phrase is None:
+            if tok in _OR:
+                pending_or = True
+                continue
+            if tok in _AND:
+                continue
+            if tok == "NOT":
+                negate_next = True
+                continue
         negate = negate_next
         negate_next = False
-        if tok.startswith("-") and len(tok) > 1:
-            negate, tok = True, tok[1:]
-        if tok.startswith("\x00") and tok.endswith("\x00"):
-            raw = phrases[int(tok.strip("\x00"))]
-            term_text = normalize_text(raw).lower().strip()
-            is_phrase = True
+        if phrase is not None:
+            negate = negate or m.group(1) is not None
+            term_text = normalize_text(phrase).lower().strip()
         else:
+            if tok.startswith("-") and len(tok) > 1:
+                negate, tok = True, tok[1:]
             term_text = normalize_text(tok).lower().strip()
-            is_phrase = False
         if not term_text:
             continue
-        term = Term(term_text, is_phrase)
+        term = Term(term_text, phrase is not None)
         if negate:
             must_not.append(term)
             pending_or = False

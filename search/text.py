@@ -49,7 +49,7 @@ def index_tokens(text: str) -> str:
     return " ".join(out)
 
 
-def _phrase_tokens(text: str) -> list[str]:
+def phrase_tokens(text: str) -> list[str]:
     """Tokens a text must show contiguously (no trailing single char: it is not adjacent in the index)."""
     out: list[str] = []
     for run in _runs(text):
@@ -83,6 +83,12 @@ def query_words(term: str) -> list[str]:
     return words
 
 
+def segment(text: str) -> str:
+    """A (normalised) text as space-separated words: the words a query is split into (:func:`query_words`),
+    for the server backend's word field."""
+    return " ".join(query_words(text))
+
+
 def attach_single_characters(pieces: list[str]) -> list[str]:
     """Keep one-character pieces of a Chinese run attached to a neighbour (新|材料 → 新材料, 区块|链 → 区块链,
     我|的|电脑 → 我的|电脑): a lone character occurs in nearly every document, so it would select nothing and
@@ -113,13 +119,13 @@ def _fts_string(tokens: list[str]) -> str:
 def _word_expr(word: str) -> str:
     if _IS_CJK.match(word) and len(word) == 1:
         return _fts_string([word]) + "*"
-    return _fts_string(_phrase_tokens(word))
+    return _fts_string(phrase_tokens(word))
 
 
 def term_expr(term: Term) -> str | None:
     """FTS5 expression for one term; None if the term has no indexable characters."""
     if term.phrase:
-        toks = _phrase_tokens(term.text)
+        toks = phrase_tokens(term.text)
         if not toks:
             return None
         if len(toks) == 1 and _IS_CJK.match(toks[0]) and len(toks[0]) == 1:

@@ -82,3 +82,10 @@ def write_source(directory: Path, name: str, **keys: Any) -> Path:
     path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump({"name": name, **keys}, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the search node this test session started (tests/search_node.py), if any."""
+    from tests.search_node import stop_node
+
+    stop_node()

@@ -17,26 +17,26 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from core.errors import TechscoutError
+from core.errors import SubscriptionError
 from core.items import Article
 from core.settings import Settings, load_settings
 from pipelines.normalize import normalize_text
-from search import notify
 from search.alerts import (
     CONFIG_ID,
-    AlertsError,
     Matcher,
     RunOptions,
+    channels,
     delivery_id,
     digest_slot,
-    make_subscription,
     naive_match,
     need_terms,
-    normalize_subscription,
     parse_digest_at,
     preview,
     retry_deliveries,
     run_alerts,
+    save_subscription,
+    stored_subscription,
+    validate_subscription,
 )
 from search.backends.embedded import EmbeddedBackend
 from tests.conftest import run_cli
@@ -81,7 +81,8 @@ class Webhook:
         self.thread.start()
 
     def url(self, path: str = "/hook") -> str:
-        return f"json://127.0.0.1:{self.port}{path}"
+        """The URL as staff type it (a plain http webhook; stored as the json:// URL Apprise delivers to)."""
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -156,10 +157,13 @@ def article(doc_id: str, title: str, text: str, fetched: datetime | None = None,
 
 
 def subscription(backend: EmbeddedBackend, query: str, urls: list[str], **kw: Any) -> dict[str, Any]:
+    """A subscription made by the one producer every entry point calls (CLI, API, web form)."""
     created = kw.pop("created", datetime.now(UTC) - timedelta(seconds=5))
-    sub = make_subscription("芯片动态", query, urls, allow_private=True, created=created, **kw)
-    backend.put_record("subscriptions", sub["id"], sub)
-    return sub
+    data = {"name": "芯片动态", "query": query, "notify": urls, **kw}
+    if "digest_at" in kw:
+        data["mode"] = "digest"
+    record = validate_subscription(data, owner="li", allow_private=True, now=created)
+    return save_subscription(backend, record)
 
 
 CHIP_1 = (
@@ -299,12 +303,12 @@ def test_crash_mid_delivery_resends_at_most_the_in_flight_message(
     subscription(backend, "芯片", [webhook.url()])
     calls = {"n": 0}
 
-    def crash_after_second_send(url: str, message: notify.Message, **kw: Any) -> tuple[bool, str]:
-        ok = notify.send_once(url, message, **kw)
+    def crash_after_second_send(*args: Any, **kw: Any) -> channels.Attempt:
+        outcome = channels.send_once(*args, **kw)
         calls["n"] += 1
         if calls["n"] == 2:
             raise Crash  # sent, but the process dies before writing "sent"
-        return ok
+        return outcome
 
     docs = [article(f"d{i}", f"芯片新闻第{i}条", f"第{i}条关于芯片的报道。") for i in range(4)]
     ids = backend.upsert(docs).new
@@ -313,7 +317,7 @@ def test_crash_mid_delivery_resends_at_most_the_in_flight_message(
             settings, ids, backend=backend, options=RunOptions(tries=1, sender=crash_after_second_send)
         )
     states = [r["state"] for r in backend.list_records("deliveries", limit=100)]
-    assert sorted(states) == ["pending", "sent"]
+    assert sorted(states) == ["pending", "pending", "pending", "sent"]  # written pending before sending
     run_alerts(settings, ids, backend=backend, options=FAST)
     keys = [r["json"]["delivery_id"] for r in webhook.received]
     assert len(set(keys)) == 4  # none lost
@@ -351,14 +355,16 @@ def test_filters_and_relevance_floor(settings: Settings, backend: EmbeddedBacken
         backend,
         "芯片",
         [webhook.url()],
-        filters={"region": ["陕西省"], "domains": ["集成电路"]},
+        filters={"region": ["陕西"], "domains": ["电子信息"], "type": ["成果"]},
         min_relevance=0.5,
     )
+    kind = {"content_type": "achievement"}
     docs = [
-        article("ok", *CHIP_1, region="陕西省", domains=["集成电路", "人工智能"], relevance=0.9),
-        article("region", *CHIP_1, region="广东省", domains=["集成电路"], relevance=0.9),
-        article("domain", *CHIP_1, region="陕西省", domains=["新材料"], relevance=0.9),
-        article("weak", *CHIP_1, region="陕西省", domains=["集成电路"], relevance=0.2),
+        article("ok", *CHIP_1, region="陕西省", domains=["电子信息", "装备制造"], relevance=0.9, **kind),
+        article("region", *CHIP_1, region="广东省", domains=["电子信息"], relevance=0.9, **kind),
+        article("domain", *CHIP_1, region="陕西省", domains=["新材料"], relevance=0.9, **kind),
+        article("weak", *CHIP_1, region="陕西省", domains=["电子信息"], relevance=0.2, **kind),
+        article("type", *CHIP_1, region="陕西省", domains=["电子信息"], relevance=0.9, content_type="news"),
     ]
     run_alerts(settings, backend.upsert(docs).new, backend=backend, options=FAST)
     assert [r["json"]["delivery_id"] for r in webhook.received] == [
@@ -366,30 +372,21 @@ def test_filters_and_relevance_floor(settings: Settings, backend: EmbeddedBacken
     ]
 
 
-def test_disabled_and_web_ui_subscriptions(
+def test_disabled_subscriptions_and_records_of_older_versions(
     settings: Settings, backend: EmbeddedBackend, webhook: Webhook
 ) -> None:
-    # a record as the web UI writes it (no created / enabled / min_relevance, digest_at "HH:MM")
-    backend.put_record(
-        "subscriptions",
-        "web1",
-        {
-            "id": "web1",
-            "name": "网页订阅",
-            "owner": "li",
-            "query": "芯片",
-            "filters": {},
-            "notify": [webhook.url()],
-            "mode": "immediate",
-            "digest_at": "08:00",
-        },
-    )
-    off = subscription(backend, "芯片", [webhook.url("/off")])
-    backend.put_record("subscriptions", off["id"], {**off, "enabled": False})
-    run_alerts(settings, [], backend=backend, options=FAST)  # the web record gets its watermark now
-    assert backend.get_record("subscriptions", "web1")["created"]
+    on = subscription(backend, "芯片", [webhook.url()])
+    off = subscription(backend, "芯片", [webhook.url("/off")], enabled=False)
+    assert off["enabled"] is False
+    # a record an older version wrote without a creation time: it gets its watermark on the next run, once
+    legacy = {k: v for k, v in on.items() if k != "created"} | {"id": "legacy"}
+    backend.put_record("subscriptions", "legacy", legacy)
+    run_alerts(settings, [], backend=backend, options=FAST)
+    stamped = backend.get_record("subscriptions", "legacy")["created"]
+    run_alerts(settings, [], backend=backend, options=FAST)
+    assert backend.get_record("subscriptions", "legacy")["created"] == stamped
     run_alerts(settings, backend.upsert([article("a1", *CHIP_1)]).new, backend=backend, options=FAST)
-    assert [r["path"] for r in webhook.received] == ["/hook"]
+    assert sorted(r["path"] for r in webhook.received) == ["/hook", "/hook"]  # on and legacy; not off
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -430,7 +427,7 @@ def test_digest_schedule() -> None:
     assert parse_digest_at("daily@08:00") == (None, 8, 0)
     assert parse_digest_at("weekly@mon 07:30") == (0, 7, 30)
     assert parse_digest_at("18:15") == (None, 18, 15)
-    with pytest.raises(AlertsError):
+    with pytest.raises(SubscriptionError):
         parse_digest_at("monthly@1 08:00")
     wed = datetime(2024, 5, 8, 2, 0, tzinfo=UTC)  # Wednesday 10:00 Shanghai
     assert digest_slot("daily@08:00", wed).isoformat() == "2024-05-08T08:00:00+08:00"
@@ -517,7 +514,7 @@ def test_matcher_agrees_with_backend_search(tmp_path: Path) -> None:
     matcher = Matcher(store.get_many(ids))
     total_hits = 0
     for q in queries:
-        sub = normalize_subscription({"id": "q", "query": q})
+        sub = stored_subscription({"id": "q", "query": q})
         expected = set(naive_match(store, sub, ids))
         got = {a.id for a in matcher.match(sub)}
         assert got == expected, q
@@ -529,19 +526,15 @@ def test_matcher_agrees_with_backend_search(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------------------------------
 # URLs, CLI
 # ----------------------------------------------------------------------------------------------------------
-def test_notify_urls_are_checked() -> None:
-    assert notify.check_notify_url("json://127.0.0.1:9/x", allow_private=True)
-    with pytest.raises(TechscoutError, match="private or loopback"):
-        notify.check_notify_url("json://127.0.0.1:9/x", allow_private=False)
-    with pytest.raises(TechscoutError):
-        notify.check_notify_url("not a url")
-    with pytest.raises(TechscoutError):
-        notify.check_notify_url("nosuchscheme://x")
-    url = notify.url_for_delivery("json://h.example/p?x=1", "abc")
-    assert "X-Techscout-Delivery=abc" in url and ":delivery_id=abc" in url
-    assert notify.url_for_delivery("dingtalk://token/", "abc") == "dingtalk://token/"
-    with pytest.raises(AlertsError):
-        normalize_subscription({"id": "x", "query": "a", "filters": {"colour": ["red"]}})
+def test_delivery_urls_carry_the_delivery_id_timeouts_and_no_redirects() -> None:
+    url = channels.url_for_delivery("json://h.example/p?x=1", "abc")
+    assert "X-Techscout-Delivery=abc" in url and ":delivery_id=abc" in url and "x=1" in url
+    assert "redirect=no" in url and f"rto={channels.READ_TIMEOUT}" in url and f"cto={channels.CONNECT_TIMEOUT}" in url
+    ding = channels.url_for_delivery("dingtalk://abc123/", "abc")
+    assert "X-Techscout" not in ding and "redirect=no" in ding
+    with pytest.raises(SubscriptionError):
+        validate_subscription({"name": "x", "query": "a", "notify": ["http://example.com/"],
+                               "filters": {"colour": ["red"]}}, owner="", allow_private=False)
 
 
 def test_cli_add_list_run_log(tmp_path: Path, webhook: Webhook) -> None:
@@ -568,8 +561,78 @@ def test_cli_add_list_run_log(tmp_path: Path, webhook: Webhook) -> None:
     subs = json.loads(listed.stdout)
     assert subs[0]["filters"] == {"content_type": ["news"]} and subs[0]["digest_at"] == "weekly@mon 08:00"
     bad = run_cli("alerts", "add", "--name", "x", "--query", "芯片", "--notify", webhook.url(), data=data)
-    assert bad.returncode == 2 and "private or loopback" in bad.stderr
+    assert bad.returncode == 2 and "allow_private_urls" in bad.stderr and "本机地址" in bad.stderr
     ran = run_cli("alerts", "run", "--json", data=data, env=env)
     assert ran.returncode == 0 and json.loads(ran.stdout)["subscriptions"] == 1
     log = run_cli("alerts", "log", "--json", data=data, env=env)
     assert json.loads(log.stdout) == []
+
+
+def test_the_cli_and_the_api_body_make_the_same_record(tmp_path: Path, webhook: Webhook) -> None:
+    """`techscout alerts add` and a JSON body as the API takes it go through the same validation."""
+    env = {"TECHSCOUT_ALLOW_PRIVATE_URLS": "1"}
+    data = tmp_path / "data"
+    out = run_cli("alerts", "add", "--name", "政策 芯片", "--query", "芯片 -华为", "--type", "政策", "--type", "成果",
+                  "--region", "陕西", "--library", "项目库", "--scitech", "科技相关", "--notify", webhook.url(),
+                  "--digest", "weekly@mon 7:30", "--id", "chips-1", "--json", data=data, env=env)
+    assert out.returncode == 0, out.stderr
+    from_cli = json.loads(out.stdout)["subscription"]
+    body = {
+        "id": "chips-1",
+        "name": "政策 芯片",
+        "query": "芯片 -华为",
+        "filters": {"type": ["政策", "成果"], "region": ["陕西"], "library": ["项目库"], "scitech": ["科技相关"]},
+        "notify": [webhook.url()],
+        "mode": "digest",
+        "digest_at": "weekly@mon 7:30",
+    }
+    from_api = validate_subscription(body, owner="", allow_private=True)
+    volatile = ("created", "updated")
+    assert {k: v for k, v in from_cli.items() if k not in volatile} == {
+        k: v for k, v in from_api.items() if k not in volatile
+    }
+    assert from_api["filters"] == {
+        "content_type": ["policy", "achievement"],
+        "region": ["陕西省"],
+        "libraries": ["project"],
+        "scitech_relevant": ["true"],
+    }
+    assert from_api["digest_at"] == "weekly@mon 07:30" and from_api["notify"][0].startswith("json://")
+
+
+@pytest.mark.parametrize(
+    ("field", "body"),
+    [
+        ("name", {"name": ""}),
+        ("name", {"name": "长" * 101}),
+        ("id", {"id": "a/b"}),
+        ("query", {"query": '"未闭合'}),
+        ("filters", {"filters": {"type": ["不存在"]}}),
+        ("filters", {"filters": {"colour": ["red"]}}),
+        ("min_relevance", {"min_relevance": 2}),
+        ("notify", {"notify": []}),
+        ("notify", {"notify": ["http://example.com:99999/"]}),
+        ("notify", {"notify": ["http://[::1"]}),
+        ("notify", {"notify": ["http://exa mple.com/"]}),
+        ("notify", {"notify": ["ntfy://example.com/t"]}),
+        ("mode", {"mode": "sometimes"}),
+        ("digest_at", {"mode": "digest", "digest_at": "25:00"}),
+        ("digest_at", {"mode": "digest", "digest_at": "monthly@1 08:00"}),
+        ("enabled", {"enabled": "maybe"}),
+    ],
+)
+def test_each_rule_names_its_field(field: str, body: dict[str, Any]) -> None:
+    data = {"name": "芯片", "query": "芯片", "notify": ["https://hooks.example.com/x"], **body}
+    with pytest.raises(SubscriptionError) as err:
+        validate_subscription(data, owner="li", allow_private=False)
+    assert err.value.field == field  # type: ignore[attr-defined]
+    assert f"（{field}）" in str(err.value)
+
+
+def test_the_creation_time_is_set_and_kept_on_edit() -> None:
+    first = validate_subscription({"name": "a", "notify": ["https://hooks.example.com/x"]}, owner="li",
+                                  allow_private=False, now=datetime(2026, 1, 1, 10, 0, tzinfo=UTC))
+    assert first["created"] == "2026-01-01T10:00:00+00:00"
+    edited = validate_subscription({"name": "b", "notify": ["https://hooks.example.com/x"]}, owner="wang",
+                                   allow_private=False, existing=first)
+    assert edited["created"] == first["created"] and edited["id"] == first["id"] and edited["owner"] == "li"

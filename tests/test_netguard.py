@@ -60,15 +60,15 @@ def test_private_addresses_are_blocked(url: str) -> None:
 @pytest.mark.parametrize(
     ("url", "why"),
     [
-        ("http://[::1", "malformed"),
-        ("http://example.com:99999/", "port"),
-        ("http://8.8.8.8:99999/", "port"),
-        ("http://example.com:abc/", "port"),
-        ("http://exa mple.com/hook", "spaces or control"),
-        ("http://exa\x00mple.com/", "spaces or control"),
-        ("example.com/hook", "not an absolute URL"),
-        ("http:///nohost", "no host"),
-        ("http://bad_host!.com/", "invalid host name"),
+        ("http://[::1", "地址格式错误"),
+        ("http://example.com:99999/", "端口"),
+        ("http://8.8.8.8:99999/", "端口"),
+        ("http://example.com:abc/", "端口"),
+        ("http://exa mple.com/hook", "空格或控制字符"),
+        ("http://exa\x00mple.com/", "空格或控制字符"),
+        ("example.com/hook", "不是完整的地址"),
+        ("http:///nohost", "缺少主机名"),
+        ("http://bad_host!.com/", "主机名无效"),
     ],
 )
 def test_malformed_urls_are_named(url: str, why: str) -> None:
@@ -89,7 +89,7 @@ def test_names_are_judged_by_every_address(names: dict[str, list[str]]) -> None:
         with pytest.raises(BlockedUrl):
             netguard.check_url(f"http://{host}/")
     assert netguard.resolve("rebind.example", 80, allow_private=True) == ["93.184.216.34", "127.0.0.1"]
-    with pytest.raises(UrlError, match="cannot resolve"):
+    with pytest.raises(UrlError, match="无法解析主机名"):
         netguard.resolve("missing.example", 80)
     # a name that does not resolve reaches nothing: accepted when a URL is saved, checked again when used
     assert netguard.check_url("http://missing.example/").host == "missing.example"
@@ -100,5 +100,5 @@ def test_public_urls_pass_and_print_without_secrets() -> None:
     assert (url.scheme, url.host, url.port, url.effective_port) == ("https", "www.most.gov.cn", 8443, 8443)
     assert url.redacted() == "https://www.most.gov.cn:8443/xxgk/"
     assert netguard.parse_url("http://例子.中国/").host == "xn--fsqu00a.xn--fiqs8s"
-    with pytest.raises(UrlError, match="scheme 'ftp' not accepted"):
+    with pytest.raises(UrlError, match="不支持 ftp://"):
         netguard.parse_url("ftp://example.com/", schemes=("http", "https"))

@@ -43,3 +43,21 @@ def test_fts_expression_requires_words_contiguously() -> None:
     expr = fts_expression(parse_query("科创 OR 电池 -图像"))
     assert expr == '("科创" OR "电池") NOT "图像"'
     assert fts_expression(parse_query("-图像")) is None
+
+
+@pytest.mark.parametrize("text", ["\x00", "\x000\x00", "a\x00b", "\x00 OR \x00", '"\x00"', "-\x00", "\x01\x02\x7f", "\x000\x00 芯片"])
+def test_control_characters_are_plain_text_never_markers(text: str) -> None:
+    parsed = parse_query(text)  # no error, no IndexError from a placeholder
+    for clause in parsed.must:
+        for term in clause.alternatives:
+            assert not term.text.isdigit() or term.text in text
+
+
+def test_phrases_words_and_exclusions_in_one_pass() -> None:
+    parsed = parse_query('芯片"人工智能"-华为 “科创中国” -"旧闻"')
+    assert parsed.must == (
+        Clause((Term("芯片"),)),
+        Clause((Term("人工智能", True),)),
+        Clause((Term("科创中国", True),)),
+    )
+    assert parsed.must_not == (Term("华为"), Term("旧闻", True))

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 
 def open_backend(settings: Settings) -> Backend:
-    if settings.backend == "elasticsearch":
+    if settings.backend in ("elasticsearch", "opensearch"):
         from search.backends.elastic import ElasticBackend
 
         return ElasticBackend.from_settings(settings)

@@ -9,18 +9,33 @@ A backend holds four kinds of data:
   :data:`COLLECTIONS`;
 * **revisions** of documents whose content changed.
 
-The embedded backend (SQLite) and the Elasticsearch backend implement the same protocol and pass the same
-conformance suite (``tests/backends``).
+The embedded backend (SQLite, :mod:`search.backends.embedded`) and the server backend (Elasticsearch or
+OpenSearch, :mod:`search.backends.elastic`) implement the same protocol and pass the same conformance suite
+(``tests/backends``, run against a real OpenSearch node). Everything outside a backend — the pipelines, the
+crawlers, alerts, the web, the CLI — reaches the store only through these methods: nobody probes a backend for
+a method by name or touches its connection.
+
+What lives outside the store, and why:
+
+* ``dedup.sqlite`` (``core.paths.DEDUP_FILE``): the duplicate index — MinHash signatures, band tables, clusters
+  and stories held as arrays that the crawl reads and extends at page speed, one lookup and one add per
+  document. It is derived data: each document's ``cluster_id``/``story_id`` are stored with the document, and a
+  lost or damaged file is rebuilt from :meth:`Backend.iter_articles` (``pipelines.dedup``). Keeping it in the
+  search server would put a network round trip into every page of every crawl.
+* ``scheduler.sqlite`` (``core.paths.SCHEDULER_FILE``): APScheduler's job store — when each source is crawled
+  next on *this* machine. It belongs to the scheduler process, not to the collected data; lost, it is planned
+  afresh from the sources' schedules.
+* the alerts lock and crawl job directories: per-machine state of running processes (``core.paths``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from core.items import Article, UrlState
-from search.query import Query, SearchResult
+from search.query import Hit, Query, SearchResult
 
 COLLECTIONS = (
     "runs",  # crawl runs: one record per crawl of one source
@@ -31,9 +46,6 @@ COLLECTIONS = (
     "tokens",
     "meta",  # backend and pipeline bookkeeping
 )
-
-
-
 
 @dataclass
 class UpsertResult:
@@ -76,6 +88,40 @@ class Backend(Protocol):
         ...
 
     def revisions(self, doc_id: str) -> list[dict[str, Any]]: ...
+
+    def related(self, doc_id: str, n: int = 10) -> list[Hit]:
+        """Documents most like ``doc_id`` (its distinctive words), best first, without it."""
+        ...
+
+    # -- alerts ------------------------------------------------------------------------------------------------
+    def percolate(
+        self, articles: Sequence[Article], subscriptions: Sequence[Mapping[str, Any]]
+    ) -> dict[str, list[str]]:
+        """Which of ``subscriptions`` (saved searches: ``id``, ``query``, ``filters``, ``min_relevance``) each
+        article of the batch matches, with this backend's own search semantics: subscription id → ids of the
+        matching articles (subscriptions without a match left out). The watermark and the one-message-per-
+        cluster rule are the caller's."""
+        ...
+
+    def changes_since(self, cursor: Mapping[str, Any] | None) -> tuple[list[str], dict[str, Any]]:
+        """Ids of the documents stored or whose content changed since ``cursor`` (a value this method returned
+        before; ``None``: every document; ``{"since": ISO time}``: those changed at or after that time), and the
+        cursor to pass next time. A document is never missed between two calls; one may be returned twice."""
+        ...
+
+    # -- administration ----------------------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """How many documents, revisions, URL states and records (``records:<collection>``) are stored."""
+        ...
+
+    def import_revisions(self, revisions: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """Store ``(doc_id, at, change)`` revisions as they are (migration from another backend); storing the
+        same revision twice keeps one."""
+        ...
+
+    def reindex(self) -> str:
+        """Rebuild the search index from the stored documents; says what was done."""
+        ...
 
     # -- URL state for incremental crawling --------------------------------------------------------------------
     def url_states(self, source: str) -> dict[str, UrlState]: ...

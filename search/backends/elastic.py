@@ -1,32 +1,42 @@
-"""The Elasticsearch backend: the same ``Backend`` protocol as the embedded one, for large installations.
+"""The server backend: the same ``Backend`` protocol as the embedded one, on Elasticsearch or OpenSearch.
 
-Written against the Elasticsearch 8.x and 9.x REST APIs with the official client (``elasticsearch`` 8.18+ or
-9.x, whose major version must match the server's) and its DSL (``elasticsearch.dsl``).
+One code path for both products: every request is a REST path and a JSON body built here (mappings as
+``elasticsearch.dsl`` document classes, queries with its ``Q``/``Search``); :class:`SearchClient` only sends it,
+through the official ``elasticsearch`` client to Elasticsearch and through ``opensearch-py`` to OpenSearch (the
+``elasticsearch`` client refuses to talk to OpenSearch). Which product a URL serves is read from the server's
+answer (``GET /``'s ``version.distribution``, or the ``X-Elastic-Product`` header); the ``backend`` setting
+names the expected one and a mismatch is an error saying so.
 
 Indices (``P`` is ``settings.elasticsearch_prefix``):
 
-* ``P-documents-v<N>`` behind the alias ``P-documents``: articles; :meth:`ElasticBackend.reindex` builds
-  ``v<N+1>`` and moves the alias;
-* ``P-revisions``: earlier versions of changed documents;
-* ``P-urlstate``: URL state for incremental crawling, one document per URL;
-* ``P-<collection>`` for each record collection (runs, entries, subscriptions, deliveries, users, tokens, meta);
-* ``P-percolator``: every saved search (``subscriptions`` record) as a stored query, so that
-  :meth:`ElasticBackend.percolate` tells which subscriptions a new article matches.
+* ``P-documents-v<N>`` behind the alias ``P-documents``: articles; :meth:`ElasticBackend.reindex` copies them
+  into ``v<N+1>`` (client-side, so servers without the reindex module can do it) and moves the alias, while
+  searches keep answering from the old index;
+* ``P-revisions``: earlier versions of changed documents; ``P-urlstate``: URL state, one document per URL;
+* ``P-records``: the records of every collection (runs, entries, subscriptions, deliveries, users, tokens, meta),
+  id ``<collection>:<id>``: the record as an unindexed object plus ``fields``, a keyword per top-level scalar
+  (``state=pending``), which ``list_records`` filters on (portable: no ``flattened``/``flat_object`` type);
+* ``P-percolator``: every saved search as a stored query (where the server has the percolator module), so
+  :meth:`ElasticBackend.percolate` asks the server which subscriptions a batch matches; without the module it
+  runs the saved searches over the batch with one ``_msearch``.
 
-Text analysis is chosen when an index is created, from what the cluster offers: the IK plugin
-(``ik_max_word`` to index, ``ik_smart`` to search), else the ``smartcn`` plugin, else the built-in ``cjk``
-bigrams. Whatever the choice, every text field has an ``exact`` sub-field (standard tokenizer: one token per
-Chinese character) on which words and phrases are matched as contiguous sequences, so a query finds the same
-documents as in the embedded backend; the analysed field only adds to the score.
+Chinese text is indexed twice: a **cjk** field (standard tokenizer, ``cjk_width``, ``lowercase``,
+``cjk_bigram`` — the embedded index's bigrams) with an ``exact`` sub-field of single characters on which words and
+phrases are matched as contiguous sequences (so a query finds the same documents as the embedded backend), and a
+**word** field holding the text segmented by jieba (whitespace analyzer), which adds word-level relevance. The IK
+or smartcn plugins replace the cjk analyzer when the cluster has them; a server without ``analysis-common``
+(Elastic's bare server core) gets standard tokens.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 from elasticsearch.dsl import (
     A,
@@ -43,7 +53,6 @@ from elasticsearch.dsl import (
     Search,
     Text,
     analyzer,
-    token_filter,
 )
 from elasticsearch.dsl.query import Query as EsQuery
 
@@ -51,42 +60,213 @@ from core import clock
 from core.errors import BackendError, QueryError
 from core.items import Article
 from search.backends.base import COLLECTIONS, UpsertResult, UrlState
-from search.backends.embedded import _body_for_index, _revision, article_data, content_hash
-from search.query import FACET_FIELDS, Hit, ParsedQuery, Query, SearchResult, Term
+from search.backends.common import article_data, body_for_index, content_hash, revision_change
+from search.query import Hit, ParsedQuery, Query, SearchResult, Term
 from search.text import highlight_words, query_words, snippet
 
 if TYPE_CHECKING:
-    from elasticsearch import Elasticsearch
-
     from core.settings import Settings
 
-ANALYSES = ("ik", "smartcn", "cjk")
+log = logging.getLogger(__name__)
+
+PRODUCTS = ("elasticsearch", "opensearch")
+ANALYSES = ("ik", "smartcn", "cjk", "standard")
+#: bumped when the documents index's mapping changes: an older index asks for `techscout reindex`
+MAPPING_VERSION = 2
 RETRY_STATUS = (429, 502, 503, 504)
-_MULTI_FIELDS = ("domains", "libraries")
 _HIGHLIGHT = {"pre_tags": ["<mark>"], "post_tags": ["</mark>"], "encoder": "html"}
+REINDEX_HINT = "run `techscout reindex`"
+
+
+# -- the transport ----------------------------------------------------------------------------------------------
+class ServerError(Exception):
+    """An error answer of the server (``status`` 0: it could not be reached)."""
+
+    def __init__(self, status: int, kind: str, reason: str) -> None:
+        super().__init__(f"{status} {kind}: {reason}" if status else reason)
+        self.status, self.kind, self.reason = status, kind, reason
+
+
+def _hosts(url: str | Sequence[str] | None) -> list[str]:
+    hosts = [u.strip() for u in url.split(",")] if isinstance(url, str) else [str(u).strip() for u in url or []]
+    hosts = [h for h in hosts if h]
+    if not hosts:
+        raise BackendError("the elasticsearch/opensearch backend needs elasticsearch_url (e.g. http://127.0.0.1:9200)")
+    return hosts
+
+
+def detect_product(url: str, timeout: float = 10.0) -> str:
+    """``opensearch`` or ``elasticsearch``, from the server's answer to ``GET /``; a :class:`BackendError`
+    naming the URL when nothing answers."""
+    import urllib.error
+    import urllib.request
+
+    def answer(resp: Any) -> str | None:
+        if "elasticsearch" in str(resp.headers.get("X-Elastic-Product", "")).lower():
+            return "elasticsearch"
+        try:
+            info = json.loads(resp.read() or b"{}")
+        except ValueError:
+            return None
+        dist = str(((info or {}).get("version") or {}).get("distribution") or "")
+        return "opensearch" if dist == "opensearch" else ("elasticsearch" if info.get("version") else None)
+
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/", timeout=timeout) as resp:  # noqa: S310 - the setting's URL
+            found = answer(resp)
+    except urllib.error.HTTPError as exc:  # Elastic's server core answers GET / with 405, with its header
+        found = answer(exc)
+    except (OSError, ValueError) as exc:
+        raise BackendError(f"search server {url} is not reachable: {getattr(exc, 'reason', exc)}") from None
+    if found is None:
+        raise BackendError(f"{url} answers, but not as Elasticsearch or OpenSearch")
+    return found
+
+
+class SearchClient:
+    """One REST surface over the product's official client: ``request(method, path, params, body)``."""
+
+    def __init__(self, url: str | Sequence[str], product: str | None = None, *, timeout: float = 30.0) -> None:
+        self.hosts = _hosts(url)
+        self.url = self.hosts[0]
+        self.product = product or detect_product(self.url)
+        if self.product not in PRODUCTS:
+            raise BackendError(f"unknown search server product {self.product!r}")
+        retry: dict[str, Any] = {"max_retries": 2, "retry_on_timeout": True, "retry_on_status": RETRY_STATUS}
+        if self.product == "opensearch":
+            from opensearchpy import OpenSearch
+
+            self._client: Any = OpenSearch(self.hosts, timeout=timeout, **retry)
+        else:
+            from elasticsearch import Elasticsearch
+
+            self._client = Elasticsearch(self.hosts, request_timeout=timeout, **retry)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        ndjson: bool = False,
+    ) -> dict[str, Any]:
+        """Send one request; the decoded JSON answer, or :class:`ServerError`."""
+        params = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        if self.product == "opensearch":
+            return self._opensearch(method, path, params, body, ndjson)
+        return self._elasticsearch(method, path, params, body, ndjson)
+
+    def _opensearch(self, method: str, path: str, params: dict[str, Any], body: Any, ndjson: bool) -> dict[str, Any]:
+        from opensearchpy import exceptions as ex
+
+        headers = {"content-type": "application/x-ndjson"} if ndjson else None
+        if ndjson:
+            body = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in body)
+        try:
+            resp = self._client.transport.perform_request(method, path, params=params, body=body, headers=headers)
+        except ex.ConnectionError as exc:
+            raise ServerError(0, "connection", f"{self.url} is not reachable: {exc.info or exc.error}") from None
+        except ex.TransportError as exc:
+            status = exc.status_code if isinstance(exc.status_code, int) else 0
+            raise _server_error(status, exc.info, str(exc.error)) from None
+        if isinstance(resp, bool):  # HEAD: opensearch-py answers True/False instead of raising on 404
+            if not resp:
+                raise ServerError(404, "not_found", f"{path} not found")
+            return {}
+        return resp if isinstance(resp, dict) else {"result": resp}
+
+    def _elasticsearch(
+        self, method: str, path: str, params: dict[str, Any], body: Any, ndjson: bool
+    ) -> dict[str, Any]:
+        from elastic_transport import ConnectionError as EsConnectionError
+        from elastic_transport import TransportError as EsTransportError
+        from elasticsearch import ApiError
+
+        mime = "application/vnd.elasticsearch+x-ndjson; compatible-with=9" if ndjson else (
+            "application/vnd.elasticsearch+json; compatible-with=9"
+        )
+        headers = {"accept": "application/vnd.elasticsearch+json; compatible-with=9"}
+        if body is not None:
+            headers["content-type"] = mime
+        try:
+            resp = self._client.perform_request(method, path, params=params, headers=headers, body=body)
+        except ApiError as exc:
+            raise _server_error(int(exc.meta.status), exc.body, str(exc.message)) from None
+        except EsConnectionError as exc:
+            raise ServerError(0, "connection", f"{self.url} is not reachable: {exc}") from None
+        except EsTransportError as exc:
+            raise ServerError(0, "transport", f"{self.url}: {exc}") from None
+        status = int(getattr(getattr(resp, "meta", None), "status", 200))
+        if status >= 400:  # HEAD answers come back without raising
+            raise ServerError(status, "not_found" if status == 404 else "", f"{path}: HTTP {status}")
+        data = resp.body
+        return data if isinstance(data, dict) else {"result": data}
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _server_error(status: int, info: Any, fallback: str) -> ServerError:
+    err = info.get("error") if isinstance(info, dict) else None
+    if isinstance(err, dict):
+        root = (err.get("root_cause") or [err])[0]
+        return ServerError(status, str(root.get("type") or err.get("type") or ""), str(root.get("reason") or err.get("reason") or ""))
+    return ServerError(status, "", str(err or info or fallback)[:500])
 
 
 # -- analysis and mappings --------------------------------------------------------------------------------------
+GAP_TOKEN = "tsgap"
+
+
+def _gaps() -> Any:
+    """Punctuation, and spaces between Chinese characters, become a token of their own in the ``exact`` field:
+    a word or phrase never matches across them, as in the embedded index (whose bigrams stop at them)."""
+    from elasticsearch.dsl import char_filter
+
+    return char_filter(
+        "ts_gaps",
+        "pattern_replace",
+        pattern=r"(?<=\p{IsHan})\s+(?=\p{IsHan})|[\p{P}\p{S}]+",
+        replacement=f" {GAP_TOKEN} ",
+    )
+
+
 def analyzers(analysis: str) -> dict[str, Any]:
-    """The analyzers of one analysis choice: ``main`` (index), ``main_search``, ``exact``, ``prefix``(+search)."""
+    """The analyzers of one analysis choice: ``main`` (index), ``main_search``, ``exact``, ``words``."""
     if analysis not in ANALYSES:
         raise BackendError(f"unknown analysis {analysis!r} (known: {', '.join(ANALYSES)})")
+    width = [] if analysis == "standard" else ["cjk_width"]
     if analysis == "ik":
         main = analyzer("ts_main", tokenizer="ik_max_word", filter=["lowercase"])
         main_search = analyzer("ts_main_search", tokenizer="ik_smart", filter=["lowercase"])
     elif analysis == "smartcn":
         main = analyzer("ts_main", tokenizer="smartcn_tokenizer", filter=["lowercase"])
         main_search = main
-    else:
+    elif analysis == "cjk":
         main = analyzer("ts_main", tokenizer="standard", filter=["cjk_width", "lowercase", "cjk_bigram"])
         main_search = main
-    edge = token_filter("ts_edge", "edge_ngram", min_gram=1, max_gram=20)
+    else:
+        main = analyzer("ts_main", tokenizer="standard", filter=["lowercase"])
+        main_search = main
+    if analysis == "standard":  # no analysis-common: no char filters either
+        exact = analyzer("ts_exact", tokenizer="standard", filter=["lowercase"])
+    else:
+        exact = analyzer("ts_exact", tokenizer="standard", filter=[*width, "lowercase"], char_filter=[_gaps()])
     return {
         "main": main,
         "main_search": main_search,
-        "exact": analyzer("ts_exact", tokenizer="standard", filter=["cjk_width", "lowercase"]),
-        "prefix": analyzer("ts_prefix", tokenizer="keyword", filter=["cjk_width", "lowercase", edge]),
-        "prefix_search": analyzer("ts_prefix_search", tokenizer="keyword", filter=["cjk_width", "lowercase"]),
+        "exact": exact,
+        # the built-in whitespace analyzer where custom tokenizers are missing (the words are lower case already)
+        "words": "whitespace" if analysis == "standard" else analyzer("ts_words", tokenizer="whitespace", filter=["lowercase"]),
     }
 
 
@@ -94,10 +274,8 @@ def article_document(analysis: str) -> type[Document]:
     """The ``Document`` class (field mappings) of the articles index for one analysis choice."""
     an = analyzers(analysis)
 
-    def text_field(*, prefix: bool = False) -> Text:
-        fields: dict[str, Any] = {"exact": Text(analyzer=an["exact"])}
-        if prefix:
-            fields["prefix"] = Text(analyzer=an["prefix"], search_analyzer=an["prefix_search"])
+    def cjk_field() -> Text:
+        fields = {"exact": Text(analyzer=an["exact"])}
         if an["main_search"] is an["main"]:
             return Text(analyzer=an["main"], fields=fields)
         return Text(analyzer=an["main"], search_analyzer=an["main_search"], fields=fields)
@@ -121,10 +299,13 @@ def article_document(analysis: str) -> type[Document]:
         published = Date()
         fetched = Date()
         updated = Date()
+        changed = Date()  # when the document was stored or its content last changed (alerts' changes_since)
         relevance = Float()
-        scitech = Boolean()
-        search_title = text_field(prefix=True)
-        search_text = text_field()
+        scitech_relevant = Boolean()
+        search_title = cjk_field()
+        search_text = cjk_field()
+        title_words = Text(analyzer=an["words"])
+        text_words = Text(analyzer=an["words"])
         data = Object(enabled=False)
 
         class Meta:
@@ -139,6 +320,13 @@ def documents_index(name: str, analysis: str) -> Index:
     idx.settings(number_of_shards=1, auto_expand_replicas="0-1", max_result_window=10000)
     idx.document(cast(Any, article_document(analysis)))
     return idx
+
+
+def documents_index_body(name: str, analysis: str) -> dict[str, Any]:
+    """The create-index body of the articles index, with the mapping version in ``_meta``."""
+    body = documents_index(name, analysis).to_dict()
+    body.setdefault("mappings", {})["_meta"] = {"techscout_mapping": MAPPING_VERSION, "analysis": analysis}
+    return body
 
 
 def percolator_index(name: str, analysis: str) -> Index:
@@ -161,9 +349,11 @@ def simple_index_body(kind: str) -> dict[str, Any]:
     settings = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
     if kind == "records":
         props: dict[str, Any] = {
+            "collection": {"type": "keyword"},
             "id": {"type": "keyword"},
             "updated": {"type": "double"},
-            "data": {"type": "flattened", "ignore_above": 8191},
+            "fields": {"type": "keyword", "ignore_above": 1024},
+            "data": {"type": "object", "enabled": False},
         }
     elif kind == "revisions":
         props = {
@@ -182,9 +372,18 @@ def simple_index_body(kind: str) -> dict[str, Any]:
     return {"settings": settings, "mappings": {"dynamic": "strict", "properties": props}}
 
 
-def article_source(article: Article, chash: str, now: str) -> dict[str, Any]:
+def words_of(text: str) -> str:
+    """``text`` segmented into words by jieba (the word field's content): the same words a query is split into."""
+    from search.text import segment
+
+    return segment(text)
+
+
+def article_source(article: Article, chash: str, now: str, changed: str | None = None) -> dict[str, Any]:
     """The stored form of an article in the documents index."""
     published = article.published or None
+    title = article.search_title or article.title
+    body = body_for_index(article)
     return {
         "id": article.id,
         "url": article.url,
@@ -204,10 +403,13 @@ def article_source(article: Article, chash: str, now: str) -> dict[str, Any]:
         "published": published,
         "fetched": article.fetched or None,
         "updated": now,
+        "changed": changed or now,
         "relevance": article.relevance,
-        "scitech": article.scitech_relevant,
-        "search_title": article.search_title or article.title,
-        "search_text": _body_for_index(article),
+        "scitech_relevant": article.scitech_relevant,
+        "search_title": title,
+        "search_text": body,
+        "title_words": words_of(title),
+        "text_words": words_of(body),
         "data": article_data(article),
     }
 
@@ -231,8 +433,17 @@ def term_query(term: Term) -> EsQuery:
     return Q("bool", must=[_exact_phrase(w) for w in words])
 
 
+def scoring_words(parsed: ParsedQuery) -> str:
+    """The query's positive words as the word field holds them."""
+    words: list[str] = []
+    for text in parsed.positive_terms():
+        words.extend(w for w in query_words(text) if w.strip())
+    return " ".join(words)
+
+
 def text_query(parsed: ParsedQuery) -> EsQuery:
-    """The matching part of a query (AND of clauses, OR inside a clause, NOT) plus relevance scoring."""
+    """The matching part of a query (AND of clauses, OR inside a clause, NOT) plus relevance scoring: the cjk
+    bigram fields (as the embedded index ranks) and the word fields, the title four times the body."""
     must: list[EsQuery] = []
     for clause in parsed.must:
         alts = [term_query(t) for t in clause.alternatives]
@@ -243,6 +454,9 @@ def text_query(parsed: ParsedQuery) -> EsQuery:
     if positive:
         should.append(
             Q("multi_match", query=positive, fields=["search_title^4", "search_text"], type="most_fields")
+        )
+        should.append(
+            Q("multi_match", query=scoring_words(parsed), fields=["title_words^4", "text_words"], type="most_fields")
         )
     if not must:
         must = [Q("match_all")]
@@ -263,26 +477,9 @@ def filter_queries(query: Query) -> list[EsQuery]:
         out.append(Q("range", day=rng))
     if query.ids is not None:
         out.append(Q("ids", values=list(query.ids)) if query.ids else Q("match_none"))
-    if query.min_relevance is not None and query.min_relevance > 0:
+    if query.min_relevance is not None:
         out.append(Q("range", relevance={"gte": query.min_relevance}))
     return out
-
-
-def recency_boost(q: EsQuery) -> EsQuery:
-    """Up to half again the score for documents published lately; undated documents keep their score."""
-    return Q(
-        "function_score",
-        query=q,
-        functions=[
-            {"weight": 1},
-            {
-                "gauss": {"published": {"origin": "now", "scale": "180d", "offset": "7d", "decay": 0.5}},
-                "weight": 0.5,
-            },
-        ],
-        score_mode="sum",
-        boost_mode="multiply",
-    )
 
 
 def date_sort() -> list[Any]:
@@ -293,19 +490,14 @@ def build_search(query: Query, *, search_after: list[Any] | None = None) -> Sear
     """The search request (query, filters, sort, facets, highlight, collapse, paging) for a :class:`Query`."""
     parsed = query.parsed()
     has_text = bool(parsed.must)
-    q = Q("bool", must=[text_query(parsed)], filter=filter_queries(query)) if not parsed.empty else None
-    if q is None:
-        flt = filter_queries(query)
-        q = Q("bool", filter=flt) if flt else Q("match_all")
-    if has_text and query.sort == "relevance":
-        q = recency_boost(q)
-        sort: list[Any] = ["_score", *date_sort()]
+    flt = filter_queries(query)
+    if not parsed.empty:
+        q = Q("bool", must=[text_query(parsed)], filter=flt)
     else:
-        sort = date_sort()
+        q = Q("bool", filter=flt) if flt else Q("match_all")
+    sort: list[Any] = ["_score", *date_sort()] if has_text and query.sort == "relevance" else date_sort()
     s = Search().query(q).sort(*sort).extra(track_total_hits=True, size=query.size)
-    paging: dict[str, Any] = (
-        {"search_after": search_after} if search_after is not None else {"from": query.offset}
-    )
+    paging: dict[str, Any] = {"search_after": search_after} if search_after is not None else {"from": query.offset}
     s = s.extra(**paging)
     s = s.source(["data", "cluster_id"])
     if query.highlight and has_text:
@@ -321,22 +513,22 @@ def build_search(query: Query, *, search_after: list[Any] | None = None) -> Sear
     return s
 
 
-def related_search(index: str, doc_id: str, n: int) -> Search:
-    mlt = Q(
-        "more_like_this",
-        fields=["search_title", "search_text"],
-        like=[{"_index": index, "_id": doc_id}],
-        min_term_freq=1,
-        min_doc_freq=1,
-        max_query_terms=25,
-        minimum_should_match="10%",
+def saved_search_query(record: Mapping[str, Any], ids: Sequence[str] | None = None) -> Query:
+    """The :class:`Query` of a saved search (``subscriptions`` record with ``query``, ``filters``,
+    ``min_relevance``), over ``ids`` when given."""
+    return Query(
+        text=str(record.get("query") or ""),
+        filters={k: list(v) for k, v in dict(record.get("filters") or {}).items() if v},
+        min_relevance=record.get("min_relevance"),
+        ids=list(ids) if ids is not None else None,
+        size=min(1000, max(1, len(ids))) if ids is not None else 10,
+        highlight=False,
     )
-    return Search().query(mlt).extra(size=n).source(["data", "cluster_id"])
 
 
-def percolator_query(record: dict[str, Any]) -> dict[str, Any]:
-    """The stored query of a saved search (``subscriptions`` record with ``query`` and ``filters``)."""
-    query = Query(text=str(record.get("query") or ""), filters=dict(record.get("filters") or {}))
+def percolator_query(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored query of a saved search."""
+    query = saved_search_query(record)
     parsed = query.parsed()
     flt = filter_queries(query)
     q = (
@@ -353,6 +545,7 @@ def _snippet_from_highlight(fragments: Sequence[str]) -> str:
 
 # -- bulk writes ------------------------------------------------------------------------------------------------
 Action = tuple[dict[str, Any], dict[str, Any] | None]
+_MAPPING_ERRORS = ("strict_dynamic_mapping_exception", "mapper_parsing_exception", "illegal_argument_exception")
 
 
 def bulk_write(
@@ -366,13 +559,13 @@ def bulk_write(
 ) -> None:
     """Send ``(action, source)`` pairs with the bulk API; retry items refused with 429/5xx, with backoff.
 
-    A bulk response is 200 even when some items failed: each item's status is checked, and the ids that
-    still failed are raised in one :class:`BackendError`."""
-    from elasticsearch import ApiError, TransportError
-
+    A bulk answer is 200 even when some items failed: each item's status is checked; the items refused for a
+    passing reason are sent again, and the ids that still failed are raised in one :class:`BackendError` that
+    names them (none is dropped silently). A refusal because the index's mapping does not fit says to reindex."""
     pending = list(actions)
     failed: dict[str, str] = {}
     attempt = 0
+    mapping_problem = False
     while pending:
         ops: list[dict[str, Any]] = []
         for meta, src in pending:
@@ -381,15 +574,11 @@ def bulk_write(
                 ops.append(src)
         retry: list[Action] = []
         try:
-            resp = client.bulk(operations=ops, refresh=refresh)
+            resp = client.request("POST", "/_bulk", params={"refresh": refresh or None}, body=ops, ndjson=True)
             items = resp["items"]
-        except ApiError as exc:
-            if exc.meta.status not in RETRY_STATUS or attempt >= max_retries:
-                raise BackendError(f"bulk write of {len(pending)} items failed: {exc}") from None
-            retry = pending
-        except TransportError as exc:
-            if attempt >= max_retries:
-                raise BackendError(f"bulk write of {len(pending)} items failed: {exc}") from None
+        except ServerError as exc:
+            if (exc.status and exc.status not in RETRY_STATUS) or attempt >= max_retries:
+                raise BackendError(f"{_where(client)}: bulk write of {len(pending)} items failed: {exc}") from None
             retry = pending
         else:
             for (meta, src), item in zip(pending, items, strict=False):
@@ -402,18 +591,25 @@ def bulk_write(
                     retry.append((meta, src))
                 else:
                     err = res.get("error") or {}
+                    kind = err.get("type", "") if isinstance(err, dict) else ""
                     reason = err.get("reason", err) if isinstance(err, dict) else err
-                    failed[doc_id] = f"{status} {reason}"
+                    mapping_problem = mapping_problem or kind in _MAPPING_ERRORS
+                    failed[doc_id] = f"{status} {kind} {reason}".strip()
         pending = retry
         if pending:
             sleep(min(backoff * (2**attempt), 30.0))
             attempt += 1
     if failed:
         shown = "; ".join(f"{k}: {v}" for k, v in list(failed.items())[:10])
+        hint = f" — the index does not fit this version: {REINDEX_HINT}" if mapping_problem else ""
         raise BackendError(
-            f"{len(failed)} of {len(actions)} bulk writes failed ({', '.join(failed)}): {shown}"
+            f"{_where(client)}: {len(failed)} of {len(actions)} bulk writes failed ({', '.join(failed)}): "
+            f"{shown}{hint}"
         )
 
+
+def _where(client: Any) -> str:
+    return str(getattr(client, "url", "search server"))
 
 
 def _url_id(url: str) -> str:
@@ -425,43 +621,46 @@ def _revision_id(doc_id: str, at: str, data: dict[str, Any]) -> str:
     return hashlib.sha1(f"{doc_id}|{at}|{blob}".encode()).hexdigest()
 
 
-def _flat_value(value: Any) -> Any:
+def record_fields(data: Mapping[str, Any]) -> list[str]:
+    """The ``key=value`` keywords of a record's top-level scalars (what ``list_records`` filters on)."""
+    out = []
+    for key, value in data.items():
+        if value is None or isinstance(value, dict | list):
+            continue
+        out.append(f"{key}={_flat(value)}")
+    return out
+
+
+def _flat(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
 class ElasticBackend:
-    """Documents, URL state, revisions and records in Elasticsearch indices (see the module documentation)."""
-
-    name = "elasticsearch"
+    """Documents, URL state, revisions and records in Elasticsearch or OpenSearch indices (module docs)."""
 
     def __init__(
         self,
         url: str | Sequence[str] | None = None,
         *,
         prefix: str = "techscout",
-        client: Elasticsearch | None = None,
+        product: str | None = None,
+        client: SearchClient | None = None,
         refresh: bool = False,
         analysis: str | None = None,
         request_timeout: float = 30.0,
+        check: bool = True,
     ) -> None:
         if client is None:
-            from elasticsearch import Elasticsearch
-
-            hosts = [u.strip() for u in url.split(",")] if isinstance(url, str) else list(url or [])
-            if not hosts or not all(hosts):
-                raise BackendError(
-                    "the elasticsearch backend needs elasticsearch_url (e.g. http://localhost:9200)"
-                )
-            client = Elasticsearch(
-                hosts,
-                request_timeout=request_timeout,
-                max_retries=3,
-                retry_on_timeout=True,
-                retry_on_status=RETRY_STATUS,
-            )
+            hosts = _hosts(url)
+            found = detect_product(hosts[0])
+            if product and product != found:
+                raise BackendError(f"backend = {product!r}, but {hosts[0]} is {found}: set backend = {found!r}")
+            client = SearchClient(hosts, found, timeout=request_timeout)
         self.client = client
+        self.name = client.product
+        self.url = client.url
         self.prefix = prefix
         self.refresh: bool | str = "wait_for" if refresh else False
         self._analysis = analysis
@@ -469,29 +668,68 @@ class ElasticBackend:
         self.revisions_index = f"{prefix}-revisions"
         self.urlstate_index = f"{prefix}-urlstate"
         self.percolator = f"{prefix}-percolator"
-        self.setup()
+        self.records_index = f"{prefix}-records"
+        self.has_percolator = True
+        if check:
+            self.setup()
+        else:
+            self.has_percolator = self._exists(f"/{self.percolator}")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ElasticBackend:
-        return cls(settings.elasticsearch_url, prefix=settings.elasticsearch_prefix)
+        return cls(settings.elasticsearch_url, prefix=settings.elasticsearch_prefix, product=settings.backend)
+
+    @classmethod
+    def for_reindex(cls, settings: Settings) -> ElasticBackend:
+        """The backend without the checks that ask for a reindex (an old mapping, a lost alias)."""
+        return cls(
+            settings.elasticsearch_url, prefix=settings.elasticsearch_prefix, product=settings.backend, check=False
+        )
 
     # -- setup --------------------------------------------------------------------------------------------------
-    def record_index(self, collection: str) -> str:
+    def _call(self, what: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return self.client.request(method, path, **kwargs)
+        except ServerError as exc:
+            if exc.status == 0:
+                raise BackendError(f"search server {self.url}: {what} failed: {exc.reason}") from None
+            hint = f" — {REINDEX_HINT}" if exc.kind in _MAPPING_ERRORS else ""
+            raise BackendError(f"search server {self.url}: {what} failed: {exc}{hint}") from None
+
+    def _fresh(self, index: str) -> None:
+        """Make every write so far visible to searches of ``index`` (the store reads its own writes: a record
+        written by one process is listed by the next at once, as in the embedded backend)."""
+        self._call("refresh", "POST", f"/{index}/_refresh")
+
+    def _exists(self, path: str) -> bool:
+        try:
+            self.client.request("HEAD", path)
+            return True
+        except ServerError as exc:
+            if exc.status == 404:
+                return False
+            raise BackendError(f"search server {self.url}: {path} check failed: {exc}") from None
+
+    def _record_id(self, collection: str, record_id: str) -> str:
         if collection not in COLLECTIONS:
             raise BackendError(f"unknown record collection {collection!r} (known: {', '.join(COLLECTIONS)})")
-        return f"{self.prefix}-{collection}"
+        return _quote(f"{collection}:{record_id}")
 
     def detect_analysis(self) -> str:
-        """``ik`` when the IK plugin answers, else ``smartcn``, else ``cjk``."""
-        from elasticsearch import ApiError
-
-        for name, tokenizer in (("ik", "ik_max_word"), ("smartcn", "smartcn_tokenizer")):
+        """``ik`` or ``smartcn`` when the plugin answers, ``cjk`` with analysis-common, else ``standard``."""
+        probes = (
+            ("ik", {"tokenizer": "ik_max_word"}),
+            ("smartcn", {"tokenizer": "smartcn_tokenizer"}),
+            ("cjk", {"tokenizer": "standard", "filter": ["cjk_width", "cjk_bigram"]}),
+        )
+        for name, spec in probes:
             try:
-                self.client.indices.analyze(text="科技创新", tokenizer=tokenizer)
+                self.client.request("POST", "/_analyze", body={"text": "科技创新", **spec})
                 return name
-            except ApiError:
-                continue
-        return "cjk"
+            except ServerError as exc:
+                if exc.status == 0:
+                    raise BackendError(f"search server {self.url} is not reachable: {exc.reason}") from None
+        return "standard"
 
     @property
     def analysis(self) -> str:
@@ -499,126 +737,175 @@ class ElasticBackend:
             self._analysis = self.detect_analysis()
         return self._analysis
 
-    def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        from elasticsearch import ApiError, TransportError
-
-        try:
-            return fn(**kwargs)
-        except ApiError as exc:
-            raise BackendError(f"elasticsearch: {what} failed: {exc}") from None
-        except TransportError as exc:
-            raise BackendError(f"elasticsearch: {what} failed (is the server running?): {exc}") from None
-
     def _create(self, name: str, body: dict[str, Any], aliases: dict[str, Any] | None = None) -> None:
-        if self._call("index check", self.client.indices.exists, index=name):
+        if self._exists(f"/{name}"):
             return
-        kwargs: dict[str, Any] = {
-            "index": name,
-            "settings": body.get("settings"),
-            "mappings": body.get("mappings"),
-        }
+        payload = {k: v for k, v in body.items() if k in ("settings", "mappings")}
         if aliases:
-            kwargs["aliases"] = aliases
-        self._call(f"create index {name}", self.client.indices.create, **kwargs)
+            payload["aliases"] = aliases
+        try:
+            self.client.request("PUT", f"/{name}", body=payload)
+        except ServerError as exc:
+            if exc.kind == "resource_already_exists_exception":
+                return
+            raise BackendError(f"search server {self.url}: create index {name} failed: {exc}") from None
+
+    def _versions(self) -> list[str]:
+        found = self._call("list indices", "GET", f"/{self.alias}-v*", params={"expand_wildcards": "all"})
+        return sorted(found, key=lambda n: int(n.rsplit("-v", 1)[1]) if n.rsplit("-v", 1)[1].isdigit() else 0)
 
     def setup(self) -> None:
-        """Create whatever index or alias is missing."""
-        if not self._call("alias check", self.client.indices.exists_alias, name=self.alias):
+        """Create whatever index is missing; a documents index of another mapping version or a lost alias is an
+        error saying to reindex."""
+        if not self._exists(f"/_alias/{self.alias}"):
+            if self._exists(f"/{self.alias}"):
+                raise BackendError(
+                    f"search server {self.url}: {self.alias} is an index, not the alias this version uses: "
+                    f"{REINDEX_HINT}"
+                )
+            if self._versions():
+                raise BackendError(
+                    f"search server {self.url}: the alias {self.alias} is missing but "
+                    f"{', '.join(self._versions())} exist: {REINDEX_HINT}"
+                )
             self._create(
-                f"{self.alias}-v1",
-                documents_index(f"{self.alias}-v1", self.analysis).to_dict(),
-                aliases={self.alias: {}},
+                f"{self.alias}-v1", documents_index_body(f"{self.alias}-v1", self.analysis), {self.alias: {}}
             )
+        else:
+            self._check_mapping()
         self._create(self.revisions_index, simple_index_body("revisions"))
         self._create(self.urlstate_index, simple_index_body("urlstate"))
-        for collection in COLLECTIONS:
-            self._create(self.record_index(collection), simple_index_body("records"))
-        self._create(self.percolator, percolator_index(self.percolator, self.analysis).to_dict())
+        self._create(self.records_index, simple_index_body("records"))
+        try:
+            self._create(self.percolator, percolator_index(self.percolator, self.analysis).to_dict())
+        except BackendError as exc:
+            if "percolator" not in str(exc):
+                raise
+            self.has_percolator = False  # no percolator module (Elastic's server core): _msearch instead
+
+    def _check_mapping(self) -> None:
+        index = self.current_index()
+        mapping = self._call("read mapping", "GET", f"/{index}/_mapping").get(index, {}).get("mappings", {})
+        meta = mapping.get("_meta") or {}
+        if meta.get("techscout_mapping") != MAPPING_VERSION:
+            raise BackendError(
+                f"search server {self.url}: index {index} has mapping version {meta.get('techscout_mapping')}, "
+                f"this version uses {MAPPING_VERSION}: {REINDEX_HINT}"
+            )
+        if self._analysis is None and meta.get("analysis") in ANALYSES:
+            self._analysis = str(meta["analysis"])
 
     def current_index(self) -> str:
-        resp = self._call("alias lookup", self.client.indices.get_alias, name=self.alias)
-        names = sorted(resp.keys() if hasattr(resp, "keys") else resp.body.keys())
+        resp = self._call("alias lookup", "GET", f"/_alias/{self.alias}")
+        names = sorted(resp)
         if not names:
-            raise BackendError(f"alias {self.alias} points at no index")
+            raise BackendError(f"search server {self.url}: alias {self.alias} points at no index: {REINDEX_HINT}")
         return str(names[-1])
 
     def reindex(self, *, delete_old: bool = True) -> str:
-        """Copy the documents into a new versioned index (analysis detected afresh) and move the alias to it."""
-        old = self.current_index()
-        version = int(old.rsplit("-v", 1)[1]) + 1 if "-v" in old else 1
+        """Copy the documents into a new versioned index (analysis detected afresh, current mapping) and move the
+        alias to it; searches answer from the old index until the alias moves. Done by the client (scan and
+        bulk), so servers without the reindex module can do it; a lost alias is restored."""
+        if self._exists(f"/_alias/{self.alias}"):
+            old = self.current_index()
+        else:
+            versions = self._versions()
+            if not versions:
+                self.setup()
+                return f"alias {self.alias} created on {self.current_index()}"
+            old = versions[-1]
+        version = int(old.rsplit("-v", 1)[1]) + 1 if "-v" in old and old.rsplit("-v", 1)[1].isdigit() else 1
         new = f"{self.alias}-v{version}"
         self._analysis = None
-        self._create(new, documents_index(new, self.analysis).to_dict())
-        self._call(
-            "reindex",
-            self.client.reindex,
-            source={"index": old},
-            dest={"index": new},
-            wait_for_completion=True,
-            refresh=True,
-        )
-        self._call(
-            "alias flip",
-            self.client.indices.update_aliases,
-            actions=[
-                {"remove": {"index": old, "alias": self.alias}},
-                {"add": {"index": new, "alias": self.alias}},
-            ],
-        )
+        self._create(new, documents_index_body(new, self.analysis))
+        started = clock.now_iso()
+        copied = self._copy(old, new, since=None)
+        self._call("refresh", "POST", f"/{old}/_refresh")
+        copied += self._copy(old, new, since=started)  # what was written meanwhile
+        actions: list[dict[str, Any]] = [{"add": {"index": new, "alias": self.alias}}]
+        if self._exists(f"/_alias/{self.alias}"):
+            actions.insert(0, {"remove": {"index": old, "alias": self.alias}})
+        self._call("alias flip", "POST", "/_aliases", body={"actions": actions})
         if delete_old:
-            self._call(f"delete {old}", self.client.indices.delete, index=old)
-        return new
+            self._call(f"delete {old}", "DELETE", f"/{old}")
+        return f"alias {self.alias} now points at {new} ({copied} documents copied from {old})"
+
+    def _copy(self, old: str, new: str, since: str | None) -> int:
+        n = 0
+        query: dict[str, Any] = {"range": {"updated": {"gte": since}}} if since else {"match_all": {}}
+        for batch in self._scan(old, query, ["*"]):
+            actions: list[Action] = []
+            for h in batch:
+                src = h["_source"]
+                art = Article.from_dict(src["data"])
+                art.cluster_id = src.get("cluster_id") or art.cluster_id
+                doc = article_source(art, src.get("content_hash") or content_hash(art), src.get("updated") or "",
+                                     src.get("changed") or src.get("updated"))
+                actions.append(({"index": {"_index": new, "_id": h["_id"]}}, doc))
+            bulk_write(self.client, actions)
+            n += len(actions)
+        self._call("refresh", "POST", f"/{new}/_refresh")
+        return n
+
+    def _scan(self, index: str, query: dict[str, Any], source: list[str] | bool, size: int = 500) -> Iterator[list[dict[str, Any]]]:
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {"query": query, "sort": [{"id": "asc"}], "size": size, "_source": source}
+            if after is not None:
+                body["search_after"] = after
+            hits = self._call("scan", "POST", f"/{index}/_search", body=body)["hits"]["hits"]
+            if not hits:
+                return
+            yield hits
+            after = hits[-1]["sort"]
 
     def drop(self) -> None:
         """Delete every index of this prefix (tests, uninstall); names are listed, since wildcard deletes are
         refused by default (``action.destructive_requires_name``)."""
-        found = self._call(
-            "list indices", self.client.indices.get, index=f"{self.prefix}-*", expand_wildcards="all"
-        )
-        names = sorted(found.keys() if hasattr(found, "keys") else found.body.keys())
-        if names:
-            self._call("delete indices", self.client.indices.delete, index=",".join(names))
+        found = self._call("list indices", "GET", f"/{self.prefix}-*", params={"expand_wildcards": "all"})
+        if found:
+            self._call("delete indices", "DELETE", "/" + ",".join(sorted(found)))
 
     def close(self) -> None:
         self.client.close()
 
     # -- documents ----------------------------------------------------------------------------------------------
-    def _mget(
-        self, index: str, ids: Sequence[str], fields: list[str] | None = None
-    ) -> dict[str, dict[str, Any]]:
+    def _mget(self, index: str, ids: Sequence[str], fields: list[str] | None = None) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for i in range(0, len(ids), 1000):
             chunk = list(ids[i : i + 1000])
-            kwargs: dict[str, Any] = {"index": index, "ids": chunk}
-            if fields:
-                kwargs["source_includes"] = fields
-            resp = self._call("mget", self.client.mget, **kwargs)
+            if not chunk:
+                continue
+            params = {"_source_includes": fields} if fields else None
+            resp = self._call("mget", "POST", f"/{index}/_mget", params=params, body={"ids": chunk})
             for doc in resp["docs"]:
                 if doc.get("found"):
                     out[doc["_id"]] = doc["_source"]
         return out
 
     def upsert(self, articles: Sequence[Article], url_states: Sequence[UrlState] = ()) -> UpsertResult:
-        """Documents first, then their URL states (two bulk requests: Elasticsearch has no transactions)."""
+        """Documents first, then their URL states (two bulk requests: the server has no transactions; a failure
+        of the first leaves the URL states unwritten, so the pages are fetched again)."""
         result = UpsertResult()
         now = clock.now_iso()
-        existing = self._mget(self.alias, [a.id for a in articles], ["content_hash", "data"])
+        existing = self._mget(self.alias, [a.id for a in articles], ["content_hash", "data", "changed", "updated"])
+        index = self.current_index() if articles else self.alias
         actions: list[Action] = []
         for art in articles:
             chash = content_hash(art)
             old = existing.get(art.id)
+            changed = now
             if old is None:
                 result.new.append(art.id)
             elif old.get("content_hash") == chash:
                 result.unchanged.append(art.id)
+                changed = str(old.get("changed") or old.get("updated") or now)
             else:
                 result.updated.append(art.id)
-                rev = {"doc_id": art.id, "at": now, "data": _revision(old.get("data") or {}, art)}
+                rev = {"doc_id": art.id, "at": now, "data": revision_change(old.get("data") or {}, art)}
                 actions.append(({"index": {"_index": self.revisions_index}}, rev))
-            actions.append(
-                ({"index": {"_index": self.alias, "_id": art.id}}, article_source(art, chash, now))
-            )
-            existing[art.id] = {"content_hash": chash, "data": article_data(art)}
+            actions.append(({"index": {"_index": index, "_id": art.id}}, article_source(art, chash, now, changed)))
+            existing[art.id] = {"content_hash": chash, "data": article_data(art), "changed": changed}
         if actions:
             bulk_write(self.client, actions, refresh=self.refresh)
         if url_states:
@@ -646,80 +933,40 @@ class ElasticBackend:
         if not found:
             return 0
         index = self.current_index()
-        bulk_write(
-            self.client,
-            [({"delete": {"_index": index, "_id": d}}, None) for d in found],
-            refresh=self.refresh,
-        )
+        bulk_write(self.client, [({"delete": {"_index": index, "_id": d}}, None) for d in found], refresh=self.refresh)
         self._call(
             "delete url states",
-            self.client.delete_by_query,
-            index=self.urlstate_index,
-            query={"terms": {"doc_id": list(found)}},
-            refresh=True,
-            conflicts="proceed",
+            "POST",
+            f"/{self.urlstate_index}/_delete_by_query",
+            params={"refresh": True, "conflicts": "proceed"},
+            body={"query": {"terms": {"doc_id": list(found)}}},
         )
         return len(found)
 
     def iter_articles(self, batch_size: int = 500) -> Iterator[Article]:
         """Every document, in id order, paged with ``search_after``."""
-        after: list[Any] | None = None
-        while True:
-            body: dict[str, Any] = {
-                "query": {"match_all": {}},
-                "sort": [{"id": "asc"}],
-                "size": batch_size,
-                "_source": ["data", "cluster_id"],
-            }
-            if after is not None:
-                body["search_after"] = after
-            resp = self._call("scroll documents", self.client.search, index=self.alias, body=body)
-            hits = resp["hits"]["hits"]
-            if not hits:
-                return
+        for hits in self._scan(self.alias, {"match_all": {}}, ["data", "cluster_id"], batch_size):
             for h in hits:
                 yield self._article(h["_source"])
-            after = hits[-1]["sort"]
-
-    def iter_hits(self, query: Query, batch_size: int = 500) -> Iterator[Hit]:
-        """Every hit of a query (date order), paged with ``search_after`` — for exports beyond 10,000 hits."""
-        after: list[Any] | None = None
-        q = Query(
-            text=query.text,
-            filters=query.filters,
-            since=query.since,
-            until=query.until,
-            sort="date",
-            size=batch_size,
-            highlight=query.highlight,
-            ids=query.ids,
-            min_relevance=query.min_relevance,
-        )
-        while True:
-            resp = self._search_raw(build_search(q, search_after=after))
-            hits = resp["hits"]["hits"]
-            if not hits:
-                return
-            yield from self._hits(hits, [])
-            after = hits[-1]["sort"]
 
     def find_by_fingerprint(self, fingerprint: str) -> list[str]:
         body = {
             "query": {"term": {"fingerprint": fingerprint}},
-            "sort": [{"fetched": "asc"}, {"id": "asc"}],
+            "sort": [{"fetched": {"order": "asc", "missing": "_last"}}, {"id": "asc"}],
             "size": 1000,
             "_source": False,
         }
-        resp = self._call("fingerprint lookup", self.client.search, index=self.alias, body=body)
+        self._fresh(self.alias)
+        resp = self._call("fingerprint lookup", "POST", f"/{self.alias}/_search", body=body)
         return [h["_id"] for h in resp["hits"]["hits"]]
 
     def revisions(self, doc_id: str) -> list[dict[str, Any]]:
         body = {"query": {"term": {"doc_id": doc_id}}, "sort": [{"at": "asc"}], "size": 1000}
-        resp = self._call("revisions", self.client.search, index=self.revisions_index, body=body)
+        self._fresh(self.revisions_index)
+        resp = self._call("revisions", "POST", f"/{self.revisions_index}/_search", body=body)
         return [{"at": h["_source"]["at"], **h["_source"]["data"]} for h in resp["hits"]["hits"]]
 
     def import_revisions(self, revisions: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
-        """Store ``(doc_id, at, change)`` revisions as they are (migration from another backend)."""
         actions: list[Action] = [
             (
                 {"index": {"_index": self.revisions_index, "_id": _revision_id(d, at, data)}},
@@ -731,44 +978,37 @@ class ElasticBackend:
             bulk_write(self.client, actions, refresh=self.refresh)
 
     def counts(self) -> dict[str, int]:
-        """How many documents, revisions, URL states and records (per collection) are stored."""
-        self._call("refresh", self.client.indices.refresh, index=f"{self.prefix}-*")
+        self._call("refresh", "POST", f"/{self.prefix}-*/_refresh")
 
         def n(index: str) -> int:
-            return int(self._call("count", self.client.count, index=index)["count"])
+            return int(self._call("count", "POST", f"/{index}/_count")["count"])
 
         out = {
             "documents": n(self.alias),
             "revisions": n(self.revisions_index),
             "url_states": n(self.urlstate_index),
         }
+        aggs = {"size": 0, "aggs": {"c": {"terms": {"field": "collection", "size": 100}}}}
+        buckets = self._call("count records", "POST", f"/{self.records_index}/_search", body=aggs)
+        per = {b["key"]: int(b["doc_count"]) for b in buckets["aggregations"]["c"]["buckets"]}
         for collection in COLLECTIONS:
-            out[f"records:{collection}"] = n(self.record_index(collection))
+            out[f"records:{collection}"] = per.get(collection, 0)
         return out
 
     # -- search -------------------------------------------------------------------------------------------------
-    def _search_raw(self, s: Search, index: str | None = None) -> dict[str, Any]:
-        from elasticsearch import ApiError, TransportError
-
+    def _search_raw(self, body: dict[str, Any], index: str | None = None) -> dict[str, Any]:
         try:
-            resp = self.client.search(index=index or self.alias, body=s.to_dict())
-        except ApiError as exc:
-            if exc.meta.status == 400:
-                raise QueryError(f"elasticsearch could not run the query: {exc}") from None
-            raise BackendError(f"elasticsearch: search failed: {exc}") from None
-        except TransportError as exc:
-            raise BackendError(f"elasticsearch: search failed (is the server running?): {exc}") from None
-        return dict(resp.body if hasattr(resp, "body") else resp)
+            return self.client.request("POST", f"/{index or self.alias}/_search", body=body)
+        except ServerError as exc:
+            if exc.status == 400:
+                raise QueryError(f"the search server could not run the query: {exc}") from None
+            raise BackendError(f"search server {self.url}: search failed: {exc}") from None
 
     def _hits(self, raw_hits: list[dict[str, Any]], words: list[str], highlight: bool = False) -> list[Hit]:
         hits: list[Hit] = []
         for h in raw_hits:
             art = self._article(h["_source"])
-            frag = (
-                _snippet_from_highlight(h.get("highlight", {}).get("search_text.exact", []))
-                if highlight
-                else ""
-            )
+            frag = _snippet_from_highlight(h.get("highlight", {}).get("search_text.exact", [])) if highlight else ""
             csize = 1
             inner = h.get("inner_hits", {}).get("cluster")
             if inner:
@@ -794,8 +1034,10 @@ class ElasticBackend:
         return hits
 
     def search(self, query: Query) -> SearchResult:
+        """One request: hits, total (exact: ``track_total_hits``), facets (exact ``terms`` aggregations over
+        every match, top 50), highlight and collapse."""
         t0 = time.perf_counter()
-        resp = self._search_raw(build_search(query))
+        resp = self._search_raw(build_search(query).to_dict())
         words = highlight_words(query.parsed()) if query.highlight else []
         hits = self._hits(resp["hits"]["hits"], words, highlight=query.highlight)
         aggs = resp.get("aggregations", {})
@@ -806,62 +1048,138 @@ class ElasticBackend:
         facets: dict[str, list[tuple[str, int]]] = {}
         for facet in query.facets:
             buckets = aggs.get(f"facet_{facet}", {}).get("buckets", [])
-            facets[facet] = [(str(b["key"]), int(b["doc_count"])) for b in buckets if str(b["key"]) != ""]
+            facets[facet] = [
+                (str(b.get("key_as_string", b["key"])), int(b["doc_count"]))
+                for b in buckets
+                if str(b["key"]) != ""
+            ]
         return SearchResult(total=total, hits=hits, facets=facets, took_ms=(time.perf_counter() - t0) * 1000)
 
     def count(self, query: Query | None = None) -> int:
         if query is None:
-            resp = self._call("count", self.client.count, index=self.alias)
-            return int(resp["count"])
+            return int(self._call("count", "POST", f"/{self.alias}/_count")["count"])
         return self.search(query.counting()).total
 
     def related(self, doc_id: str, n: int = 10) -> list[Hit]:
-        """Documents most like ``doc_id`` (``more_like_this``)."""
+        """Documents most like ``doc_id`` (``more_like_this`` over the word fields)."""
         if n <= 0 or self.get(doc_id) is None:
             return []
-        resp = self._search_raw(related_search(self.current_index(), doc_id, n))
+        mlt = Q(
+            "more_like_this",
+            fields=["title_words", "text_words"],
+            like=[{"_index": self.current_index(), "_id": doc_id}],
+            min_term_freq=1,
+            min_doc_freq=1,
+            max_query_terms=25,
+            minimum_should_match="10%",
+        )
+        s = Search().query(mlt).extra(size=n).source(["data", "cluster_id"])
+        resp = self._search_raw(s.to_dict())
         return self._hits(resp["hits"]["hits"], [])
 
-    def suggest(self, prefix: str, n: int = 10) -> list[str]:
-        """Titles starting with ``prefix`` (edge n-grams of the title)."""
-        from pipelines.normalize import normalize_text
+    # -- alerts -------------------------------------------------------------------------------------------------
+    def percolate(
+        self, articles: Sequence[Article], subscriptions: Sequence[Mapping[str, Any]]
+    ) -> dict[str, list[str]]:
+        """The server tells which stored saved searches each article matches (the percolator, asked once for
+        the whole batch); without the percolator module, the saved searches run over the batch (``_msearch``)."""
+        if not articles or not subscriptions:
+            return {}
+        if not self.has_percolator:
+            return self._msearch_percolate(articles, subscriptions)
+        now = clock.now_iso()
+        docs = []
+        for art in articles:
+            doc = article_source(art, content_hash(art), now)
+            doc.pop("data")
+            docs.append(doc)
+        wanted = [str(s["id"]) for s in subscriptions]
+        for sub in subscriptions:  # stored queries follow their record; make sure each is current
+            self._store_saved_search(str(sub["id"]), sub, refresh=False)
+        self._call("refresh", "POST", f"/{self.percolator}/_refresh")
+        out: dict[str, list[str]] = {}
+        for i in range(0, len(wanted), 1000):
+            body = {
+                "query": {
+                    "bool": {
+                        "must": [{"percolate": {"field": "query", "documents": docs}}],
+                        "filter": [{"terms": {"subscription": wanted[i : i + 1000]}}],
+                    }
+                },
+                "size": 1000,
+                "_source": ["subscription"],
+            }
+            resp = self._search_raw(body, index=self.percolator)
+            for h in resp["hits"]["hits"]:
+                slots = h.get("fields", {}).get("_percolator_document_slot", [])
+                ids = [articles[s].id for s in slots]
+                if ids:
+                    out[str(h["_source"]["subscription"])] = ids
+        return out
 
-        s = (
-            Search()
-            .query(Q("match", search_title__prefix=normalize_text(prefix)))
-            .extra(size=n)
-            .source(["data"])
-        )
-        resp = self._search_raw(s)
-        return [str(h["_source"]["data"].get("title", "")) for h in resp["hits"]["hits"]]
+    def _msearch_percolate(
+        self, articles: Sequence[Article], subscriptions: Sequence[Mapping[str, Any]]
+    ) -> dict[str, list[str]]:
+        ids = [a.id for a in articles]
+        self._call("refresh", "POST", f"/{self.alias}/_refresh")
+        out: dict[str, list[str]] = {}
+        for i in range(0, len(subscriptions), 100):
+            chunk = subscriptions[i : i + 100]
+            lines: list[dict[str, Any]] = []
+            for sub in chunk:
+                body = build_search(saved_search_query(sub, ids)).to_dict()
+                body["_source"] = False
+                lines += [{"index": self.alias}, body]
+            resp = self._call("saved searches", "POST", "/_msearch", body=lines, ndjson=True)
+            for sub, answer in zip(chunk, resp["responses"], strict=True):
+                if "error" in answer:
+                    raise BackendError(f"search server {self.url}: saved search {sub['id']} failed: {answer['error']}")
+                hits = [h["_id"] for h in answer["hits"]["hits"]]
+                if hits:
+                    out[str(sub["id"])] = hits
+        return out
 
-    def percolate(self, article: Article) -> list[str]:
-        """Ids of the saved searches (``subscriptions`` records) that ``article`` matches."""
-        doc = article_source(article, content_hash(article), clock.now_iso())
-        doc.pop("data")
-        s = (
-            Search()
-            .query(Q("percolate", field="query", document=doc))
-            .extra(size=1000)
-            .source(["subscription"])
+    def _store_saved_search(self, sub_id: str, data: Mapping[str, Any], refresh: bool | str) -> None:
+        if not self.has_percolator:
+            return
+        self._call(
+            "store saved search",
+            "PUT",
+            f"/{self.percolator}/_doc/{_quote(sub_id)}",
+            params={"refresh": refresh or None},
+            body={"subscription": sub_id, "query": percolator_query(data)},
         )
-        resp = self._search_raw(s, index=self.percolator)
-        return sorted(str(h["_source"]["subscription"]) for h in resp["hits"]["hits"])
+
+    def changes_since(self, cursor: Mapping[str, Any] | None) -> tuple[list[str], dict[str, Any]]:
+        """Documents whose ``changed`` time (stored, or content changed) is after the cursor's, after a refresh
+        (so nothing written before the call is missed); the new cursor is the latest such time."""
+        cursor = dict(cursor or {})
+        self._call("refresh", "POST", f"/{self.alias}/_refresh")
+        last = str(cursor.get("changed") or "")
+        since = str(cursor.get("since") or "")
+        query: dict[str, Any] = {"match_all": {}}
+        if last:
+            query = {"range": {"changed": {"gt": last}}}
+        elif since:
+            query = {"range": {"changed": {"gte": since}}}
+        ids: list[str] = []
+        newest = last
+        for hits in self._scan(self.alias, query, ["changed"]):
+            for h in hits:
+                ids.append(h["_id"])
+                newest = max(newest, str(h["_source"].get("changed") or ""))
+        return ids, {"changed": newest or last or since}
 
     # -- URL state ----------------------------------------------------------------------------------------------
     def url_states(self, source: str) -> dict[str, UrlState]:
         out: dict[str, UrlState] = {}
         after: list[Any] | None = None
+        self._fresh(self.urlstate_index)
         while True:
-            body: dict[str, Any] = {
-                "query": {"term": {"source": source}},
-                "sort": [{"url": "asc"}],
-                "size": 5000,
-            }
+            body: dict[str, Any] = {"query": {"term": {"source": source}}, "sort": [{"url": "asc"}], "size": 5000}
             if after is not None:
                 body["search_after"] = after
-            resp = self._call("url states", self.client.search, index=self.urlstate_index, body=body)
-            hits = resp["hits"]["hits"]
+            hits = self._call("url states", "POST", f"/{self.urlstate_index}/_search", body=body)["hits"]["hits"]
             if not hits:
                 return out
             for h in hits:
@@ -893,28 +1211,25 @@ class ElasticBackend:
 
     # -- records ------------------------------------------------------------------------------------------------
     def put_record(self, collection: str, record_id: str, data: dict[str, Any]) -> None:
-        index = self.record_index(collection)
+        doc_id = self._record_id(collection, record_id)
+        data = json.loads(json.dumps(data, ensure_ascii=False, default=str))
+        body = {"collection": collection, "id": record_id, "updated": time.time(), "fields": record_fields(data),
+                "data": data}
         self._call(
             "put record",
-            self.client.index,
-            index=index,
-            id=record_id,
-            document={"id": record_id, "updated": time.time(), "data": data},
-            refresh=self.refresh,
+            "PUT",
+            f"/{self.records_index}/_doc/{doc_id}",
+            params={"refresh": self.refresh or None},
+            body=body,
         )
         if collection == "subscriptions":
-            self._call(
-                "store saved search",
-                self.client.index,
-                index=self.percolator,
-                id=record_id,
-                document={"subscription": record_id, "query": percolator_query(data)},
-                refresh=self.refresh,
-            )
+            self._store_saved_search(record_id, data, self.refresh)
 
     def get_record(self, collection: str, record_id: str) -> dict[str, Any] | None:
-        found = self._mget(self.record_index(collection), [record_id])
-        return dict(found[record_id]["data"]) if record_id in found else None
+        key = f"{collection}:{record_id}"
+        self._record_id(collection, record_id)
+        found = self._mget(self.records_index, [key])
+        return dict(found[key]["data"]) if key in found else None
 
     def list_records(
         self,
@@ -923,36 +1238,59 @@ class ElasticBackend:
         limit: int = 100,
         newest_first: bool = True,
     ) -> list[dict[str, Any]]:
-        filters: list[dict[str, Any]] = []
+        self._record_id(collection, "")
+        filters: list[dict[str, Any]] = [{"term": {"collection": collection}}]
         must_not: list[dict[str, Any]] = []
         for key, value in (where or {}).items():
             if value is None:
-                must_not.append({"exists": {"field": f"data.{key}"}})
+                must_not.append({"prefix": {"fields": f"{key}="}})
             else:
-                filters.append({"term": {f"data.{key}": _flat_value(value)}})
+                filters.append({"term": {"fields": f"{key}={_flat(value)}"}})
         order = "desc" if newest_first else "asc"
-        body = {
-            "query": {"bool": {"filter": filters, "must_not": must_not}},
-            "sort": [{"updated": order}, {"id": order}],
-            "size": limit,
-        }
-        resp = self._call("list records", self.client.search, index=self.record_index(collection), body=body)
-        return [dict(h["_source"]["data"]) for h in resp["hits"]["hits"]]
+        out: list[dict[str, Any]] = []
+        after: list[Any] | None = None
+        self._fresh(self.records_index)
+        while len(out) < limit:
+            body: dict[str, Any] = {
+                "query": {"bool": {"filter": filters, "must_not": must_not}},
+                "sort": [{"updated": order}, {"id": order}],
+                "size": min(5000, limit - len(out)),
+            }
+            if after is not None:
+                body["search_after"] = after
+            hits = self._call("list records", "POST", f"/{self.records_index}/_search", body=body)
+            page = hits["hits"]["hits"]
+            out += [dict(h["_source"]["data"]) for h in page]
+            if len(page) < body["size"]:
+                break
+            after = page[-1]["sort"]
+        return out
 
     def delete_record(self, collection: str, record_id: str) -> bool:
-        from elasticsearch import NotFoundError
-
-        index = self.record_index(collection)
+        doc_id = self._record_id(collection, record_id)
         try:
-            self.client.delete(index=index, id=record_id, refresh=self.refresh)
-        except NotFoundError:
-            return False
-        if collection == "subscriptions":
+            self.client.request("DELETE", f"/{self.records_index}/_doc/{doc_id}", params={"refresh": self.refresh or None})
+        except ServerError as exc:
+            if exc.status == 404:
+                return False
+            raise BackendError(f"search server {self.url}: delete record failed: {exc}") from None
+        if collection == "subscriptions" and self.has_percolator:
             try:
-                self.client.delete(index=self.percolator, id=record_id, refresh=self.refresh)
-            except NotFoundError:
-                pass
+                self.client.request("DELETE", f"/{self.percolator}/_doc/{_quote(record_id)}", params={"refresh": self.refresh or None})
+            except ServerError as exc:
+                if exc.status != 404:
+                    raise BackendError(f"search server {self.url}: delete saved search failed: {exc}") from None
         return True
 
 
-__all__ = ["ANALYSES", "FACET_FIELDS", "ElasticBackend", "build_search", "bulk_write", "documents_index"]
+def _quote(doc_id: str) -> str:
+    from urllib.parse import quote
+
+    return quote(doc_id, safe="")
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc
+
+
+__all__ = ["ANALYSES", "PRODUCTS", "ElasticBackend", "SearchClient", "build_search", "bulk_write", "documents_index"]

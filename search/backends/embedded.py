@@ -7,14 +7,17 @@ is updated or deleted, so the text is stored once.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import functools
+import inspect
 import json
 import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +25,10 @@ from typing import TYPE_CHECKING, Any
 from core import clock
 from core.errors import BackendError
 from core.items import Article
+from core.paths import private_file
 from search.backends.base import COLLECTIONS, UpsertResult, UrlState
+from search.backends.common import article_data, body_for_index, content_hash, revision_change
+from search.matching import Matcher
 from search.query import Hit, Query, SearchResult, Term, parse_query
 from search.text import (
     TOKENIZER_VERSION,
@@ -38,6 +44,8 @@ if TYPE_CHECKING:
     from core.settings import Settings
 
 SCHEMA_VERSION = 1
+#: seconds a write waits for another process's write lock before it gives up with a clear error
+LOCK_WAIT_S = 15.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     rowid INTEGER PRIMARY KEY,
@@ -111,7 +119,8 @@ CREATE TABLE IF NOT EXISTS doc_meta (
     story_id TEXT NOT NULL DEFAULT '',
     relevance REAL,
     domains TEXT,
-    libraries TEXT
+    libraries TEXT,
+    scitech INTEGER
 );
 CREATE INDEX IF NOT EXISTS doc_meta_published ON doc_meta(published);
 """
@@ -140,9 +149,10 @@ _RANK = "bm25(docs_fts, 4.0, 1.0, 0.0)"
 # the columns a search filters, sorts, collapses and counts facets on, in a narrow table (fast per-match lookups)
 # (``domains`` and ``libraries`` hold their values joined by U+001F, NULL when none)
 _META_COLS = (
-    "source, content_type, region, language, published, cluster_id, story_id, relevance, domains, libraries"
+    "source, content_type, region, language, published, cluster_id, story_id, relevance, domains, libraries, "
+    "scitech"
 )
-_META_VERSION = "2"
+_META_VERSION = "3"
 _SEP = "\x1f"
 _COLUMN_FIELDS = {
     "source": "source",
@@ -152,31 +162,6 @@ _COLUMN_FIELDS = {
     "cluster_id": "cluster_id",
     "story_id": "story_id",
 }
-
-
-def content_hash(article: Article) -> str:
-    h = hashlib.sha1()
-    h.update((article.search_title or article.title).encode("utf-8"))
-    h.update(b"\x00")
-    h.update((article.search_text or article.text).encode("utf-8"))
-    return h.hexdigest()
-
-
-def article_data(article: Article) -> dict[str, Any]:
-    """``article.to_dict()`` without the deep copy (the result is serialised at once, never mutated)."""
-    return {name: getattr(article, name) for name in _ARTICLE_FIELDS}
-
-
-_ARTICLE_FIELDS = tuple(Article.__dataclass_fields__)
-
-
-
-def _body_for_index(article: Article) -> str:
-    parts = [article.search_text or article.text]
-    for att in article.attachments:
-        if att.get("text"):
-            parts.append(str(att["text"]))
-    return "\n".join(parts)
 
 
 _DOC_COLS = (
@@ -196,6 +181,7 @@ _FACET_EXPRS = {
     "domains": "d.domains",
     "libraries": "d.libraries",
     "month": "substr(d.published, 1, 7)",
+    "scitech_relevant": "CASE d.scitech WHEN 1 THEN 'true' WHEN 0 THEN 'false' END",
 }
 
 
@@ -283,6 +269,11 @@ def _filter_clauses(query: Query) -> tuple[list[str], list[Any]]:
     for key, values in query.filters.items():
         if key in _TAG_FIELDS or not values:
             continue
+        if key == "scitech_relevant":
+            flags = sorted({1 if v == "true" else 0 for v in values})
+            clauses.append(f"d.scitech IN ({','.join('?' * len(flags))})")
+            params += flags
+            continue
         clauses.append(f"d.{_COLUMN_FIELDS[key]} IN ({','.join('?' * len(values))})")
         params += list(values)
     if query.since:
@@ -330,16 +321,23 @@ def _facets(
 
 def _rebuild_doc_meta(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE IF EXISTS doc_meta")
-    conn.executescript(_SCHEMA)
+    _create_schema(conn)
     multi = ", ".join(
         f"(SELECT group_concat(value, char(31)) FROM (SELECT DISTINCT value FROM json_each(data, '$.{f}')))"
         for f in _MULTI_FIELDS
     )
     conn.execute(
         f"INSERT INTO doc_meta(rowid, {_META_COLS}) SELECT rowid, source, content_type, region, language, "
-        f"published, cluster_id, story_id, relevance, {multi} FROM documents"
+        f"published, cluster_id, story_id, relevance, {multi}, scitech FROM documents"
     )
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('doc_meta', ?)", (_META_VERSION,))
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    """The tables and indices, statement by statement (``executescript`` would commit an open transaction)."""
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
 
 
 def _create_fts(conn: sqlite3.Connection) -> None:
@@ -413,6 +411,7 @@ def _meta_row(rowid: int, art: Article) -> tuple[Any, ...]:
         art.relevance,
         _SEP.join(sorted(set(art.domains))) or None,
         _SEP.join(sorted(set(art.libraries))) or None,
+        None if art.scitech_relevant is None else int(art.scitech_relevant),
     )
 
 
@@ -431,7 +430,7 @@ def _fts_row(rowid: int, art: Article, tags: str | None = None) -> tuple[int, st
     return (
         rowid,
         index_tokens(art.search_title or art.title),
-        index_tokens(_body_for_index(art)),
+        index_tokens(body_for_index(art)),
         _tags(article_data(art)) if tags is None else tags,
     )
 
@@ -458,32 +457,58 @@ def _tags(data: dict[str, Any]) -> str:
 class EmbeddedBackend:
     name = "embedded"
 
-    def __init__(self, path: str | Path, *, readonly: bool = False, check_tokenizer: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        readonly: bool = False,
+        check_tokenizer: bool = True,
+        lock_wait: float = LOCK_WAIT_S,
+    ) -> None:
         self.path = Path(path)
         self._local = threading.local()
         self._readonly = readonly
+        self._lock_wait = lock_wait
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise BackendError(f"{self.path}: no index here yet (run `techscout crawl` first)")
+        with _sqlite_errors(self.path):
+            self._prepare(check_tokenizer)
+
+    def _prepare(self, check_tokenizer: bool) -> None:
+        """Create or upgrade the schema when needed (a write only then: opening a current file only reads, so a
+        reader never waits for a crawl's write lock); the file is made private (it holds password hashes and
+        notification URLs)."""
+        new = not self.path.exists() or self.path.stat().st_size == 0
         conn = self._conn()
-        if not readonly:
-            with conn:
-                conn.executescript(_SCHEMA)
-                _create_fts(conn)
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('tokenizer', ?)", (TOKENIZER_VERSION,))
-                row = conn.execute("SELECT value FROM meta WHERE key='doc_meta'").fetchone()
-                if row is None or row[0] != _META_VERSION:
-                    _rebuild_doc_meta(
-                        conn
-                    )  # files written with an older (or without the) narrow search table
+        if not self._readonly:
+            private_file(self.path)
+            if new or not self._current(conn):
+                with self._write() as tx:
+                    _create_schema(tx)
+                    _create_fts(tx)
+                    tx.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                    tx.execute("INSERT OR IGNORE INTO meta VALUES ('tokenizer', ?)", (TOKENIZER_VERSION,))
+                    row = tx.execute("SELECT value FROM meta WHERE key='doc_meta'").fetchone()
+                    if row is None or row[0] != _META_VERSION:
+                        _rebuild_doc_meta(tx)  # files written with an older (or without the) narrow search table
+                private_file(self.path)
         row = conn.execute("SELECT value FROM meta WHERE key='tokenizer'").fetchone()
         if check_tokenizer and row and row[0] != TOKENIZER_VERSION:
             raise BackendError(
                 f"{self.path}: index built with tokenizer {row[0]}, this version uses {TOKENIZER_VERSION}: "
                 "run `techscout reindex`"
             )
+
+    @staticmethod
+    def _current(conn: sqlite3.Connection) -> bool:
+        """Whether the file already has this version's schema (then opening it writes nothing)."""
+        try:
+            rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('schema', 'doc_meta')").fetchall())
+        except sqlite3.OperationalError:
+            return False  # no meta table: a new or foreign file
+        return rows.get("schema") == str(SCHEMA_VERSION) and rows.get("doc_meta") == _META_VERSION
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EmbeddedBackend:
@@ -494,21 +519,27 @@ class EmbeddedBackend:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
+                if self._readonly:
+                    uri = f"file:{self.path}?mode=ro"
+                    conn = sqlite3.connect(uri, uri=True, timeout=self._lock_wait, isolation_level=None,
+                                           check_same_thread=False)
+                else:
+                    conn = sqlite3.connect(self.path, timeout=self._lock_wait, isolation_level=None,
+                                           check_same_thread=False)
+                    conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA busy_timeout=60000")
+                conn.execute(f"PRAGMA busy_timeout={int(self._lock_wait * 1000)}")
                 conn.execute("PRAGMA foreign_keys=OFF")
                 conn.execute("PRAGMA cache_size=-65536")
                 conn.execute("PRAGMA temp_store=MEMORY")
             except sqlite3.DatabaseError as exc:
-                raise BackendError(f"{self.path}: cannot open the index: {exc}") from None
+                raise _backend_error(self.path, exc) from None
             conn.row_factory = sqlite3.Row
             self._local.conn = conn
         return conn
 
     def _write(self) -> _Tx:
-        return _Tx(self._conn())
+        return _Tx(self._conn(), self.path, self._lock_wait)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -562,7 +593,7 @@ class EmbeddedBackend:
                     result.unchanged.append(art.id)  # labels stay fresh; reindexed only for new tag tokens
                     reindex = _tags(old) != tags
                 else:
-                    revisions.append((art.id, now, json.dumps(_revision(old, art), ensure_ascii=False)))
+                    revisions.append((art.id, now, json.dumps(revision_change(old, art), ensure_ascii=False)))
                     result.updated.append(art.id)
                     reindex = True
                 if reindex:
@@ -695,9 +726,50 @@ class EmbeddedBackend:
     def import_revisions(self, revisions: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
         with self._write() as conn:
             conn.executemany(
-                "INSERT INTO revisions(doc_id, at, data) VALUES (?, ?, ?)",
+                "INSERT INTO revisions(doc_id, at, data) SELECT ?1, ?2, ?3 WHERE NOT EXISTS "
+                "(SELECT 1 FROM revisions WHERE doc_id = ?1 AND at = ?2 AND data = ?3)",
                 [(d, at, json.dumps(data, ensure_ascii=False)) for d, at, data in revisions],
             )
+
+    # -- alerts -------------------------------------------------------------------------------------------------
+    def percolate(
+        self, articles: Sequence[Article], subscriptions: Sequence[Mapping[str, Any]]
+    ) -> dict[str, list[str]]:
+        """In process, with this index's semantics (:class:`search.matching.Matcher`: the answer of
+        ``search(Query(query, filters, ids=batch))``, for every subscription at once)."""
+        if not articles or not subscriptions:
+            return {}
+        matcher = Matcher(articles)
+        out: dict[str, list[str]] = {}
+        for sub in subscriptions:
+            hits = [a.id for a in matcher.match(sub)]
+            if hits:
+                out[str(sub["id"])] = hits
+        return out
+
+    def changes_since(self, cursor: Mapping[str, Any] | None) -> tuple[list[str], dict[str, Any]]:
+        """New documents by row id (rows only grow) and documents revised since the cursor's time (a margin of
+        two seconds for clocks of other writers: a document may come twice, never not at all)."""
+        cursor = dict(cursor or {})
+        started = clock.now()
+        conn = self._conn()
+        last_rowid = int(cursor.get("rowid") or 0)
+        since = str(cursor.get("since") or "")
+        rev_since = str(cursor.get("revised") or since)
+        max_rowid = int(conn.execute("SELECT coalesce(max(rowid), 0) FROM documents").fetchone()[0])
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM documents WHERE rowid > ? AND rowid <= ? AND updated >= ?",
+                (last_rowid, max_rowid, since),
+            )
+        ]
+        ids += [
+            r[0]
+            for r in conn.execute("SELECT DISTINCT doc_id FROM revisions WHERE at > ? AND at >= ?", (rev_since, since))
+        ]
+        new_cursor = {"rowid": max_rowid, "revised": clock.iso(started - timedelta(seconds=2))}
+        return list(dict.fromkeys(ids)), new_cursor
 
     def counts(self) -> dict[str, int]:
         """How many documents, revisions, URL states and records (per collection) are stored."""
@@ -712,9 +784,12 @@ class EmbeddedBackend:
             out[f"records:{collection}"] = int(n)
         return out
 
-    def reindex(self) -> int:
-        """Rebuild the full-text index from the stored documents (after a tokenizer or index layout change);
-        returns the count."""
+    def reindex(self) -> str:
+        """Rebuild the full-text index from the stored documents (after a tokenizer or index layout change)."""
+        return f"reindexed {self.rebuild_index()} documents"
+
+    def rebuild_index(self) -> int:
+        """Rebuild the full-text index; returns the number of documents."""
         n = 0
         with self._write() as conn:
             conn.execute("DROP TABLE IF EXISTS docs_fts")
@@ -943,36 +1018,79 @@ def _check_collection(collection: str) -> None:
         raise BackendError(f"unknown record collection {collection!r} (known: {', '.join(COLLECTIONS)})")
 
 
-def _revision(old: dict[str, Any], new: Article) -> dict[str, Any]:
-    """What changed between the stored version and the new one (kept as the document's history)."""
-    old_paras = [p.strip() for p in str(old.get("text", "")).split("\n") if p.strip()]
-    new_paras = [p.strip() for p in new.text.split("\n") if p.strip()]
-    old_set, new_set = set(old_paras), set(new_paras)
-    return {
-        "previous_title": old.get("title", ""),
-        "title_changed": old.get("title", "") != new.title,
-        "paragraphs_added": [p[:200] for p in new_paras if p not in old_set][:20],
-        "paragraphs_removed": [p[:200] for p in old_paras if p not in new_set][:20],
-        "previous_text": old.get("text", ""),
-        "previous_fetched": old.get("fetched", ""),
-    }
-
-
 class _Tx:
     """``with backend._write() as conn``: BEGIN IMMEDIATE … COMMIT, ROLLBACK on error."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: sqlite3.Connection, path: Path, wait: float) -> None:
+        self.conn, self.path, self.wait = conn, path, wait
 
     def __enter__(self) -> sqlite3.Connection:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise BackendError(f"cannot start a write: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise _backend_error(self.path, exc, self.wait) from None
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.DatabaseError as err:
+                self.conn.execute("ROLLBACK")
+                raise _backend_error(self.path, err, self.wait) from None
         else:
             self.conn.execute("ROLLBACK")
+
+
+def _backend_error(path: Path, exc: BaseException, wait: float = LOCK_WAIT_S) -> BackendError:
+    """A :class:`BackendError` naming the file and saying what to do, for an SQLite error."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return BackendError(
+            f"{path}: 另一个进程正在写入，等待 {wait:g} 秒后仍未释放（{text}）；稍后重试"
+        )
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return BackendError(
+            f"{path}: 文件已损坏，无法读取（{text}）；请从备份恢复，或移走此文件后重新抓取"
+        )
+    if "readonly" in text or "read-only" in text:
+        return BackendError(f"{path}: 无法写入（{text}）")
+    return BackendError(f"{path}: {text}")
+
+
+@contextlib.contextmanager
+def _sqlite_errors(path: Path, wait: float = LOCK_WAIT_S) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise _backend_error(path, exc, wait) from None
+
+
+def _guard_methods(cls: type) -> None:
+    """Every public method of ``cls`` reports SQLite errors as a :class:`BackendError` naming the file (a
+    corrupt or locked database is a clear message, never a traceback); generators included."""
+    for name, fn in list(vars(cls).items()):
+        if name.startswith("_") or not callable(fn) or isinstance(fn, classmethod | staticmethod):
+            continue
+
+        def wrap(fn: Any) -> Any:
+            if inspect.isgeneratorfunction(fn):
+
+                @functools.wraps(fn)
+                def gen(self: Any, *args: Any, **kwargs: Any) -> Any:
+                    with _sqlite_errors(self.path, self._lock_wait):
+                        yield from fn(self, *args, **kwargs)
+
+                return gen
+
+            @functools.wraps(fn)
+            def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+                with _sqlite_errors(self.path, self._lock_wait):
+                    return fn(self, *args, **kwargs)
+
+            return call
+
+        setattr(cls, name, wrap(fn))
+
+
+_guard_methods(EmbeddedBackend)

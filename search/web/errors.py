@@ -20,7 +20,6 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import BackendError, CrawlBusy, TechscoutError
-from search.web.labels import message_zh
 
 log = logging.getLogger("techscout.web")
 
@@ -108,9 +107,11 @@ def split_field(message: str) -> tuple[str | None, str]:
 
 
 def body_of(exc: TechscoutError) -> ErrorBody:
-    field, text = split_field(message_zh(str(exc)))
-    if field is not None:
-        field, text = field, message_zh(text)
+    # project errors are written in Chinese where they are raised; a SubscriptionError names its field itself
+    named = getattr(exc, "field", None)
+    if named:
+        return ErrorBody(code=exc.code, message=str(exc), field=str(named))
+    field, text = split_field(str(exc))
     return ErrorBody(code=exc.code, message=(f"{field}：{text}" if field else text), field=field)
 
 
@@ -155,7 +156,7 @@ def _detail(err: dict[str, Any]) -> ErrorDetail:
     elif kind in ("literal_error", "enum") and "expected" in ctx:
         text = f"应为 {ctx['expected']} 之一"
     elif kind == "value_error" and err.get("msg"):
-        text = message_zh(str(err["msg"]).removeprefix("Value error, "))
+        text = str(err["msg"]).removeprefix("Value error, ")
     loc = [x if isinstance(x, int) else str(x) for x in err.get("loc", ())]
     return ErrorDetail(loc=loc, message=text, type=kind)
 

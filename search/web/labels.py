@@ -12,18 +12,12 @@ from functools import lru_cache
 from typing import Any
 
 from core.schedule import parse_schedule
+from search.labels import LIBRARY_LABELS, content_type_labels
 
 # -- codes of the taxonomy and the query model --------------------------------------------------------------------
-CONTENT_TYPES = {
-    "policy": "政策",
-    "news": "新闻",
-    "achievement": "成果",
-    "demand": "需求",
-    "talent": "人才",
-    "event": "活动",
-    "other": "其他",
-}
-LIBRARIES = {"problem": "问题库", "project": "项目库", "talent": "人才库"}
+#: content types by their names in the shipped taxonomy (an edited taxonomy is read per app: ``deps.Vocabulary``)
+CONTENT_TYPES = content_type_labels()
+LIBRARIES = LIBRARY_LABELS
 LIBRARY_NOTES = {
     "problem": (
         "问题库收集企业和机构公开发布的技术需求（难题征集、技术需求、揭榜挂帅）。"
@@ -294,40 +288,6 @@ def schedule_text(schedule: str) -> str:
     return f"{words}（cron {text}）" if words else f"按 cron 表达式 {text}"
 
 
-# -- messages of errors ---------------------------------------------------------------------------------------------
-_MESSAGES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"unbalanced quote", re.I), '引号不成对：请用另一个 " 结束短语'),
-    (re.compile(r"unknown filter '?([^' ]+)'?", re.I), r"未知的筛选字段 \1"),
-    (re.compile(r"unknown facet '?([^' ]+)'?", re.I), r"未知的分面 \1"),
-    (re.compile(r"unknown sort", re.I), "排序应为 relevance（相关度）或 date（日期）"),
-    (re.compile(r"page must be >= 1 and size between 0 and 1000", re.I), "page 应不小于 1，size 应在 0 到 1000 之间"),
-    (re.compile(r"spaces or control characters", re.I), "地址中有空格或控制字符"),
-    (re.compile(r"port is not a number between 1 and 65535", re.I), "端口应为 1 到 65535 之间的数字"),
-    (re.compile(r"unterminated IPv6 address", re.I), "IPv6 地址缺少右方括号"),
-    (re.compile(r"invalid host name", re.I), "主机名无效"),
-    (re.compile(r"no host", re.I), "缺少主机名"),
-    (re.compile(r"not an absolute URL", re.I), "不是完整的地址（应为 协议://主机/…）"),
-    (re.compile(r"scheme '([^']*)' not accepted \(accepted: ([^)]*)\)", re.I), r"不支持 \1 协议（支持：\2）"),
-    (re.compile(r"empty URL", re.I), "地址为空"),
-    (re.compile(r"URL longer than (\d+) characters", re.I), r"地址超过 \1 个字符"),
-    (re.compile(r"malformed URL", re.I), "地址格式错误"),
-    (re.compile(r"expected a URL string", re.I), "应为地址字符串"),
-]
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def message_zh(message: str) -> str:
-    """The message of a project error in Chinese: the known English phrases translated, the field name and the
-    value the user typed kept. A message already in Chinese is returned as it is."""
-    text = str(message)
-    for pattern, chinese in _MESSAGES:
-        if pattern.search(text):
-            field, sep, rest = text.partition(": ")
-            head = f"{field}：" if sep and " " not in field and not _CJK.search(field) else ""
-            shown = re.search(r"'[^']*'$", text)
-            body = pattern.sub(chinese, pattern.search(text).group(0))  # type: ignore[union-attr]
-            return head + body + (f"：{shown.group(0)}" if shown and shown.group(0) not in body else "")
-    return text
 
 
 # -- subscriptions ------------------------------------------------------------------------------------------------

@@ -1,19 +1,21 @@
-"""Backends under test: the embedded backend always, Elasticsearch when ``ELASTICSEARCH_URL`` is set."""
+"""Backends under test: the embedded backend, and the server backend on the session's real OpenSearch node."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from core.items import Article
 from pipelines.normalize import normalize_text
 from search.backends.base import Backend
+from tests.search_node import search_node  # noqa: F401 - the session's OpenSearch node
 
-ES_SKIP = "needs a running Elasticsearch server: set ELASTICSEARCH_URL"
+if TYPE_CHECKING:
+    from search.backends.elastic import ElasticBackend
 
 
 def make_article(
@@ -153,24 +155,25 @@ def _open_embedded(tmp_path: Path) -> Backend:
     return EmbeddedBackend(tmp_path / "techscout.sqlite")
 
 
-def _open_elastic() -> Backend:
-    url = os.environ.get("ELASTICSEARCH_URL", "")
-    if not url:
-        pytest.skip(ES_SKIP)  # no ELASTICSEARCH_URL: no server to test against
+def open_server(url: str) -> ElasticBackend:
+    """A server backend on the test node, with indices of its own (dropped by the caller)."""
     from search.backends.elastic import ElasticBackend
 
-    return ElasticBackend(url, prefix=f"tstest-{uuid.uuid4().hex[:8]}", refresh=True)
+    return ElasticBackend(url, prefix=f"tstest-{uuid.uuid4().hex[:10]}", refresh=True)
 
 
-@pytest.fixture(params=["embedded", "elasticsearch"])
+@pytest.fixture(params=["embedded", "opensearch"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    b = _open_embedded(tmp_path) if request.param == "embedded" else _open_elastic()
+    if request.param == "embedded":
+        b: Backend = _open_embedded(tmp_path)
+    else:
+        server = open_server(request.getfixturevalue("search_node"))
+        b = server
     try:
         yield b
     finally:
-        drop = getattr(b, "drop", None)
-        if request.param == "elasticsearch" and drop is not None:
-            drop()
+        if request.param != "embedded":
+            server.drop()
         b.close()
 
 

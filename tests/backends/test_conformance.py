@@ -376,7 +376,8 @@ def test_tag_tokens_never_match_words(emb: EmbeddedBackend) -> None:
 
 
 def test_reindex_rebuilds_text_and_tags(emb: EmbeddedBackend) -> None:
-    assert emb.reindex() == len(corpus_articles())
+    assert emb.rebuild_index() == len(corpus_articles())
+    assert emb.reindex() == f"reindexed {len(corpus_articles())} documents"
     assert emb.search(Query(text="电池", filters={"region": ["广东"]}, size=0)).total == 1
 
 
@@ -415,3 +416,84 @@ def test_sampled_facets_of_a_phrase_scale_to_the_total(
     res = emb.search(Query(text="区块链 应用", size=2, facets=["source", "region"]))
     assert res.total == 25 and res.facets_sampled
     assert dict(res.facets["source"]) == {"news-c": 25}  # every 5th of 25 matches, times 5
+
+
+# -- the rest of the Protocol: relevance filter, percolation, changes, counts, revisions import, reindex ----------
+
+
+def test_scitech_relevance_filter_and_facet(loaded: Backend) -> None:
+    loaded.upsert([make_article("celebrity", "明星婚礼", "某明星举行婚礼，现场来宾众多。")])
+    art = loaded.get("celebrity")
+    assert art is not None
+    art.scitech_relevant = False
+    loaded.upsert([art])
+    facets = loaded.search(Query(text="", size=0, facets=["scitech_relevant"])).facets
+    assert dict(facets["scitech_relevant"]) == {"true": len(corpus_articles()), "false": 1}
+    assert find(loaded, "", filters={"scitech_relevant": ["false"]}) == {"celebrity"}
+    assert "celebrity" not in find(loaded, "", filters={"scitech_relevant": ["true"]})
+
+
+SAVED = [
+    {"id": "s-ai", "query": "人工智能", "filters": {}},
+    {"id": "s-ai-bj", "query": "人工智能", "filters": {"region": ["北京"]}},
+    {"id": "s-phrase", "query": '"科创中国"', "filters": {}},
+    {"id": "s-not", "query": "科技创新 -台湾", "filters": {}},
+    {"id": "s-types", "query": "", "filters": {"content_type": ["achievement"]}},
+    {"id": "s-floor", "query": "区块链", "filters": {}, "min_relevance": 0.9},
+    {"id": "s-none", "query": "不存在的词语组合", "filters": {}},
+]
+
+
+def test_percolate_agrees_with_search_over_the_batch(backend: Backend) -> None:
+    arts = corpus_articles()
+    backend.upsert(arts)
+    for sub in SAVED:
+        backend.put_record("subscriptions", sub["id"], sub)
+    got = backend.percolate(arts, SAVED)
+    batch = [a.id for a in arts]
+    expected = {}
+    for sub in SAVED:
+        q = Query(text=sub["query"], filters=sub["filters"], ids=batch, size=100,
+                  min_relevance=sub.get("min_relevance"))
+        hits = sorted(ids(backend.search(q)))
+        if hits:
+            expected[sub["id"]] = hits
+    assert {k: sorted(v) for k, v in got.items()} == expected
+    assert expected["s-ai"] == ["ai-policy", "ai-trad"] and expected["s-ai-bj"] == ["ai-policy"]
+    assert "s-none" not in got and "s-floor" not in got  # relevance 0.8 is below the floor
+    # only the subscriptions asked about, only the articles of the batch
+    assert backend.percolate(arts[:1], SAVED[:1]) == {"s-ai": ["ai-policy"]}
+
+
+def test_changes_since_returns_new_and_changed_documents_once(backend: Backend) -> None:
+    arts = corpus_articles()
+    backend.upsert(arts[:5])
+    first, cursor = backend.changes_since(None)
+    assert sorted(first) == sorted(a.id for a in arts[:5])
+    again, cursor = backend.changes_since(cursor)
+    assert again == []
+    backend.upsert(arts[5:8])
+    changed = arts[0]
+    changed.search_text += "新增一段内容。"
+    changed.text += "新增一段内容。"
+    backend.upsert([changed, arts[1]])  # arts[1] unchanged: not a change
+    later, cursor = backend.changes_since(cursor)
+    assert set(later) == {a.id for a in arts[5:8]} | {changed.id}
+    assert set(backend.changes_since(cursor)[0]) <= {changed.id}  # at most a repeat within the clock margin
+
+
+def test_counts_and_revisions_import_are_idempotent(backend: Backend) -> None:
+    backend.upsert(corpus_articles()[:3])
+    backend.put_record("runs", "r1", {"id": "r1", "source": "gov"})
+    revs = [("ai-policy", "2024-01-01T00:00:00+00:00", {"previous_title": "旧标题"})]
+    backend.import_revisions(revs)
+    backend.import_revisions(revs)
+    counts = backend.counts()
+    assert counts["documents"] == 3 and counts["revisions"] == 1 and counts["records:runs"] == 1
+    assert backend.revisions("ai-policy")[0]["previous_title"] == "旧标题"
+
+
+@pytest.mark.parametrize("text", ["\x00", "芯片\x00", "\x00 0 \x00", "a\x01b", "\x7f", '"\x00"', "-\x00"])
+def test_control_characters_in_queries_are_text(loaded: Backend, text: str) -> None:
+    result = loaded.search(Query(text=text, size=5))
+    assert result.total >= 0  # answered, no error

@@ -1,4 +1,6 @@
-"""Elasticsearch request bodies, without a server: index settings/mappings per analysis, query bodies, bulk."""
+"""Request bodies pinned as snapshots (``to_dict()``, as elasticsearch.dsl's own tests do): index settings and
+mappings per analysis, query bodies, the stored form of an article; and the bulk writer's retry loop. What a real
+server does with them is tested in test_conformance.py and test_server.py against the OpenSearch node."""
 
 from __future__ import annotations
 
@@ -15,16 +17,22 @@ from search.backends.elastic import (
     documents_index,
     percolator_index,
     percolator_query,
+    record_fields,
     simple_index_body,
 )
 from search.query import Query
 
 from .conftest import make_article
 
-EXACT = {"tokenizer": "standard", "filter": ["cjk_width", "lowercase"], "type": "custom"}
-PREFIX = {"tokenizer": "keyword", "filter": ["cjk_width", "lowercase", "ts_edge"], "type": "custom"}
-PREFIX_SEARCH = {"tokenizer": "keyword", "filter": ["cjk_width", "lowercase"], "type": "custom"}
-EDGE = {"ts_edge": {"min_gram": 1, "max_gram": 20, "type": "edge_ngram"}}
+EXACT = {"tokenizer": "standard", "filter": ["cjk_width", "lowercase"], "char_filter": ["ts_gaps"], "type": "custom"}
+GAPS = {
+    "ts_gaps": {
+        "type": "pattern_replace",
+        "pattern": r"(?<=\p{IsHan})\s+(?=\p{IsHan})|[\p{P}\p{S}]+",
+        "replacement": " tsgap ",
+    }
+}
+WORDS = {"tokenizer": "whitespace", "filter": ["lowercase"], "type": "custom"}
 
 
 def phrase(text: str) -> dict[str, Any]:
@@ -39,10 +47,12 @@ def phrase(text: str) -> dict[str, Any]:
     }
 
 
-RECENCY = [
-    {"weight": 1},
-    {"gauss": {"published": {"origin": "now", "scale": "180d", "offset": "7d", "decay": 0.5}}, "weight": 0.5},
-]
+def scoring(cjk: str, words: str) -> list[dict[str, Any]]:
+    return [
+        {"multi_match": {"query": cjk, "fields": ["search_title^4", "search_text"], "type": "most_fields"}},
+        {"multi_match": {"query": words, "fields": ["title_words^4", "text_words"], "type": "most_fields"}},
+    ]
+
 DATE_SORT = [{"published": {"order": "desc", "missing": "_last"}}, {"id": "desc"}]
 
 
@@ -60,10 +70,9 @@ def test_cjk_index_settings_and_mappings() -> None:
                     "type": "custom",
                 },
                 "ts_exact": EXACT,
-                "ts_prefix": PREFIX,
-                "ts_prefix_search": PREFIX_SEARCH,
+                "ts_words": WORDS,
             },
-            "filter": EDGE,
+            "char_filter": GAPS,
         },
     }
     keyword = {"type": "keyword"}
@@ -93,25 +102,21 @@ def test_cjk_index_settings_and_mappings() -> None:
             "published": {"type": "date"},
             "fetched": {"type": "date"},
             "updated": {"type": "date"},
+            "changed": {"type": "date"},
             "relevance": {"type": "float"},
-            "scitech": {"type": "boolean"},
+            "scitech_relevant": {"type": "boolean"},
             "search_title": {
                 "type": "text",
                 "analyzer": "ts_main",
-                "fields": {
-                    "exact": {"type": "text", "analyzer": "ts_exact"},
-                    "prefix": {
-                        "type": "text",
-                        "analyzer": "ts_prefix",
-                        "search_analyzer": "ts_prefix_search",
-                    },
-                },
+                "fields": {"exact": {"type": "text", "analyzer": "ts_exact"}},
             },
             "search_text": {
                 "type": "text",
                 "analyzer": "ts_main",
                 "fields": {"exact": {"type": "text", "analyzer": "ts_exact"}},
             },
+            "title_words": {"type": "text", "analyzer": "ts_words"},
+            "text_words": {"type": "text", "analyzer": "ts_words"},
             "data": {"type": "object", "enabled": False},
         },
     }
@@ -124,10 +129,9 @@ def test_ik_analysis_indexes_with_max_word_and_searches_with_smart() -> None:
             "ts_main": {"tokenizer": "ik_max_word", "filter": ["lowercase"], "type": "custom"},
             "ts_main_search": {"tokenizer": "ik_smart", "filter": ["lowercase"], "type": "custom"},
             "ts_exact": EXACT,
-            "ts_prefix": PREFIX,
-            "ts_prefix_search": PREFIX_SEARCH,
+            "ts_words": WORDS,
         },
-        "filter": EDGE,
+        "char_filter": GAPS,
     }
     props = body["mappings"]["properties"]
     assert props["search_text"] == {
@@ -144,10 +148,19 @@ def test_smartcn_analysis() -> None:
     assert body["settings"]["analysis"]["analyzer"] == {
         "ts_main": {"tokenizer": "smartcn_tokenizer", "filter": ["lowercase"], "type": "custom"},
         "ts_exact": EXACT,
-        "ts_prefix": PREFIX,
-        "ts_prefix_search": PREFIX_SEARCH,
+        "ts_words": WORDS,
     }
     assert "search_analyzer" not in body["mappings"]["properties"]["search_text"]
+
+
+def test_standard_analysis_for_a_server_without_analysis_common() -> None:
+    body = documents_index("ts-documents-v1", "standard").to_dict()
+    assert body["settings"]["analysis"]["analyzer"] == {
+        "ts_main": {"tokenizer": "standard", "filter": ["lowercase"], "type": "custom"},
+        "ts_exact": {"tokenizer": "standard", "filter": ["lowercase"], "type": "custom"},
+    }
+    assert "char_filter" not in body["settings"]["analysis"]
+    assert body["mappings"]["properties"]["text_words"] == {"type": "text", "analyzer": "whitespace"}
 
 
 def test_unknown_analysis_is_refused() -> None:
@@ -167,7 +180,16 @@ def test_percolator_index_has_the_article_fields_and_a_query_field() -> None:
 
 def test_bookkeeping_indices() -> None:
     records = simple_index_body("records")
-    assert records["mappings"]["properties"]["data"] == {"type": "flattened", "ignore_above": 8191}
+    assert records["mappings"]["properties"] == {
+        "collection": {"type": "keyword"},
+        "id": {"type": "keyword"},
+        "updated": {"type": "double"},
+        "fields": {"type": "keyword", "ignore_above": 1024},
+        "data": {"type": "object", "enabled": False},
+    }
+    assert record_fields({"id": "x", "state": "sent", "ok": True, "n": 2, "items": [1], "x": None}) == [
+        "id=x", "state=sent", "ok=true", "n=2"
+    ]
     assert simple_index_body("urlstate")["mappings"]["properties"]["status"] == {"type": "integer"}
     assert simple_index_body("revisions")["mappings"]["properties"]["data"] == {
         "type": "object",
@@ -179,30 +201,15 @@ def test_word_query_body() -> None:
     body = build_search(Query(text="科技创新")).to_dict()
     assert body == {
         "query": {
-            "function_score": {
-                "query": {
-                    "bool": {
-                        "must": [
-                            {
-                                "bool": {
-                                    "must": [{"bool": {"must": [phrase("科技"), phrase("创新")]}}],
-                                    "should": [
-                                        {
-                                            "multi_match": {
-                                                "query": "科技创新",
-                                                "fields": ["search_title^4", "search_text"],
-                                                "type": "most_fields",
-                                            }
-                                        }
-                                    ],
-                                }
-                            }
-                        ]
+            "bool": {
+                "must": [
+                    {
+                        "bool": {
+                            "must": [{"bool": {"must": [phrase("科技"), phrase("创新")]}}],
+                            "should": scoring("科技创新", "科技 创新"),
+                        }
                     }
-                },
-                "functions": RECENCY,
-                "score_mode": "sum",
-                "boost_mode": "multiply",
+                ]
             }
         },
         "sort": ["_score", *DATE_SORT],
@@ -234,15 +241,7 @@ def test_phrase_or_not_query_body() -> None:
                             {"bool": {"should": [phrase("电池"), phrase("量子")], "minimum_should_match": 1}},
                         ],
                         "must_not": [phrase("政策")],
-                        "should": [
-                            {
-                                "multi_match": {
-                                    "query": "科创中国 电池 量子",
-                                    "fields": ["search_title^4", "search_text"],
-                                    "type": "most_fields",
-                                }
-                            }
-                        ],
+                        "should": scoring("科创中国 电池 量子", "科创 中国 电池 量子"),
                     }
                 }
             ]
@@ -306,15 +305,7 @@ def test_saved_search_query() -> None:
                 {
                     "bool": {
                         "must": [phrase("电池")],
-                        "should": [
-                            {
-                                "multi_match": {
-                                    "query": "电池",
-                                    "fields": ["search_title^4", "search_text"],
-                                    "type": "most_fields",
-                                }
-                            }
-                        ],
+                        "should": scoring("电池", "电池"),
                     }
                 }
             ],
@@ -323,6 +314,8 @@ def test_saved_search_query() -> None:
     assert percolator_query({"filters": {"region": ["北京"]}}) == {
         "bool": {"filter": [{"terms": {"region": ["北京"]}}]}
     }
+    floor = percolator_query({"query": "", "filters": {}, "min_relevance": 0.7})
+    assert floor == {"bool": {"filter": [{"range": {"relevance": {"gte": 0.7}}}]}}
 
 
 def test_article_source() -> None:
@@ -334,18 +327,24 @@ def test_article_source() -> None:
     assert src["domains"] == ["a", "b"] and src["region"] is None
     assert (src["month"], src["day"]) == ("2024-05", "2024-05-06")
     assert src["cluster_id"] == "a1" and src["data"]["title"] == "標題"
+    assert src["title_words"] == "标题" and src["text_words"] == "正文 内容"
+    assert src["changed"] == src["updated"] == "2024-06-01T00:00:00+00:00"
 
 
-class FakeBulkClient:
-    """Answers bulk requests with scripted per-item statuses (the shape of the bulk API's response)."""
+class ScriptedBulk:
+    """A unit-test stand-in for :class:`SearchClient` in the bulk writer's retry loop only: it answers each bulk
+    request with scripted per-item statuses. (Real partial failures, from a real node, are in test_server.py.)"""
+
+    url = "scripted"
 
     def __init__(self, script: list[dict[str, int]]) -> None:
         self.script = script
         self.calls: list[list[str]] = []
 
-    def bulk(self, operations: list[dict[str, Any]], refresh: Any = False) -> dict[str, Any]:
+    def request(self, method: str, path: str, *, params: Any = None, body: Any = None, ndjson: bool = False) -> Any:
+        assert (method, path, ndjson) == ("POST", "/_bulk", True)
         statuses = self.script[len(self.calls)] if len(self.calls) < len(self.script) else {}
-        ids = [next(iter(op.values()))["_id"] for op in operations if "index" in op or "delete" in op]
+        ids = [next(iter(op.values()))["_id"] for op in body if "index" in op or "delete" in op]
         self.calls.append(ids)
         items = []
         for doc_id in ids:
@@ -362,24 +361,16 @@ def _actions(*ids: str) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
 
 
 def test_bulk_retries_only_rejected_items_with_backoff() -> None:
-    client = FakeBulkClient([{"b": 429, "c": 503}, {"c": 429}])
+    client = ScriptedBulk([{"b": 429, "c": 503}, {"c": 429}])
     sleeps: list[float] = []
     bulk_write(client, _actions("a", "b", "c"), sleep=sleeps.append, backoff=0.5)
     assert client.calls == [["a", "b", "c"], ["b", "c"], ["c"]]
     assert sleeps == [0.5, 1.0]
 
 
-def test_bulk_failures_in_a_200_response_raise_with_the_ids() -> None:
-    client = FakeBulkClient([{"b": 400, "d": 409}])
-    with pytest.raises(BackendError) as err:
-        bulk_write(client, _actions("a", "b", "c", "d"), sleep=lambda s: None)
-    assert "2 of 4" in str(err.value) and "b" in str(err.value) and "d" in str(err.value)
-    assert client.calls == [["a", "b", "c", "d"]]
-
-
-def test_bulk_gives_up_after_max_retries() -> None:
-    client = FakeBulkClient([{"a": 429}] * 10)
+def test_bulk_gives_up_after_max_retries_and_names_the_ids() -> None:
+    client = ScriptedBulk([{"a": 429}] * 10)
     with pytest.raises(BackendError) as err:
         bulk_write(client, _actions("a", "b"), sleep=lambda s: None, max_retries=2)
-    assert "1 of 2" in str(err.value) and "429" in str(err.value)
+    assert "1 of 2" in str(err.value) and "(a)" in str(err.value) and "429" in str(err.value)
     assert len(client.calls) == 3

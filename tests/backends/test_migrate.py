@@ -108,3 +108,63 @@ def test_cli_migrate_and_reindex(tmp_path: Path, capsys: pytest.CaptureFixture[s
     emb = EmbeddedBackend(data / "techscout.sqlite")
     assert {h.id for h in emb.search(Query(text="钠离子")).hits} == {"battery"}
     assert emb.search(Query(text="区块链", size=0)).total == 25
+
+
+def test_cli_migrate_to_the_server_killed_midway_resumes_without_loss_or_doubles(
+    tmp_path: Path, search_node: str
+) -> None:
+    """`techscout migrate --to opensearch` against the real node, killed with SIGKILL in the middle of the
+    documents and run again: the counts match, nothing is lost or doubled."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import uuid
+
+    from search.backends.elastic import ElasticBackend
+
+    from ..conftest import REPO
+
+    data = tmp_path / "data"
+    src = _filled(data / "techscout.sqlite")
+    many = []
+    for i in range(600):
+        base = corpus_articles()[i % 7]
+        base.id = f"bulk-{i:04d}"
+        base.url = f"https://gov.example.cn/bulk/{i}.html"
+        many.append(base)
+    src.upsert(many)
+    src.close()
+    prefix = f"tstest-{uuid.uuid4().hex[:10]}"
+    cmd = [sys.executable, "-m", "cli", "migrate", "--to", "opensearch", "--url", search_node, "--prefix", prefix,
+           "--batch", "25", "--data", str(data)]
+    env = {**os.environ, "TECHSCOUT_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    killed_at = ""
+    for line in proc.stderr:
+        if line.startswith("documents: ") and int(line.split()[1]) >= 150:
+            killed_at = line.strip()
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=120)
+    assert killed_at and proc.returncode == -signal.SIGKILL, "the migration ended before it could be killed"
+    state = EmbeddedBackend(data / "techscout.sqlite").get_record("meta", checkpoint_id("opensearch", f"{search_node}/{prefix}"))
+    assert state and not state.get("finished") and state["documents_after"] > 0
+
+    again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    target = ElasticBackend(search_node, prefix=prefix)
+    try:
+        counts = target.counts()
+        source = EmbeddedBackend(data / "techscout.sqlite")
+        expected = source.counts()
+        assert counts["documents"] == expected["documents"] == len(corpus_articles()) + 600
+        assert counts["url_states"] == expected["url_states"] and counts["revisions"] == expected["revisions"] == 1
+        for collection in ("runs", "subscriptions"):
+            assert counts[f"records:{collection}"] == expected[f"records:{collection}"]
+        assert target.search(Query(text="钠离子")).total == 1
+        assert target.get_record("subscriptions", "s1")["query"] == "电池"
+    finally:
+        target.drop()
+        target.close()

@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 import search.web.labels as labels
 import search.web.services as services
 from core.errors import TechscoutError
+from search.alerts.channels import channel_key
 from search.backends.base import Backend
-from search.notify import channel_key
 from search.web.deps import Web, form_with_csrf, page_user, web
 from search.web.errors import ApiError, body_of
 from search.web.forms import PARAM_FILTERS, subscription_from_form
