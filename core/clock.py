@@ -27,6 +27,13 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def iso_precise(dt: datetime) -> str:
+    """``dt`` in UTC with microseconds (for ordering writes within one second)."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def now_iso() -> str:
     """The current time as stored (ISO 8601, UTC, seconds)."""
     return iso(now())

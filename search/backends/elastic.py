@@ -35,6 +35,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
@@ -76,6 +77,14 @@ MAPPING_VERSION = 2
 RETRY_STATUS = (429, 502, 503, 504)
 _HIGHLIGHT = {"pre_tags": ["<mark>"], "post_tags": ["</mark>"], "encoder": "html"}
 REINDEX_HINT = "run `techscout reindex`"
+#: seconds changes_since reaches back before the newest change it returned (writers whose requests arrive late)
+CHANGES_MARGIN = 5.0
+
+
+def _later(a: str, b: str) -> bool:
+    """Whether stored time ``a`` is after ``b`` (compared as times: second and microsecond forms mix)."""
+    ta, tb = clock.parse_time(a), clock.parse_time(b)
+    return ta is not None and (tb is None or ta > tb)
 
 
 # -- the transport ----------------------------------------------------------------------------------------------
@@ -887,7 +896,7 @@ class ElasticBackend:
         """Documents first, then their URL states (two bulk requests: the server has no transactions; a failure
         of the first leaves the URL states unwritten, so the pages are fetched again)."""
         result = UpsertResult()
-        now = clock.now_iso()
+        now = clock.iso_precise(clock.now())  # microseconds: changes_since orders writes within one second
         existing = self._mget(self.alias, [a.id for a in articles], ["content_hash", "data", "changed", "updated"])
         index = self.current_index() if articles else self.alias
         actions: list[Action] = []
@@ -1151,24 +1160,40 @@ class ElasticBackend:
         )
 
     def changes_since(self, cursor: Mapping[str, Any] | None) -> tuple[list[str], dict[str, Any]]:
-        """Documents whose ``changed`` time (stored, or content changed) is after the cursor's, after a refresh
-        (so nothing written before the call is missed); the new cursor is the latest such time."""
+        """Documents whose ``changed`` time (stored, or content changed) is after the cursor's, after a refresh.
+
+        Times have microseconds, and the query reaches back :data:`CHANGES_MARGIN` seconds before the newest time
+        already returned, skipping the ids returned in that window (kept in the cursor): a document written in
+        the same second as the last one, or by a writer whose request reached the server late, is returned once
+        and never missed."""
         cursor = dict(cursor or {})
         self._call("refresh", "POST", f"/{self.alias}/_refresh")
         last = str(cursor.get("changed") or "")
         since = str(cursor.get("since") or "")
+        recent: dict[str, str] = dict(cursor.get("recent") or {})
         query: dict[str, Any] = {"match_all": {}}
         if last:
-            query = {"range": {"changed": {"gt": last}}}
+            floor = clock.parse_time(last)
+            start = clock.iso_precise(floor - timedelta(seconds=CHANGES_MARGIN)) if floor else last
+            query = {"range": {"changed": {"gte": start}}}
         elif since:
             query = {"range": {"changed": {"gte": since}}}
         ids: list[str] = []
         newest = last
         for hits in self._scan(self.alias, query, ["changed"]):
             for h in hits:
+                at = str(h["_source"].get("changed") or "")
+                if recent.get(h["_id"]) == at:
+                    continue  # returned by an earlier call
                 ids.append(h["_id"])
-                newest = max(newest, str(h["_source"].get("changed") or ""))
-        return ids, {"changed": newest or last or since}
+                recent[h["_id"]] = at
+                if _later(at, newest):
+                    newest = at
+        edge = clock.parse_time(newest)
+        if edge is not None:
+            floor_dt = edge - timedelta(seconds=CHANGES_MARGIN)
+            recent = {i: at for i, at in recent.items() if (clock.parse_time(at) or edge) >= floor_dt}
+        return ids, {"changed": newest or last or since, "recent": recent}
 
     # -- URL state ----------------------------------------------------------------------------------------------
     def url_states(self, source: str) -> dict[str, UrlState]:
