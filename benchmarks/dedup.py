@@ -57,8 +57,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from pipelines.dedup import DedupIndex  # noqa: E402
-from pipelines.minhash import SHINGLE, dedup_text, fingerprint  # noqa: E402
+from pipelines.dedup import SHINGLE, DedupIndex, dedup_text, fingerprint, warm  # noqa: E402
 from pipelines.normalize import normalize_text  # noqa: E402
 
 CORPUS = Path(os.environ.get("TECHSCOUT_CORPUS", ROOT.parent / "shared" / "corpus"))
@@ -299,18 +298,22 @@ def _shingles(dtext: str) -> list[bytes]:
 
 
 class Baseline:
-    """datasketch MinHashLSH, threshold 0.5, 128 permutations, on the same dedup text and shingles."""
+    """datasketch MinHashLSH, threshold 0.5, 128 permutations, on the same dedup text and shingles; a document
+    is looked up, then inserted. The permutations are drawn once (datasketch draws them for every new MinHash
+    unless given them, which costs about 0.5 ms a document)."""
 
     def __init__(self) -> None:
         from datasketch import MinHash, MinHashLSH
 
         self._mh = MinHash
+        template = MinHash(num_perm=128)
+        self._perms, self._scheme = template.permutations, template.scheme
         self.lsh = MinHashLSH(threshold=0.5, num_perm=128)
         self.order: dict[str, int] = {}
         self.cluster: dict[str, str] = {}
 
     def add(self, doc_id: str, dtext: str) -> str:
-        m = self._mh(num_perm=128)
+        m = self._mh(num_perm=128, permutations=self._perms, scheme=self._scheme)
         m.update_batch(_shingles(dtext))
         found = self.lsh.query(m)
         cluster = doc_id
@@ -330,7 +333,7 @@ def run_baseline(docs: list[Doc]) -> dict[str, str]:
 
 def run_simhash(docs: list[Doc], max_distance: int) -> dict[str, str]:
     """SimHash (64 bits over the same shingles), brute-force search: the alternative to MinHash, measured."""
-    from pipelines.minhash import gram_hashes
+    from pipelines.dedup.minhash import gram_hashes
 
     bits = np.arange(64, dtype=np.uint64)
     codes = np.zeros(len(docs), dtype=np.uint64)
@@ -392,60 +395,76 @@ def _rss_kb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def _scale_child(system: str, texts: list[str], dates: list[str | None], conn: Any) -> None:
-    warmup = 0.0
-    if system == "techscout":
-        from pipelines.story import _dictionary
+SYSTEMS = {
+    "datasketch": "datasketch MinHashLSH, one by one",
+    "crawl": "techscout, crawl path: lookup + add",
+    "batch": "techscout, add_many (512)",
+}
 
-        # once per process, not in the time: the word table and the compiled kernels (loaded from numba's
-        # cache, or compiled on the very first run)
-        w0 = time.perf_counter()
-        _dictionary()
-        DedupIndex().add_many(
-            [
-                {"id": f"w{i}", "text": text, "published": day}
-                for i, (text, day) in enumerate(zip(texts[:64], dates[:64], strict=True))
-            ],
-            normalized=True,
-        )
-        warmup = time.perf_counter() - w0
-    base_rss = _rss_kb()
-    n = len(texts)
-    tail_from = n - max(1, n // 10)
-    t0, c0 = time.perf_counter(), time.process_time()
-    t_tail = t0
-    if system == "techscout":
-        index = DedupIndex()
-        docs = [
-            {"id": f"d{i}", "text": text, "published": day}
-            for i, (text, day) in enumerate(zip(texts, dates, strict=True))
-        ]
-        index.add_many(docs[:tail_from], normalized=True)  # in arrival order, batch by batch
-        t_tail = time.perf_counter()
-        index.add_many(docs[tail_from:], normalized=True)
-        model_bytes = index.memory_bytes()
-    else:
-        base = Baseline()
-        for i, text in enumerate(texts):
+
+def _scale_docs(texts: list[str], dates: list[str | None], prefix: str) -> list[dict[str, Any]]:
+    return [{"id": f"{prefix}{i}", "text": t, "published": d} for i, (t, d) in enumerate(zip(texts, dates, strict=True))]
+
+
+def _run_system(system: str, docs: list[dict[str, Any]], index: Any, tail_from: int) -> float:
+    """Add ``docs`` in arrival order the system's way; the wall-clock time at which the last 10% began."""
+    t_tail = time.perf_counter()
+    if system == "datasketch":
+        for i, d in enumerate(docs):
             if i == tail_from:
                 t_tail = time.perf_counter()
-            base.add(f"d{i}", dedup_text(text, normalized=True))
-        model_bytes = 0
+            index.add(d["id"], dedup_text(d["text"], normalized=True))
+    elif system == "crawl":  # what DedupPipeline does with each article (its text already in search form)
+        for i, d in enumerate(docs):
+            if i == tail_from:
+                t_tail = time.perf_counter()
+            index.lookup(d["id"], d["text"], published=d["published"], normalized=True)
+            index.add(d["id"], d["text"], published=d["published"], normalized=True)
+    else:
+        index.add_many(docs[:tail_from], normalized=True)
+        t_tail = time.perf_counter()
+        index.add_many(docs[tail_from:], normalized=True)
+    return t_tail
+
+
+def _new_index(system: str) -> Any:
+    return Baseline() if system == "datasketch" else DedupIndex()
+
+
+def _scale_child(system: str, texts: list[str], dates: list[str | None], conn: Any) -> None:
+    # warm-up, the same for every system and outside the window: the system's modules, tables and compiled
+    # code loaded, then a throwaway index fed the first 64 documents the system's way
+    w0 = time.perf_counter()
+    if system != "datasketch":
+        warm()
+    _run_system(system, _scale_docs(texts[:64], dates[:64], "w"), _new_index(system), 64)
+    warmup = time.perf_counter() - w0
+    base_rss = _rss_kb()
+    n = len(texts)
+    docs = _scale_docs(texts, dates, "d")
+    tail_from = n - max(1, n // 10)
+    load0 = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
+    index = _new_index(system)
+    t_tail = _run_system(system, docs, index, tail_from)
     t1, c1 = time.perf_counter(), time.process_time()
     conn.send(
         {
             "docs_s": n / (t1 - t0),
             "cpu_docs_s": n / (c1 - c0),
+            "cpu_ms": (c1 - c0) / n * 1e3,
             "tail_docs_s": (n - tail_from) / (t1 - t_tail),
             "rss_bytes": (_rss_kb() - base_rss) * 1024,
-            "model_bytes": model_bytes,
+            "model_bytes": 0 if system == "datasketch" else index.memory_bytes(),
             "warmup_s": warmup,
+            "load": (load0 + os.getloadavg()[0]) / 2,
         }
     )
     conn.close()
 
 
 def scale(system: str, texts: list[str], dates: list[str | None]) -> dict[str, float]:
+    """One system's scale run, in a forked child (so that its memory is its own)."""
     ctx = get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_scale_child, args=(system, texts, dates, child))
@@ -454,6 +473,68 @@ def scale(system: str, texts: list[str], dates: list[str | None]) -> dict[str, f
     result: dict[str, float] = parent.recv()
     proc.join()
     return result
+
+
+def digests(originals: list[Doc], args: argparse.Namespace) -> None:
+    """Digests of everything the index says (duplicate links, exact flags, cluster and story ids,
+    similarities, fingerprints) on the labelled set (add_many; lookup + add one by one; written to a file,
+    reopened and continued) and on the scale sets: equal digests before and after a change of the code mean
+    equal results."""
+    import tempfile
+
+    def digest(results: list[Any]) -> str:
+        h = hashlib.sha256()
+        for r in results:
+            h.update(json.dumps([r.duplicate_of, r.exact, r.cluster_id, r.story_id, r.similarity, r.fingerprint]).encode())
+        return h.hexdigest()[:16]
+
+    def one_by_one(index: DedupIndex, docs: list[dict[str, Any]], normalized: bool) -> list[Any]:
+        out = []
+        for d in docs:
+            kw = {"title": d.get("title", ""), "published": d.get("published"), "source": d.get("source", "")}
+            index.lookup(d["id"], d["text"], normalized=normalized, **kw)
+            out.append(index.add(d["id"], d["text"], normalized=normalized, **kw))
+        return out
+
+    rng = random.Random(7)
+    docs: list[Doc] = []
+    for doc in originals:
+        docs.append(doc)
+        docs.extend(v for v, _ in variants(doc, 3, rng))
+    random.Random(8).shuffle(docs)
+    qdocs = [
+        {
+            "id": d.id,
+            "text": d.text,
+            "title": d.title,
+            "source": d.id.split("-")[0] + str(i % 7),
+            "published": None if i % 5 == 0 else f"2024-0{1 + i % 9}-1{i % 10}",
+        }
+        for i, d in enumerate(docs)
+    ]
+    qdocs.append(dict(qdocs[3], text=qdocs[10]["text"]))  # a re-added id with another text
+    qdocs.append(dict(qdocs[11], id="copy-11"))  # an exact copy
+    rows = [["labelled set: input", hashlib.sha256(json.dumps(qdocs, ensure_ascii=False).encode()).hexdigest()[:16]]]
+    rows.append(["labelled set: add_many", digest(DedupIndex().add_many(qdocs))])
+    rows.append(["labelled set: lookup + add", digest(one_by_one(DedupIndex(), qdocs, False))])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "d.sqlite"
+        with DedupIndex.open(path) as index:
+            first = index.add_many(qdocs[:1500])
+        with DedupIndex.open(path) as index:
+            results = first + one_by_one(index, qdocs[1500:], False)
+            info = [index.info(d["id"]) for d in qdocs]
+    rows.append(["labelled set: file, reopened", digest(results) + " " + hashlib.sha256(json.dumps(info).encode()).hexdigest()[:16]])
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    n_max = max(sizes + [args.digest_crawl])
+    pool = sentence_pool(CORPUS, originals)
+    sdocs = _scale_docs(synthetic(pool, n_max, args.seed), publication_dates(n_max, args.per_day, args.seed), "d")
+    for n in sizes:
+        rows.append([f"scale {n}: add_many", digest(DedupIndex().add_many(sdocs[:n], normalized=True))])
+    if args.digest_crawl:
+        n = args.digest_crawl
+        rows.append([f"scale {n}: lookup + add", digest(one_by_one(DedupIndex(), sdocs[:n], True))])
+    print(table(rows, ["set", "digest"]))
 
 
 # ------------------------------------------------------------------------------------------------------- main
@@ -478,6 +559,10 @@ def quality(originals: list[Doc], args: argparse.Namespace, rng: random.Random, 
         f"labelled set: {len(originals)} originals, {sum(len(p) for p in parts.values())} documents "
         f"({time.perf_counter() - t0:.1f}s to build)\n"
     )
+    # every system warmed up before its clock starts: modules, tables and compiled code loaded
+    warm()
+    run_techscout(parts["dev"][:64])
+    run_baseline(parts["dev"][:64])
 
     rows = []
     per_transform_rows = []
@@ -562,6 +647,19 @@ def stories(originals: list[Doc]) -> None:
     )
 
 
+COMPARED = """What is compared: each system adds the same documents in arrival order, each document looked up
+against all earlier ones and then inserted, on the same dedup text (normalised, punctuation removed) and the
+same 5-character shingles, texts given in search form as the crawl gives them (search_text). The anchor is
+datasketch's MinHashLSH (threshold 0.5, 128 permutations drawn once), one document at a time. techscout's
+crawl path is what DedupPipeline does for each article (lookup(), then add() of the same document, prepared
+once); its batch path is add_many() in batches of 512 (the `techscout dedup` command and rebuilds from the
+store), with the same results. Every system is warmed up the same way outside the window (its modules, tables
+and compiled code loaded, then a throwaway index fed the first 64 documents its way) and runs alone in a forked
+child on one core. docs/s CPU = documents per second of the child's CPU time (steadier on a shared machine than
+wall clock); the speed ratio is of those, against the anchor of the same size. RSS B/doc = the child's peak
+resident growth per document; load = the machine's 1-minute load average during the row."""
+
+
 def main(argv: list[str] | None = None) -> int:
     global CORPUS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -575,12 +673,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--per-day", type=int, default=500, help="scale runs: documents published a day (0: all undated)"
     )
+    ap.add_argument(
+        "--digest",
+        action="store_true",
+        help="print digests of the results (labelled set, scale sets) instead of measuring, to compare code versions",
+    )
+    ap.add_argument(
+        "--digest-crawl", type=int, default=30000, metavar="N", help="--digest: the crawl path over N scale documents"
+    )
     args = ap.parse_args(argv)
     CORPUS = args.corpus
     rng = random.Random(args.seed)
 
     t0 = time.perf_counter()
+    print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at start")
     originals = load_originals(CORPUS, args.abstracts)
+    if args.digest:
+        digests(originals, args)
+        return 0
     if not args.no_quality:
         quality(originals, args, rng, t0)
         stories(originals)
@@ -596,59 +706,48 @@ def main(argv: list[str] | None = None) -> int:
             "system",
             "docs/s",
             "docs/s CPU",
+            "CPU ms/doc",
             "docs/s last 10%",
             "RSS B/doc",
             "memory_bytes()/doc",
             "speed ratio",
+            "load",
         ]
         dated = f"{args.per_day} published a day, 5% undated" if args.per_day > 0 else "undated"
-        print(
-            f"\nScale (synthetic documents of corpus sentences, mean {mean_len:.0f} characters, {dated},"
-            " one core):"
-        )
+        print(f"\nScale (synthetic documents of corpus sentences, mean {mean_len:.0f} characters, {dated}).")
+        print(COMPARED + "\n")
         print("  ".join(header), flush=True)
         srows = []
-        warmups: list[float] = []
+        warmups: list[str] = []
+        systems = ["crawl", "batch"] if args.no_baseline_scale else ["datasketch", "crawl", "batch"]
         for n in sizes:
             texts, dates = texts_all[:n], dates_all[:n]
             base: dict[str, float] | None = None
-            if not args.no_baseline_scale:
-                base = scale("datasketch", texts, dates)
+            for system in systems:
+                r = scale(system, texts, dates)
+                if system == "datasketch":
+                    base = r
+                ratio = f"{r['cpu_docs_s'] / base['cpu_docs_s']:.2f}" if base else "-"
                 srows.append(
                     [
                         str(n),
-                        "datasketch MinHashLSH",
-                        f"{base['docs_s']:.0f}",
-                        f"{base['cpu_docs_s']:.0f}",
-                        f"{base['tail_docs_s']:.0f}",
-                        f"{base['rss_bytes'] / n:.0f}",
-                        "-",
-                        "1.00 (anchor)",
+                        SYSTEMS[system],
+                        f"{r['docs_s']:.0f}",
+                        f"{r['cpu_docs_s']:.0f}",
+                        f"{r['cpu_ms']:.3f}",
+                        f"{r['tail_docs_s']:.0f}",
+                        f"{r['rss_bytes'] / n:.0f}",
+                        f"{r['model_bytes'] / n:.0f}" if r["model_bytes"] else "-",
+                        "1.00 (anchor)" if system == "datasketch" else ratio,
+                        f"{r['load']:.1f}",
                     ]
                 )
+                warmups.append(f"{system} {r['warmup_s']:.1f}s")
                 print("  ".join(srows[-1]), flush=True)
-            ours = scale("techscout", texts, dates)
-            srows.append(
-                [
-                    str(n),
-                    "techscout DedupIndex",
-                    f"{ours['docs_s']:.0f}",
-                    f"{ours['cpu_docs_s']:.0f}",
-                    f"{ours['tail_docs_s']:.0f}",
-                    f"{ours['rss_bytes'] / n:.0f}",
-                    f"{ours['model_bytes'] / n:.0f}",
-                    f"{ours['cpu_docs_s'] / base['cpu_docs_s']:.2f}" if base else "-",
-                ]
-            )
-            print("  ".join(srows[-1]), flush=True)
-            warmups.append(ours["warmup_s"])
         print()
         print(table(srows, header))
-        print(
-            "techscout: word table and compiled kernels loaded once per process before timing: "
-            + ", ".join(f"{w:.1f}s" for w in warmups)
-        )
-    print(f"\ntotal {time.perf_counter() - t0:.0f}s")
+        print("warm-up outside the window (per child): " + ", ".join(warmups))
+    print(f"\ntotal {time.perf_counter() - t0:.0f}s, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")
     return 0
 
 

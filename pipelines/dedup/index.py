@@ -10,6 +10,7 @@ the earlier documents (:mod:`pipelines.dedup.prepare`) for a whole batch at once
 
 from __future__ import annotations
 
+import ctypes
 import math
 import sys
 from collections.abc import Iterable, Mapping
@@ -765,39 +766,57 @@ class DedupIndex:
             self.flush()
 
     def _load(self) -> None:
+        """Load the file's documents and counters (rows read, and band keys computed, a chunk at a time: the
+        memory a load needs beyond the index is that of one chunk and of sorting the tables)."""
         assert self._file is not None
-        rows = self._file.rows()
-        n = len(rows)
-        self._grow(n)
+        n = self._file.count()
+        self._grow(n + max(4096, n // 8))  # room for a crawl's documents without doubling every array
         term_keys: list[npt.NDArray[np.uint64]] = []
         term_vals: list[npt.NDArray[np.uint32]] = []
         term_days: list[npt.NDArray[np.int64]] = []
-        for slot, (doc_id, fp, sig, size, terms, published, source, cid, sid) in enumerate(rows):
-            self._ids.append(doc_id)
-            self._pos[doc_id] = slot
-            if len(sig) != NUM_PERM * 4:
-                raise DedupError(f"{self._file.path}: document {doc_id}: signature of {len(sig)} bytes, expected {NUM_PERM * 4}")
-            self._sigs[slot] = np.frombuffer(sig, dtype=np.uint32)
-            self._sizes[slot] = size
-            self._fps[slot] = np.uint64(int(fp, 16))
-            ts = parse_published(published)
-            self._ts[slot] = np.nan if ts is None else ts
-            self._days[slot] = publication_day(ts)
-            self._src[slot] = self._source_index(source)
-            self._cluster.append(cid)
-            self._story.append(sid)
-            if size:
-                self._by_fp.setdefault(int(fp, 16), slot)
-            t = np.frombuffer(terms, dtype=np.uint64)
-            term_keys.append(t)
-            term_vals.append(np.full(len(t), slot, dtype=np.uint32))
-            term_days.append(np.full(len(t), self._days[slot], dtype=np.int64))
+        at = 0
+        for rows in self._file.rows():
+            k = len(rows)
+            ids, fps, sigs, sizes, terms, published, sources, cids, sids = zip(*rows, strict=True)
+            for doc_id, sig in zip(ids, sigs, strict=True):
+                if len(sig) != NUM_PERM * 4:
+                    raise DedupError(
+                        f"{self._file.path}: document {doc_id}: signature of {len(sig)} bytes, expected {NUM_PERM * 4}"
+                    )
+            slots = range(at, at + k)
+            self._ids.extend(ids)
+            self._pos.update(zip(ids, slots, strict=True))
+            self._cluster.extend(cids)
+            self._story.extend(sids)
+            self._sigs[at : at + k] = np.frombuffer(b"".join(sigs), dtype=np.uint32).reshape(k, NUM_PERM)
+            self._sizes[at : at + k] = sizes
+            fp_ints = [int(fp, 16) for fp in fps]
+            self._fps[at : at + k] = np.array(fp_ints, dtype=np.uint64)
+            times = [parse_published(p) for p in published]
+            self._ts[at : at + k] = [np.nan if ts is None else ts for ts in times]
+            self._days[at : at + k] = [publication_day(ts) for ts in times]
+            self._src[at : at + k] = [self._source_index(source) for source in sources]
+            by_fp = self._by_fp
+            for slot, fp, size in zip(slots, fp_ints, sizes, strict=True):
+                if size:
+                    by_fp.setdefault(fp, slot)
+            counts = np.fromiter((len(t) // 8 for t in terms), dtype=np.int64, count=k)
+            term_keys.append(np.frombuffer(b"".join(terms), dtype=np.uint64))
+            term_vals.append(np.repeat(np.arange(at, at + k, dtype=np.uint32), counts))
+            term_days.append(np.repeat(self._days[at : at + k].astype(np.int64), counts))
+            at += k
+        if at != n:
+            raise DedupError(f"{self._file.path}: {at} documents read, {n} expected")
         self._n = self._live = n
         self._alive[:n] = True
         if n:
             comparable = np.flatnonzero(self._sizes[:n] > 0).astype(np.uint32)  # empty documents are not
-            bands = band_keys(self._sigs[comparable], BANDS)
+            bands = np.empty((len(comparable), BANDS), dtype=np.uint64)
+            step = 16384
+            for a in range(0, len(comparable), step):
+                bands[a : a + step] = band_keys(self._sigs[comparable[a : a + step]], BANDS)
             self._bands.load(bands.ravel(), np.repeat(comparable, BANDS))
+            del bands
             self._terms.load_terms(
                 np.concatenate(term_keys), np.concatenate(term_vals), np.concatenate(term_days)
             )
@@ -813,3 +832,16 @@ class DedupIndex:
             self._n_added = n
         # the next new document is seen after every stored one
         self._pending.clear()
+        _release_free_memory()
+
+
+def _release_free_memory() -> None:
+    """Hand the heap memory freed after a load back to the system (glibc keeps the freed rows and chunks of a
+    large load: 170 MB after loading 100,000 documents); nothing where the C library is not glibc."""
+    try:
+        libc = ctypes.CDLL(None)
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim.argtypes = [ctypes.c_size_t]
+    trim(0)

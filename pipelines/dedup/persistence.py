@@ -20,7 +20,7 @@ rebuilding).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +86,26 @@ class DedupFile:
             raise DedupError(f"{self.path}: the duplicate index is closed")
         return self._db
 
-    def rows(self) -> list[Any]:
-        """Every document's row (:data:`Row`), in the order seen."""
+    def count(self) -> int:
+        """How many documents the file holds."""
         try:
-            return self.db.execute(
+            return int(self.db.execute("SELECT count(*) FROM docs").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise DedupError(f"{self.path}: cannot read the duplicate index: {exc}") from None
+
+    def rows(self, chunk: int = 16384) -> Iterator[list[Any]]:
+        """Every document's (id, fingerprint, signature, size, story terms, published, source, cluster id, story
+        id), in the order seen, ``chunk`` rows at a time."""
+        try:
+            cursor = self.db.execute(
                 "SELECT id, fingerprint, sig, size, terms, published, source, cluster_id, story_id"
                 " FROM docs ORDER BY seq"
-            ).fetchall()
+            )
+            while True:
+                rows = cursor.fetchmany(chunk)
+                if not rows:
+                    return
+                yield rows
         except sqlite3.Error as exc:
             raise DedupError(f"{self.path}: cannot read the duplicate index: {exc}") from None
 
