@@ -502,3 +502,16 @@ def test_the_mapped_word_table_is_the_one_built_from_jieba() -> None:
     assert np.array_equal(table.used, fresh.used) and np.array_equal(table.tag_bits, fresh.tag_bits)
     assert (table.shift, table.mask, table.max_probe) == (fresh.shift, fresh.mask, fresh.max_probe)
     assert len(table.entries) == 1 << 20
+
+
+def test_sort_pairs_is_a_stable_sort() -> None:
+    rng = np.random.default_rng(3)
+    for n, high in ((0, 10), (1, 10), (500, 7), (5000, 2**16), (20000, 2**64 - 1), (3000, 2**40)):
+        keys = rng.integers(0, high, n, dtype=np.uint64, endpoint=True)
+        if n > 10:
+            keys[:5] = [0, 2**64 - 1, 2**63, 2**32, 1]
+        vals = rng.integers(0, 2**32 - 1, n, dtype=np.uint32)
+        order = np.argsort(keys, kind="stable")
+        want_k, want_v = keys[order], vals[order]
+        got_k, got_v = kernels.sort_pairs(keys.copy(), vals.copy())
+        assert np.array_equal(got_k, want_k) and np.array_equal(got_v, want_v), n

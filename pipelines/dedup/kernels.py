@@ -485,6 +485,40 @@ def search(table: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64], right: b
 
 
 @numba.njit(cache=True, nogil=True)
+def sort_pairs(keys: U64, vals: U32) -> tuple[U64, U32]:
+    """``keys`` sorted with their ``vals``, equal keys in their order (a stable sort: ``order =
+    np.argsort(keys, kind="stable")``, then ``keys[order], vals[order]``), by least-significant-digit radix
+    sort, 16 bits a pass (passes where every key has the same digit skipped): linear in the entries, where the
+    comparison sort of a table of millions of entries takes seconds. The arrays given are used as scratch
+    space: their contents are lost (the result may be them)."""
+    n = len(keys)
+    src_k, src_v = keys, vals
+    dst_k = np.empty_like(src_k)
+    dst_v = np.empty_like(src_v)
+    count = np.empty(1 << 16, dtype=np.int64)
+    for shift in range(0, 64, 16):
+        count[:] = 0
+        for i in range(n):
+            count[(src_k[i] >> np.uint64(shift)) & np.uint64(0xFFFF)] += 1
+        if n == 0 or count[(src_k[0] >> np.uint64(shift)) & np.uint64(0xFFFF)] == n:
+            continue  # one digit: this pass would keep the order
+        total = 0
+        for d in range(1 << 16):
+            c = count[d]
+            count[d] = total
+            total += c
+        for i in range(n):
+            d = (src_k[i] >> np.uint64(shift)) & np.uint64(0xFFFF)
+            at = count[d]
+            dst_k[at] = src_k[i]
+            dst_v[at] = src_v[i]
+            count[d] = at + 1
+        src_k, dst_k = dst_k, src_k
+        src_v, dst_v = dst_v, src_v
+    return src_k, src_v
+
+
+@numba.njit(cache=True, nogil=True)
 def lookup_sorted_keys(
     table: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32], keys: npt.NDArray[np.uint64]
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]]:

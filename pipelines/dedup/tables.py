@@ -21,6 +21,7 @@ from pipelines.dedup.kernels import (
     chain_add,
     lookup_sorted_keys,
     search,
+    sort_pairs,
 )
 from pipelines.dedup.rules import STORY_DAYS
 
@@ -43,8 +44,8 @@ class SlotTable:
         self.dirty = False  # documents were removed: drop their entries on the next merge into the main table
 
     def load(self, keys: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32]) -> None:
-        order = np.argsort(keys, kind="stable")
-        self.keys, self.vals = keys[order], vals[order]
+        """The tables hold these entries (and nothing else); the arrays given are sorted in place."""
+        self.keys, self.vals = sort_pairs(keys, vals)
         self.rkeys, self.rvals = self.keys[:0], self.vals[:0]
         self.buf, self.nbuf = {}, 0
 
