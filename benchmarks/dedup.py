@@ -1,6 +1,6 @@
 """Duplicate-detection benchmark: techscout's DedupIndex beside datasketch's plain MinHashLSH, in one run.
 
-    python benchmarks/dedup.py [--corpus DIR] [--sizes 10000,100000] [--variants 3] [--seed 7]
+    python benchmarks/dedup.py [--corpus DIR] [--sizes 10000,100000] [--variants 3] [--seed 7] [--digest]
 
 Quality: real texts (zh-extraction gold bodies, web-zh pages' text extracted with trafilatura, CSLDCP
 abstracts, the seeds) each get reprint variants made of random combinations of: traditional script (OpenCC
@@ -17,13 +17,19 @@ The baseline gets the same dedup text (normalised, punctuation removed) and the 
 returns. SimHash rows (64-bit SimHash of the same shingles, exact brute-force search at two Hamming distances)
 show the alternative to MinHash that was measured and not chosen.
 
-Scale: N synthetic documents composed of corpus sentences (8–40 sentences each) are added in arrival order
-(``add_many``: each document is looked up against all earlier ones, then inserted; batches of 512 prepared
-together, the same results as ``add`` one by one); the baseline adds them one by one. docs/s is over the whole
-run (wall clock, and CPU time of the process: steadier on a shared machine; the speed ratio is of the CPU
-rates) and over its last 10% (wall clock, at about N documents);
-memory is the peak RSS growth of a forked child that builds the index (and, for techscout, ``memory_bytes()``).
-Texts are given already normalised, as the pipeline does (``search_text``). One core (numpy threads = 1).
+Scale: N synthetic documents composed of corpus sentences (8–40 sentences each, published 500 a day in arrival
+order) are added in arrival order by three systems, each in a forked child of its own, warmed up the same way
+outside the window: datasketch's MinHashLSH one document at a time (the anchor); techscout's crawl path, what
+DedupPipeline does for each article (``lookup()`` then ``add()``); techscout's batch path (``add_many()``, 512
+at a time, the same results). docs/s is over the whole run (wall clock, and CPU time of the child: steadier on
+a shared machine; the speed ratio is of the CPU rates, against the anchor of the same size) and over its last
+10% (wall clock, at about N documents); memory is the peak RSS growth of the child (and, for techscout,
+``memory_bytes()``). Texts are given already normalised, as the pipeline does (``search_text``). One core
+(numpy threads = 1). The machine's load average is printed with every row.
+
+``--digest`` prints digests of everything the index says on the labelled set and the scale sets instead: equal
+digests before and after a change of the code mean the same duplicate links, cluster and story ids,
+similarities and fingerprints.
 """
 
 from __future__ import annotations
@@ -647,6 +653,121 @@ def stories(originals: list[Doc]) -> None:
     )
 
 
+MEMORY = """A crawl process's dedup stage, in fresh processes: warm-up (modules, read-only tables, compiled kernels),
+the data directory's index opened (DOCS documents), 500 new documents looked up and added one by one, closed.
+Three such processes run at once, as the scheduler runs three crawls. Anchor: every process builds its
+read-only tables (the dictionary of story words from jieba's IDF table, the lower-case table) itself, as before
+they were memory-mapped; techscout: the tables mapped from the files built once. RSS peak = VmHWM; private =
+RssAnon; shared file pages = RssFile (counted in every process's RSS); PSS = proportional set size (shared
+pages split between the processes mapping them), summed over the three: what they cost the machine. With
+--memory-previous DIR, the same steps with an earlier checkout's code (warmed as its crawl runner did)."""
+
+
+# one crawl process's dedup stage, run with ``python -c`` so that it imports the ``pipelines`` of the checkout it
+# is given (argv: checkout, mode, index file): "built" = tables built in the process, "mapped" = memory-mapped,
+# "previous" = a checkout from before warm() existed (warmed as its crawl runner did: one add())
+MEMORY_CHILD = """
+import json, os, shutil, sys, time
+root, mode, path = sys.argv[1:4]
+sys.path.insert(0, root)
+def status():
+    out = {}
+    for line in open("/proc/self/status", encoding="ascii"):
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
+            out[key] = int(value.split()[0]) * 1024
+    return out
+import logging
+logging.disable(logging.WARNING)
+t0 = time.perf_counter()
+if mode == "built":
+    from pipelines.dedup import cache
+    cache.cache_dir = lambda: None
+from pipelines.dedup import DedupIndex
+texts = json.loads(open(path + ".new.json", encoding="utf-8").read())
+if mode == "previous":
+    DedupIndex().add("warm-up", texts[0][0], published=texts[0][1], normalized=True)
+else:
+    from pipelines.dedup import warm
+    warm()
+t1 = time.perf_counter()
+copy = path + "." + str(os.getpid())
+shutil.copy(path, copy)
+index = DedupIndex.open(copy)
+t2 = time.perf_counter()
+for i, (text, day) in enumerate(texts):
+    index.lookup("new%d" % i, text, published=day, normalized=True)
+    index.add("new%d" % i, text, published=day, normalized=True)
+index.close()
+t3 = time.perf_counter()
+for suffix in ("", "-wal", "-shm"):
+    if os.path.exists(copy + suffix):
+        os.unlink(copy + suffix)
+print(json.dumps({"end": status(), "warm_s": t1 - t0, "open_s": t2 - t1, "docs_s": t3 - t2}), flush=True)
+sys.stdin.readline()
+"""
+
+
+def memory(originals: list[Doc], args: argparse.Namespace) -> None:
+    import subprocess
+    import tempfile
+
+    n = args.memory_docs
+    pool = sentence_pool(CORPUS, originals)
+    texts = synthetic(pool, n + 500, args.seed)
+    dates = publication_dates(n + 500, args.per_day, args.seed)
+    header = ["system", "RSS peak MB", "RSS MB", "private MB", "shared file MB", "PSS of 3 MB", "warm-up s", "open s",
+              "500 docs s", "load"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "dedup.sqlite")
+        with DedupIndex.open(path, flush_every=5000) as index:
+            index.add_many(_scale_docs(texts[:n], dates[:n], "http://example.cn/news/"), normalized=True)
+        Path(path + ".new.json").write_text(json.dumps(list(zip(texts[n:], dates[n:], strict=True))), encoding="utf-8")
+        systems = [(str(ROOT), "built", "tables built in each process (anchor)"), (str(ROOT), "mapped", "tables memory-mapped")]
+        if args.memory_previous:
+            systems.insert(0, (str(args.memory_previous), "previous", f"previous version ({args.memory_previous})"))
+        for root, mode, name in systems:
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-c", MEMORY_CHILD, root, mode, path],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in range(3)
+            ]
+            reports = [json.loads(p.stdout.readline()) for p in procs if p.stdout is not None]
+            pss = 0
+            for p in procs:
+                for line in Path(f"/proc/{p.pid}/smaps_rollup").read_text(encoding="ascii").splitlines():
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+            for p in procs:
+                p.communicate("done\n")
+
+            def mean(key: str, reports: list[dict[str, Any]] = reports) -> float:
+                return sum(r["end"][key] for r in reports) / len(reports) / 2**20
+
+            rows.append(
+                [
+                    name,
+                    f"{mean('VmHWM'):.0f}",
+                    f"{mean('VmRSS'):.0f}",
+                    f"{mean('RssAnon'):.0f}",
+                    f"{mean('RssFile'):.0f}",
+                    f"{pss / 2**20:.0f}",
+                    f"{sum(r['warm_s'] for r in reports) / 3:.2f}",
+                    f"{sum(r['open_s'] for r in reports) / 3:.2f}",
+                    f"{sum(r['docs_s'] for r in reports) / 3:.2f}",
+                    f"{os.getloadavg()[0]:.1f}",
+                ]
+            )
+            print("  ".join(rows[-1]), flush=True)
+    print("\n" + MEMORY.replace("DOCS", f"{n:,}") + "\n")
+    print(table(rows, header))
+
+
 COMPARED = """What is compared: each system adds the same documents in arrival order, each document looked up
 against all earlier ones and then inserted, on the same dedup text (normalised, punctuation removed) and the
 same 5-character shingles, texts given in search form as the crawl gives them (search_text). The anchor is
@@ -681,6 +802,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--digest-crawl", type=int, default=30000, metavar="N", help="--digest: the crawl path over N scale documents"
     )
+    ap.add_argument("--memory", action="store_true", help="only the memory of crawl processes' dedup stage")
+    ap.add_argument("--memory-docs", type=int, default=20000, metavar="N", help="--memory: documents in the index")
+    ap.add_argument(
+        "--memory-previous", type=Path, metavar="DIR", help="--memory: also a checkout of an earlier version, as a row"
+    )
     args = ap.parse_args(argv)
     CORPUS = args.corpus
     rng = random.Random(args.seed)
@@ -690,6 +816,9 @@ def main(argv: list[str] | None = None) -> int:
     originals = load_originals(CORPUS, args.abstracts)
     if args.digest:
         digests(originals, args)
+        return 0
+    if args.memory:
+        memory(originals, args)
         return 0
     if not args.no_quality:
         quality(originals, args, rng, t0)
