@@ -1,6 +1,6 @@
 """Duplicate-detection benchmark: techscout's DedupIndex beside datasketch's plain MinHashLSH, in one run.
 
-    python benchmarks/dedup.py [--corpus DIR] [--sizes 10000,100000] [--variants 3] [--seed 7]
+    python benchmarks/dedup.py [--corpus DIR] [--sizes 10000,100000] [--variants 3] [--seed 7] [--digest]
 
 Quality: real texts (zh-extraction gold bodies, web-zh pages' text extracted with trafilatura, CSLDCP
 abstracts, the seeds) each get reprint variants made of random combinations of: traditional script (OpenCC
@@ -17,13 +17,19 @@ The baseline gets the same dedup text (normalised, punctuation removed) and the 
 returns. SimHash rows (64-bit SimHash of the same shingles, exact brute-force search at two Hamming distances)
 show the alternative to MinHash that was measured and not chosen.
 
-Scale: N synthetic documents composed of corpus sentences (8–40 sentences each) are added in arrival order
-(``add_many``: each document is looked up against all earlier ones, then inserted; batches of 512 prepared
-together, the same results as ``add`` one by one); the baseline adds them one by one. docs/s is over the whole
-run (wall clock, and CPU time of the process: steadier on a shared machine; the speed ratio is of the CPU
-rates) and over its last 10% (wall clock, at about N documents);
-memory is the peak RSS growth of a forked child that builds the index (and, for techscout, ``memory_bytes()``).
-Texts are given already normalised, as the pipeline does (``search_text``). One core (numpy threads = 1).
+Scale: N synthetic documents composed of corpus sentences (8–40 sentences each, published 500 a day in arrival
+order) are added in arrival order by three systems, each in a forked child of its own, warmed up the same way
+outside the window: datasketch's MinHashLSH one document at a time (the anchor); techscout's crawl path, what
+DedupPipeline does for each article (``lookup()`` then ``add()``); techscout's batch path (``add_many()``, 512
+at a time, the same results). docs/s is over the whole run (wall clock, and CPU time of the child: steadier on
+a shared machine; the speed ratio is of the CPU rates, against the anchor of the same size) and over its last
+10% (wall clock, at about N documents); memory is the peak RSS growth of the child (and, for techscout,
+``memory_bytes()``). Texts are given already normalised, as the pipeline does (``search_text``). One core
+(numpy threads = 1). The machine's load average is printed with every row.
+
+``--digest`` prints digests of everything the index says on the labelled set and the scale sets instead: equal
+digests before and after a change of the code mean the same duplicate links, cluster and story ids,
+similarities and fingerprints.
 """
 
 from __future__ import annotations
@@ -57,8 +63,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from pipelines.dedup import DedupIndex  # noqa: E402
-from pipelines.minhash import SHINGLE, dedup_text, fingerprint  # noqa: E402
+from pipelines.dedup import SHINGLE, DedupIndex, dedup_text, fingerprint, warm  # noqa: E402
 from pipelines.normalize import normalize_text  # noqa: E402
 
 CORPUS = Path(os.environ.get("TECHSCOUT_CORPUS", ROOT.parent / "shared" / "corpus"))
@@ -299,18 +304,22 @@ def _shingles(dtext: str) -> list[bytes]:
 
 
 class Baseline:
-    """datasketch MinHashLSH, threshold 0.5, 128 permutations, on the same dedup text and shingles."""
+    """datasketch MinHashLSH, threshold 0.5, 128 permutations, on the same dedup text and shingles; a document
+    is looked up, then inserted. The permutations are drawn once (datasketch draws them for every new MinHash
+    unless given them, which costs about 0.5 ms a document)."""
 
     def __init__(self) -> None:
         from datasketch import MinHash, MinHashLSH
 
         self._mh = MinHash
+        template = MinHash(num_perm=128)
+        self._perms, self._scheme = template.permutations, template.scheme
         self.lsh = MinHashLSH(threshold=0.5, num_perm=128)
         self.order: dict[str, int] = {}
         self.cluster: dict[str, str] = {}
 
     def add(self, doc_id: str, dtext: str) -> str:
-        m = self._mh(num_perm=128)
+        m = self._mh(num_perm=128, permutations=self._perms, scheme=self._scheme)
         m.update_batch(_shingles(dtext))
         found = self.lsh.query(m)
         cluster = doc_id
@@ -330,7 +339,7 @@ def run_baseline(docs: list[Doc]) -> dict[str, str]:
 
 def run_simhash(docs: list[Doc], max_distance: int) -> dict[str, str]:
     """SimHash (64 bits over the same shingles), brute-force search: the alternative to MinHash, measured."""
-    from pipelines.minhash import gram_hashes
+    from pipelines.dedup.minhash import gram_hashes
 
     bits = np.arange(64, dtype=np.uint64)
     codes = np.zeros(len(docs), dtype=np.uint64)
@@ -392,60 +401,76 @@ def _rss_kb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def _scale_child(system: str, texts: list[str], dates: list[str | None], conn: Any) -> None:
-    warmup = 0.0
-    if system == "techscout":
-        from pipelines.story import _dictionary
+SYSTEMS = {
+    "datasketch": "datasketch MinHashLSH, one by one",
+    "crawl": "techscout, crawl path: lookup + add",
+    "batch": "techscout, add_many (512)",
+}
 
-        # once per process, not in the time: the word table and the compiled kernels (loaded from numba's
-        # cache, or compiled on the very first run)
-        w0 = time.perf_counter()
-        _dictionary()
-        DedupIndex().add_many(
-            [
-                {"id": f"w{i}", "text": text, "published": day}
-                for i, (text, day) in enumerate(zip(texts[:64], dates[:64], strict=True))
-            ],
-            normalized=True,
-        )
-        warmup = time.perf_counter() - w0
-    base_rss = _rss_kb()
-    n = len(texts)
-    tail_from = n - max(1, n // 10)
-    t0, c0 = time.perf_counter(), time.process_time()
-    t_tail = t0
-    if system == "techscout":
-        index = DedupIndex()
-        docs = [
-            {"id": f"d{i}", "text": text, "published": day}
-            for i, (text, day) in enumerate(zip(texts, dates, strict=True))
-        ]
-        index.add_many(docs[:tail_from], normalized=True)  # in arrival order, batch by batch
-        t_tail = time.perf_counter()
-        index.add_many(docs[tail_from:], normalized=True)
-        model_bytes = index.memory_bytes()
-    else:
-        base = Baseline()
-        for i, text in enumerate(texts):
+
+def _scale_docs(texts: list[str], dates: list[str | None], prefix: str) -> list[dict[str, Any]]:
+    return [{"id": f"{prefix}{i}", "text": t, "published": d} for i, (t, d) in enumerate(zip(texts, dates, strict=True))]
+
+
+def _run_system(system: str, docs: list[dict[str, Any]], index: Any, tail_from: int) -> float:
+    """Add ``docs`` in arrival order the system's way; the wall-clock time at which the last 10% began."""
+    t_tail = time.perf_counter()
+    if system == "datasketch":
+        for i, d in enumerate(docs):
             if i == tail_from:
                 t_tail = time.perf_counter()
-            base.add(f"d{i}", dedup_text(text, normalized=True))
-        model_bytes = 0
+            index.add(d["id"], dedup_text(d["text"], normalized=True))
+    elif system == "crawl":  # what DedupPipeline does with each article (its text already in search form)
+        for i, d in enumerate(docs):
+            if i == tail_from:
+                t_tail = time.perf_counter()
+            index.lookup(d["id"], d["text"], published=d["published"], normalized=True)
+            index.add(d["id"], d["text"], published=d["published"], normalized=True)
+    else:
+        index.add_many(docs[:tail_from], normalized=True)
+        t_tail = time.perf_counter()
+        index.add_many(docs[tail_from:], normalized=True)
+    return t_tail
+
+
+def _new_index(system: str) -> Any:
+    return Baseline() if system == "datasketch" else DedupIndex()
+
+
+def _scale_child(system: str, texts: list[str], dates: list[str | None], conn: Any) -> None:
+    # warm-up, the same for every system and outside the window: the system's modules, tables and compiled
+    # code loaded, then a throwaway index fed the first 64 documents the system's way
+    w0 = time.perf_counter()
+    if system != "datasketch":
+        warm()
+    _run_system(system, _scale_docs(texts[:64], dates[:64], "w"), _new_index(system), 64)
+    warmup = time.perf_counter() - w0
+    base_rss = _rss_kb()
+    n = len(texts)
+    docs = _scale_docs(texts, dates, "d")
+    tail_from = n - max(1, n // 10)
+    load0 = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
+    index = _new_index(system)
+    t_tail = _run_system(system, docs, index, tail_from)
     t1, c1 = time.perf_counter(), time.process_time()
     conn.send(
         {
             "docs_s": n / (t1 - t0),
             "cpu_docs_s": n / (c1 - c0),
+            "cpu_ms": (c1 - c0) / n * 1e3,
             "tail_docs_s": (n - tail_from) / (t1 - t_tail),
             "rss_bytes": (_rss_kb() - base_rss) * 1024,
-            "model_bytes": model_bytes,
+            "model_bytes": 0 if system == "datasketch" else index.memory_bytes(),
             "warmup_s": warmup,
+            "load": (load0 + os.getloadavg()[0]) / 2,
         }
     )
     conn.close()
 
 
 def scale(system: str, texts: list[str], dates: list[str | None]) -> dict[str, float]:
+    """One system's scale run, in a forked child (so that its memory is its own)."""
     ctx = get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_scale_child, args=(system, texts, dates, child))
@@ -454,6 +479,68 @@ def scale(system: str, texts: list[str], dates: list[str | None]) -> dict[str, f
     result: dict[str, float] = parent.recv()
     proc.join()
     return result
+
+
+def digests(originals: list[Doc], args: argparse.Namespace) -> None:
+    """Digests of everything the index says (duplicate links, exact flags, cluster and story ids,
+    similarities, fingerprints) on the labelled set (add_many; lookup + add one by one; written to a file,
+    reopened and continued) and on the scale sets: equal digests before and after a change of the code mean
+    equal results."""
+    import tempfile
+
+    def digest(results: list[Any]) -> str:
+        h = hashlib.sha256()
+        for r in results:
+            h.update(json.dumps([r.duplicate_of, r.exact, r.cluster_id, r.story_id, r.similarity, r.fingerprint]).encode())
+        return h.hexdigest()[:16]
+
+    def one_by_one(index: DedupIndex, docs: list[dict[str, Any]], normalized: bool) -> list[Any]:
+        out = []
+        for d in docs:
+            kw = {"title": d.get("title", ""), "published": d.get("published"), "source": d.get("source", "")}
+            index.lookup(d["id"], d["text"], normalized=normalized, **kw)
+            out.append(index.add(d["id"], d["text"], normalized=normalized, **kw))
+        return out
+
+    rng = random.Random(7)
+    docs: list[Doc] = []
+    for doc in originals:
+        docs.append(doc)
+        docs.extend(v for v, _ in variants(doc, 3, rng))
+    random.Random(8).shuffle(docs)
+    qdocs = [
+        {
+            "id": d.id,
+            "text": d.text,
+            "title": d.title,
+            "source": d.id.split("-")[0] + str(i % 7),
+            "published": None if i % 5 == 0 else f"2024-0{1 + i % 9}-1{i % 10}",
+        }
+        for i, d in enumerate(docs)
+    ]
+    qdocs.append(dict(qdocs[3], text=qdocs[10]["text"]))  # a re-added id with another text
+    qdocs.append(dict(qdocs[11], id="copy-11"))  # an exact copy
+    rows = [["labelled set: input", hashlib.sha256(json.dumps(qdocs, ensure_ascii=False).encode()).hexdigest()[:16]]]
+    rows.append(["labelled set: add_many", digest(DedupIndex().add_many(qdocs))])
+    rows.append(["labelled set: lookup + add", digest(one_by_one(DedupIndex(), qdocs, False))])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "d.sqlite"
+        with DedupIndex.open(path) as index:
+            first = index.add_many(qdocs[:1500])
+        with DedupIndex.open(path) as index:
+            results = first + one_by_one(index, qdocs[1500:], False)
+            info = [index.info(d["id"]) for d in qdocs]
+    rows.append(["labelled set: file, reopened", digest(results) + " " + hashlib.sha256(json.dumps(info).encode()).hexdigest()[:16]])
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    n_max = max(sizes + [args.digest_crawl])
+    pool = sentence_pool(CORPUS, originals)
+    sdocs = _scale_docs(synthetic(pool, n_max, args.seed), publication_dates(n_max, args.per_day, args.seed), "d")
+    for n in sizes:
+        rows.append([f"scale {n}: add_many", digest(DedupIndex().add_many(sdocs[:n], normalized=True))])
+    if args.digest_crawl:
+        n = args.digest_crawl
+        rows.append([f"scale {n}: lookup + add", digest(one_by_one(DedupIndex(), sdocs[:n], True))])
+    print(table(rows, ["set", "digest"]))
 
 
 # ------------------------------------------------------------------------------------------------------- main
@@ -478,6 +565,10 @@ def quality(originals: list[Doc], args: argparse.Namespace, rng: random.Random, 
         f"labelled set: {len(originals)} originals, {sum(len(p) for p in parts.values())} documents "
         f"({time.perf_counter() - t0:.1f}s to build)\n"
     )
+    # every system warmed up before its clock starts: modules, tables and compiled code loaded
+    warm()
+    run_techscout(parts["dev"][:64])
+    run_baseline(parts["dev"][:64])
 
     rows = []
     per_transform_rows = []
@@ -562,6 +653,134 @@ def stories(originals: list[Doc]) -> None:
     )
 
 
+MEMORY = """A crawl process's dedup stage, in fresh processes: warm-up (modules, read-only tables, compiled kernels),
+the data directory's index opened (DOCS documents), 500 new documents looked up and added one by one, closed.
+Three such processes run at once, as the scheduler runs three crawls. Anchor: every process builds its
+read-only tables (the dictionary of story words from jieba's IDF table, the lower-case table) itself, as before
+they were memory-mapped; techscout: the tables mapped from the files built once. RSS peak = VmHWM; private =
+RssAnon; shared file pages = RssFile (counted in every process's RSS); PSS = proportional set size (shared
+pages split between the processes mapping them), summed over the three: what they cost the machine. With
+--memory-previous DIR, the same steps with an earlier checkout's code (warmed as its crawl runner did)."""
+
+
+# one crawl process's dedup stage, run with ``python -c`` so that it imports the ``pipelines`` of the checkout it
+# is given (argv: checkout, mode, index file): "built" = tables built in the process, "mapped" = memory-mapped,
+# "previous" = a checkout from before warm() existed (warmed as its crawl runner did: one add())
+MEMORY_CHILD = """
+import json, os, shutil, sys, time
+root, mode, path = sys.argv[1:4]
+sys.path.insert(0, root)
+def status():
+    out = {}
+    for line in open("/proc/self/status", encoding="ascii"):
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
+            out[key] = int(value.split()[0]) * 1024
+    return out
+import logging
+logging.disable(logging.WARNING)
+t0 = time.perf_counter()
+if mode == "built":
+    from pipelines.dedup import cache
+    cache.cache_dir = lambda: None
+from pipelines.dedup import DedupIndex
+texts = json.loads(open(path + ".new.json", encoding="utf-8").read())
+if mode == "previous":
+    DedupIndex().add("warm-up", texts[0][0], published=texts[0][1], normalized=True)
+else:
+    from pipelines.dedup import warm
+    warm()
+t1 = time.perf_counter()
+copy = path + "." + str(os.getpid())
+shutil.copy(path, copy)
+index = DedupIndex.open(copy)
+t2 = time.perf_counter()
+for i, (text, day) in enumerate(texts):
+    index.lookup("new%d" % i, text, published=day, normalized=True)
+    index.add("new%d" % i, text, published=day, normalized=True)
+index.close()
+t3 = time.perf_counter()
+for suffix in ("", "-wal", "-shm"):
+    if os.path.exists(copy + suffix):
+        os.unlink(copy + suffix)
+print(json.dumps({"end": status(), "warm_s": t1 - t0, "open_s": t2 - t1, "docs_s": t3 - t2}), flush=True)
+sys.stdin.readline()
+"""
+
+
+def memory(originals: list[Doc], args: argparse.Namespace) -> None:
+    import subprocess
+    import tempfile
+
+    n = args.memory_docs
+    pool = sentence_pool(CORPUS, originals)
+    texts = synthetic(pool, n + 500, args.seed)
+    dates = publication_dates(n + 500, args.per_day, args.seed)
+    header = ["system", "RSS peak MB", "RSS MB", "private MB", "shared file MB", "PSS of 3 MB", "warm-up s", "open s",
+              "500 docs s", "load"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "dedup.sqlite")
+        with DedupIndex.open(path, flush_every=5000) as index:
+            index.add_many(_scale_docs(texts[:n], dates[:n], "http://example.cn/news/"), normalized=True)
+        Path(path + ".new.json").write_text(json.dumps(list(zip(texts[n:], dates[n:], strict=True))), encoding="utf-8")
+        systems = [(str(ROOT), "built", "tables built in each process (anchor)"), (str(ROOT), "mapped", "tables memory-mapped")]
+        if args.memory_previous:
+            systems.insert(0, (str(args.memory_previous), "previous", f"previous version ({args.memory_previous})"))
+        for root, mode, name in systems:
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-c", MEMORY_CHILD, root, mode, path],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in range(3)
+            ]
+            reports = [json.loads(p.stdout.readline()) for p in procs if p.stdout is not None]
+            pss = 0
+            for p in procs:
+                for line in Path(f"/proc/{p.pid}/smaps_rollup").read_text(encoding="ascii").splitlines():
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+            for p in procs:
+                p.communicate("done\n")
+
+            def mean(key: str, reports: list[dict[str, Any]] = reports) -> float:
+                return sum(r["end"][key] for r in reports) / len(reports) / 2**20
+
+            rows.append(
+                [
+                    name,
+                    f"{mean('VmHWM'):.0f}",
+                    f"{mean('VmRSS'):.0f}",
+                    f"{mean('RssAnon'):.0f}",
+                    f"{mean('RssFile'):.0f}",
+                    f"{pss / 2**20:.0f}",
+                    f"{sum(r['warm_s'] for r in reports) / 3:.2f}",
+                    f"{sum(r['open_s'] for r in reports) / 3:.2f}",
+                    f"{sum(r['docs_s'] for r in reports) / 3:.2f}",
+                    f"{os.getloadavg()[0]:.1f}",
+                ]
+            )
+            print("  ".join(rows[-1]), flush=True)
+    print("\n" + MEMORY.replace("DOCS", f"{n:,}") + "\n")
+    print(table(rows, header))
+
+
+COMPARED = """What is compared: each system adds the same documents in arrival order, each document looked up
+against all earlier ones and then inserted, on the same dedup text (normalised, punctuation removed) and the
+same 5-character shingles, texts given in search form as the crawl gives them (search_text). The anchor is
+datasketch's MinHashLSH (threshold 0.5, 128 permutations drawn once), one document at a time. techscout's
+crawl path is what DedupPipeline does for each article (lookup(), then add() of the same document, prepared
+once); its batch path is add_many() in batches of 512 (the `techscout dedup` command and rebuilds from the
+store), with the same results. Every system is warmed up the same way outside the window (its modules, tables
+and compiled code loaded, then a throwaway index fed the first 64 documents its way) and runs alone in a forked
+child on one core. docs/s CPU = documents per second of the child's CPU time (steadier on a shared machine than
+wall clock); the speed ratio is of those, against the anchor of the same size. RSS B/doc = the child's peak
+resident growth per document; load = the machine's 1-minute load average during the row."""
+
+
 def main(argv: list[str] | None = None) -> int:
     global CORPUS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -575,12 +794,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--per-day", type=int, default=500, help="scale runs: documents published a day (0: all undated)"
     )
+    ap.add_argument(
+        "--digest",
+        action="store_true",
+        help="print digests of the results (labelled set, scale sets) instead of measuring, to compare code versions",
+    )
+    ap.add_argument(
+        "--digest-crawl", type=int, default=30000, metavar="N", help="--digest: the crawl path over N scale documents"
+    )
+    ap.add_argument("--memory", action="store_true", help="only the memory of crawl processes' dedup stage")
+    ap.add_argument("--memory-docs", type=int, default=20000, metavar="N", help="--memory: documents in the index")
+    ap.add_argument(
+        "--memory-previous", type=Path, metavar="DIR", help="--memory: also a checkout of an earlier version, as a row"
+    )
     args = ap.parse_args(argv)
     CORPUS = args.corpus
     rng = random.Random(args.seed)
 
     t0 = time.perf_counter()
+    print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at start")
     originals = load_originals(CORPUS, args.abstracts)
+    if args.digest:
+        digests(originals, args)
+        return 0
+    if args.memory:
+        memory(originals, args)
+        return 0
     if not args.no_quality:
         quality(originals, args, rng, t0)
         stories(originals)
@@ -596,59 +835,48 @@ def main(argv: list[str] | None = None) -> int:
             "system",
             "docs/s",
             "docs/s CPU",
+            "CPU ms/doc",
             "docs/s last 10%",
             "RSS B/doc",
             "memory_bytes()/doc",
             "speed ratio",
+            "load",
         ]
         dated = f"{args.per_day} published a day, 5% undated" if args.per_day > 0 else "undated"
-        print(
-            f"\nScale (synthetic documents of corpus sentences, mean {mean_len:.0f} characters, {dated},"
-            " one core):"
-        )
+        print(f"\nScale (synthetic documents of corpus sentences, mean {mean_len:.0f} characters, {dated}).")
+        print(COMPARED + "\n")
         print("  ".join(header), flush=True)
         srows = []
-        warmups: list[float] = []
+        warmups: list[str] = []
+        systems = ["crawl", "batch"] if args.no_baseline_scale else ["datasketch", "crawl", "batch"]
         for n in sizes:
             texts, dates = texts_all[:n], dates_all[:n]
             base: dict[str, float] | None = None
-            if not args.no_baseline_scale:
-                base = scale("datasketch", texts, dates)
+            for system in systems:
+                r = scale(system, texts, dates)
+                if system == "datasketch":
+                    base = r
+                ratio = f"{r['cpu_docs_s'] / base['cpu_docs_s']:.2f}" if base else "-"
                 srows.append(
                     [
                         str(n),
-                        "datasketch MinHashLSH",
-                        f"{base['docs_s']:.0f}",
-                        f"{base['cpu_docs_s']:.0f}",
-                        f"{base['tail_docs_s']:.0f}",
-                        f"{base['rss_bytes'] / n:.0f}",
-                        "-",
-                        "1.00 (anchor)",
+                        SYSTEMS[system],
+                        f"{r['docs_s']:.0f}",
+                        f"{r['cpu_docs_s']:.0f}",
+                        f"{r['cpu_ms']:.3f}",
+                        f"{r['tail_docs_s']:.0f}",
+                        f"{r['rss_bytes'] / n:.0f}",
+                        f"{r['model_bytes'] / n:.0f}" if r["model_bytes"] else "-",
+                        "1.00 (anchor)" if system == "datasketch" else ratio,
+                        f"{r['load']:.1f}",
                     ]
                 )
+                warmups.append(f"{system} {r['warmup_s']:.1f}s")
                 print("  ".join(srows[-1]), flush=True)
-            ours = scale("techscout", texts, dates)
-            srows.append(
-                [
-                    str(n),
-                    "techscout DedupIndex",
-                    f"{ours['docs_s']:.0f}",
-                    f"{ours['cpu_docs_s']:.0f}",
-                    f"{ours['tail_docs_s']:.0f}",
-                    f"{ours['rss_bytes'] / n:.0f}",
-                    f"{ours['model_bytes'] / n:.0f}",
-                    f"{ours['cpu_docs_s'] / base['cpu_docs_s']:.2f}" if base else "-",
-                ]
-            )
-            print("  ".join(srows[-1]), flush=True)
-            warmups.append(ours["warmup_s"])
         print()
         print(table(srows, header))
-        print(
-            "techscout: word table and compiled kernels loaded once per process before timing: "
-            + ", ".join(f"{w:.1f}s" for w in warmups)
-        )
-    print(f"\ntotal {time.perf_counter() - t0:.0f}s")
+        print("warm-up outside the window (per child): " + ", ".join(warmups))
+    print(f"\ntotal {time.perf_counter() - t0:.0f}s, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")
     return 0
 
 

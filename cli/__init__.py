@@ -94,7 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("dedup", help="duplicates, reprint clusters and stories of documents in a JSON-lines file")
-    p.add_argument("--jsonl", required=True, metavar="FILE", help='lines {"id","url","title","text","published"}; - = stdin')
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--jsonl", metavar="FILE", help='lines {"id","url","title","text","published"}; - = stdin')
+    g.add_argument("--rebuild", action="store_true", help="rebuild the data directory's duplicate index from the store")
+    g.add_argument("--warm", action="store_true",
+                   help="build the read-only tables and compile the kernels once (after installing)")
     p.set_defaults(handler="cli.tools:cli_dedup")
     _common(p)
 

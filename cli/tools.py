@@ -12,14 +12,23 @@ from typing import Any
 from core.errors import ConfigError, DedupError, ExtractionError, TechscoutError
 from pipelines.classify import MODEL_FILE_NAME, Model, classify_record, model_for, train_model
 from pipelines.decode import decode_html
-from pipelines.dedup import DedupIndex, DedupResult
+from pipelines.dedup import DedupIndex, DedupResult, open_index, warm
 from pipelines.extract import clean_text_document, extract_bytes
 from pipelines.spam import clean_spam
 from pipelines.taxonomy import taxonomy_for
 
 
 def cli_dedup(args: argparse.Namespace, settings: Any) -> int:
-    """``techscout dedup --jsonl FILE``: one line per input document with its duplicate, cluster and story."""
+    """``techscout dedup --jsonl FILE``: one line per input document with its duplicate, cluster and story.
+    ``--rebuild``: the data directory's duplicate index rebuilt from the store. ``--warm``: the stage's tables
+    built and its kernels compiled (once after installing; crawls then only load them)."""
+    if getattr(args, "warm", False):
+        done = warm()
+        state = f"{len(done['compiled'])} compiled" if done["compiled"] else "all loaded from the cache"
+        print(f"dedup: {done['kernels']} kernels ({state}), tables mapped, in {done['seconds']:.1f}s")
+        return 0
+    if getattr(args, "rebuild", False):
+        return _rebuild_dedup(settings)
     from crawlers.urls import host_of
 
     index = DedupIndex()
@@ -46,6 +55,24 @@ def cli_dedup(args: argparse.Namespace, settings: Any) -> int:
     except OSError as exc:
         raise DedupError(f"{args.jsonl}: {exc}") from None
     print_dedup_results(batch, index.add_many(batch))
+    return 0
+
+
+def _rebuild_dedup(settings: Any) -> int:
+    """Rebuild ``<data>/dedup.sqlite`` from the store's articles (a damaged file is moved aside first)."""
+    from search.backends import open_backend
+
+    path = settings.paths.dedup
+    backend = open_backend(settings)
+    try:
+        index, _ = open_index(path)
+        try:
+            n = index.rebuild(backend.iter_articles())
+        finally:
+            index.close()
+    finally:
+        backend.close()
+    print(f"{path}: rebuilt from the store, {n} documents")
     return 0
 
 

@@ -41,6 +41,8 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+# the dedup stage's compiled kernels and read-only tables, built once here so that no crawl compiles anything
+.venv/bin/techscout dedup --warm >&2
 
 if [ "$browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

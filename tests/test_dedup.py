@@ -1,4 +1,4 @@
-"""Duplicates, reprint clusters and stories (pipelines/dedup.py)."""
+"""Duplicates, reprint clusters and stories (pipelines/dedup/)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,34 @@ from typing import Any, Literal
 import numpy as np
 import opencc
 import pytest
+from scrapy import Spider
+from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.utils.test import get_crawler
 
 import cli
+from core.errors import DedupError
 from core.items import Article
-from pipelines.dedup import DedupIndex, DedupPipeline, DedupResult, _search, cluster_head, dedup_article
-from pipelines.minhash import dedup_text, fingerprint, signature, similarity
-from pipelines.normalize import normalize_text
+from core.settings import load_settings
+from pipelines.dedup import (
+    JACCARD_MIN,
+    NEAR_DUPLICATE,
+    DedupIndex,
+    DedupPipeline,
+    DedupResult,
+    best_match,
+    cluster_head,
+    containment,
+    dedup_text,
+    document_keys,
+    fingerprint,
+    signature,
+    similarity,
+)
+from pipelines.dedup.kernels import search
+from pipelines.normalize import NormalizePipeline
+from pipelines.store import StorePipeline
+from search.backends import open_backend
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dedup"
 SEEDS = {p.name[:3]: p.read_text(encoding="utf-8") for p in sorted((FIXTURES / "seeds").glob("*.txt"))}
@@ -406,10 +427,10 @@ def test_table_search_finds_what_searchsorted_finds(right: bool) -> None:
         keys = rng.integers(0, 44, int(rng.integers(0, 50))).astype(np.uint64)
         if trial % 2:  # ascending keys (the usual case), else in any order
             keys = np.sort(keys)
-        assert _search(table, keys, right).tolist() == np.searchsorted(table, keys, side=side).tolist()
+        assert search(table, keys, right).tolist() == np.searchsorted(table, keys, side=side).tolist()
     table = np.sort(rng.integers(0, 2**64 - 1, 200_000, dtype=np.uint64))
     keys = np.sort(np.concatenate([rng.integers(0, 2**64 - 1, 5_000, dtype=np.uint64), table[::97]]))
-    assert _search(table, keys, right).tolist() == np.searchsorted(table, keys, side=side).tolist()
+    assert search(table, keys, right).tolist() == np.searchsorted(table, keys, side=side).tolist()
 
 
 def test_lookup_then_add_of_one_document_is_one_probe() -> None:
@@ -420,6 +441,44 @@ def test_lookup_then_add_of_one_document_is_one_probe() -> None:
     assert index.add("b", SEEDS["000"] + "\n") == probe
     assert index.lookup("d", SEEDS["003"]).duplicate_of == "c"
     assert index.add("d", SEEDS["003"]).duplicate_of == "c"
+
+
+# ------------------------------------------------------------------------------------------- the public rules
+def test_an_index_kept_elsewhere_decides_with_the_same_keys_and_rule() -> None:
+    """What a duplicate index kept elsewhere (the shared one of distributed crawls) calls: the document's keys
+    as this index computes them, and the one near-duplicate rule, give this index's answers."""
+    index = DedupIndex()
+    originals = {row["id"]: row["text"] for row in ABSTRACTS[:12]}
+    for doc_id, text in originals.items():
+        index.add(doc_id, text)
+    keys = {doc_id: document_keys(text) for doc_id, text in originals.items()}
+    sigs = np.stack([k.signature for k in keys.values()])
+    sizes = np.array([k.size for k in keys.values()], dtype=np.int64)
+    fps = np.array([int(k.fingerprint, 16) for k in keys.values()], dtype=np.uint64)
+    rng = random.Random(9)
+    checked = 0
+    for name, transform in TRANSFORMS.items():
+        for text in originals.values():
+            variant = transform(text, rng)
+            probe = document_keys(variant)
+            expected = index.lookup("probe", variant)
+            assert probe.fingerprint == expected.fingerprint
+            fp = int(probe.fingerprint, 16)
+            js, same, near = NEAR_DUPLICATE.verify(probe.signature, probe.size, fp, sigs, sizes, fps)
+            assert np.array_equal(near, NEAR_DUPLICATE.accepts(js, same, containment(js, probe.size, sizes)))
+            match = best_match((i, j, e) for i, (j, e, n) in enumerate(zip(js, same, near, strict=True)) if n)
+            found = None if match is None else list(originals)[match[0]]
+            sim = 0.0 if match is None else match[1]
+            assert (found, sim) == (expected.duplicate_of, expected.similarity), name
+            checked += found is not None
+    assert checked >= 50
+
+
+def test_best_match_prefers_an_exact_copy_then_the_most_similar_then_the_earliest() -> None:
+    assert best_match([]) is None
+    assert best_match([(5, 0.61, False), (2, 0.83333, False), (9, 0.5, True)]) == (9, 1.0, True)
+    assert best_match([(5, 0.61, False), (2, 0.83333, False), (1, 0.83333, False)]) == (1, 0.8333, False)
+    assert NEAR_DUPLICATE.jaccard_min == JACCARD_MIN == 0.4
 
 
 # ----------------------------------------------------------------------------------------------- persistence
@@ -479,43 +538,62 @@ def test_rebuild_from_articles_keeps_their_ids(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------ pipeline
-class _Stats:
-    def __init__(self) -> None:
-        self.values: dict[str, int] = {}
-
-    def inc_value(self, key: str, count: int = 1) -> None:
-        self.values[key] = self.values.get(key, 0) + count
-
-
-class _Settings:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-
-class _Crawler:
-    def __init__(self, data: str | None) -> None:
-        self.settings = _Settings({"TECHSCOUT_DATA": data} if data else {})
-        self.stats = _Stats()
+def _crawler(data: Path | None, backend: Any = None) -> Crawler:
+    """A real Scrapy crawler of a crawl as ``crawlers.runner`` configures it: techscout's settings in
+    ``TECHSCOUT_SETTINGS``, the store as the spider's ``backend``."""
+    values = {"TECHSCOUT_SETTINGS": load_settings(data=str(data), env={})} if data is not None else {}
+    crawler = get_crawler(Spider, values)
+    crawler.spider = Spider.from_crawler(crawler, name="dedup-test", backend=backend)
+    return crawler
 
 
 def _article(doc_id: str, text: str, source: str, published: str | None = None) -> Article:
+    """An article as the stages before dedup leave it (extracted text, search form from the normalize stage)."""
     a = Article(id=doc_id, url=f"http://{source}.cn/{doc_id}", source=source, fetched="2024-01-01T00:00:00Z")
     a.text = text
-    a.search_text = normalize_text(text)
     a.published = published
-    return a
+    return NormalizePipeline().process_item(a)
 
 
-def test_pipeline_needs_a_data_directory() -> None:
-    with pytest.raises(NotConfigured):
-        DedupPipeline.from_crawler(_Crawler(None))
+def _crawl(data: Path, articles: list[Article]) -> tuple[list[Article], Crawler]:
+    """The dedup stage and then the store stage over ``articles``, as a crawl runs them; the articles kept."""
+    backend = open_backend(load_settings(data=str(data), env={}))
+    crawler = _crawler(data, backend)
+    dedup = DedupPipeline.from_crawler(crawler)
+    store = StorePipeline.from_crawler(crawler)
+    dedup.open_spider()
+    kept = []
+    try:
+        for a in articles:
+            try:
+                kept.append(store.process_item(dedup.process_item(a)))
+            except DropItem:
+                pass
+    finally:
+        store.close_spider()
+        dedup.close_spider()
+        backend.close()
+    return kept, crawler
+
+
+def test_pipeline_needs_the_crawls_settings() -> None:
+    with pytest.raises(NotConfigured, match="TECHSCOUT_SETTINGS"):
+        DedupPipeline.from_crawler(_crawler(None))
+
+
+def test_pipeline_takes_its_data_directory_from_the_settings_not_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TECHSCOUT_DATA", str(tmp_path / "elsewhere"))
+    pipe = DedupPipeline.from_crawler(_crawler(tmp_path / "data"))
+    assert pipe.path == tmp_path / "data" / "dedup.sqlite"
+    pipe.open_spider()
+    pipe.close_spider()
+    assert (tmp_path / "data" / "dedup.sqlite").exists() and not (tmp_path / "elsewhere").exists()
 
 
 def test_pipeline_marks_reprints_and_drops_same_source_copies(tmp_path: Path) -> None:
-    crawler = _Crawler(str(tmp_path))
+    crawler = _crawler(tmp_path)
     pipe = DedupPipeline.from_crawler(crawler)
     pipe.open_spider()
     first = pipe.process_item(_article("a1", ORIGINAL_002, "chinanews", "2021-01-18"))
@@ -528,11 +606,11 @@ def test_pipeline_marks_reprints_and_drops_same_source_copies(tmp_path: Path) ->
         pipe.process_item(copy)
     other_site = pipe.process_item(_article("c1", ORIGINAL_002, "sina"))  # exact, other source: kept
     assert other_site.duplicate_of == "a1"
-    assert crawler.stats.values["techscout/duplicates"] == 3
+    assert crawler.stats.get_value("techscout/duplicates") == 3
     assert pipe.process_item({"not": "an article"}) == {"not": "an article"}
     pipe.close_spider()
     # the state outlives the crawl
-    pipe = DedupPipeline.from_crawler(_Crawler(str(tmp_path)))
+    pipe = DedupPipeline.from_crawler(_crawler(tmp_path))
     pipe.open_spider()
     again = pipe.process_item(_article("d1", traditional(ORIGINAL_002), "people"))
     assert again.cluster_id == "a1"
@@ -540,34 +618,34 @@ def test_pipeline_marks_reprints_and_drops_same_source_copies(tmp_path: Path) ->
 
 
 def test_pipeline_rebuilds_a_lost_index_from_the_store(tmp_path: Path) -> None:
-    from search.backends.embedded import EmbeddedBackend
-
-    store = EmbeddedBackend(tmp_path / "techscout.sqlite")
-    original = _article("a1", ORIGINAL_002, "chinanews", "2021-01-18")
-    dedup_article(DedupIndex(), original)
-    store.upsert([original])
-    store.close()
-    assert not (tmp_path / "dedup.sqlite").exists()
-    pipe = DedupPipeline.from_crawler(_Crawler(str(tmp_path)))
-    pipe.open_spider()
-    reprint = pipe.process_item(_article("b1", SEEDS["002"], "szkp", "2021-01-19"))
-    assert reprint.duplicate_of == "a1"
-    pipe.close_spider()
+    kept, _ = _crawl(tmp_path, [_article("a1", ORIGINAL_002, "chinanews", "2021-01-18")])
+    assert kept[0].cluster_id == "a1"
+    (tmp_path / "dedup.sqlite").unlink()
+    kept, crawler = _crawl(tmp_path, [_article("b1", SEEDS["002"], "szkp", "2021-01-19")])
+    assert kept[0].duplicate_of == "a1" and kept[0].cluster_id == "a1"
+    assert crawler.stats.get_value("techscout/duplicates") == 1
+    with DedupIndex.open(tmp_path / "dedup.sqlite") as index:
+        assert index.members("a1") == ["a1", "b1"]
 
 
 def test_pipeline_rebuilds_a_damaged_index(tmp_path: Path) -> None:
-    from search.backends.embedded import EmbeddedBackend
-
-    store = EmbeddedBackend(tmp_path / "techscout.sqlite")
-    original = _article("a1", ORIGINAL_002, "chinanews", "2021-01-18")
-    dedup_article(DedupIndex(), original)
-    store.upsert([original])
-    store.close()
+    _crawl(tmp_path, [_article("a1", ORIGINAL_002, "chinanews", "2021-01-18")])
     (tmp_path / "dedup.sqlite").write_bytes(b"this is not a database" * 100)
-    pipe = DedupPipeline.from_crawler(_Crawler(str(tmp_path)))
-    pipe.open_spider()
-    assert pipe.process_item(_article("b1", SEEDS["002"], "szkp")).duplicate_of == "a1"
-    pipe.close_spider()
+    kept, _ = _crawl(tmp_path, [_article("b1", SEEDS["002"], "szkp")])
+    assert kept[0].duplicate_of == "a1"
+    assert list(tmp_path.glob("dedup.sqlite.damaged-*"))
+
+
+def test_pipeline_rebuilds_an_index_written_in_another_format(tmp_path: Path) -> None:
+    _crawl(tmp_path, [_article("a1", ORIGINAL_002, "chinanews", "2021-01-18")])
+    db = sqlite3.connect(tmp_path / "dedup.sqlite")
+    db.execute("UPDATE meta SET value = ? WHERE key = 'format'", (b"0:64:4:20:20",))
+    db.commit()
+    db.close()
+    with pytest.raises(DedupError, match="rebuilt from the store"):
+        DedupIndex.open(tmp_path / "dedup.sqlite")
+    kept, _ = _crawl(tmp_path, [_article("b1", SEEDS["002"], "szkp")])
+    assert kept[0].duplicate_of == "a1"
     assert list(tmp_path.glob("dedup.sqlite.damaged-*"))
 
 
@@ -621,3 +699,20 @@ def test_cli_dedup_rejects_bad_lines(tmp_path: Path, capsys: pytest.CaptureFixtu
     path.write_text('{"id": "a", "text": "x"}\nnot json\n', encoding="utf-8")
     assert cli.main(["dedup", "--jsonl", str(path), "--data", str(tmp_path)]) == 2
     assert "not JSON" in capsys.readouterr().err
+
+
+def test_cli_dedup_rebuilds_the_index_from_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _crawl(tmp_path, [_article("a1", ORIGINAL_002, "chinanews", "2021-01-18"), _article("m", SEEDS["000"], "people")])
+    (tmp_path / "dedup.sqlite").write_bytes(b"damaged" * 100)
+    assert cli.main(["dedup", "--rebuild", "--data", str(tmp_path)]) == 0
+    assert "2 documents" in capsys.readouterr().out
+    with DedupIndex.open(tmp_path / "dedup.sqlite") as index:
+        assert len(index) == 2
+        assert index.lookup("b1", SEEDS["002"]).duplicate_of == "a1"
+
+
+def test_cli_dedup_warm(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["dedup", "--warm"]) == 0
+    assert "kernels" in capsys.readouterr().out
+    assert cli.main(["dedup", "--warm"]) == 0  # once warm, nothing is compiled again
+    assert "all loaded from the cache" in capsys.readouterr().out

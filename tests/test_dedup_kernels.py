@@ -1,5 +1,6 @@
-"""The compiled dedup kernels (pipelines/minhash.py, pipelines/story.py) give exactly the outputs of plain
-numpy/Python reference implementations, kept here, on varied texts."""
+"""The compiled dedup kernels (pipelines/dedup/kernels.py, through pipelines/dedup/text.py, minhash.py and
+story.py) give exactly the outputs of plain numpy/Python reference implementations, kept here, on varied
+texts; and the kernels module keeps what numba's cache needs to stay right."""
 
 from __future__ import annotations
 
@@ -14,18 +15,24 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from pipelines import minhash, story
-from pipelines.minhash import (
+from pipelines.dedup import kernels, story, words
+from pipelines.dedup import text as dedup_text_module
+from pipelines.dedup.minhash import gram_hashes, signatures
+from pipelines.dedup.story import (
+    day_mentions,
+    quoted_names,
+    quoted_names_many,
+    segment_many,
+    story_terms_many,
+)
+from pipelines.dedup.text import (
     dedup_text_of,
     fingerprint,
-    gram_hashes,
-    signatures,
     strip_many,
     strip_text,
     stripped_lines,
     stripped_lines_many,
 )
-from pipelines.story import day_mentions, quoted_names, quoted_names_many, segment_many, story_terms_many
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dedup"
 U64 = npt.NDArray[np.uint64]
@@ -153,9 +160,10 @@ _QUOTED = re.compile(r"[“\"「『]([^“”\"「」『』\n]{2,24})[”\"」�
 _DAY = re.compile(r"(?<!\d)(1[0-2]|0?[1-9])月([12]\d|3[01]|0?[1-9])日")
 
 
-def ref_lookup(table: story._WordTable, h: U64) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+def ref_lookup(table: words.WordTable, h: U64) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
     slot = (h >> table.shift).astype(np.intp)
-    tags = table._tags(h)
+    tags = (h & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    tags[tags == 0] = 1
     pending = np.arange(len(h))
     found: list[npt.NDArray[np.intp]] = []
     for _ in range(table.max_probe):
@@ -175,7 +183,7 @@ def ref_lookup(table: story._WordTable, h: U64) -> tuple[npt.NDArray[np.intp], n
 def ref_segment_joined(
     dtexts: list[str],
 ) -> tuple[U64, npt.NDArray[np.float32], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    table = story._dictionary()
+    table = words.dictionary()
     joined = "\n".join(dtexts)
     n = len(joined)
     grams = [(k, ref_gram_hashes(joined, k)) for k in (2, 3, 4) if n >= k]
@@ -406,23 +414,23 @@ def test_strip_many_matches_strip_text() -> None:
 
 
 def test_lower_case_table_agrees_with_str_lower() -> None:
-    table = minhash._lowered_words()
+    table = dedup_text_module.lowered_words()
     for c in range(0x10000):
         low = chr(c).lower()
         if len(low) != 1:
-            assert table[c] == minhash._MULTI
+            assert table[c] == kernels._MULTI
         else:
             assert table[c] == (ord(low) if _REF_NOT_WORD.sub("", low) else 0), hex(c)
     beyond = np.arange(0x10000, 0x110000, dtype=np.uint32).tobytes().decode("utf-32-le")
     low = beyond.lower()
     plain = len(low) == len(beyond) and not _REF_NOT_WORD.sub("", low)
-    assert table[0x10000] == (0 if plain else minhash._MULTI)
+    assert table[0x10000] == (0 if plain else kernels._MULTI)
 
 
 def test_lower_cased_path_when_the_table_cannot_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    table = minhash._lowered_words().copy()
-    table[0x10000] = minhash._MULTI  # code points beyond the plane: lower-case the texts first
-    monkeypatch.setattr(minhash, "_lowered_words", lambda: table)
+    table = dedup_text_module.lowered_words().copy()
+    table[0x10000] = kernels._MULTI  # code points beyond the plane: lower-case the texts first
+    monkeypatch.setattr(dedup_text_module, "lowered_words", lambda: table)
     texts = [t + "\U0001f600" for t in PLAIN]
     assert stripped_lines_many(texts) == ref_stripped_lines_many(texts)
     assert strip_many(texts) == [ref_strip_text(t) for t in texts]
@@ -433,3 +441,77 @@ def test_signatures_any_shingle_length(k: int) -> None:
     got, got_sizes = signatures(DTEXTS, 128, k)
     want, want_sizes = ref_signatures(DTEXTS, 128, k)
     assert np.array_equal(got, want) and np.array_equal(got_sizes, want_sizes)
+
+
+# --- what numba's cache needs ------------------------------------------------------------------------------
+PACKAGE = Path(kernels.__file__).parent
+
+
+def test_every_compiled_kernel_is_cached_and_lives_in_the_kernels_module() -> None:
+    """numba keys a kernel's cache by the file it is in: a kernel reading a value or calling a function of
+    another module would keep stale compiled code when that module changed. So every kernel of the package is
+    in kernels.py, which imports nothing of the project, and every kernel is cached."""
+    import ast
+
+    from numba.core.registry import CPUDispatcher
+
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        if path.name == "kernels.py":
+            assert imported <= {"__future__", "datetime", "numba", "numpy", "numpy.typing"}, imported
+        else:
+            assert "numba" not in imported, path
+    dispatchers = {n: k for n, k in vars(kernels).items() if isinstance(k, CPUDispatcher)}
+    assert len(dispatchers) >= 20
+    for name, kernel in dispatchers.items():
+        assert type(kernel._cache).__name__ == "FunctionCache", name  # cache=True
+
+
+def test_read_only_tables_are_built_once_into_a_file_and_mapped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.dedup import cache
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    built: list[int] = []
+
+    def build() -> dict[str, Any]:
+        built.append(1)
+        return {"a": np.arange(10, dtype=np.uint32), "b": np.ones(3, dtype=np.float32)}
+
+    source = tmp_path / "input.txt"
+    source.write_text("one", encoding="utf-8")
+    first = cache.mapped_table("t", [source, "v1"], build)
+    again = cache.mapped_table("t", [source, "v1"], build)
+    assert built == [1]  # the second process (call) maps the file
+    assert again["a"].tolist() == list(range(10)) and again["b"].tolist() == [1.0, 1.0, 1.0]
+    assert isinstance(again["a"].base, np.memmap) and again["a"].flags.writeable
+    assert first["a"].tolist() == again["a"].tolist()
+    source.write_text("two", encoding="utf-8")  # an input changed: built again, the old version removed
+    cache.mapped_table("t", [source, "v1"], build)
+    assert built == [1, 1]
+    assert len(list((tmp_path / "techscout").glob("t-*"))) == 1
+
+
+def test_the_mapped_word_table_is_the_one_built_from_jieba() -> None:
+    table = words.dictionary()
+    fresh = words.WordTable(words.WordTable.build(*words._read_idf(words.idf_file())))
+    assert np.array_equal(table.entries, fresh.entries)
+    assert np.array_equal(table.used, fresh.used) and np.array_equal(table.tag_bits, fresh.tag_bits)
+    assert (table.shift, table.mask, table.max_probe) == (fresh.shift, fresh.mask, fresh.max_probe)
+    assert len(table.entries) == 1 << 20
+
+
+def test_sort_pairs_is_a_stable_sort() -> None:
+    rng = np.random.default_rng(3)
+    for n, high in ((0, 10), (1, 10), (500, 7), (5000, 2**16), (20000, 2**64 - 1), (3000, 2**40)):
+        keys = rng.integers(0, high, n, dtype=np.uint64, endpoint=True)
+        if n > 10:
+            keys[:5] = [0, 2**64 - 1, 2**63, 2**32, 1]
+        vals = rng.integers(0, 2**32 - 1, n, dtype=np.uint32)
+        order = np.argsort(keys, kind="stable")
+        want_k, want_v = keys[order], vals[order]
+        got_k, got_v = kernels.sort_pairs(keys.copy(), vals.copy())
+        assert np.array_equal(got_k, want_k) and np.array_equal(got_v, want_v), n

@@ -1,0 +1,67 @@
+"""Warming up: the read-only tables built or mapped and every compiled kernel loaded (or compiled) before the
+first document, so that a crawl neither compiles nor parses anything (see :mod:`pipelines.dedup.cache`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from pipelines.dedup.cache import compiled_kernels
+from pipelines.dedup.index import DedupIndex
+from pipelines.dedup.minhash import containment
+from pipelines.dedup.prepare import document_keys
+from pipelines.dedup.rules import NEAR_DUPLICATE
+from pipelines.dedup.text import lowered_words
+from pipelines.dedup.words import dictionary
+
+log = logging.getLogger(__name__)
+
+
+def warm() -> dict[str, Any]:
+    """Load (or build) the read-only tables and load (or compile) every kernel, by running the index once on
+    a few documents through every path a crawl and a batch take. Returns what it did: seconds taken, and
+    the kernels numba had to compile because they were not in its cache (empty on a warmed machine)."""
+    t0 = time.perf_counter()
+    kernels = compiled_kernels()
+    before = {name: sum(k.stats.cache_misses.values()) for name, k in kernels.items()}
+    dictionary()
+    lowered_words()
+    lead = "近日，某大学科研团队在“新型储能材料”研究方面取得进展，相关成果于5月1日发表在国际期刊上。"
+    docs: list[dict[str, Any]] = [
+        {"id": "w0", "text": lead * 3, "title": "科研团队研发新型储能材料", "published": "2024-05-01"},
+        {"id": "w1", "text": lead * 3 + "\n该材料有望应用于新能源汽车。", "title": "", "published": "2024-05-02"},
+        {"id": "w2", "text": "Ünïcode İ text, 𝐀 beyond the plane. " * 4, "title": "", "published": None},
+        {"id": "w3", "text": "", "title": "详见附件", "published": None},
+    ]
+    index = DedupIndex()
+    index.add_many(docs)
+    for doc in docs:  # the crawl's path: a lookup, then the add of the same document
+        index.lookup(doc["id"] + "+", doc["text"], title=doc.get("title", ""), published=doc["published"])
+        index.add(doc["id"] + "+", doc["text"], title=doc.get("title", ""), published=doc["published"])
+    index.add_many(docs, normalized=True, batch=2)
+    # the rule as other indexes call it (the shared index of distributed crawls)
+    keys = [document_keys(doc["text"], title=doc["title"]) for doc in docs[:2]]
+    sizes = np.array([k.size for k in keys], dtype=np.int64)
+    js, same, _ = NEAR_DUPLICATE.verify(
+        keys[0].signature,
+        keys[0].size,
+        int(keys[0].fingerprint, 16),
+        np.stack([k.signature for k in keys]),
+        sizes,
+        np.array([int(k.fingerprint, 16) for k in keys], dtype=np.uint64),
+    )
+    NEAR_DUPLICATE.accepts(js, same, containment(js, keys[0].size, sizes))
+    compiled = sorted(name for name, k in kernels.items() if sum(k.stats.cache_misses.values()) > before[name])
+    seconds = time.perf_counter() - t0
+    if compiled:
+        log.warning(
+            "dedup: %d kernels were compiled in this process (%.1fs), not loaded from numba's cache: %s",
+            len(compiled),
+            seconds,
+            ", ".join(compiled),
+        )
+    return {"seconds": seconds, "compiled": compiled, "kernels": len(kernels)}
