@@ -7,6 +7,7 @@ schema forbids accepted, or authentication not enforced."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -70,4 +71,5 @@ def test_schemathesis_finds_nothing(live: tuple[LiveServer, dict[str, str]], rol
     report = out.stdout[-12000:] + out.stderr[-3000:]
     assert out.returncode == 0, report
     assert "8 selected / 8 total" in out.stdout, report  # every operation, none skipped by a filter
-    assert "Stateful" in out.stdout and "0 passed" not in out.stdout.split("Stateful", 1)[1][:200], report
+    stateful = out.stdout.split("Stateful", 1)[1][:300] if "Stateful" in out.stdout else ""
+    assert re.search(r"(?<!\d)[1-9]\d* passed", stateful), report  # the stateful phase ran scenarios
