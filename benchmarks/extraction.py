@@ -35,8 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.decode import decode_html  # noqa: E402
 from pipelines.extract import extract_bytes  # noqa: E402
+from pipelines.extract.decode import decode_html  # noqa: E402
 
 CORPUS = Path(os.environ.get("TECHSCOUT_CORPUS", ROOT.parent / "shared" / "corpus"))
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from core.errors import ConfigError, DedupError, ExtractionError, TechscoutError
 from pipelines.classify import MODEL_FILE_NAME, Model, classify_record, model_for, train_model
-from pipelines.decode import decode_html
 from pipelines.dedup import DedupIndex, DedupResult
 from pipelines.extract import clean_text_document, extract_bytes
+from pipelines.extract.decode import decode_html
 from pipelines.spam import clean_spam
 from pipelines.taxonomy import taxonomy_for
 

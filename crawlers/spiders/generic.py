@@ -22,7 +22,7 @@ from core.items import Page
 from crawlers.pagetype import looks_like_article_url, read_feed, read_page, read_sitemap, sniff_kind
 from crawlers.sources import Source
 from crawlers.urls import canonical_url
-from pipelines.decode import Decoded, decode_html
+from pipelines.extract.decode import Decoded, decode_html
 from search.backends.base import UrlState
 
 _BINARY_TYPES = re.compile(r"^(image|audio|video|font)/|application/(octet-stream|zip|x-rar|pdf|msword|vnd\.)", re.I)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipelines.dates import find_dates
+from pipelines.extract.dates import find_dates
 from pipelines.zhre import zh
 
 _BRACKETS = r"[〔\[［(（【]"
