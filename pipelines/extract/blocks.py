@@ -249,9 +249,11 @@ def _cut_posts(blocks: list[Block], start: int, end: int) -> int:
     return end
 
 
-def body_run(blocks: list[Block]) -> tuple[int, int]:
-    """The blocks [start, end] of the article body: the best-valued run, cut before a second post."""
-    start, end = best_run([block_value(b) for b in blocks])
+def body_run(blocks: list[Block], first: int = 0) -> tuple[int, int]:
+    """The blocks [start, end] of the article body among blocks[first:]: the best-valued run, cut before a
+    second post."""
+    start, end = best_run([block_value(b) for b in blocks[first:]])
+    start, end = start + first, end + first
     if end >= start:
         end = _cut_posts(blocks, start, end)
     return start, end

@@ -8,25 +8,34 @@ from typing import Any
 
 from pipelines.extract.blocks import NEG_TAGS, NEG_TOKENS, TITLE_TOKENS, Block, tokens
 from pipelines.extract.boilerplate import is_boilerplate
-from pipelines.extract.bylines import find_editor, find_outlet
-from pipelines.extract.chars import nonspace, squash
+from pipelines.extract.bylines import has_credit
+from pipelines.extract.chars import nonspace, squash, strip_glyphs
 from pipelines.extract.dates import find_dates, parse_date
+from pipelines.extract.policy import is_date_line, is_document_header, is_signature_line
 from pipelines.extract.title import similar
 from pipelines.normalize import strip_pinyin_annotations
 
 THIN_TEXT = 1000  # below this many characters a Western page's fast reading is checked against the fallbacks
 
 
-def body_lines(blocks: list[Block], start: int, end: int, title: str) -> tuple[list[str], int]:
-    """The kept lines of blocks[start:end+1] and how many were removed (headline, bylines, furniture)."""
-    chosen = [b for b in blocks[start : end + 1] if not b.neg and b.link_density < 0.5]
-    lines = [b.text for b in chosen]
+def body_lines(
+    blocks: list[Block], start: int, end: int, title: str, keep: frozenset[int] = frozenset()
+) -> tuple[list[str], int]:
+    """The kept lines of blocks[start:end+1] and how many were removed (headline, bylines, furniture).
+
+    Blocks whose index is in ``keep`` (an official document's header and signature) are kept as they are.
+    """
+    chosen = [(i, blocks[i]) for i in range(start, end + 1) if not blocks[i].neg and blocks[i].link_density < 0.5]
     removed = 0
     # drop the headline and byline lines at the head, credits and widgets anywhere, furniture at the edges
     kept: list[str] = []
-    last = len(lines) - 1
-    for i, line in enumerate(lines):
-        edge = i < 4 or i > last - 4
+    last = len(chosen) - 1
+    for k, (i, b) in enumerate(chosen):
+        line = b.text
+        if i in keep:
+            kept.append(line)
+            continue
+        edge = k < 4 or k > last - 4
         if title and (line == title or (len(line) <= len(title) + 4 and similar(title, line) > 0.9)):
             removed += 1
             continue
@@ -40,13 +49,49 @@ def body_lines(blocks: list[Block], start: int, end: int, title: str) -> tuple[l
     return kept, removed
 
 
+def document_bounds(blocks: list[Block], start: int, end: int) -> tuple[int, int, frozenset[int]]:
+    """The body run widened to an official document's own header and signature, and the blocks to keep.
+
+    An order's header (``中华人民共和国主席令`` / ``第四十三号``) or a number line (``国发〔2018〕43号``) right
+    above the run, and the signature right below or at its end — the issuing organs on their own lines and
+    the date of writing — belong to the document, though alone each looks like a byline.
+    """
+    if end < start:
+        return start, end, frozenset()
+    keep: set[int] = set()
+    i = start - 1
+    while i >= 0 and start - i <= 3 and is_document_header(blocks[i].text):
+        keep.add(i)
+        i -= 1
+    start = min([start, *keep])
+    for i in range(start, min(end + 1, start + 6)):
+        if is_document_header(blocks[i].text):
+            keep.add(i)
+    # the signature: organ lines, then the date, within four blocks after the run (or at its end)
+    hi = min(len(blocks) - 1, end + 4)
+    for d in range(hi, max(start, end - 6), -1):
+        if not is_date_line(blocks[d].text):
+            continue
+        k = d - 1
+        organs = []
+        while k >= start and d - k <= 3 and is_signature_line(blocks[k].text):
+            organs.append(k)
+            k -= 1
+        if organs:
+            keep.update(organs)
+            keep.add(d)
+            end = max(end, d)
+            break
+    return start, end, frozenset(keep)
+
+
 def is_byline(line: str) -> bool:
     """A line that states when, where from or by whom (a labelled date, a source or editor credit)."""
     line = strip_pinyin_annotations(line)
     hits = find_dates(line)
     if any(h.labelled for h in hits) and len(line) <= 100:
         return True
-    credit = bool(find_outlet(line) or find_editor(line))
+    credit = has_credit(line)
     if hits and (credit or len(line) - (hits[0].end - hits[0].start) < 20):
         return True
     return credit and len(line) < 50
@@ -115,7 +160,7 @@ def trafilatura_body(root: Any, url: str) -> tuple[str, str, str, str | None]:
     if doc is None:
         return "", "", "", None
     get = doc.get if isinstance(doc, dict) else lambda k: getattr(doc, k, None)
-    text = str(get("text") or "")
+    text = strip_glyphs(str(get("text") or ""))
     text = re.sub(r"\n+", "\n\n", text).strip()
     date = get("date")
     return text, str(get("title") or ""), str(get("author") or ""), parse_date(str(date)) if date else None

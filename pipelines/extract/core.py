@@ -17,28 +17,29 @@ title, date and byline evidence added. Plain text "as scraped" goes through :mod
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pipelines.extract.attachments import find_attachments
 from pipelines.extract.blocks import Block, blocks_of, body_run
-from pipelines.extract.body import body_lines, clean_lines, heading_blocks, trafilatura_body
+from pipelines.extract.body import body_lines, clean_lines, document_bounds, heading_blocks, trafilatura_body
 from pipelines.extract.boilerplate import is_boilerplate
 from pipelines.extract.budget import DEFAULT_BUDGET, Deadline, PageBudget, check_markup
-from pipelines.extract.bylines import find_author, find_editor, find_outlet
+from pipelines.extract.bylines import clean_author, clean_outlet, find_author, find_editor, find_outlet
 from pipelines.extract.chars import CJK, is_cjk_text, squash
 from pipelines.extract.dates import date_from_url, find_dates, month_date, parse_date
 from pipelines.extract.decode import decode_html
 from pipelines.extract.metadata import (
     META_AUTHOR_KEYS,
-    META_DATE_KEYS,
     META_OUTLET_KEYS,
     byline_window,
     htmldate_of,
     language_of,
-    pick_date,
+    meta_dates,
     plausible_author,
+    window_dates,
 )
-from pipelines.extract.policy import policy_fields
+from pipelines.extract.policy import policy_fields, read_table
 from pipelines.extract.result import Extraction
 from pipelines.extract.text import clean_text_document
 from pipelines.extract.title import choose_title, clean_title
@@ -94,9 +95,6 @@ def extract_article(
     sel_author = squash(" ".join(e.text_content() for e in select(root, selectors.get("author"))[:1]))
     attachments = find_attachments(root, url)
     page_metas = metas(root)
-    meta_date = parse_date(meta(page_metas, META_DATE_KEYS))
-    meta_author = meta(page_metas, META_AUTHOR_KEYS)
-    meta_outlet = meta(page_metas, META_OUTLET_KEYS)
     # pages in other scripts: trafilatura reads the tree as the page gave it (it copies before pruning)
     traf: tuple[str, str, str, str | None] | None = None
     n_cjk = len(CJK.findall(html, 0, 80_000))
@@ -115,9 +113,11 @@ def extract_article(
     language = language_of(root, all_text)
     result.language = language
     lines = [b.text for b in blocks]
+    table = read_table(lines)
 
     body_text = ""
     body_start, body_end = -1, -1
+    keep: frozenset[int] = frozenset()
     if sel_body_els:
         sel_blocks: list[Block] = []
         for el in sel_body_els:
@@ -134,6 +134,9 @@ def extract_article(
     cjk = language in ("zh", "ja", "ko") or is_cjk_text(all_text)
     if not body_text:
         start, end = body_run(blocks)
+        if table.fields and start <= table.last:  # the metadata table heads the page; the article follows it
+            start, end = (table.last + 1, end) if end > table.last else body_run(blocks, table.last + 1)
+        start, end, keep = document_bounds(blocks, start, end)
         body_start, body_end = start, end
         if not cjk:
             deadline.check("trafilatura")
@@ -142,72 +145,116 @@ def extract_article(
                 body_text = text
         elif traf is not None and traf[0]:
             # a page guessed Western but read as CJK: the longer reading wins when ours is thin
-            kept, _ = body_lines(blocks, start, end, "") if end >= start else ([], 0)
+            kept, _ = body_lines(blocks, start, end, "", keep) if end >= start else ([], 0)
             if sum(len(x) for x in kept) < 0.3 * len(traf[0]):
                 body_text = traf[0]
                 traf_title, traf_author, traf_date = traf[1], traf[2], traf[3]
 
-    title, title_idx = choose_title(root, blocks, body_start, sel_title, str(feed_entry.get("title") or ""))
+    title, title_idx = choose_title(
+        root, blocks, body_start, sel_title, str(feed_entry.get("title") or ""), page_metas,
+        table.fields.get("标题", ""),
+    )  # fmt: skip
     if not title and traf_title:
         title = clean_title(traf_title)
     result.title = title
 
     if not body_text and body_end >= body_start >= 0:
-        kept, removed = body_lines(blocks, body_start, body_end, title)
+        kept, removed = body_lines(blocks, body_start, body_end, title, keep)
         kept = clean_lines(kept)
         if removed:
             result.repairs.append("boilerplate-removed")
         body_text = "\n\n".join(kept)
     result.text = body_text
+    paragraphs = body_text.split("\n\n") if body_text else []
+    result.fields = policy_fields(lines, paragraphs) if table.fields or paragraphs else {}
 
-    # date: selector, byline area, meta tags, feed entry, URL, whole page labels, htmldate
     window = byline_window(lines, title_idx, body_start)
-    published = parse_date(sel_date) if sel_date else None
-    if published is None and not cjk and traf_date:
-        published = traf_date  # htmldate's reading of Western pages
-    if published is None:
-        published = pick_date(window)
-    if published is None and meta_date:
-        published = meta_date
-    if published is None and feed_entry.get("published"):
-        published = parse_date(str(feed_entry["published"]))
-    if published is None and traf_date:
-        published = traf_date
-    if published is None:
-        published = date_from_url(url)
-    if published is None:
-        labelled = [h for line in lines for h in find_dates(line) if h.labelled]
-        if labelled:
-            published = labelled[0].iso
-    if published is None and traf is None:  # trafilatura already asked htmldate
-        deadline.check("htmldate")
-        published = htmldate_of(root, url)
-    if published is None:
-        # documents dated only to the month: "2003年5月" under the headline, "——《杂志》1996年6月号" at the end
-        paragraphs = body_text.split("\n\n")
-        following = lines[body_end + 1 : body_end + 4] if body_end >= 0 else []
-        for line in window + paragraphs[:3] + paragraphs[-3:] + following:
-            if len(line) <= 40 and (published := month_date(line)):
-                result.repairs.append("date-month-only")
-                break
-    result.published = published
+    result.published = _publish_time(
+        result, root, url, window, lines, paragraphs, body_end, page_metas, sel_date, traf_date,
+        traf is not None, cjk, feed_entry, deadline,
+    )  # fmt: skip
 
     window_text = strip_pinyin_annotations("\n".join(window))
     head_text = body_text[:300]
     after_body = lines[body_end + 1 : body_end + 10] if body_end >= 0 else []
     tail = body_text[-300:] + "\n" + "\n".join(x for x in after_body if len(x) < 200)
-    result.outlet = find_outlet(window_text) or find_outlet(tail) or meta_outlet
-    author = sel_author or ("" if cjk else traf_author)
+    result.outlet = (
+        find_outlet(window_text) or find_outlet(tail) or clean_outlet(meta(page_metas, META_OUTLET_KEYS))
+    )
+    author = clean_author(sel_author) or ("" if cjk else clean_author(traf_author))
     author = author or find_author(window_text) or find_author(head_text) or find_author(tail)
     if not author:
-        author = str(feed_entry.get("author") or "") or plausible_author(meta_author)
+        author = clean_author(str(feed_entry.get("author") or "")) or plausible_author(
+            meta(page_metas, META_AUTHOR_KEYS)
+        )
     if not author:
         author = find_editor(window_text) or find_editor(tail)
     result.author = author[:80]
-
-    result.fields = policy_fields(all_text)
     result.attachments = attachments
     return result
+
+
+def _publish_time(
+    result: Extraction,
+    root: Any,
+    url: str,
+    window: list[str],
+    lines: list[str],
+    paragraphs: list[str],
+    body_end: int,
+    page_metas: dict[str, str],
+    sel_date: str,
+    traf_date: str | None,
+    traf_asked: bool,
+    cjk: bool,
+    feed_entry: dict[str, Any],
+    deadline: Deadline,
+) -> str | None:
+    """The publish time, from the strongest evidence the page gives.
+
+    The source's selector; the 发布日期 of a policy table; (Western pages: trafilatura's reading); the page's
+    own date line (a labelled date in the byline area); the <meta> publish time; a timestamp in the byline
+    area; the feed entry; the URL; a plain date in the byline area; the <meta> update time; the date of
+    writing (成文日期); any labelled date on the page; htmldate; a date given only to the month. Dates in
+    running text (sentences of the article) are never the page's date line.
+    """
+    labelled, timed, plain = window_dates(window)
+    meta_published, meta_updated = meta_dates(page_metas)
+    fields = result.fields
+    candidates: list[Callable[[], str | None]] = [
+        lambda: parse_date(sel_date) if sel_date else None,
+        lambda: parse_date(fields["发布日期"]) if fields.get("发布日期") else None,
+        lambda: None if cjk else traf_date,
+        lambda: labelled,
+        lambda: meta_published,
+        lambda: timed,
+        lambda: parse_date(str(feed_entry["published"])) if feed_entry.get("published") else None,
+        lambda: date_from_url(url),
+        lambda: plain,
+        lambda: meta_updated,
+        lambda: parse_date(fields["成文日期"]) if fields.get("成文日期") else None,
+        lambda: next((h.iso for line in lines for h in find_dates(line) if h.labelled), None),
+        lambda: traf_date,
+    ]
+    for candidate in candidates:
+        found = candidate()
+        if found:
+            if "T00:00:00" in found:  # a day without a time: another reading of the same day may have one
+                same_day = [d for d in (labelled, timed, plain, meta_published, traf_date) if d and d[:10] == found[:10]]
+                return next((d for d in same_day if "T00:00:00" not in d), found)
+            return found
+    if not traf_asked:  # trafilatura already asked htmldate
+        deadline.check("htmldate")
+        found = htmldate_of(root, url)
+        if found:
+            return found
+    # documents dated only to the month: "2003年5月" under the headline, "——《杂志》1996年6月号" at the end
+    following = lines[body_end + 1 : body_end + 4] if body_end >= 0 else []
+    for line in window + paragraphs[:3] + paragraphs[-3:] + following:
+        if len(line) <= 40 and (month := month_date(line)):
+            result.repairs.append("date-month-only")
+            return month
+    return None
 
 
 def _western(
@@ -225,20 +272,23 @@ def _western(
     """A page in a Western script: trafilatura's body, our headline choice, dates and bylines."""
     text, traf_title, traf_author, traf_date = traf
     result.text = text
-    title, _ = choose_title(root, heading_blocks(root), -1, sel_title, str(feed_entry.get("title") or ""))
+    title, _ = choose_title(
+        root, heading_blocks(root), -1, sel_title, str(feed_entry.get("title") or ""), page_metas
+    )
     result.title = title or clean_title(traf_title)
     published = parse_date(sel_date) if sel_date else None
-    published = published or traf_date or parse_date(meta(page_metas, META_DATE_KEYS))
+    meta_published, meta_updated = meta_dates(page_metas)
+    published = published or traf_date or meta_published or meta_updated
     if published is None and feed_entry.get("published"):
         published = parse_date(str(feed_entry["published"]))
     result.published = published or date_from_url(url)
     result.author = (
-        sel_author
-        or traf_author
-        or str(feed_entry.get("author") or "")
+        clean_author(sel_author)
+        or clean_author(traf_author)
+        or clean_author(str(feed_entry.get("author") or ""))
         or plausible_author(meta(page_metas, META_AUTHOR_KEYS))
     )[:80]
-    result.outlet = meta(page_metas, META_OUTLET_KEYS)
+    result.outlet = clean_outlet(meta(page_metas, META_OUTLET_KEYS))
     result.language = language_of(root, text)
     result.attachments = attachments
     result.fields = policy_fields(text) if CJK.search(text[:3000]) else {}

@@ -11,15 +11,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pipelines.extract.bylines import clean_author
 from pipelines.extract.chars import LETTER, squash
 from pipelines.extract.dates import find_dates, parse_date
 
-META_DATE_KEYS = (
-    "article:published_time", "og:published_time", "og:release_date", "publishdate", "pubdate", "publish_date",
-    "publishtime", "publish-date", "published_time", "datepublished", "date", "dc.date", "dc.date.issued",
-    "dcterms.created", "sailthru.date", "parsely-pub-date", "firstpublishedtime", "created", "citation_date",
-    "citation_publication_date", "weibo: article:create_at", "article:modified_time",
-)  # fmt: skip
+# <meta> names of publish times, read by what they say: "article:published_time", "PubDate", "publishdate",
+# "apub:time", "firstpublishedtime", "weibo: article:create_at" … (an update time is weaker evidence; the
+# time a page was generated or expires is none)
+_META_PUBLISHED = re.compile(
+    r"publish|pub[_:.\-]?(?:date|time)|release|issued|create|first|posted|(?:^|[:._\- ])(?:date|time)$"
+)
+_META_UPDATED = re.compile(r"modif|updat|dateupdate|revised")
+_META_NOT_PUBLISHED = re.compile(r"make|generat|expir|effective|valid|build|crawl|index|copyright")
 META_AUTHOR_KEYS = ("author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author")
 META_OUTLET_KEYS = ("source", "og:site_name", "contentsource", "mediaid", "publisher", "application-name")
 _LANG_ATTR = re.compile(r"^[a-zA-Z]{2,3}")
@@ -51,12 +54,33 @@ def language_of(root: Any, text: str) -> str:
     return ""
 
 
-def pick_date(lines: list[str]) -> str | None:
-    """The first labelled date of the lines, else the first timestamp, else the first plain date."""
+def meta_dates(found: dict[str, str]) -> tuple[str | None, str | None]:
+    """(publish time, update time) stated by the page's <meta> tags."""
+    published: str | None = None
+    updated: str | None = None
+    for key, value in found.items():
+        if _META_NOT_PUBLISHED.search(key):
+            continue
+        if _META_UPDATED.search(key):
+            updated = updated or parse_date(value)
+        elif _META_PUBLISHED.search(key):
+            published = published or parse_date(value)
+    return published, updated
+
+
+def is_running_text(line: str) -> bool:
+    """A line of prose (a sentence, not a byline): the dates it mentions are not the page's date."""
+    return len(line) >= 50 and ("。" in line or line.count("，") >= 2)
+
+
+def window_dates(lines: list[str]) -> tuple[str | None, str | None, str | None]:
+    """(first labelled date, first timestamp, first plain date) of the byline lines, prose skipped."""
     labelled: str | None = None
     timed: str | None = None
     plain: str | None = None
     for line in lines:
+        if is_running_text(line):
+            continue
         for hit in find_dates(line):
             if hit.labelled and labelled is None:
                 labelled = hit.iso
@@ -64,6 +88,12 @@ def pick_date(lines: list[str]) -> str | None:
                 timed = hit.iso
             elif plain is None:
                 plain = hit.iso
+    return labelled, timed, plain
+
+
+def pick_date(lines: list[str]) -> str | None:
+    """The first labelled date of the lines, else the first timestamp, else the first plain date."""
+    labelled, timed, plain = window_dates(lines)
     return labelled or timed or plain
 
 
@@ -79,13 +109,13 @@ def byline_window(lines: list[str], title_idx: int, body_start: int) -> list[str
 
 
 def plausible_author(value: str) -> str:
-    """A meta author that names a person, not a site, a team or a keyword list."""
+    """A meta author that names a person, not a site, a team, an account or a keyword list."""
     value = squash(value)
     if not value or len(value) > 40 or value.count(",") + value.count("，") >= 2:
         return ""
     if re.search(r"(?i)team|powered|discuz|wordpress|admin|copyright|有限公司|网|報|报社|出版社", value):
         return ""
-    return value
+    return clean_author(value)
 
 
 def htmldate_of(root: Any, url: str) -> str | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pipelines.extract.blocks import Block
 from pipelines.extract.bylines import find_outlet
-from pipelines.extract.chars import squash
+from pipelines.extract.chars import CJK, squash
 from pipelines.extract.dates import find_dates
 from pipelines.extract.tree import meta, metas
 
@@ -23,6 +23,45 @@ SITE_WORD = re.compile(
     re.I,
 )
 _OG_TITLE_KEYS = ("og:title", "twitter:title", "title", "articletitle", "headline", "dc.title")
+_ORGAN = re.compile(r"(?:部|委员会|局|院|厅|办公室|政府|署|总局|中心|协会|学会)$")
+_SITE_KEYS = ("sitename", "og:site_name", "application-name", "site_name", "site")
+# signs that decorate headings ("■ 纪检监察", "▶ 要闻"), never part of a title
+_DECORATION = "■□▪▫●○◆◇★☆▲△▼▽►▶◀◁•※→←♦♥♠♣✓✔√▍▎▏| ｜"
+# badges a CMS puts before a headline: "【原创】…", "<span>原创</span>…"
+_BADGES = ("原创", "独家", "首发", "转载", "置顶")
+_BRACKETED_BADGE = re.compile(r"^[【\[（(]\s*(?:" + "|".join(_BADGES) + r")\s*[】\]）)]\s*")
+
+
+def tidy_title(text: str, element: Any = None) -> str:
+    """A headline without decorating signs and CMS badges (bracketed, or a badge element before the text)."""
+    text = text.strip(" -—_|·" + _DECORATION)
+    text = _BRACKETED_BADGE.sub("", text)
+    if element is not None and not (element.text or "").strip():
+        first = next((c for c in element if isinstance(c.tag, str)), None)
+        badge = squash(first.text_content()) if first is not None else ""
+        if badge in _BADGES and text.startswith(badge) and len(text) - len(badge) >= 4:
+            text = text[len(badge) :].strip(" :：|")
+    return text.strip(" -—_|·" + _DECORATION)
+
+
+def site_names(root: Any, page_metas: dict[str, str]) -> set[str]:
+    """What the page calls its site: <meta> site names, and the segments of <title> besides the headline that
+    name a site or an organ (中国证券监督管理委员会, 人民网)."""
+    names = {squash(page_metas[k]) for k in _SITE_KEYS if page_metas.get(k)}
+    t = root.find(".//title")
+    if t is not None:
+        full = squash(t.text_content())
+        kept = clean_title(full)
+        for part in _TITLE_SPLIT.split(full):
+            part = (part or "").strip()
+            if part and part != kept and CJK.search(part) and (SITE_WORD.search(part) or _ORGAN.search(part)):
+                names.add(part)
+    return {n for n in names if len(n) >= 2}
+
+
+def is_site_header(text: str, names: set[str]) -> bool:
+    """The site's name, or its name with a column word (中国证券监督管理委员会 + 规章): a page header, not a title."""
+    return any(text == n or (text.startswith(n) and len(text) - len(n) <= 6) for n in names)
 
 
 def clean_title(title: str) -> str:
@@ -56,9 +95,21 @@ def similar(a: str, b: str) -> float:
 
 
 def choose_title(
-    root: Any, blocks: list[Block], body_start: int, sel_title: str, feed_title: str
+    root: Any,
+    blocks: list[Block],
+    body_start: int,
+    sel_title: str,
+    feed_title: str,
+    page_metas: dict[str, str] | None = None,
+    table_title: str = "",
 ) -> tuple[str, int]:
-    """The headline and the index of its block (-1 when not in a block)."""
+    """The headline and the index of its block (-1 when not in a block).
+
+    Order: the source's selector, the title a policy table states, a heading that matches <title>/og:title, a
+    headline-like block above the byline, og:title, <title>, the feed entry's title. A candidate that is the
+    site's own name (the page header) is never the title.
+    """
+    page_metas = metas(root) if page_metas is None else page_metas
     title_tag = ""
     t = root.find(".//title")
     if t is not None:
@@ -66,16 +117,20 @@ def choose_title(
     if sel_title:
         idx = next((i for i, b in enumerate(blocks) if b.text == sel_title), -1)
         return sel_title, idx
-    og = squash(meta(metas(root), _OG_TITLE_KEYS))
+    if table_title:
+        idx = next((i for i, b in enumerate(blocks) if similar(table_title, b.text) >= 0.95), -1)
+        return table_title, idx
+    og = squash(meta(page_metas, _OG_TITLE_KEYS))
     reference = title_tag or og or feed_title
+    names = site_names(root, page_metas)
     candidates: list[tuple[float, str, int]] = []
     window_lo = max(0, body_start - 40)
     for i, b in enumerate(blocks[: body_start + 3] if body_start >= 0 else blocks[:200]):
         if not (b.heading or b.titleish) or i < window_lo and b.heading != 1:
             continue
-        text = b.text.strip(" -—_|·")
+        text = tidy_title(b.text, b.element)
         n = len(text)
-        if n < 4 or n > 120:
+        if n < 4 or n > 120 or is_site_header(text, names):
             continue
         score = {1: 3.0, 2: 2.0, 3: 1.0}.get(b.heading, 0.5)
         if b.titleish:
@@ -97,16 +152,12 @@ def choose_title(
         score, text, idx = max(candidates, key=lambda c: (c[0], -c[2]))
         if score >= 3.5:
             return text, idx
-    headline = headline_block(blocks, body_start)
+    headline = headline_block(blocks, body_start, clean_title(reference), names)
     if headline >= 0:
-        return blocks[headline].text.strip(" -—_|·"), headline
-    if og:
-        cleaned = clean_title(og)
-        if len(cleaned) >= 4:
-            return cleaned, -1
-    if title_tag:
-        cleaned = clean_title(title_tag)
-        if cleaned:
+        return tidy_title(blocks[headline].text, blocks[headline].element), headline
+    for fallback in (og, title_tag):
+        cleaned = tidy_title(clean_title(fallback)) if fallback else ""
+        if len(cleaned) >= 4 and not is_site_header(cleaned, names):
             idx = next((i for i, b in enumerate(blocks[: body_start + 3]) if b.text.strip() == cleaned), -1)
             return cleaned, idx
     if feed_title:
@@ -117,22 +168,30 @@ def choose_title(
     return "", -1
 
 
-def headline_block(blocks: list[Block], body_start: int) -> int:
-    """A short unpunctuated block just above the body and followed by a dated byline: the headline."""
+def headline_block(
+    blocks: list[Block], body_start: int, reference: str = "", names: set[str] | None = None
+) -> int:
+    """A short unpunctuated block just above the body and followed by a dated byline: the headline (the one
+    most like <title> when there are several)."""
     if body_start < 0:
         return -1
+    found: list[tuple[float, int]] = []
     for i in range(max(0, body_start - 8), min(len(blocks), body_start + 1)):
         b = blocks[i]
-        n = len(b.text)
-        if not (6 <= n <= 80) or b.link_density > 0.3 or b.neg or b.text.endswith(("。", "：", ":", "，")):
+        text = tidy_title(b.text, b.element)
+        n = len(text)
+        if not (6 <= n <= 80) or b.link_density > 0.3 or b.neg or text.endswith(("。", "：", ":", "，")):
             continue
         if (
-            find_dates(b.text)
-            or sum(ch.isdigit() for ch in b.text) > 0.3 * n
-            or re.match(r"^\S{1,8}[:：]", b.text)
+            find_dates(text)
+            or sum(ch.isdigit() for ch in text) > 0.3 * n
+            or re.match(r"^\S{1,8}[:：]", text)
+            or is_site_header(text, names or set())
         ):
             continue
         after = " ".join(x.text for x in blocks[i + 1 : i + 4])
         if any(h.labelled or h.has_time for h in find_dates(after)) or find_outlet(after):
-            return i
-    return -1
+            found.append((similar(text, reference) if reference else 0.0, i))
+    if not found:
+        return -1
+    return max(found, key=lambda f: (f[0], -f[1]))[1]
