@@ -563,10 +563,13 @@ def test_cli_extract_jsonl(tmp_path: Path) -> None:
         "text",
         "published",
         "author",
+        "outlet",
         "source",
         "language",
         "repairs",
         "spam",
+        "fields",
+        "attachments",
     }
     assert rows[0]["title"] == "我国科学家研制出新型钙钛矿太阳能电池"
     assert rows[0]["source"] == "人民网－科技频道"

@@ -96,6 +96,13 @@ def tokens(el: Any) -> frozenset[str]:
     return _split_tokens(f"{cls or ''} {ident or ''}")
 
 
+def _is_titleish(toks: frozenset[str]) -> bool:
+    """A class or id naming a title: title, headline, biaoti, and words containing them (dbiaoti, arttitle)."""
+    return bool(toks & TITLE_TOKENS) or any(
+        "title" in t or "biaoti" in t or "headline" in t for t in toks if "subtitle" not in t
+    )
+
+
 @lru_cache(maxsize=4096)
 def _split_tokens(raw: str) -> frozenset[str]:
     low = raw.lower()
@@ -168,7 +175,7 @@ def blocks_of(root: Any, deadline: Deadline | None = None) -> list[Block]:
             neg = own_neg or (parent[1] and not own_pos)
             pos = parent[2] or own_pos
             heading = int(tag[1]) if len(tag) == 2 and tag[0] == "h" and tag[1] in "123456" else parent[3]
-            titleish = parent[4] or bool(toks & TITLE_TOKENS)
+            titleish = parent[4] or _is_titleish(toks)
             stack.append((parent[0] or tag == "a", neg, pos, heading, titleish))
             if is_block:
                 current_el.append(el)

@@ -15,6 +15,7 @@ from pipelines.extract.policy import is_date_line, is_document_header, is_signat
 from pipelines.extract.title import similar
 from pipelines.normalize import strip_pinyin_annotations
 
+_SIGNATURE_REACH = 8  # blocks after the body run searched for a document's signature
 THIN_TEXT = 1000  # below this many characters a Western page's fast reading is checked against the fallbacks
 
 
@@ -25,7 +26,9 @@ def body_lines(
 
     Blocks whose index is in ``keep`` (an official document's header and signature) are kept as they are.
     """
-    chosen = [(i, blocks[i]) for i in range(start, end + 1) if not blocks[i].neg and blocks[i].link_density < 0.5]
+    chosen = [
+        (i, blocks[i]) for i in range(start, end + 1) if not blocks[i].neg and blocks[i].link_density < 0.5
+    ]
     removed = 0
     # drop the headline and byline lines at the head, credits and widgets anywhere, furniture at the edges
     kept: list[str] = []
@@ -67,8 +70,9 @@ def document_bounds(blocks: list[Block], start: int, end: int) -> tuple[int, int
     for i in range(start, min(end + 1, start + 6)):
         if is_document_header(blocks[i].text):
             keep.add(i)
-    # the signature: organ lines, then the date, within four blocks after the run (or at its end)
-    hi = min(len(blocks) - 1, end + 4)
+    # the signature: organ lines, then the date, at the run's end or within a few blocks after it (a closing
+    # formula, a contact line or an attachment list may stand between: they belong to the document too)
+    hi = min(len(blocks) - 1, end + _SIGNATURE_REACH)
     for d in range(hi, max(start, end - 6), -1):
         if not is_date_line(blocks[d].text):
             continue

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from core.errors import PageTooComplex
 
 _START_TAG = re.compile(r"<[A-Za-z]")
-_ATTRIBUTE = re.compile(r"""=\s*["']""")
+_ATTRIBUTE = re.compile(r"""[\s"'/][A-Za-z_:][\w:.\-]*\s*=""")  # quoted or not
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class PageBudget:
 
     max_chars: int = 2_000_000
     max_elements: int = 60_000
-    max_attributes: int = 150_000
+    max_attributes: int = 60_000
     max_seconds: float = 10.0
 
 

@@ -81,8 +81,10 @@ def clean_outlet(value: str) -> str:
     if widget:
         value = _clean(value[: widget.start()])
     words = value.split(" ")
-    if len(words) > 1 and CJK.search(words[0]) and (
-        _OUTLET_END.search(words[0]) or len(words[-1]) < 3 or not _OUTLET_END.search(words[-1])
+    if (
+        len(words) > 1
+        and CJK.search(words[0])
+        and (_OUTLET_END.search(words[0]) or len(words[-1]) < 3 or not _OUTLET_END.search(words[-1]))
     ):
         value = words[0]  # "新京报 举报", "中国地理学会 大会开幕式"; "人民网 人民日报" keeps both
     if len(value) < 2 or re.search(r"[=\"<>@]", value) or _JUNK_VALUE.match(value):

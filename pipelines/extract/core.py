@@ -113,7 +113,8 @@ def extract_article(
     language = language_of(root, all_text)
     result.language = language
     lines = [b.text for b in blocks]
-    table = read_table(lines)
+    elements = [b.element for b in blocks]
+    table = read_table(lines, elements)
 
     body_text = ""
     body_start, body_end = -1, -1
@@ -166,7 +167,7 @@ def extract_article(
         body_text = "\n\n".join(kept)
     result.text = body_text
     paragraphs = body_text.split("\n\n") if body_text else []
-    result.fields = policy_fields(lines, paragraphs) if table.fields or paragraphs else {}
+    result.fields = policy_fields(lines, paragraphs, elements) if table.fields or paragraphs else {}
 
     window = byline_window(lines, title_idx, body_start)
     result.published = _publish_time(
@@ -240,7 +241,11 @@ def _publish_time(
         found = candidate()
         if found:
             if "T00:00:00" in found:  # a day without a time: another reading of the same day may have one
-                same_day = [d for d in (labelled, timed, plain, meta_published, traf_date) if d and d[:10] == found[:10]]
+                same_day = [
+                    d
+                    for d in (labelled, timed, plain, meta_published, traf_date)
+                    if d and d[:10] == found[:10]
+                ]
                 return next((d for d in same_day if "T00:00:00" not in d), found)
             return found
     if not traf_asked:  # trafilatura already asked htmldate

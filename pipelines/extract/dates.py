@@ -32,7 +32,9 @@ DATE_RE = re.compile(
     r"|(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*(?:[日号]|(?!\d)))" + _TIME
 )
 # two-digit years, believed only after a label ("发布时间：18-03-08 23:16"); Chinese order is always Y-M-D
-_SHORT_DATE_RE = re.compile(r"(?<![\d.\-/])(\d{2})-(\d{1,2})-(\d{2})(?:\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?(?![\d\-])")
+_SHORT_DATE_RE = re.compile(
+    r"(?<![\d.\-/])(\d{2})-(\d{1,2})-(\d{2})(?:\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?(?![\d\-])"
+)
 _US_DATE_RE = re.compile(
     r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/])(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?"
 )

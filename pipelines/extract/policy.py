@@ -36,7 +36,11 @@ _CLOSE = r"[〕\]］)）】]"
 _NUM = r"[0-9０-９〇零一二三四五六七八九十百千]{1,8}"
 # 国办发〔2021〕26号, 深交港货[2013]164号, 国家税务总局公告2018年第31号
 DOC_NUMBER = re.compile(
-    r"([\u4e00-\u9fff]{1,14}(?:" + _OPEN + r"\s*(?:19|20)\d{2}\s*" + _CLOSE + r"|(?:公告|通告)\s*(?:19|20)\d{2}\s*年)"
+    r"([\u4e00-\u9fff]{1,14}(?:"
+    + _OPEN
+    + r"\s*(?:19|20)\d{2}\s*"
+    + _CLOSE
+    + r"|(?:公告|通告)\s*(?:19|20)\d{2}\s*年)"
     r"\s*第?\s*\d{1,4}\s*号)"
 )
 # 中华人民共和国主席令第四十三号, 国务院令第708号, 证监会令（第182号）, 第43号令
@@ -45,7 +49,8 @@ ORDER_NUMBER = re.compile(
 )
 _ORDER_HEADER = re.compile(r"^[\u4e00-\u9fff、]{1,30}令$")
 _ORDER_SEQ = re.compile(r"^[（(]?\s*第\s*" + _NUM + r"\s*号\s*[）)]?$")
-_SEPARATORS = " \u3000\xa0\t|｜:：·•-—_"
+_SEPARATORS = " \u3000\xa0\t|｜:：;；·•-—_"
+_CELL_TAGS = frozenset(("td", "th", "dt", "dd"))
 _LINES_READ = 1500  # blocks of the page searched for a table
 _GROUP_GAP = 8  # lines between two pairs of one table
 # the end of an organ's name (a signature line names organs, not sentences)
@@ -54,7 +59,7 @@ _ORGAN_END = zh(
     r"法院|检察院|银行|总局|总署|管理局|监督管理委员会)$"
 )
 _OFFICE = zh(r"(?:主席|总理|部长|主任|局长|行长|署长|院长|省长|市长|区长|县长|会长|理事长|书记|委员长)")
-_SENTENCE = re.compile(r"[，。；！？,;!?]")
+_SENTENCE = re.compile(r"[，。；：！？,;:!?]")
 
 
 @dataclass(frozen=True)
@@ -78,9 +83,7 @@ def _labels() -> _Labels:
                     strong.add(label)
     alternatives = sorted(field_of, key=len, reverse=True)  # the longest spelling wins (来源网站发布日期)
     spaced = "|".join(r"[\s\u3000\xa0]*".join(zh(ch) for ch in label) for label in alternatives)
-    pattern = re.compile(
-        r"(?:^|(?<=[\s\u3000\xa0|｜】\])）>·•]))(" + spaced + r")[\s\u3000\xa0]*(?:[:：]|$)"
-    )
+    pattern = re.compile(r"(?:^|(?<=[\s\u3000\xa0|｜】\])）>·•]))(" + spaced + r")[\s\u3000\xa0]*(?:[:：]|$)")
     validity = re.compile(zh("|".join(map(re.escape, data["validity"]))))
     return _Labels(field_of, frozenset(strong), pattern, validity)
 
@@ -96,6 +99,7 @@ class _Pair:
     field: str
     strong: bool
     value: str
+    end: int  # the line holding the value (the next one when the label stands alone in its cell)
 
 
 @dataclass
@@ -107,7 +111,19 @@ class PolicyTable:
     last: int = -1
 
 
-def _pairs(lines: list[str]) -> list[_Pair]:
+def _next_cell(element: Any) -> str | None:
+    """The text of the cell after a label's cell (td → td, th → td, dt → dd); None when the page has none."""
+    if element is None or element.tag not in _CELL_TAGS:
+        return None
+    sibling = element.getnext()
+    while sibling is not None and not isinstance(sibling.tag, str):
+        sibling = sibling.getnext()
+    if sibling is None or sibling.tag not in _CELL_TAGS:
+        return None
+    return re.sub(r"[\s\u3000\xa0]+", " ", sibling.text_content()).strip()
+
+
+def _pairs(lines: list[str], elements: list[Any] | None) -> list[_Pair]:
     labels = _labels()
     out: list[_Pair] = []
     n = min(len(lines), _LINES_READ)
@@ -123,12 +139,24 @@ def _pairs(lines: list[str]) -> list[_Pair]:
                 continue
             end = matches[k + 1].start() if k + 1 < len(matches) else len(line)
             value = line[m.end() : end].strip(_SEPARATORS)
-            if not value and k + 1 == len(matches) and i + 1 < n:
-                nxt = lines[i + 1]
-                if len(nxt) <= 200 and not labels.pattern.match(nxt):
-                    value = nxt.strip(_SEPARATORS)
-            out.append(_Pair(i, name, key in labels.strong, value))
+            end_line = i
+            if not value and k + 1 == len(matches):
+                # a label alone in its cell: the value is the next cell (empty cells stay empty) or next line
+                cell = _next_cell(elements[i]) if elements is not None else None
+                if cell is not None:
+                    value = cell.strip(_SEPARATORS)
+                elif i + 1 < n and len(lines[i + 1]) <= 200 and not labels.pattern.match(lines[i + 1]):
+                    value = lines[i + 1].strip(_SEPARATORS)
+                end_line = i + 1 if value and i + 1 < n and value in lines[i + 1] else i
+            out.append(_Pair(i, name, key in labels.strong, value, end_line))
     return out
+
+
+def is_metadata_line(line: str) -> bool:
+    """A line that starts with a metadata label and a colon (发布机构：…, 索引号：…)."""
+    text = line.strip()
+    m = _labels().pattern.match(text)
+    return m is not None and m.end() < len(text) and text[m.end() - 1] in ":："
 
 
 def clean_value(name: str, value: str) -> str:
@@ -158,9 +186,13 @@ def clean_value(name: str, value: str) -> str:
     return value if len(value) <= 60 else ""
 
 
-def read_table(lines: list[str]) -> PolicyTable:
-    """The metadata table among the page's lines (an empty table when there is none)."""
-    pairs = [p for p in _pairs(lines) if clean_value(p.field, p.value)]
+def read_table(lines: list[str], elements: list[Any] | None = None) -> PolicyTable:
+    """The metadata table among the page's lines (an empty table when there is none).
+
+    ``elements`` (the block element of each line, for an HTML page) lets a label cell take its value from the
+    next cell of its row, so that an empty cell never borrows the text that follows the table.
+    """
+    pairs = [p for p in _pairs(lines, elements) if clean_value(p.field, p.value)]
     groups: list[list[_Pair]] = []
     for pair in pairs:
         if groups and pair.line - groups[-1][-1].line <= _GROUP_GAP:
@@ -178,7 +210,7 @@ def read_table(lines: list[str]) -> PolicyTable:
     fields: dict[str, str] = {}
     for pair in sorted(best, key=lambda p: not p.strong):  # a strong label's value before a weak one's
         fields.setdefault(pair.field, clean_value(pair.field, pair.value))
-    return PolicyTable(fields, best[0].line, best[-1].line)
+    return PolicyTable(fields, best[0].line, max(p.end for p in best))
 
 
 def is_document_header(line: str) -> bool:
@@ -257,14 +289,16 @@ def document_fields(lines: list[str]) -> dict[str, str]:
     return out
 
 
-def policy_fields(text: str | list[str], body: list[str] | None = None) -> dict[str, Any]:
+def policy_fields(
+    text: str | list[str], body: list[str] | None = None, elements: list[Any] | None = None
+) -> dict[str, Any]:
     """The policy fields a page states ({} for an ordinary article): its table first, then its own text.
 
     ``text`` is the page's lines (or one text, split at line breaks); ``body`` the article's paragraphs, where
     the document's number and signature are looked for (default: the lines themselves).
     """
     lines = text.split("\n") if isinstance(text, str) else text
-    table = read_table(lines)
+    table = read_table(lines, elements)
     out: dict[str, Any] = dict(table.fields)
     for name, value in document_fields(body if body is not None else lines).items():
         out.setdefault(name, value)

@@ -10,17 +10,34 @@ from __future__ import annotations
 import re
 
 from pipelines.extract.blocks import best_run, block_value, line_block
-from pipelines.extract.body import body_lines, clean_lines, is_byline
+from pipelines.extract.body import body_lines, clean_lines, document_bounds, is_byline
 from pipelines.extract.bylines import find_author, find_editor, find_outlet
 from pipelines.extract.chars import squash
-from pipelines.extract.dates import find_dates
+from pipelines.extract.dates import find_dates, parse_date
 from pipelines.extract.metadata import language_of, pick_date
-from pipelines.extract.policy import policy_fields
+from pipelines.extract.policy import (
+    ORDER_NUMBER,
+    is_document_header,
+    is_metadata_line,
+    is_signature_line,
+    policy_fields,
+)
 from pipelines.extract.result import Extraction
 from pipelines.normalize import strip_pinyin_annotations
 from pipelines.spam import clean_spam
 
 ORIGINAL_TITLE = re.compile(r"^\s*[【\[]?\s*原\s*[标標]\s*[题題]\s*[】\]]?\s*[:：]\s*(.{4,80})$")
+
+
+def _could_be_title(line: str, spam: bool) -> bool:
+    """Not spam, of a headline's length, not a sentence, not a signature or a metadata line (发布机构：…)."""
+    return not (
+        spam
+        or not (4 <= len(line) <= 100)
+        or line.endswith(("。", "：", ":"))
+        or is_signature_line(line)
+        or is_metadata_line(line)
+    )
 
 
 def clean_text_document(text: str) -> Extraction:
@@ -44,10 +61,15 @@ def clean_text_document(text: str) -> Extraction:
         if m:
             title, title_idx = m.group(1).strip(), i
             break
+    if not title:  # an official document: its title stands right above its number line (国发〔2018〕43号)
+        for i in range(1, min(len(lines), max(start, 0) + 8)):
+            if is_document_header(lines[i]) and _could_be_title(lines[i - 1], blocks[i - 1].neg):
+                title, title_idx = lines[i - 1].strip(" -—_|·"), i - 1
+                break
     if not title:
         for i in range(min(len(lines), max(start, 0) + 2)):
             line = lines[i]
-            if blocks[i].neg or not (4 <= len(line) <= 100) or line.endswith(("。", "：", ":")):
+            if not _could_be_title(line, blocks[i].neg):
                 continue
             following = strip_pinyin_annotations(" ".join(lines[i + 1 : i + 3]))
             hits = find_dates(following)
@@ -62,23 +84,29 @@ def clean_text_document(text: str) -> Extraction:
     result.title = title
     result.language = language_of(None, text)
     window = (
-        lines[max(0, title_idx) : max(0, title_idx) + 6]
+        lines[max(0, title_idx - 3) : title_idx + 6]
         if title_idx >= 0
         else lines[max(0, start - 8) : start + 2]
     )
     if end >= start >= 0:
-        kept, removed = body_lines(blocks, start, end, title)
+        start, end, keep = document_bounds(blocks, start, end)
+        kept, removed = body_lines(blocks, start, end, title, keep)
         if title:
             kept = [k for k in kept if not ORIGINAL_TITLE.match(k)]
         if removed:
             result.repairs.append("boilerplate-removed")
         result.text = "\n\n".join(clean_lines(kept))
     window = [strip_pinyin_annotations(x) for x in window]
-    result.published = pick_date(window) or pick_date([result.text[-200:]])
+    result.published = pick_date(window) or pick_date(result.text[-200:].split("\n"))
     window_text = "\n".join(window)
     result.outlet = find_outlet(window_text) or find_outlet(text[-2000:])
     result.author = find_author(window_text) or find_author(result.text[:200]) or find_editor(text)
-    result.fields = policy_fields(text)
+    result.fields = policy_fields(lines, result.text.split("\n\n") if result.text else [])
+    for name in ("发布日期", "成文日期"):
+        if result.published is None and result.fields.get(name):
+            result.published = parse_date(result.fields[name])
+    if not result.title and ORDER_NUMBER.fullmatch(result.fields.get("发文字号", "")):
+        result.title = result.fields["发文字号"]  # an order without a headline is known by its number
     spam = clean_spam(result.title, result.text)
     if spam.found:
         result.title, result.text = spam.title, spam.text

@@ -180,7 +180,7 @@ def headline_block(
         b = blocks[i]
         text = tidy_title(b.text, b.element)
         n = len(text)
-        if not (6 <= n <= 80) or b.link_density > 0.3 or b.neg or text.endswith(("。", "：", ":", "，")):
+        if not (6 <= n <= 120) or b.link_density > 0.3 or b.neg or text.endswith(("。", "：", ":", "，")):
             continue
         if (
             find_dates(text)
