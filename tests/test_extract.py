@@ -474,7 +474,12 @@ def test_pipeline_drops_list_and_empty_pages_with_their_reason() -> None:
     assert "<" not in str(dropped.value)  # one line naming the URL, never the page
     with pytest.raises(ArticleDropped) as dropped:
         asyncio.run(ExtractPipeline().process_item(_page("")))
-    assert dropped.value.reason == "empty-input"
+    assert dropped.value.reason == dropped.value.kind == "empty-body"
+    assert "empty-input" in str(dropped.value)
+    png = "\x89PNG\r\n\x1a\n" + "\x00\x01\x02\x03" * 300
+    with pytest.raises(ArticleDropped) as dropped:
+        asyncio.run(ExtractPipeline().process_item(_page(png)))
+    assert dropped.value.reason == "not-html"
     assert asyncio.run(ExtractPipeline().process_item({"other": 1})) == {"other": 1}
 
 

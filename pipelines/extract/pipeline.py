@@ -18,13 +18,11 @@ from pipelines.extract.chars import nonspace
 from pipelines.extract.core import MIN_BODY_CHARS, extract_article
 from pipelines.extract.result import Extraction
 
-# why a fetched page gives no article: the code the crawl counts → what it means
+# why a fetched page gives no article: the code the crawl counts (its "not stored" kinds use the same names)
 DROP_REASONS = {
-    "empty-input": "the response was empty",
-    "binary-input": "the response is not a web page (an image, a PDF, an archive …)",
-    "unparseable-html": "the HTML could not be parsed",
-    "too-complex": "the page exceeds the extractor's budget (elements, nesting, CPU time)",
-    "empty-body": f"no article body (fewer than {MIN_BODY_CHARS} characters)",
+    "empty-body": f"no article body (empty response, or fewer than {MIN_BODY_CHARS} characters of text)",
+    "not-html": "the response is not a web page (an image, a PDF, an archive, unparseable markup)",
+    "too-complex": "the page exceeds the extractor's budget (elements, attributes, nesting, CPU time)",
 }
 _FETCHABLE = {"pdf", "docx"}
 MAX_ATTACHMENTS = 5
@@ -32,21 +30,25 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
 
 class ArticleDropped(DropItem):
-    """A page dropped for a reason in :data:`DROP_REASONS`; the message names the reason and the URL only."""
+    """A page dropped for a reason in :data:`DROP_REASONS` (also its ``kind``, as the crawl's counters read
+    it); the message names the reason, what was found and the URL — never the page."""
 
     def __init__(self, reason: str, url: str, detail: str = "") -> None:
         assert reason in DROP_REASONS, reason
-        self.reason = reason
+        self.reason = self.kind = reason
         self.url = url
         super().__init__(f"{reason}: {detail or DROP_REASONS[reason]} ({url})")
+
+
+_REASON_OF_REPAIR = {"empty-input": "empty-body", "binary-input": "not-html", "unparseable-html": "not-html"}
 
 
 def drop_reason(ext: Extraction) -> tuple[str, str]:
     """(reason, detail) when the extraction holds no article, ("", "") when it does."""
     for repair in ext.repairs:
-        for code in ("empty-input", "binary-input", "unparseable-html"):
-            if repair.startswith(code):
-                return code, repair
+        for prefix, reason in _REASON_OF_REPAIR.items():
+            if repair.startswith(prefix):
+                return reason, repair
     n = nonspace(ext.text)
     if n < MIN_BODY_CHARS:
         return "empty-body", f"body has {n} characters"
