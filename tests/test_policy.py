@@ -79,6 +79,12 @@ def test_label_spellings_come_from_the_data_file() -> None:
     }
 
 
+def test_order_numbers_in_a_table() -> None:
+    fields = policy_fields("索引号：000014349/2020-00043\n发布机构：全国人大常委会\n文号：主席令第四十三号")
+    assert fields["发文字号"] == "主席令第四十三号"
+    assert fields["发文机关"] == "全国人大常委会"
+
+
 def test_a_news_byline_is_not_a_policy_table() -> None:
     assert policy_fields("发布时间：2021-01-19 来源：科技日报 作者：张三\n\n正文讲述科技成果转化。") == {}
     assert policy_fields("信息来源：人民网　发布日期：2020-05-06") == {}
