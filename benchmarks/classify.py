@@ -28,8 +28,8 @@ CORPUS = Path(os.environ.get("TECHSCOUT_CORPUS", ROOT.parent / "shared" / "corpu
 
 def _page_text(path: Path) -> tuple[str, str, dict[str, Any]]:
     """Title, body text and policy fields of a raw HTML page, through the product's extractor."""
-    from pipelines.decode import decode_html
     from pipelines.extract import extract_article
+    from pipelines.extract.decode import decode_html
 
     ext = extract_article(decode_html(path.read_bytes()).text, url="")
     return ext.title, ext.text, dict(ext.fields)

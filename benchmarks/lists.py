@@ -93,7 +93,7 @@ def every_link(site: ListSite, sites: ListSites) -> Score:
 _KINDS = """
 import json, sys
 from crawlers.pagetype import read_page
-from pipelines.decode import decode_html
+from pipelines.extract.decode import decode_html
 out = {}
 for path, url in json.loads(sys.stdin.read()):
     text = decode_html(open(path, "rb").read(), "").text

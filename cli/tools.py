@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from core.errors import ConfigError, DedupError, ExtractionError, TechscoutError
+from core.errors import ConfigError, DedupError, ExtractionError, PageTooComplex, TechscoutError
 from pipelines.classify import MODEL_FILE_NAME, Model, classify_record, model_for, train_model
-from pipelines.decode import decode_html
 from pipelines.dedup import DedupIndex, DedupResult, open_index, warm
 from pipelines.extract import clean_text_document, extract_bytes
+from pipelines.extract.decode import decode_html
 from pipelines.spam import clean_spam
 from pipelines.taxonomy import taxonomy_for
 
@@ -103,32 +103,32 @@ def cli_classify(args: argparse.Namespace, settings: Any) -> int:
 
 
 def cli_extract(args: argparse.Namespace, settings: Any) -> int:
+    """``techscout extract PATH … [--url URL] [--jsonl]``: every field of each page's extraction.
+
+    A page over the extractor's budget is reported on stderr (``too-complex``) and the others go on; the exit
+    status is 1 when any page failed.
+    """
     files = html_files(list(args.paths))
+    failed = 0
     for path in files:
         body = path.read_bytes()
         url = args.url or ""
-        if path.suffix.lower() == ".txt":
-            ext = clean_text_document(decode_html(body).text)
-        else:
-            ext = extract_bytes(body, url)
-            if ext.text:
-                spam = clean_spam(ext.title, ext.text)
-                if spam.found:
-                    ext.title, ext.text, ext.spam = spam.title, spam.text, spam.found
-                    ext.repairs.append("spam-removed")
+        try:
+            if path.suffix.lower() == ".txt":
+                ext = clean_text_document(decode_html(body).text)
+            else:
+                ext = extract_bytes(body, url)
+        except PageTooComplex as exc:
+            print(f"{path}: {exc.code}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        if ext.text and not ext.spam:
+            spam = clean_spam(ext.title, ext.text)
+            if spam.found:
+                ext.title, ext.text, ext.spam = spam.title, spam.text, spam.found
+                ext.repairs.append("spam-removed")
         if args.jsonl:
-            row = {
-                "id": path.stem,
-                "url": url,
-                "title": ext.title,
-                "text": ext.text,
-                "published": ext.published,
-                "author": ext.author,
-                "source": ext.outlet,
-                "language": ext.language,
-                "repairs": ext.repairs,
-                "spam": ext.spam,
-            }
+            row = {"id": path.stem, "url": url, **ext.to_dict(), "source": ext.outlet}
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
         else:
             print(f"== {path}")
@@ -147,7 +147,7 @@ def cli_extract(args: argparse.Namespace, settings: Any) -> int:
                 print(f"attachments: {', '.join(a['name'] for a in ext.attachments)}")
             preview = ext.text[:300].replace("\n\n", " ¶ ")
             print(f"text ({len(ext.text)} chars): {preview}{'…' if len(ext.text) > 300 else ''}\n")
-    return 0
+    return 1 if failed else 0
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -55,6 +55,13 @@ class ExtractionError(TechscoutError):
     code = "extraction"
 
 
+class PageTooComplex(ExtractionError):
+    """A page exceeds the extractor's per-page budget (markup size, elements, nesting, CPU time); the crawl
+    counts it and goes on."""
+
+    code = "too-complex"
+
+
 class DedupError(TechscoutError):
     """The duplicate index could not be read or written."""
 

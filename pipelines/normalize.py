@@ -18,6 +18,8 @@ _PINYIN_ANNOTATION = re.compile(
     rf"(?<=[{_CJK}])[(（]\s*(?=[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňḿ]*[aeiouvüāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ])"
     rf"[a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňḿ]{{1,6}}[1-5]?\s*[)）](?:[ \u3000](?=[{_CJK}]))?"
 )
+# runs of text without the full-width punctuation of Chinese (U+FF01-FF0F, FF1A-FF20, FF3B-FF40, FF5B-FF60)
+_NOT_CJK_PUNCT = re.compile(r"[^\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff60]+")
 _SPACES = re.compile(r"[ \t\u00a0\u3000\u200b\u200c\u200d\ufeff]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 
@@ -41,10 +43,18 @@ def strip_pinyin_annotations(text: str) -> str:
     return _PINYIN_ANNOTATION.sub("", text)
 
 
+def _nfkc(m: re.Match[str]) -> str:
+    return unicodedata.normalize("NFKC", m.group(0))
+
+
 def normalize_width(text: str) -> str:
-    """Full-width ASCII → half-width, compatibility forms folded (NFKC), odd spaces → plain spaces."""
-    text = unicodedata.normalize("NFKC", text)
-    return _SPACES.sub(" ", text)
+    """Full-width letters and digits → half-width and compatibility forms folded (NFKC), odd spaces → plain
+    spaces; Chinese full-width punctuation (，：；！？（）) stays as the page wrote it.
+
+    Search and dedup ignore punctuation, so folding it gains nothing, while snippets are cut from this text:
+    "科技，创新" must not be shown as "科技,创新".
+    """
+    return _SPACES.sub(" ", _NOT_CJK_PUNCT.sub(_nfkc, text))
 
 
 def normalize_text(text: str) -> str:

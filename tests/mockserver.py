@@ -76,7 +76,7 @@ def _phrase(body: str) -> str:
 
 def _decode(raw: bytes) -> str:
     sys.path.insert(0, str(REPO))
-    from pipelines.decode import decode_html
+    from pipelines.extract.decode import decode_html
 
     return decode_html(raw).text
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.decode import decode_html
+from pipelines.extract.decode import decode_html
 
 ARTICLE = "中国科协发布《科技成果评价指南》，推动科技成果转化。"
 

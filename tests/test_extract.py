@@ -15,11 +15,8 @@ import pytest
 from scrapy.exceptions import DropItem
 
 from core.items import Article, Page, doc_id_for
-from pipelines.attachments import attachment_text, find_attachments
-from pipelines.boilerplate import is_boilerplate
-from pipelines.bylines import parse_byline
-from pipelines.dates import date_from_url, find_dates, parse_date
 from pipelines.extract import (
+    ArticleDropped,
     Extraction,
     ExtractPipeline,
     clean_text_document,
@@ -27,7 +24,11 @@ from pipelines.extract import (
     extract_article,
     extract_bytes,
 )
-from pipelines.policy import policy_fields
+from pipelines.extract.attachments import attachment_text, find_attachments
+from pipelines.extract.boilerplate import is_boilerplate
+from pipelines.extract.bylines import parse_byline
+from pipelines.extract.dates import date_from_url, find_dates, parse_date
+from pipelines.extract.policy import policy_fields
 
 REPO = Path(__file__).resolve().parent.parent
 FIX = REPO / "tests" / "fixtures" / "extract"
@@ -464,11 +465,21 @@ def test_pipeline_uses_source_selectors() -> None:
     assert art.title.startswith("2023年03月15日")
 
 
-def test_pipeline_drops_list_and_empty_pages() -> None:
-    with pytest.raises(DropItem, match="no article body"):
+def test_pipeline_drops_list_and_empty_pages_with_their_reason() -> None:
+    with pytest.raises(ArticleDropped) as dropped:
         asyncio.run(ExtractPipeline().process_item(_page(fixture("list_page.html"))))
-    with pytest.raises(DropItem, match="no article body"):
+    assert isinstance(dropped.value, DropItem)  # Scrapy drops it like any other item
+    assert dropped.value.reason == "empty-body"
+    assert str(dropped.value).startswith("empty-body: body has ")
+    assert "<" not in str(dropped.value)  # one line naming the URL, never the page
+    with pytest.raises(ArticleDropped) as dropped:
         asyncio.run(ExtractPipeline().process_item(_page("")))
+    assert dropped.value.reason == dropped.value.kind == "empty-body"
+    assert "empty-input" in str(dropped.value)
+    png = "\x89PNG\r\n\x1a\n" + "\x00\x01\x02\x03" * 300
+    with pytest.raises(ArticleDropped) as dropped:
+        asyncio.run(ExtractPipeline().process_item(_page(png)))
+    assert dropped.value.reason == "not-html"
     assert asyncio.run(ExtractPipeline().process_item({"other": 1})) == {"other": 1}
 
 
@@ -557,10 +568,13 @@ def test_cli_extract_jsonl(tmp_path: Path) -> None:
         "text",
         "published",
         "author",
+        "outlet",
         "source",
         "language",
         "repairs",
         "spam",
+        "fields",
+        "attachments",
     }
     assert rows[0]["title"] == "我国科学家研制出新型钙钛矿太阳能电池"
     assert rows[0]["source"] == "人民网－科技频道"

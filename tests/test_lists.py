@@ -15,7 +15,7 @@ import pytest
 from core.errors import SourceError
 from crawlers.pagetype import read_page
 from crawlers.sources import source_from_mapping
-from pipelines.decode import decode_html
+from pipelines.extract.decode import decode_html
 from tests.conftest import MockServer, run_cli, write_source
 from tests.listsites import CORPUS, ListSites, load_sites, score
 

@@ -29,7 +29,7 @@ from crawlers.pagetype import (
 )
 from crawlers.sources import Source
 from crawlers.urls import canonical_url
-from pipelines.decode import Decoded, decode_html
+from pipelines.extract.decode import Decoded, decode_html
 from search.backends.base import UrlState
 
 _BINARY_TYPES = re.compile(r"^(image|audio|video|font)/|application/(octet-stream|zip|x-rar|pdf|msword|vnd\.)", re.I)

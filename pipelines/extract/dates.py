@@ -21,11 +21,19 @@ _CN_DIGITS = {"〇": 0, "零": 0, "○": 0, "Ｏ": 0, "O": 0, "一": 1, "二": 2
               "七": 7, "八": 8, "九": 9}  # fmt: skip
 
 _SEP = r"\s*[-/.．]\s*"
-_TIME = r"(?:[T\s]*(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2}))?(?:\.\d+)?\s*(?:秒)?)?"
-_ZONE = r"\s*(Z|[+-]\d{2}:?\d{2})?"
+# a time after the date ("2021-01-19 12:30", "2021年1月19日12时30分", "2007-08-20-23:59:59"); an offset only after
+# seconds (ISO 8601), so that a time range ("10:00-12:00") is never read as a zone
+_TIME = (
+    r"(?:(?:[T\s]*|-)(\d{1,2})\s*[:：时]\s*(\d{1,2})"
+    r"(?:\s*[:：分]\s*(\d{1,2})(?:\.\d+)?(?:\s*(Z|[+-]\d{2}:?\d{2})(?!\d))?)?\s*(?:秒)?)?"
+)
 DATE_RE = re.compile(
     r"(?<!\d)(?:(\d{4})" + _SEP + r"(\d{1,2})" + _SEP + r"(\d{1,2})(?!\d)"
-    r"|(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*(?:[日号]|(?!\d)))" + _TIME + _ZONE
+    r"|(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*(?:[日号]|(?!\d)))" + _TIME
+)
+# two-digit years, believed only after a label ("发布时间：18-03-08 23:16"); Chinese order is always Y-M-D
+_SHORT_DATE_RE = re.compile(
+    r"(?<![\d.\-/])(\d{2})-(\d{1,2})-(\d{2})(?:\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?(?![\d\-])"
 )
 _US_DATE_RE = re.compile(
     r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/])(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?"
@@ -83,7 +91,9 @@ def make_iso(
         else:
             z = zone.replace(":", "")
             sign = -1 if z[0] == "-" else 1
-            tz = timezone(sign * timedelta(hours=int(z[1:3]), minutes=int(z[3:5])))
+            hours, minutes = int(z[1:3]), int(z[3:5])
+            if hours <= 14 and minutes <= 59:  # else not an offset: the page's own zone stands
+                tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
     try:
         dt = datetime(year, month, day, hour, minute, second, tzinfo=tz)
     except ValueError:
@@ -128,6 +138,15 @@ def find_dates(text: str) -> list[DateHit]:
             continue
         before = text[max(0, m.start() - 12) : m.start()]
         hits.append(DateHit(m.start(), m.end(), iso, bool(hh), bool(_LABEL_RE.search(before))))
+    for m in _SHORT_DATE_RE.finditer(text):
+        before = text[max(0, m.start() - 12) : m.start()]
+        if not _LABEL_RE.search(before):
+            continue
+        yy, mo, d, hh, mi, ss = m.groups()
+        year = 2000 + int(yy) if 2000 + int(yy) <= datetime.now(SHANGHAI).year + 1 else 1900 + int(yy)
+        iso = make_iso(year, int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0))
+        if iso is not None:
+            hits.append(DateHit(m.start(), m.end(), iso, bool(hh), True))
     for m in _CN_DATE_RE.finditer(text):
         iso = make_iso(_cn_number(m.group(1)), _cn_number(m.group(2)), _cn_number(m.group(3)))
         if iso is None:

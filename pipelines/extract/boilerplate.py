@@ -22,7 +22,7 @@ _FURNITURE = re.compile(
     ),
     re.I,
 )
-_WIDGETS = re.compile(
+WIDGETS = re.compile(
     zh(
         r"(?:分享到|分享至|分享让更多人看到|一键分享|扫一扫|微信扫|扫描二维码|二维码|打印本页|打印此文|【打印】|\[打印\]|"
         r"打印文章|关闭窗口|【关闭】|\[关闭\]|关闭本页|返回顶部|回到顶部|返回首页|返回列表|上一篇|下一篇|上一条|下一条|"
@@ -61,7 +61,7 @@ def is_boilerplate(line: str, *, edge: bool = False) -> bool:
         return True
     limit = 60 if edge else 30
     sentence = n > 20 and text[-1] in "。！？!?"
-    if n <= limit and not sentence and _WIDGETS.search(text):
+    if n <= limit and not sentence and WIDGETS.search(text):
         return True
     if n <= (220 if edge else 120) and _LEGAL.search(text):
         return True

@@ -1,0 +1,266 @@
+"""Blocks: the text between block-level boundaries, each with the evidence of what it is.
+
+The cleaned tree is cut into blocks (p, div, td, li, br, h1-h6 …), each with its character count, the share
+of it inside links, its Chinese punctuation, whether it sits in a container named like page furniture (nav,
+footer, comment, share, related …) or like an article (content, article, zoom …), and whether it is a
+heading. Each block gets a value — positive for prose (long, punctuated, few links), negative for
+navigation, link lists and furniture — and the article body is the contiguous run of blocks with the largest
+total (a maximum-sum subarray), so short sub-headings inside an article are kept while menus around it are
+not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from lxml import etree
+
+from pipelines.extract.budget import Deadline
+from pipelines.extract.chars import ZH_PUNCT, nonspace, squash
+from pipelines.extract.dates import find_dates
+
+BLOCK_TAGS = frozenset(
+    (
+        "p", "div", "td", "th", "tr", "table", "tbody", "thead", "tfoot", "li", "ul", "ol", "dl", "dt", "dd",
+        "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "header", "footer", "nav", "aside", "main",
+        "blockquote", "pre", "form", "center", "body", "br", "hr", "figure", "figcaption", "address", "caption",
+        "fieldset", "legend", "details", "summary", "title",
+    )
+)  # fmt: skip
+NEG_TAGS = frozenset(("nav", "footer", "aside"))
+NEG_TOKENS = frozenset(
+    (
+        "comment", "comments", "commentlist", "cmt", "footer", "foot", "nav", "navbar", "navigation", "menu",
+        "menus", "sidebar", "side", "breadcrumb", "breadcrumbs", "crumb", "crumbs", "share", "sharing",
+        "bdshare", "copyright", "related", "relate", "recommend", "recommended", "advert", "ad", "ads", "adv",
+        "banner", "login", "toolbar", "pagination", "pager", "reply", "replies", "hot", "rank", "ranking",
+        "bottom", "xgxw", "tuijian", "fenxiang", "friend", "friendlink", "links", "footnav", "topnav", "subnav",
+        "tags", "tag", "keywords", "dl_box", "right_side", "widget", "popup", "modal",
+    )
+)  # fmt: skip
+POS_TOKENS = frozenset(
+    (
+        "article", "content", "contents", "text", "detail", "details", "main", "post", "entry", "story", "zoom",
+        "trs_editor", "artibody", "endtext", "article_content", "articlecontent", "news_content", "newscontent",
+        "main_content", "maincontent", "con_text", "content_text", "tex", "text_content", "view",
+        "pages_content", "conbox",
+    )
+)  # fmt: skip
+TITLE_TOKENS = frozenset(
+    (
+        "title", "headline", "biaoti", "tit", "bt", "article_title", "articletitle", "news_title", "newstitle",
+        "h_title",
+    )
+)  # fmt: skip
+_CHECK_EVERY = 2048  # elements walked between two looks at the deadline
+
+
+@dataclass
+class Block:
+    text: str
+    chars: int
+    link: int
+    punct: int
+    tag: str
+    neg: bool
+    pos: bool
+    heading: int  # 1..6 inside h1..h6, else 0
+    titleish: bool  # inside an element whose class/id names a title
+    element: Any = None
+
+    @property
+    def link_density(self) -> float:
+        return self.link / self.chars if self.chars else 0.0
+
+
+def line_block(text: str) -> Block:
+    """A line of plain text as a block (no link or container evidence)."""
+    return Block(
+        text=text, chars=nonspace(text), link=0, punct=len(ZH_PUNCT.findall(text)), tag="p", neg=False,
+        pos=False, heading=0, titleish=False,
+    )  # fmt: skip
+
+
+_NO_TOKENS: frozenset[str] = frozenset()
+
+
+def tokens(el: Any) -> frozenset[str]:
+    """The words of an element's class and id (``news_content`` gives news_content, news and content)."""
+    cls = el.get("class")
+    ident = el.get("id")
+    if not cls and not ident:
+        return _NO_TOKENS
+    return _split_tokens(f"{cls or ''} {ident or ''}")
+
+
+def _is_titleish(toks: frozenset[str]) -> bool:
+    """A class or id naming a title: title, headline, biaoti, and words containing them (dbiaoti, arttitle)."""
+    return bool(toks & TITLE_TOKENS) or any(
+        "title" in t or "biaoti" in t or "headline" in t for t in toks if "subtitle" not in t
+    )
+
+
+@lru_cache(maxsize=4096)
+def _split_tokens(raw: str) -> frozenset[str]:
+    low = raw.lower()
+    toks = set(low.split())
+    toks |= set(re.split(r"[\s_\-]+", low))
+    toks.discard("")
+    return frozenset(toks)
+
+
+def blocks_of(root: Any, deadline: Deadline | None = None) -> list[Block]:
+    """Cut the (cleaned) tree into text blocks in document order."""
+    out: list[Block] = []
+    buf: list[str] = []
+    link_chars = 0
+    # context stack: (is_link, neg, pos, heading, titleish)
+    stack: list[tuple[bool, bool, bool, int, bool]] = [(False, False, False, 0, False)]
+    current_el: list[Any] = [root]
+
+    def flush() -> None:
+        nonlocal buf, link_chars
+        if buf:
+            text = squash("".join(buf))
+            if text:
+                n = nonspace(text)
+                _, neg, pos, heading, titleish = stack[-1]
+                out.append(
+                    Block(
+                        text=text,
+                        chars=n,
+                        link=min(link_chars, n),
+                        punct=len(ZH_PUNCT.findall(text)),
+                        tag=str(current_el[-1].tag),
+                        neg=neg,
+                        pos=pos,
+                        heading=heading,
+                        titleish=titleish,
+                        element=current_el[-1],
+                    )
+                )
+        buf = []
+        link_chars = 0
+
+    def add(text: str | None, in_link: bool) -> None:
+        nonlocal link_chars
+        if text:
+            buf.append(text)
+            if in_link:
+                link_chars += nonspace(squash(text))
+
+    walked = 0
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        tag = el.tag
+        if not isinstance(tag, str):  # comments, processing instructions
+            if event == "end":
+                add(el.tail, stack[-1][0])
+            continue
+        tag = tag.lower()
+        if event == "start":
+            walked += 1
+            if deadline is not None and walked % _CHECK_EVERY == 0:
+                deadline.check("blocks")
+            is_block = tag in BLOCK_TAGS
+            if is_block:
+                flush()
+            parent = stack[-1]
+            toks = tokens(el)
+            own_neg = tag in NEG_TAGS or bool(toks & NEG_TOKENS)
+            own_pos = bool(toks & POS_TOKENS)
+            # an article container inside a furniture-named wrapper ("main-side" ...) is content again
+            neg = own_neg or (parent[1] and not own_pos)
+            pos = parent[2] or own_pos
+            heading = int(tag[1]) if len(tag) == 2 and tag[0] == "h" and tag[1] in "123456" else parent[3]
+            titleish = parent[4] or _is_titleish(toks)
+            stack.append((parent[0] or tag == "a", neg, pos, heading, titleish))
+            if is_block:
+                current_el.append(el)
+            if tag != "br" and tag != "img":
+                add(el.text, stack[-1][0])
+        else:
+            is_block = tag in BLOCK_TAGS
+            if is_block:
+                flush()
+                current_el.pop()
+            stack.pop()
+            add(el.tail, stack[-1][0])
+    flush()
+    return out
+
+
+def block_value(b: Block) -> float:
+    """How much a block looks like article prose (positive) or page furniture (negative)."""
+    n = b.chars
+    if b.neg:
+        return -0.5 * n - 5
+    ld = b.link_density
+    if ld >= 0.5:
+        return -max(float(b.link), 8.0)
+    nonlink = n - b.link
+    v = float(nonlink)
+    if b.punct == 0 and nonlink < 40:
+        v *= 0.3
+    elif nonlink < 25:
+        v *= 0.5
+    if b.pos:
+        v *= 1.2
+    return v - 12.0 - 2.0 * b.link
+
+
+def best_run(values: list[float]) -> tuple[int, int]:
+    """Maximum-sum contiguous run [start, end] (inclusive); (0, -1) when every value is negative."""
+    best, best_range = 0.0, (0, -1)
+    total, start = 0.0, 0
+    for i, v in enumerate(values):
+        if total <= 0:
+            total, start = v, i
+        else:
+            total += v
+        if total > best:
+            best, best_range = total, (start, i)
+    return best_range
+
+
+def _is_post_header(text: str) -> bool:
+    """A line that is only a timestamp (or a labelled date): the header of the next post or comment."""
+    for hit in find_dates(text):
+        rest = len(text) - (hit.end - hit.start)
+        if (hit.has_time and rest <= 14) or (hit.labelled and rest <= 24):
+            return True
+    return False
+
+
+def _cut_posts(blocks: list[Block], start: int, end: int) -> int:
+    """End of the first article when the run spans several posts (blogs, forums): a timestamp line after
+    the article has started opens the next post, whose title just above it goes with it."""
+    seen = 0
+    for i in range(start, end + 1):
+        b = blocks[i]
+        if seen >= 150 and b.chars <= 60 and _is_post_header(b.text):
+            cut = i - 1
+            for j in (i - 1, i - 2):
+                if (
+                    j > start
+                    and blocks[j].chars <= 40
+                    and not blocks[j].text.endswith(("。", "！", "？", "."))
+                ):
+                    cut = j - 1
+                    break
+            return max(start, cut)
+        if b.link_density < 0.5 and not b.neg:
+            seen += b.chars - b.link
+    return end
+
+
+def body_run(blocks: list[Block], first: int = 0) -> tuple[int, int]:
+    """The blocks [start, end] of the article body among blocks[first:]: the best-valued run, cut before a
+    second post."""
+    start, end = best_run([block_value(b) for b in blocks[first:]])
+    start, end = start + first, end + first
+    if end >= start:
+        end = _cut_posts(blocks, start, end)
+    return start, end
