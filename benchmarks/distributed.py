@@ -170,6 +170,7 @@ def main() -> int:
     env = {
         **os.environ,
         "TECHSCOUT_DELAY": str(args.delay),
+        "TECHSCOUT_ALLOW_PRIVATE_URLS": "1",  # the benchmark's sites are on loopback addresses
         "TECHSCOUT_LOG_LEVEL": "ERROR",
         "TECHSCOUT_TIMEOUT": "30",
         "TECHSCOUT_SOURCES": str(root / "sources"),

@@ -295,6 +295,7 @@ def _env(redis_url: str, delay: float) -> dict[str, str]:
         "TECHSCOUT_DELAY": str(delay),
         "TECHSCOUT_TIMEOUT": "20",
         "TECHSCOUT_LOG_LEVEL": "WARNING",
+        "TECHSCOUT_ALLOW_PRIVATE_URLS": "1",  # the timed sites are on loopback addresses
     }
 
 

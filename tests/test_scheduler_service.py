@@ -27,7 +27,7 @@ from tests.conftest import REPO, MockServer, run_cli, write_source
 
 
 def _start(sources: Path, data: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    full_env = {**os.environ, "TECHSCOUT_LOG_LEVEL": "INFO", **env}
+    full_env = {**os.environ, "TECHSCOUT_LOG_LEVEL": "INFO", "TECHSCOUT_ALLOW_PRIVATE_URLS": "1", **env}
     full_env.pop("TECHSCOUT_CONFIG", None)
     with log.open("ab") as fh:
         return subprocess.Popen(
