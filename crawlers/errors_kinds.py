@@ -32,6 +32,7 @@ ERROR_KINDS: tuple[Kind, ...] = (
     Kind("tls", "加密连接失败", "the TLS handshake failed (certificate, protocol)"),
     Kind("robots", "robots.txt 禁止抓取", "the site's robots.txt forbids the URL"),
     Kind("redirect-loop", "重定向循环", "redirects lead back to a URL already requested, or exceed 5 hops"),
+    Kind("off-site", "跳转到站外", "the page redirected to a host outside the source's `allowed_domains`"),
     Kind("too-large", "页面过大", "the page (decompressed) is larger than the per-page budget"),
     Kind("blocked-private", "内网或本机地址（已拦截）",
          "the URL or a redirect hop reaches a private, loopback or reserved address (`allow_private_urls`)"),
@@ -108,6 +109,7 @@ def browser_kind(message: str) -> str | None:
 
 def kind_of(error: Any) -> str:
     """The kind of a failed request: a Twisted ``Failure`` or an exception."""
+    from scrapy import exceptions as sx
     from scrapy.exceptions import IgnoreRequest
     from scrapy.spidermiddlewares.httperror import HttpError
     from twisted.internet import error as terr
@@ -119,6 +121,21 @@ def kind_of(error: Any) -> str:
         return given
     if isinstance(exc, HttpError):
         return f"http-{exc.response.status}"
+    message = str(exc)
+    lowered = message.lower()
+    # Scrapy's own download errors (it wraps Twisted's in them)
+    if isinstance(exc, sx.CannotResolveHostError):
+        return "dns"
+    if isinstance(exc, sx.DownloadTimeoutError):
+        return "timeout"
+    if isinstance(exc, sx.DownloadConnectionRefusedError):
+        return "connection-refused"
+    if isinstance(exc, sx.UnsupportedURLSchemeError):
+        return "invalid-url"
+    if isinstance(exc, sx.DownloadCancelledError):
+        return "too-large" if "max size" in lowered or "maxsize" in lowered else "connection"
+    if isinstance(exc, sx.DownloadFailedError | sx.ResponseDataLossError):
+        return "tls" if "ssl" in lowered or "tls" in lowered or "certificate" in lowered else "connection"
     if isinstance(exc, terr.DNSLookupError):
         return "dns"
     if isinstance(exc, terr.TimeoutError | terr.TCPTimedOutError):
@@ -134,9 +151,7 @@ def kind_of(error: Any) -> str:
         return "connection"
     if isinstance(exc, terr.ConnectError | terr.ConnectionLost | terr.ConnectionDone):
         return "connection"
-    message = str(exc)
     if isinstance(exc, IgnoreRequest):
-        lowered = message.lower()
         if "robots" in lowered:
             return "robots"
         if "redirect" in lowered:
@@ -147,13 +162,13 @@ def kind_of(error: Any) -> str:
     browser = browser_kind(message)
     if browser:
         return browser
-    if "maxsize" in message.lower() or "max size" in message.lower():
+    if "maxsize" in lowered or "max size" in lowered:
         return "too-large"
     name = type(exc).__name__
     if "Timeout" in name:
         return "timeout"
     if name in ("CancelledError", "Cancelled"):
-        return "timeout" if "timeout" in message.lower() else "connection"
+        return "timeout" if "timeout" in lowered else "connection"
     return "error"
 
 

@@ -117,6 +117,7 @@ class CrawlReport:
         crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(ext.item_error, signal=signals.item_error)
         crawler.signals.connect(ext.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(ext.request_scheduled, signal=signals.request_scheduled)
         return ext
 
     def spider_opened(self, spider: Any) -> None:
@@ -153,6 +154,22 @@ class CrawlReport:
             if error is not None:
                 error("redirect-loop", str(hops[0]))
                 spider.logger.warning("%s failed: redirect-loop (back to %s)", hops[0], request.url)
+
+    def request_scheduled(self, request: Any, spider: Any) -> None:
+        """A redirect off the source's hosts is dropped by Scrapy's offsite filter without a word: say so."""
+        if not request.meta.get("redirect_urls") or request.dont_filter or request.meta.get("allow_offsite"):
+            return
+        engine = getattr(self.crawler, "engine", None)
+        manager = getattr(getattr(engine, "downloader", None), "middleware", None)
+        for mw in getattr(manager, "middlewares", ()):
+            follow = getattr(mw, "should_follow", None)
+            if type(mw).__name__ == "OffsiteMiddleware" and follow is not None and not follow(request, spider):
+                error = getattr(spider, "_error", None)
+                if error is not None:
+                    first = str(request.meta["redirect_urls"][0])
+                    error("off-site", first)
+                    spider.logger.warning("%s failed: off-site (redirected to %s)", first, request.url)
+                return
 
     # -- counts, progress, summary ---------------------------------------------------------------------------------
     def counts(self) -> dict[str, Any]:

@@ -5,8 +5,8 @@ is set. The rule itself is :mod:`core.netguard`'s; this module applies it at eve
 * :class:`OutboundGuardMiddleware` (downloader middleware, before robots.txt) checks every request — start URLs,
   followed links and each redirect hop, which Scrapy schedules as a new request — after resolving its host, and
   refuses it with the error kind ``blocked-private``. IP literals and the numeric forms ``inet_aton`` accepts
-  (``2130706433``, ``0x7f.1``, ``127.1``) are read as the address they mean. It also refuses an answer that came
-  from a blocked address (``Response.ip_address``), whoever fetched it;
+  (``2130706433``, ``0x7f.1``, ``127.1``) are read as the address they mean. It also refuses a rendered page
+  whose answer came from a blocked address (``Response.ip_address``: the browser resolves names itself);
 * :class:`GuardedResolver` (Scrapy's ``TWISTED_DNS_RESOLVER``) is the only name resolution of the crawl's
   connections: it hands Twisted only addresses that passed the check — the very answer the middleware checked,
   kept for :data:`ANSWER_SECONDS` — so the connection goes to the address that was checked and a second DNS answer
@@ -83,14 +83,21 @@ class _Guard:
         if not raw:
             return
         spec = json.loads(raw)
-        hosts = {str(k).lower(): [str(a) for a in (v if isinstance(v, list) else [v])]
-                 for k, v in (spec.get("hosts") or {}).items()}
+        # a name's answers: a list of addresses, or a list of successive answers (the last one repeats)
+        answers: dict[str, list[list[str]]] = {}
+        for name, value in (spec.get("hosts") or {}).items():
+            value = value if isinstance(value, list) else [value]
+            successive = all(isinstance(v, list) for v in value)
+            answers[str(name).lower()] = [[str(a) for a in v] for v in value] if successive else [[str(a) for a in value]]
         self.routes = {str(k): str(v) for k, v in (spec.get("routes") or {}).items()}
-        if hosts:
+        if answers:
             system = netguard.set_resolver(None)
 
             def resolver(host: str, port: int) -> list[str]:
-                return hosts[host.lower()] if host.lower() in hosts else system(host, port)
+                queue = answers.get(host.lower())
+                if queue is None:
+                    return system(host, port)
+                return queue.pop(0) if len(queue) > 1 else queue[0]
 
             netguard.set_resolver(resolver)
 
@@ -168,7 +175,9 @@ class OutboundGuardMiddleware:
         await maybe_deferred_to_future(deferToThread(check_url, request.url))
 
     def process_response(self, request: Any, response: Any) -> Any:
-        ip = getattr(response, "ip_address", None)
+        # Scrapy's own connections only ever reach checked addresses (GuardedResolver); the browser resolves
+        # names itself, so the address its answer came from is checked here
+        ip = getattr(response, "ip_address", None) if request.meta.get("playwright") else None
         if ip is not None and not GUARD.allow_private:
             why = netguard.blocked_reason(str(ip))
             if why:

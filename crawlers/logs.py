@@ -24,7 +24,6 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: loggers whose messages the crawl summary carries already (each failure is logged once, by the spider)
 QUIET = {
     "scrapy.core.engine": logging.WARNING,
-    "scrapy.core.scraper": logging.WARNING,
     "scrapy.middleware": logging.WARNING,
     "scrapy.extensions.logstats": logging.WARNING,
     "scrapy.extensions.telnet": logging.WARNING,
@@ -38,6 +37,7 @@ QUIET = {
     "scrapy.downloadermiddlewares.retry": logging.CRITICAL,  # the spider reports the final failure by kind
     "scrapy.downloadermiddlewares.robotstxt": logging.CRITICAL,  # an unreachable robots.txt is not an error
     "scrapy.core.downloader.handlers.http11": logging.ERROR,  # too-large pages are reported by kind
+    "scrapy.downloadermiddlewares.httpcompression": logging.ERROR,  # decompression bombs: ditto
     "scrapy_redis": logging.WARNING,
     "apscheduler": logging.ERROR,  # the service logs job events itself
     "jieba": logging.WARNING,

@@ -351,21 +351,23 @@ class GenericSpider(scrapy.Spider):
     def on_error(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
+        hops = list(request.meta.get("redirect_urls") or []) if request is not None else []
         kind = error_kind(failure)
         if kind in ("connection", "error") and self.source.render_js:
             from crawlers.guard import GUARD
 
             if url in GUARD.browser_blocked:
                 kind = "blocked-private"  # the browser's navigation was aborted by the guard
-        self._error(kind, url)
+        first = hops[0] if hops else url  # a redirect hop's failure is the failure of the link that led to it
+        self._error(kind, first)
         if kind == "robots":
             self.logger.debug("%s forbidden by robots.txt", url)
         else:
             args = getattr(failure.value, "args", None)
-            detail = ""
+            detail = f" (after redirects, at {url})" if hops else ""
             if args and kind not in ("timeout", "dns", "connection-refused") and not kind.startswith("http-"):
-                detail = f" ({' '.join(str(args[0]).split())[:200]})"
-            self.logger.warning("%s failed: %s%s", url, kind, detail)
+                detail += f" ({' '.join(str(args[0]).split())[:200]})"
+            self.logger.warning("%s failed: %s%s", first, kind, detail)
 
 
 def _request_url(response: Response) -> str:
