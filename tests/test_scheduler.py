@@ -19,9 +19,9 @@ import pytest
 import scheduler
 from core.errors import CrawlBusy
 from core.items import Article
-from crawlers import launch
 from core.schedule import period_of
 from core.settings import load_settings
+from crawlers import launch
 from crawlers.health import health_drops, rates_of
 from crawlers.middlewares import (
     RETRY_AFTER_TIMES,
