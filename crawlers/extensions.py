@@ -125,6 +125,15 @@ class CrawlReport:
         self.t0 = time.monotonic()
         if self.progress is not None:
             _Progress.add(self, self.progress)
+        backend = getattr(spider, "backend", None)
+        if backend is not None:  # the run is under way (a launcher can tell a crawl that began from one that did not)
+            try:
+                current = backend.get_record("runs", self.run_id) or {}
+                backend.put_record("runs", self.run_id, {**current, "id": self.run_id, "source": spider.name,
+                                                         "status": "running", "started": self.started,
+                                                         "crawling": True})
+            except Exception as exc:  # a broken store shows when the crawl stores its first documents
+                log.warning("%s: the run could not be recorded as started: %s", spider.name, exc)
 
     # -- outcomes of pages and requests ----------------------------------------------------------------------------
     def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any) -> None:

@@ -236,9 +236,18 @@ def stop_grace(settings: Settings) -> float:
     return min(STOP_GRACE, max(5.0, settings.crawl_timeout * 0.1))
 
 
+_RUNNING: dict[str, subprocess.Popen[str]] = {}
+_RUNNING_LOCK = threading.Lock()
+_SIGNALLED: set[int] = set()  # crawl processes already sent SIGTERM (a second one would cut their closing short)
+
+
 def terminate(proc: subprocess.Popen[str], grace: float = STOP_GRACE) -> None:
     """SIGTERM to the crawl's process group (Scrapy closes gracefully, writing its JOBDIR queue), SIGKILL if it is
-    still there ``grace`` seconds later."""
+    still there ``grace`` seconds later. Once per process: Scrapy takes a second SIGTERM for "stop at once"."""
+    with _RUNNING_LOCK:
+        if proc.pid in _SIGNALLED:
+            return
+        _SIGNALLED.add(proc.pid)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
 
@@ -252,8 +261,6 @@ def terminate(proc: subprocess.Popen[str], grace: float = STOP_GRACE) -> None:
     threading.Thread(target=_kill, daemon=True, name="crawl-kill").start()
 
 
-_RUNNING: dict[str, subprocess.Popen[str]] = {}
-_RUNNING_LOCK = threading.Lock()
 
 
 def stop_running(grace: float = STOP_GRACE) -> int:
@@ -450,10 +457,16 @@ def _run_locked(
     finally:
         with _RUNNING_LOCK:
             _RUNNING.pop(rid, None)
+            _SIGNALLED.discard(proc.pid)
     stopped = stopped or stop.is_set()
     record = get_run(settings, rid)
+    began = bool(record and record.get("crawling"))  # the crawl process had opened its spider
     if record is not None and record.get("status") == "running":
         record = None  # the crawl never wrote its own record
+    if record is None and began:
+        note = (f"the crawl was stopped and killed after {grace:g}s before it could close"
+                if stopped or timed_out else f"the crawl process ended (exit status {proc.returncode}) before closing")
+        record = _failed_record(rid, source, started, "killed", "crawl-killed", note)
     if record is None and stopped and not timed_out:
         log.info("crawl %s stopped before it began", source)
         finish_jobdir(jobdir, None)
@@ -471,6 +484,7 @@ def _run_locked(
     record["launched"] = launched
     record["exited"] = datetime.now(UTC).isoformat(timespec="milliseconds")
     record["exit_status"] = proc.returncode
+    terminated = timed_out or stopped  # the exit status is then the launcher's doing
     if timed_out and record.get("finish_reason") in ("finished", "closespider_pagecount"):
         timed_out = False  # the crawl had ended; only its process was slow to exit
     if timed_out:
@@ -482,8 +496,8 @@ def _run_locked(
         examples["timeout"] = [*examples.get("timeout", []), f"crawl stopped after {settings.crawl_timeout}s"][-5:]
         record["error_examples"] = examples
         log.warning("crawl %s timed out after %ss", source, settings.crawl_timeout)
-    elif proc.returncode not in (0, 1, None) and record.get("status") not in ("failed",) and not stopped:
-        record["status"] = "failed"  # a crawl process that exits with an error never reports success
+    elif proc.returncode not in (0, 1, None) and not terminated and record.get("status") != "failed":
+        record["status"] = "failed"  # a crawl process that ends in an error never reports success
     _put_run(settings, record)
     finish_jobdir(jobdir, record.get("finish_reason"))
     log.info("crawl %s: %s (fetched %s, new %s, updated %s)", source, record.get("status"),

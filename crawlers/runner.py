@@ -38,6 +38,10 @@ def scrapy_settings(settings: Settings, source: Source, *, run_id: str, max_page
     s.set("USER_AGENT", settings.user_agent, priority="cmdline")
     s.set("DOWNLOAD_DELAY", delay, priority="cmdline")
     s.set("CONCURRENT_REQUESTS_PER_DOMAIN", concurrency, priority="cmdline")
+    # no more requests in the downloader than the source's sites take at once: requests waiting there for their
+    # politeness delay would all be fetched, one delay apart, before a stopped crawl could close and checkpoint
+    hosts = max(1, len(set(source.allowed_domains)))
+    s.set("CONCURRENT_REQUESTS", max(1, min(16, concurrency * hosts)), priority="cmdline")
     if delay <= 0:
         s.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
         s.set("DOWNLOAD_DELAY_JITTER", 0.0, priority="cmdline")

@@ -420,3 +420,44 @@ def test_sighup_style_reload_in_the_service_loop(tmp_path: Path, monkeypatch: py
         service.stop()
         loop.join(timeout=10)
     assert not loop.is_alive()
+
+
+def test_stop_never_waits_on_a_job_that_waits_on_the_scheduler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM while a job is about to re-plan its source: the stop must not hold APScheduler's job-store lock
+    while that job waits for it (the deadlock `techscout run` had: shutdown(wait=True) inside the lock)."""
+    from apscheduler.schedulers.base import STATE_STOPPED
+
+    sources = tmp_path / "sources"
+    write_source(sources, "a", start_urls=["http://a.cn/"], schedule="every 1s")
+    settings = _settings(tmp_path, sources=str(sources))
+    ran = threading.Event()
+
+    def crawl(settings: Any, name: str, **kw: Any) -> dict[str, Any]:
+        ran.set()
+        return {"id": f"r-{name}", "source": name, "status": "ok", "new": 0}
+
+    monkeypatch.setattr(launch, "run_crawl", crawl)
+    monkeypatch.setattr(scheduler, "after_run", lambda *a: {"interval": None, "backoff_until": None})
+    service = scheduler.SchedulerService(settings)
+    service.start()
+    stopper = threading.Thread(target=service.stop)
+    real_get_job = service.scheduler.get_job
+
+    def get_job(job_id: str, *args: Any, **kwargs: Any) -> Any:
+        # the stop begins right here, between the job's last look at the service and its job-store call
+        if not stopper.is_alive() and not service.stop_event.is_set():
+            stopper.start()
+            deadline = time.monotonic() + 3
+            while service.scheduler.state != STATE_STOPPED and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return real_get_job(job_id, *args, **kwargs)
+
+    service.scheduler.get_job = get_job
+    assert ran.wait(30), "the job did not run"
+    deadline = time.monotonic() + 30
+    while not stopper.is_alive() and not service.stop_event.is_set():
+        assert time.monotonic() < deadline, "the job did not re-plan its source"
+        time.sleep(0.05)
+    stopper.join(timeout=120)  # a hang guard, not a speed bound: a deadlock never returns
+    assert not stopper.is_alive(), "stop() deadlocked with a job in flight"
+    assert not service.scheduler.running and service._active == 0

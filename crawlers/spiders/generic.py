@@ -100,6 +100,8 @@ class GenericSpider(scrapy.Spider):
             state["requested"] = self.requested
             state["requests_made"] = self.requests_made
             state["list_pages"] = self.list_pages
+            state["list_items"] = self.list_items
+            state["outcomes"] = self.outcomes
 
     def _restore_state(self) -> bool:
         """Take over the bookkeeping of the stopped crawl this one resumes; True when there was one."""
@@ -109,6 +111,9 @@ class GenericSpider(scrapy.Spider):
         self.requested = set(state["requested"])
         self.requests_made = int(state.get("requests_made", 0))
         self.list_pages = int(state.get("list_pages", 0))
+        self.list_items = dict(state.get("list_items") or {})
+        self.outcomes = dict(state.get("outcomes") or {})
+        self._save_state()  # the state now holds this crawl's objects
         return True
 
     async def start(self) -> AsyncIterator[Any]:
