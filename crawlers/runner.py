@@ -17,6 +17,8 @@ from core.settings import Settings
 from crawlers.logs import ProgressLine, configure_logging
 from crawlers.sources import Source
 
+POLITE_JITTER = 0.2  # waits between requests to a site vary by ±20 % around 1.25 × delay: never below delay
+
 
 def base_settings(settings: Settings) -> Any:
     """The Scrapy settings shared by every crawl of the process (the reactor's resolver reads them)."""
@@ -36,7 +38,10 @@ def scrapy_settings(settings: Settings, source: Source, *, run_id: str, max_page
     delay = settings.delay if source.delay is None else float(source.delay)
     concurrency = settings.concurrency if source.concurrency is None else source.concurrency
     s.set("USER_AGENT", settings.user_agent, priority="cmdline")
-    s.set("DOWNLOAD_DELAY", delay, priority="cmdline")
+    # ``delay`` is the least time between two requests to a site: Scrapy draws each wait from
+    # DOWNLOAD_DELAY × [1 - jitter, 1 + jitter], so the waits here are drawn from [delay, 1.5 × delay]
+    s.set("DOWNLOAD_DELAY", delay / (1 - POLITE_JITTER), priority="cmdline")
+    s.set("DOWNLOAD_DELAY_JITTER", POLITE_JITTER, priority="cmdline")
     s.set("CONCURRENT_REQUESTS_PER_DOMAIN", concurrency, priority="cmdline")
     # no more requests in the downloader than the source's sites take at once: requests waiting there for their
     # politeness delay would all be fetched, one delay apart, before a stopped crawl could close and checkpoint
@@ -46,7 +51,7 @@ def scrapy_settings(settings: Settings, source: Source, *, run_id: str, max_page
         s.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
         s.set("DOWNLOAD_DELAY_JITTER", 0.0, priority="cmdline")
     else:
-        s.set("AUTOTHROTTLE_START_DELAY", delay, priority="cmdline")
+        s.set("AUTOTHROTTLE_START_DELAY", delay / (1 - POLITE_JITTER), priority="cmdline")
     s.set("CLOSESPIDER_PAGECOUNT", max_pages + 50, priority="cmdline")
     s.set("URLLENGTH_LIMIT", 1024, priority="cmdline")
     # pagination chains are bounded by max_list_pages; the depth limit only has to stop what that does not

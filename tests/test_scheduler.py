@@ -461,3 +461,22 @@ def test_stop_never_waits_on_a_job_that_waits_on_the_scheduler(tmp_path: Path, m
     stopper.join(timeout=120)  # a hang guard, not a speed bound: a deadlock never returns
     assert not stopper.is_alive(), "stop() deadlocked with a job in flight"
     assert not service.scheduler.running and service._active == 0
+
+
+def test_the_delay_is_the_least_wait_between_requests_to_a_site(tmp_path: Path) -> None:
+    """Scrapy varies each wait by its jitter: the crawl's settings make ``delay`` the lower end, not the mean;
+    and no more requests wait in the downloader than the source's sites take at once."""
+    from crawlers.runner import scrapy_settings
+
+    for delay, hosts in ((0.5, 1), (3.0, 2)):
+        src = source_from_mapping({"name": "x", "start_urls": ["http://a.cn/"], "delay": delay, "concurrency": 2,
+                                   "allowed_domains": ["a.cn", "b.cn"][:hosts]})
+        s = scrapy_settings(_settings(tmp_path), src, run_id="r", max_pages=10)
+        waits = s.getfloat("DOWNLOAD_DELAY") * (1 - s.getfloat("DOWNLOAD_DELAY_JITTER"))
+        assert waits >= delay - 1e-9 and s.getfloat("DOWNLOAD_DELAY") * (1 + s.getfloat("DOWNLOAD_DELAY_JITTER")) <= 1.5 * delay + 1e-9
+        assert s.getint("CONCURRENT_REQUESTS") == 2 * hosts
+        assert s.getfloat("AUTOTHROTTLE_START_DELAY") >= delay
+    zero = scrapy_settings(_settings(tmp_path), source_from_mapping({"name": "x", "start_urls": ["http://a.cn/"],
+                                                                     "delay": 0}), run_id="r", max_pages=10)
+    assert zero.getfloat("DOWNLOAD_DELAY") == 0 and not zero.getbool("AUTOTHROTTLE_ENABLED")
+    assert zero["TECHSCOUT_SETTINGS"].data == str(tmp_path / "data")  # the one settings object, handed whole

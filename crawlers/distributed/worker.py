@@ -200,7 +200,7 @@ def worker_scrapy_settings(settings: Settings, source: Source, *, run_id: str, m
     s.set("HOST_GATE_DELAY", max(delay, 0.0), priority="cmdline")
     # the shared gate spaces requests to a host; locally only the concurrency bound remains
     s.set("DOWNLOAD_DELAY", 0, priority="cmdline")
-    s.set("RANDOMIZE_DOWNLOAD_DELAY", False, priority="cmdline")
+    s.set("DOWNLOAD_DELAY_JITTER", 0.0, priority="cmdline")
     s.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
     # lease only what can be fetched now, and let nothing wait in a downloader slot after passing the gate (a
     # request held there would leave at a time the gate did not choose): the crawl's bound is the per-site one
