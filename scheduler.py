@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 from core import clock
@@ -175,7 +175,7 @@ def after_run(settings: Settings, source: Source, record: dict[str, Any]) -> dic
             "last_status": record.get("status"),
             "failures": failures,
             "flagged": failures >= FLAG_AFTER,
-            "backoff_until": (datetime.now(UTC) + timedelta(seconds=delay)).isoformat(timespec="seconds")
+            "backoff_until": clock.iso(clock.now() + timedelta(seconds=delay))
             if delay
             else None,
             "interval": interval,
@@ -236,7 +236,7 @@ class SchedulerService:
 
         global _SERVICE
         data = self.settings.paths.ensure()
-        self._lock_file = (data / "scheduler.lock").open("a+", encoding="utf-8")
+        self._lock_file = self.settings.paths.scheduler_lock.open("a+", encoding="utf-8")
         try:
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -325,7 +325,7 @@ class SchedulerService:
         sources = good + [s for s in kept if s.name not in names and s.enabled]
         self.sources = {s.name: s for s in sources}
         states = self._states()
-        now = datetime.now(UTC)
+        now = clock.now()
         spread = min(30.0, 2.0 * len(sources))
         for job in self.scheduler.get_jobs():
             if job.id not in self.sources:

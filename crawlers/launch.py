@@ -333,7 +333,7 @@ def _failed_record(rid: str, source: str, started: str, reason: str, kind: str, 
 
 def _record_killed(settings: Settings, source: str, jobdir: Path, run_id: str) -> None:
     """Record a crawl that was killed outright (its state was never closed), unless its run record says so."""
-    when = datetime.fromtimestamp(jobdir.stat().st_mtime, UTC).isoformat(timespec="seconds")
+    when = clock.iso(datetime.fromtimestamp(jobdir.stat().st_mtime, UTC))
     note = "the crawl process was killed before it could close; its unsaved queue is discarded"
     record = _failed_record(f"{run_id}-{source}-killed", source, when, "killed", "crawl-killed", note)
     record["finished"] = when
@@ -420,7 +420,7 @@ def _run_locked(
     resumed = prepare_jobdir(jobdir)
     env = {**os.environ, **settings.as_env()}
     started = clock.now_iso()
-    launched = datetime.now(UTC).isoformat(timespec="milliseconds")
+    launched = clock.now().isoformat(timespec="milliseconds")
     log.info("crawl %s starting (run %s%s)", source, run_id, ", resuming" if resumed else "")
     log_path = open_crawl_log(settings, source)
     # the crawl writes to a log file, not a pipe: it must be able to close properly after its launcher died
@@ -482,7 +482,7 @@ def _run_locked(
     record.setdefault("finished", clock.now_iso())
     record["resumed"] = resumed
     record["launched"] = launched
-    record["exited"] = datetime.now(UTC).isoformat(timespec="milliseconds")
+    record["exited"] = clock.now().isoformat(timespec="milliseconds")
     record["exit_status"] = proc.returncode
     terminated = timed_out or stopped  # the exit status is then the launcher's doing
     if timed_out and record.get("finish_reason") in ("finished", "closespider_pagecount"):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import scrapy
@@ -170,8 +170,8 @@ class GenericSpider(scrapy.Spider):
         headers: dict[str, str] = {}
         state = self.known.get(canon)
         if state is not None:
-            fetched = _parse_time(state.fetched)
-            if fetched and datetime.now(UTC) - fetched < self.revisit_after:
+            fetched = clock.parse_time(state.fetched)
+            if fetched and clock.now() - fetched < self.revisit_after:
                 if self.crawler.stats:
                     self.crawler.stats.inc_value("techscout/known_skipped")
                 return None
@@ -382,13 +382,3 @@ def _request_url(response: Response) -> str:
 def _content_type(response: Response) -> str:
     value = response.headers.get(b"Content-Type")
     return value.decode("latin-1") if value else ""
-
-
-def _parse_time(value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
