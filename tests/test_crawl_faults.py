@@ -26,9 +26,9 @@ from crawlers import launch, logs
 from crawlers.errors_kinds import ERROR_KINDS, NOT_STORED_KINDS, kind_of, label
 from crawlers.logs import ProgressLine, configure_logging
 from crawlers.urls import canonical_url
-from tests.conftest import REPO, MockServer, run_cli, write_source
+from tests.conftest import LOCAL_SITES, REPO, MockServer, run_cli, write_source
 
-ENV = {"TECHSCOUT_TIMEOUT": "5", "TECHSCOUT_DELAY": "0"}
+ENV = {"TECHSCOUT_TIMEOUT": "5", "TECHSCOUT_DELAY": "0", **LOCAL_SITES}
 
 
 def _stored(data: Path, source: str) -> set[str]:

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from core.settings import load_settings
-from tests.conftest import REPO, MockServer, run_cli, write_source
+from tests.conftest import LOCAL_SITES, REPO, MockServer, run_cli, write_source
 
 
 def _start(sources: Path, data: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -228,7 +228,7 @@ def test_kill_9_mid_crawl_then_restart_resumes_the_crawl(mockserver: MockServer,
     write_source(sources, "news", start_urls=[mockserver.url("utf8", "/news/")], schedule="every 1h")
     reference = run_cli(
         "crawl", "--sources", str(sources), "--json", data=tmp_path / "reference",
-        env={"TECHSCOUT_TIMEOUT": "10", "TECHSCOUT_DELAY": "0"},
+        env={"TECHSCOUT_TIMEOUT": "10", "TECHSCOUT_DELAY": "0", **LOCAL_SITES},
     )
     assert reference.returncode in (0, 1), reference.stderr
     expected = set(_stored_urls(tmp_path / "reference", "news"))
@@ -347,7 +347,7 @@ def test_retry_after_and_crawl_delay_are_honoured(
         str(tmp_path / "sources"),
         "--json",
         data=tmp_path / "data",
-        env={"TECHSCOUT_DELAY": "0", "TECHSCOUT_CONCURRENCY": "4", "TECHSCOUT_TIMEOUT": "10"},
+        env={"TECHSCOUT_DELAY": "0", "TECHSCOUT_CONCURRENCY": "4", "TECHSCOUT_TIMEOUT": "10", **LOCAL_SITES},
     )
     assert out.returncode == 0, out.stderr[-2000:]
     paths = [p for _, p, _ in log]
