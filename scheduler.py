@@ -1,49 +1,37 @@
-"""The scheduler: the main job of a deployment (``techscout run``).
+"""The scheduler: the main job of a deployment (``techscout run``) — scheduling policy only.
 
 One APScheduler 3.x job per source, built from its ``schedule`` (cron expression or ``every N[smhd]``), kept in a
 persistent job store (``<data>/scheduler.sqlite``) so that planned runs survive restarts; missed runs are
-coalesced into one and run on restart (catch-up). Each run is ``techscout crawl NAME`` in its own process (a
-Twisted reactor cannot restart) with a time limit, under a per-source lock that outlives a crashed service, and
-with Scrapy's ``JOBDIR`` under ``<data>/jobs/<source>`` so that a stopped crawl resumes where it stopped.
+coalesced into one and run on restart (catch-up). Each run goes through the crawl launcher
+(:func:`crawlers.launch.run_crawl`: its own process, the source's lock, the time limit, the resumable crawl
+state, the run record and the hand-over of new documents to alerts).
 
-After each run the scheduler records the outcome (``runs`` records), flags sources whose extraction health
-dropped, backs off sources that keep failing, adapts interval schedules to how often a source has news, and
-hands the new documents to alert matching. Source files are re-read when they change (and on SIGHUP); SIGTERM
-and SIGINT stop gracefully: running crawls finish their in-flight requests and checkpoint the rest.
-See ``docs/scheduling.md``.
+After each run the scheduler flags sources whose extraction health dropped, backs off sources that keep failing
+and adapts interval schedules to how often a source has news. Source files are re-read when they change (and on
+SIGHUP); a bad file is reported and the other sources keep running. SIGTERM and SIGINT stop gracefully: running
+crawls finish their in-flight requests and checkpoint the rest. See ``docs/scheduling.md``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import hashlib
-import json
 import logging
 import os
-import shutil
-import signal
-import subprocess
-import sys
 import threading
-import time
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 from core import clock
 from core.errors import SchedulerError, TechscoutError
-from core.paths import DataPaths
 from core.schedule import parse_schedule, period_of
 from core.settings import Settings
-from crawlers.sources import Source, load_sources
+from crawlers import launch
+from crawlers.sources import Source, SourceProblem, read_sources, sources_path_for
 
 log = logging.getLogger("techscout.scheduler")
-REPO = Path(__file__).resolve().parent
 
 FAILED = ("failed", "timed out")
 MISFIRE_GRACE = 7 * 86400  # a run missed by less than this runs on restart (coalesced into one)
@@ -53,15 +41,14 @@ ADAPT_MIN_FACTOR = 0.5  # an interval schedule runs at most twice as often as co
 ADAPT_MAX_FACTOR = 4.0  # ... and at least every four configured intervals
 QUIET_RUNS = 4  # runs in a row without a new document before an interval is lengthened
 BUSY_RUNS = 3  # runs in a row with new documents before an interval is shortened
-STOP_GRACE = 30.0  # seconds a stopped crawl gets to finish its in-flight requests before it is killed
-LOCK_WAIT = 60.0  # seconds a run waits for a crawl of the same source still closing (e.g. after a crash)
 RELOAD_POLL = 2.0  # seconds between checks of the source files' modification times
+STOP_WAIT = 120.0  # the longest a stopping service waits for its running jobs beyond the crawls' grace
 
-_PR_SET_PDEATHSIG = 1
-try:
-    _LIBC: Any = ctypes.CDLL(None, use_errno=True)
-except OSError:  # not Linux: crawls are stopped by the service's own shutdown only
-    _LIBC = None
+
+def _open(settings: Settings) -> Any:
+    from search.backends import open_backend
+
+    return open_backend(settings)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -154,308 +141,11 @@ def job_signature(source: Source, settings: Settings, interval: float | None) ->
 
 
 # --------------------------------------------------------------------------------------------------------------
-# crawl state: JOBDIR and per-source locks
+# after a run: health, backoff, adaptation
 # --------------------------------------------------------------------------------------------------------------
-def jobs_dir(settings: Settings) -> Path:
-    return settings.paths.jobs
-
-
-def jobdir_state(path: Path) -> str:
-    """``none`` (no crawl state), ``resumable`` (a crawl stopped cleanly: its queue was written) or ``stale``
-    (a crawl killed without closing: its queue cannot be trusted)."""
-    if not path.exists():
-        return "none"
-    marker = path / "closed.json"
-    try:
-        reason = json.loads(marker.read_text(encoding="utf-8")).get("reason")
-    except (OSError, ValueError, AttributeError):
-        return "stale"
-    return "resumable" if reason == "shutdown" else "stale"
-
-
-def prepare_jobdir(path: Path) -> bool:
-    """Before a crawl: keep a resumable crawl state (returns True), remove any other."""
-    state = jobdir_state(path)
-    if state == "resumable":
-        (path / "closed.json").unlink(missing_ok=True)
-        return True
-    if state == "stale":
-        shutil.rmtree(path, ignore_errors=True)
-    return False
-
-
-def finish_jobdir(path: Path, finish_reason: str | None) -> None:
-    """After a crawl: a crawl that ran to its end needs no state (its seen-requests would filter the next one)."""
-    if finish_reason != "shutdown":
-        shutil.rmtree(path, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def source_lock(settings: Settings, source: str, wait: float = LOCK_WAIT) -> Iterator[IO[str] | None]:
-    """An exclusive lock on ``<data>/jobs/<source>.lock``; yields the open file (None if not had in ``wait`` s).
-
-    The crawl process inherits the file, so the lock lasts as long as the crawl, even if the service dies."""
-    path = jobs_dir(settings) / f"{source}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = path.open("a+", encoding="utf-8")
-    deadline = time.monotonic() + wait
-    try:
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield None
-                    return
-                time.sleep(0.5)
-        yield fh
-    finally:
-        fh.close()
-
-
-def _die_with_parent() -> None:  # runs in the crawl process between fork and exec
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# one crawl
-# --------------------------------------------------------------------------------------------------------------
-def crawl_command(settings: Settings, source: str, run_id: str, jobdir: Path | None = None) -> list[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "cli",
-        "crawl",
-        source,
-        "--quiet",
-        "--run-id",
-        run_id,
-        "--data",
-        str(settings.data_dir),
-    ]
-    if settings.sources:
-        cmd += ["--sources", str(settings.sources_path)]
-    if jobdir is not None:
-        cmd += ["--jobdir", str(jobdir)]
-    return cmd
-
-
-def _open(settings: Settings) -> Any:
-    from search.backends import open_backend
-
-    return open_backend(settings)
-
-
-def _record_run(settings: Settings, record: dict[str, Any]) -> None:
-    backend = _open(settings)
-    try:
-        backend.put_record("runs", record["id"], record)
-    finally:
-        backend.close()
-
-
-def _get_run(settings: Settings, record_id: str) -> dict[str, Any] | None:
-    backend = _open(settings)
-    try:
-        return backend.get_record("runs", record_id)
-    finally:
-        backend.close()
-
-
-def stop_grace(settings: Settings) -> float:
-    """Seconds a stopped crawl gets to finish its in-flight requests: a tenth of the time limit, 5 to 30 s."""
-    return min(STOP_GRACE, max(5.0, settings.crawl_timeout * 0.1))
-
-
-_RUNNING: dict[str, subprocess.Popen[str]] = {}
-_RUNNING_LOCK = threading.Lock()
-_STOPPING = threading.Event()
-
-
-def run_crawl(settings: Settings, source: str, *, stop: threading.Event | None = None) -> dict[str, Any]:
-    """Run one crawl of one source in a subprocess with a time limit; returns its run record.
-
-    A crawl over ``crawl_timeout`` is stopped (SIGTERM: in-flight requests finish, the rest is checkpointed;
-    SIGKILL after ``STOP_GRACE``) and recorded as ``timed out``; ``stop`` being set stops it the same way."""
-    stop = stop or _STOPPING
-    if settings.redis_url:  # distributed mode: the crawl goes on the shared frontier, workers do it
-        from crawlers.worker import enqueue_scheduled
-
-        return enqueue_scheduled(settings, source)
-    run_id = uuid.uuid4().hex[:12]
-    record_id = f"{run_id}-{source}"
-    with source_lock(settings, source) as lock:
-        if lock is None:
-            log.warning("crawl %s skipped: another crawl of it is still running", source)
-            return {"id": record_id, "source": source, "status": "skipped"}
-        jobdir = jobs_dir(settings) / source
-        if jobdir_state(jobdir) == "stale":
-            _record_killed(settings, source, jobdir, run_id)
-        resumed = prepare_jobdir(jobdir)
-        env = {**os.environ, **settings.as_env()}
-        started = clock.now_iso()
-        log.info("crawl %s starting (run %s%s)", source, run_id, ", resuming" if resumed else "")
-        # the crawl writes to a log file, not a pipe: it must be able to close properly after a service crash
-        log_path = crawl_log(settings, source)
-        with log_path.open("w", encoding="utf-8") as log_file:
-            proc = subprocess.Popen(
-                crawl_command(settings, source, run_id, jobs_dir(settings)),
-                cwd=REPO,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                text=True,
-                start_new_session=True,
-                pass_fds=(lock.fileno(),),
-                preexec_fn=_die_with_parent,  # noqa: PLW1509
-            )
-        with _RUNNING_LOCK:
-            _RUNNING[source] = proc
-        launched = datetime.now(UTC).isoformat(timespec="milliseconds")
-        deadline = time.monotonic() + settings.crawl_timeout
-        grace = stop_grace(settings)
-        timed_out = stopped = False
-        try:
-            while proc.poll() is None:
-                if time.monotonic() >= deadline and not timed_out:
-                    timed_out = True
-                    _terminate(proc, grace)
-                elif stop.is_set() and not stopped and not timed_out:
-                    stopped = True
-                    _terminate(proc, grace)
-                time.sleep(0.2)
-        finally:
-            with _RUNNING_LOCK:
-                _RUNNING.pop(source, None)
-        stopped = stopped or stop.is_set()
-        record = _get_run(settings, record_id)
-        if record is None and stopped and not timed_out:
-            log.info("crawl %s stopped before it began", source)
-            finish_jobdir(jobdir, None)
-            return {"id": record_id, "source": source, "status": "skipped"}
-        if record is None:
-            record = {
-                "id": record_id,
-                "source": source,
-                "started": started,
-                "fetched": 0,
-                "new": 0,
-                "updated": 0,
-                "duplicates": 0,
-                "errors": {},
-                "error_examples": {},
-                "finish_reason": "crashed",
-                "status": "failed",
-            }
-            if not timed_out and not stopped:
-                tail = _tail(log_path) or [f"exit status {proc.returncode}"]
-                record["errors"] = {"crawl-crashed": 1}
-                record["error_examples"] = {"crawl-crashed": [tail[0][-300:]]}
-        record.setdefault("finished", clock.now_iso())
-        record["resumed"] = resumed
-        record["launched"] = launched
-        record["exited"] = datetime.now(UTC).isoformat(timespec="milliseconds")
-        if timed_out and record.get("finish_reason") in ("finished", "closespider_pagecount"):
-            timed_out = False  # the crawl had ended; only its process was slow to exit
-        if timed_out:
-            record["status"] = "timed out"
-            record["errors"] = dict(record.get("errors") or {}) | {
-                "timeout": int((record.get("errors") or {}).get("timeout", 0)) + 1
-            }
-            examples = dict(record.get("error_examples") or {})
-            examples["timeout"] = [
-                *examples.get("timeout", []),
-                f"crawl stopped after {settings.crawl_timeout}s",
-            ][-5:]
-            record["error_examples"] = examples
-            log.warning("crawl %s timed out after %ss", source, settings.crawl_timeout)
-        _record_run(settings, record)
-        finish_jobdir(jobdir, record.get("finish_reason"))
-        log.info(
-            "crawl %s: %s (fetched %s, new %s, updated %s)",
-            source,
-            record.get("status"),
-            record.get("fetched", 0),
-            record.get("new", 0),
-            record.get("updated", 0),
-        )
-        return record
-
-
-def crawl_log(settings: Settings, source: str) -> Path:
-    """``<data>/logs/<source>.log``: the output of the source's latest crawl (the one before is kept as ``.1``)."""
-    path = settings.paths.crawl_log(source)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        path.replace(path.with_suffix(".log.1"))
-    return path
-
-
-def _tail(path: Path) -> list[str]:
-    try:
-        lines = [
-            line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()
-        ]
-    except OSError:
-        return []
-    return [line.strip()[-300:] for line in lines[-1:]]
-
-
-def _record_killed(settings: Settings, source: str, jobdir: Path, run_id: str) -> None:
-    """Record a crawl that was killed together with its service (its state was never closed)."""
-    when = datetime.fromtimestamp(jobdir.stat().st_mtime, UTC).isoformat(timespec="seconds")
-    note = "the crawl process was killed before it could close; its unsaved queue is discarded"
-    record = {
-        "id": f"{run_id}-{source}-killed",
-        "source": source,
-        "started": when,
-        "finished": when,
-        "status": "failed",
-        "finish_reason": "killed",
-        "fetched": 0,
-        "new": 0,
-        "updated": 0,
-        "duplicates": 0,
-        "errors": {"crawl-killed": 1},
-        "error_examples": {"crawl-killed": [note]},
-    }
-    _record_run(settings, record)
-    log.warning("crawl %s: an earlier crawl was killed (%s)", source, note)
-
-
-def _terminate(proc: subprocess.Popen[str], grace: float = STOP_GRACE) -> None:
-    """SIGTERM (Scrapy closes gracefully, writing its JOBDIR queue), SIGKILL if it is still there ``grace`` s later."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-
-    def _kill() -> None:
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-    threading.Thread(target=_kill, daemon=True).start()
-
-
-# --------------------------------------------------------------------------------------------------------------
-# after a run: health, backoff, adaptation, alerts
-# --------------------------------------------------------------------------------------------------------------
-def is_orphan(record: Mapping[str, Any]) -> bool:
-    """A run the scheduler never saw end: a crawl that outlived a killed service and stopped on its own."""
-    return "launched" not in record and record.get("finish_reason") == "shutdown" and "id" in record
-
-
-def after_run(
-    settings: Settings, source: Source, record: dict[str, Any], background: bool = False
-) -> dict[str, Any]:
-    """Record health flags, failures and the adapted interval of a source; hand new and changed documents to
-    alert matching (``background``: in the service's alert thread, so that matching never delays a crawl).
-
-    Returns the source's state record (``meta`` collection, id ``source:<name>``)."""
+def after_run(settings: Settings, source: Source, record: dict[str, Any]) -> dict[str, Any]:
+    """Record health flags, failures and the adapted interval of a source (the launcher has already handed its
+    new documents to alerts). Returns the source's state record (``meta`` collection, id ``source:<name>``)."""
     from crawlers.health import health_drops
 
     backend = _open(settings)
@@ -485,7 +175,7 @@ def after_run(
             "last_status": record.get("status"),
             "failures": failures,
             "flagged": failures >= FLAG_AFTER,
-            "backoff_until": (datetime.now(UTC) + timedelta(seconds=delay)).isoformat(timespec="seconds")
+            "backoff_until": clock.iso(clock.now() + timedelta(seconds=delay))
             if delay
             else None,
             "interval": interval,
@@ -493,78 +183,10 @@ def after_run(
         }
         if state["flagged"]:
             log.warning("source %s failed %d times in a row: backing off %.0fs", source.name, failures, delay)
-        # a crawl left running by a service that died closed on its own: its documents still need alerts
-        previous = backend.get_record("meta", state["id"]) or {}
-        handled = list(previous.get("handled_orphans") or [])
-        orphans = [
-            r for r in runs if r.get("id") not in handled and is_orphan(r) and r.get("id") != record.get("id")
-        ]
-        state["handled_orphans"] = [*handled, *(str(r["id"]) for r in orphans)][-50:]
         backend.put_record("meta", state["id"], state)
     finally:
         backend.close()
-    ids = list(
-        dict.fromkeys(
-            i for r in [*orphans, record] for i in [*(r.get("new_ids") or []), *(r.get("updated_ids") or [])]
-        )
-    )
-    if ids:
-        if background:
-            queue_alerts(settings, ids)
-        else:
-            hand_to_alerts(settings, ids)
     return state
-
-
-_ALERTS: ThreadPoolExecutor | None = None
-
-
-def _alerts_pool() -> ThreadPoolExecutor:
-    global _ALERTS
-    if _ALERTS is None:
-        _ALERTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts")
-    return _ALERTS
-
-
-_PENDING_ALERTS: dict[str, None] = {}
-_PENDING_LOCK = threading.Lock()
-_DRAIN_QUEUED = False
-
-
-def queue_alerts(settings: Settings, doc_ids: list[str]) -> None:
-    """Hand documents to alert matching in the background. Ids that arrive while matching is busy are merged
-    into one next round, so frequent crawls never build a backlog of matching runs."""
-    global _DRAIN_QUEUED
-    with _PENDING_LOCK:
-        _PENDING_ALERTS.update(dict.fromkeys(doc_ids))
-        if _DRAIN_QUEUED:
-            return
-        _DRAIN_QUEUED = True
-    _alerts_pool().submit(_drain_alerts, settings)
-
-
-def _drain_alerts(settings: Settings) -> None:
-    global _DRAIN_QUEUED
-    while True:
-        with _PENDING_LOCK:
-            ids = list(_PENDING_ALERTS)
-            _PENDING_ALERTS.clear()
-            if not ids:
-                _DRAIN_QUEUED = False
-                return
-        hand_to_alerts(settings, ids)
-
-
-def hand_to_alerts(settings: Settings, doc_ids: list[str]) -> None:
-    """``search.alerts.run_alerts(settings, doc_ids)`` when alert matching is installed; its failures are logged."""
-    try:
-        from search.alerts import run_alerts  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return
-    try:
-        run_alerts(settings, doc_ids)
-    except Exception:  # alert delivery must never stop the crawling
-        log.exception("alert matching for %d documents failed", len(doc_ids))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -580,16 +202,28 @@ def scheduled_crawl(source: str) -> None:
 
 
 class SchedulerService:
-    """APScheduler with a persistent job store; one job per enabled source."""
+    """APScheduler with a persistent job store; one job per enabled source.
+
+    Stopping never waits while holding APScheduler's job-store lock: :meth:`stop` first stops every running
+    crawl and waits for the running jobs itself, and a job touches the scheduler only while the service is not
+    stopping (under :attr:`_jobs_lock`), so no job can block on the lock that a shutdown holds."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.sources: dict[str, Source] = {}
-        self.stop_event = _STOPPING
+        self.problems: list[SourceProblem] = []
+        self.stop_event = threading.Event()
         self.reload_event = threading.Event()
         self.scheduler: Any = None
         self._mtimes: dict[str, float] = {}
         self._lock_file: IO[str] | None = None
+        self._jobs_lock = threading.Condition()
+        self._active = 0  # jobs running now
+        self._stopping = False
+
+    @property
+    def sources_path(self) -> Any:
+        return sources_path_for(self.settings)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def start(self, run: bool = True) -> None:
@@ -601,19 +235,21 @@ class SchedulerService:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         global _SERVICE
-        data = self.settings.data_dir
-        data.mkdir(parents=True, exist_ok=True)
-        self._lock_file = (data / "scheduler.lock").open("a+", encoding="utf-8")
+        data = self.settings.paths.ensure()
+        self._lock_file = self.settings.paths.scheduler_lock.open("a+", encoding="utf-8")
         try:
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            self._lock_file.close()
+            self._lock_file = None
             raise SchedulerError(
                 f"{data}: another `techscout run` is already using this data directory"
             ) from None
         _SERVICE = self
         self.stop_event.clear()
+        self._stopping = False
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{DataPaths(data).scheduler}")},
+            jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{self.settings.paths.scheduler}")},
             executors={"default": JobExecutor(max_workers=16)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
             timezone=clock.TZ,
@@ -637,24 +273,30 @@ class SchedulerService:
             log.info("source %s: run missed while the service was down (coalesced)", event.job_id)
 
     def stop(self) -> None:
-        """Stop planning; running crawls finish their in-flight requests and checkpoint (SIGTERM), then exit."""
+        """Stop planning; running crawls finish their in-flight requests and checkpoint (SIGTERM), then exit;
+        documents already stored are handed to alerts before this returns."""
         self.stop_event.set()
-        with _RUNNING_LOCK:
-            procs = list(_RUNNING.values())
-        for proc in procs:
-            _terminate(proc, stop_grace(self.settings))
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=True)
-        global _ALERTS
-        if _ALERTS is not None:
-            _ALERTS.shutdown(wait=True)  # documents already stored are matched before the service exits
-            _ALERTS = None
+        with self._jobs_lock:
+            self._stopping = True
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.pause()  # no new job starts; jobs already handed out see stop_event and return
+        grace = launch.stop_grace(self.settings)
+        launch.stop_running(grace)
+        with self._jobs_lock:
+            self._jobs_lock.wait_for(lambda: self._active == 0, timeout=grace + STOP_WAIT)
+            if self._active:
+                log.error("%d scheduled job(s) did not end; stopping without them", self._active)
+        if self.scheduler is not None and self.scheduler.running:
+            # the jobs have ended (or are abandoned): nothing can hold up the executor's shutdown any more
+            self.scheduler.shutdown(wait=False)
+        launch.wait_for_alerts()
         if self._lock_file is not None:
             self._lock_file.close()
+            self._lock_file = None
 
     # -- jobs -------------------------------------------------------------------------------------------------
     def _source_files(self) -> dict[str, float]:
-        path = self.settings.sources_path
+        path = self.sources_path
         files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
         out = {}
         for f in files:
@@ -666,16 +308,24 @@ class SchedulerService:
         return self._source_files() != self._mtimes
 
     def sync(self, initial: bool = False) -> None:
-        """Make the jobs match the source files: add, reschedule, remove."""
+        """Make the jobs match the source files: add, reschedule, remove. A file with an error is reported; the
+        source it held keeps its last good job, and every other source is synced."""
         self._mtimes = self._source_files()
         try:
-            sources = load_sources(self.settings.sources_path)
+            good, problems = read_sources(self.sources_path)
         except TechscoutError as exc:
             log.error("sources not reloaded: %s", exc)
             return
+        for problem in problems:
+            log.error("source file not loaded: %s", problem)
+        self.problems = problems
+        bad_files = {p.path for p in problems}
+        kept = [s for s in self.sources.values() if s.path in bad_files]  # last good config of a broken file
+        names = {s.name for s in good}
+        sources = good + [s for s in kept if s.name not in names and s.enabled]
         self.sources = {s.name: s for s in sources}
         states = self._states()
-        now = datetime.now(UTC)
+        now = clock.now()
         spread = min(30.0, 2.0 * len(sources))
         for job in self.scheduler.get_jobs():
             if job.id not in self.sources:
@@ -703,7 +353,7 @@ class SchedulerService:
                 job.modify(name=sig)
                 job.reschedule(trigger_for(s, self.settings, interval))
                 log.info("source %s rescheduled: %s", s.name, sig)
-            if initial and jobdir_state(jobs_dir(self.settings) / s.name) != "none":
+            if initial and launch.jobdir_state(self.settings.paths.jobdir(s.name)) != "none":
                 job.modify(next_run_time=first)  # an interrupted crawl resumes at once
             elif initial and self._overdue(s, states.get(s.name), now):
                 job.modify(next_run_time=first)
@@ -728,24 +378,43 @@ class SchedulerService:
         finally:
             backend.close()
 
+    def _enter_job(self) -> bool:
+        with self._jobs_lock:
+            if self._stopping:
+                return False
+            self._active += 1
+            return True
+
+    def _leave_job(self) -> None:
+        with self._jobs_lock:
+            self._active -= 1
+            self._jobs_lock.notify_all()
+
     def crawl(self, name: str) -> None:
+        """One scheduled run: the crawl (through the launcher), then the source's scheduling policy."""
         source = self.sources.get(name)
-        if source is None or self.stop_event.is_set():
+        if source is None or not self._enter_job():
             return
-        record = run_crawl(self.settings, name, stop=self.stop_event)
-        if record.get("status") == "skipped":
-            return
-        state = after_run(self.settings, source, record, background=True)
-        if self.stop_event.is_set():
-            return
-        job = self.scheduler.get_job(name)
+        try:
+            record = launch.run_crawl(self.settings, name, stop=self.stop_event)
+            if record.get("status") == "skipped":
+                return
+            state = after_run(self.settings, source, record)
+            with self._jobs_lock:  # the scheduler is touched only while no stop has begun
+                if not self._stopping:
+                    self._replan(source, state)
+        finally:
+            self._leave_job()
+
+    def _replan(self, source: Source, state: Mapping[str, Any]) -> None:
+        job = self.scheduler.get_job(source.name)
         if job is None:
             return
         sig = job_signature(source, self.settings, state.get("interval"))
         if job.name != sig:
             job.modify(name=sig)
             job.reschedule(trigger_for(source, self.settings, state.get("interval")))
-            job = self.scheduler.get_job(name)
+            job = self.scheduler.get_job(source.name)
         until = clock.parse_time(state.get("backoff_until"))
         if (
             until is not None
@@ -765,13 +434,16 @@ class SchedulerService:
             backend.put_record(
                 "meta",
                 "scheduler",
-                {"id": "scheduler", "pid": os.getpid(), "updated": clock.now_iso(), "next_runs": next_runs},
+                {"id": "scheduler", "pid": os.getpid(), "updated": clock.now_iso(), "next_runs": next_runs,
+                 "problems": [str(p) for p in self.problems]},
             )
         finally:
             backend.close()
 
     def loop(self) -> None:
         """Until stopped: reload changed sources (file times, SIGHUP), keep the planned runs visible."""
+        import time
+
         last_save = time.monotonic()
         while not self.stop_event.is_set():
             self.stop_event.wait(RELOAD_POLL)
@@ -779,7 +451,7 @@ class SchedulerService:
                 break
             if self.reload_event.is_set() or self.changed():
                 self.reload_event.clear()
-                log.info("sources changed: reloading %s", self.settings.sources_path)
+                log.info("sources changed: reloading %s", self.sources_path)
                 self.sync()
             if time.monotonic() - last_save >= 10:
                 last_save = time.monotonic()

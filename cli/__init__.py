@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the crawl summary as JSON")
     p.add_argument("--run-id", help=argparse.SUPPRESS)
     p.add_argument("--jobdir", help=argparse.SUPPRESS)
+    p.add_argument("--lock-fd", type=int, help=argparse.SUPPRESS)  # the source's lock, taken by the launcher
     p.add_argument("--enqueue", action="store_true", help="put the crawls on the shared frontier (redis_url) for workers")
     p.set_defaults(handler="cli.crawl:cli_crawl")
     _common(p)
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sources", help="list and validate the configured sources")
     p.add_argument("--sources", metavar="PATH", help="sources directory or one YAML file")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--check", action="store_true", help="only validate; exit 1 on the first invalid file")
+    p.add_argument("--check", action="store_true", help="only validate; exit 2 when a file is invalid")
     p.set_defaults(handler="cli.sources:cli_sources")
     _common(p)
 
@@ -81,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", metavar="S")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler="cli.search:cli_runs")
+    p.set_defaults(handler="cli.crawl:cli_runs")
     _common(p)
 
     p = sub.add_parser("worker", help="crawl from the shared frontier in Redis (distributed mode, redis_url)")

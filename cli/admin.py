@@ -80,32 +80,14 @@ def cli_reindex(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def remembered_sources(settings: Settings) -> str | None:
-    """The sources path the data directory remembers (``DataPaths.sources_file``, written by ``run`` and
-    ``crawl``): a JSON string, a list of paths (the first), or an object with ``path`` / ``sources``."""
-    path = settings.paths.sources_file
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if isinstance(data, dict):
-        data = data.get("path") or data.get("sources")
-    if isinstance(data, list):
-        data = data[0] if data else None
-    return str(data) if isinstance(data, str) and data else None
-
 
 def cli_serve(args: argparse.Namespace, settings: Settings) -> int:
     """``techscout serve``: the web UI over the data directory, showing the sources that fill it (``--sources``,
     the ``sources`` setting, or what the data directory remembers, in that order)."""
+    from crawlers.sources import sources_path_for
     from search.web.server import serve, url_of
 
-    if "sources" not in settings.origin:
-        remembered = remembered_sources(settings)
-        if remembered:
-            settings = dataclasses.replace(settings, sources=remembered)
+    settings = dataclasses.replace(settings, sources=str(sources_path_for(settings)))
     print(f"techscout web UI on {url_of(settings)}", file=sys.stderr, flush=True)
     print(f"data: {settings.data_dir}  sources: {settings.sources_path}", file=sys.stderr, flush=True)
     serve(settings, access_log=bool(getattr(args, "access_log", False)))

@@ -79,26 +79,3 @@ def cli_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cli_runs(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.backend == "embedded" and not (settings.paths.store).exists():
-        runs: list[dict[str, Any]] = []
-    else:
-        backend = open_backend(settings)
-        try:
-            runs = backend.list_records("runs", {"source": args.source} if args.source else None, limit=args.limit)
-        finally:
-            backend.close()
-    if args.json:
-        keys = ("id", "source", "started", "finished", "status", "fetched", "new", "updated", "duplicates",
-                "errors", "error_examples", "bounded")
-        print(json.dumps([{k: r.get(k) for k in keys} for r in runs], ensure_ascii=False, indent=2))
-        return 0
-    if not runs:
-        print("no crawl runs yet")
-    for r in runs:
-        errors = ", ".join(f"{k} {v}" for k, v in sorted((r.get("errors") or {}).items())) or "no errors"
-        print(
-            f"{r.get('started', '')[:19]}  {r.get('source', ''):24} {r.get('status', ''):8} fetched {r.get('fetched', 0)}"
-            f" new {r.get('new', 0)} updated {r.get('updated', 0)} dup {r.get('duplicates', 0)}  {errors}"
-        )
-    return 0

@@ -3,6 +3,7 @@
     <data>/techscout.sqlite      the embedded store (documents, libraries, subscriptions, runs, users)
     <data>/dedup.sqlite          the duplicate index (signatures, clusters, stories)
     <data>/scheduler.sqlite      the scheduler's job store (planned runs survive restarts)
+    <data>/scheduler.lock        held by the one ``techscout run`` using the data directory
     <data>/secret_key            secret of session cookies and CSRF tokens (mode 0600)
     <data>/jobs/<source>/        a crawl's resumable state (Scrapy JOBDIR)
     <data>/jobs/<source>.lock    held while a crawl of that source runs
@@ -21,6 +22,7 @@ from pathlib import Path
 STORE_FILE = "techscout.sqlite"
 DEDUP_FILE = "dedup.sqlite"
 SCHEDULER_FILE = "scheduler.sqlite"
+SCHEDULER_LOCK = "scheduler.lock"
 SECRET_FILE = "secret_key"
 ALERTS_LOCK = "alerts.lock"
 SOURCES_FILE = "sources.json"
@@ -47,6 +49,10 @@ class DataPaths:
     @property
     def scheduler(self) -> Path:
         return self.root / SCHEDULER_FILE
+
+    @property
+    def scheduler_lock(self) -> Path:
+        return self.root / SCHEDULER_LOCK
 
     @property
     def secret(self) -> Path:

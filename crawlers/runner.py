@@ -1,47 +1,65 @@
-"""Run crawls: build one Scrapy crawler per source with that source's settings, run them, report.
+"""Run crawls in this process: one Scrapy crawler per source with that source's settings, all in one
+``CrawlerProcess``; return one summary per source.
 
-``techscout crawl`` runs this in the foreground; the scheduler runs ``techscout crawl NAME`` in a subprocess
-per crawl (a Twisted reactor cannot restart).
+``techscout crawl`` runs this in the foreground; the launcher (:mod:`crawlers.launch`) runs ``techscout crawl
+NAME`` in a process of its own per crawl (a Twisted reactor cannot restart). The Scrapy settings of a crawl are
+generated here from the one :class:`~core.settings.Settings` object, which the components receive whole
+(``TECHSCOUT_SETTINGS``, read with :func:`crawlers.settings.settings_of`).
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 from core.settings import Settings
+from crawlers.logs import ProgressLine, configure_logging
 from crawlers.sources import Source
 
+POLITE_JITTER = 0.2  # waits between requests to a site vary by ±20 % around 1.25 × delay: never below delay
 
-def scrapy_settings(settings: Settings, source: Source, *, run_id: str, max_pages: int,
-                    progress: bool, jobdir: str | None = None) -> Any:
-    """The Scrapy settings of one crawl of one source."""
+
+def base_settings(settings: Settings) -> Any:
+    """The Scrapy settings shared by every crawl of the process (the reactor's resolver reads them)."""
     from scrapy.settings import Settings as ScrapySettings
 
     s = ScrapySettings()
     s.setmodule("crawlers.settings", priority="project")
+    s.set("LOG_LEVEL", settings.log_level, priority="cmdline")
+    s.set("TECHSCOUT_SETTINGS", settings, priority="cmdline")
+    return s
+
+
+def scrapy_settings(settings: Settings, source: Source, *, run_id: str, max_pages: int,
+                    progress: ProgressLine | None = None, jobdir: str | None = None) -> Any:
+    """The Scrapy settings of one crawl of one source, generated from ``settings``."""
+    s = base_settings(settings)
     delay = settings.delay if source.delay is None else float(source.delay)
     concurrency = settings.concurrency if source.concurrency is None else source.concurrency
     s.set("USER_AGENT", settings.user_agent, priority="cmdline")
-    s.set("DOWNLOAD_DELAY", delay, priority="cmdline")
+    # ``delay`` is the least time between two requests to a site: Scrapy draws each wait from
+    # DOWNLOAD_DELAY × [1 - jitter, 1 + jitter], so the waits here are drawn from [delay, 1.5 × delay]
+    s.set("DOWNLOAD_DELAY", delay / (1 - POLITE_JITTER), priority="cmdline")
+    s.set("DOWNLOAD_DELAY_JITTER", POLITE_JITTER, priority="cmdline")
     s.set("CONCURRENT_REQUESTS_PER_DOMAIN", concurrency, priority="cmdline")
+    # no more requests in the downloader than the source's sites take at once: requests waiting there for their
+    # politeness delay would all be fetched, one delay apart, before a stopped crawl could close and checkpoint
+    hosts = max(1, len(set(source.allowed_domains)))
+    s.set("CONCURRENT_REQUESTS", max(1, min(16, concurrency * hosts)), priority="cmdline")
     if delay <= 0:
         s.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
-        s.set("RANDOMIZE_DOWNLOAD_DELAY", False, priority="cmdline")
+        s.set("DOWNLOAD_DELAY_JITTER", 0.0, priority="cmdline")
     else:
-        s.set("AUTOTHROTTLE_START_DELAY", delay, priority="cmdline")
+        s.set("AUTOTHROTTLE_START_DELAY", delay / (1 - POLITE_JITTER), priority="cmdline")
     s.set("CLOSESPIDER_PAGECOUNT", max_pages + 50, priority="cmdline")
     s.set("URLLENGTH_LIMIT", 1024, priority="cmdline")
     # pagination chains are bounded by max_list_pages; the depth limit only has to stop what that does not
     s.set("DEPTH_LIMIT", source.max_list_pages + 3, priority="cmdline")
     s.set("DOWNLOAD_TIMEOUT", settings.timeout, priority="cmdline")
-    s.set("LOG_LEVEL", settings.log_level, priority="cmdline")
+    # the same values as flat TECHSCOUT_* keys, generated from the object, for stages that read those keys
     for key, value in settings.as_env().items():
         s.set(key, value, priority="cmdline")
-    s.set("TECHSCOUT_SETTINGS", settings, priority="cmdline")
     s.set("TECHSCOUT_RUN_ID", run_id, priority="cmdline")
     s.set("TECHSCOUT_PROGRESS", progress, priority="cmdline")
     if jobdir:
@@ -54,8 +72,15 @@ def scrapy_settings(settings: Settings, source: Source, *, run_id: str, max_page
             {"headless": True, "executable_path": settings.chromium, "args": s.getlist("CHROMIUM_ARGS")},
             priority="cmdline",
         )
-        s.set("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT", 30_000, priority="cmdline")
+        # a rendered page loads its scripts and their requests too: never less than 30 s
+        s.set("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT", max(30, settings.timeout) * 1000, priority="cmdline")
     return s
+
+
+def not_started(source: Source, reason: str = "") -> dict[str, Any]:
+    """The summary of a source whose crawl could not start."""
+    return {"source": source.name, "status": "failed", "fetched": 0, "new": 0, "updated": 0, "duplicates": 0,
+            "errors": {"not-started": 1}, "error_examples": {"not-started": [reason or "see the crawl log"]}}
 
 
 def crawl(
@@ -64,10 +89,15 @@ def crawl(
     *,
     max_pages: int | None = None,
     run_id: str | None = None,
-    progress: bool = False,
+    progress: ProgressLine | None = None,
     jobdir: str | None = None,
+    log_files: dict[str, Path] | None = None,
 ) -> list[dict[str, Any]]:
-    """Crawl the sources in this process (once: the reactor cannot restart). Returns one summary per source."""
+    """Crawl the sources in this process (once: the reactor cannot restart). Returns one summary per source.
+
+    ``progress``: the terminal's progress line; ``log_files``: source name → its crawl log (the log of the
+    crawl is written there besides stderr). Raises :class:`~core.errors.BackendError` when the store cannot
+    be opened (corrupt, locked, unreachable) — before anything is fetched."""
     from scrapy.crawler import Crawler, CrawlerProcess
 
     from crawlers.extensions import CrawlReport
@@ -77,47 +107,31 @@ def crawl(
     if not sources:
         return []
     run_id = run_id or uuid.uuid4().hex[:12]
+    configure_logging(settings.log_level, progress=progress, files=log_files)
     backend = open_backend(settings)
-    from scrapy.settings import Settings as ScrapySettings
-
-    base = ScrapySettings()
-    base.setmodule("crawlers.settings", priority="project")
-    base.set("LOG_LEVEL", settings.log_level, priority="cmdline")
-    process = CrawlerProcess(base, install_root_handler=False)
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger().setLevel(getattr(logging, settings.log_level.upper(), logging.INFO))
-    logging.getLogger("scrapy.core.scraper").setLevel(logging.WARNING)
-    logging.getLogger("scrapy.spidermiddlewares").setLevel(logging.WARNING)
-    # an unreachable site is reported in the crawl summary; its robots.txt failure needs no traceback
-    logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
-    for noisy in ("scrapy.core.engine", "scrapy.middleware", "scrapy.extensions.logstats", "scrapy.crawler",
-                  "scrapy.addons", "scrapy.utils.log", "scrapy.extensions.telnet", "scrapy.statscollectors"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    crawlers: list[tuple[Source, Crawler]] = []
-    for source in sources:
-        bound = max_pages or source.max_pages or settings.max_pages
-        s = scrapy_settings(settings, source, run_id=f"{run_id}-{source.name}", max_pages=bound,
-                            progress=progress, jobdir=jobdir)
-        crawler = Crawler(GenericSpider, s, init_reactor=not crawlers)
-        known = backend.url_states(source.name)
-        process.crawl(crawler, source=source, known=known, max_pages=bound, revisit_days=settings.revisit_days,
-                      backend=backend)
-        crawlers.append((source, crawler))
-    warm_up()
-    process.start()
-    summaries = []
-    for source, crawler in crawlers:
-        reports = [m for m in crawler.extensions.middlewares if isinstance(m, CrawlReport)]
-        summary = dict(reports[0].summary) if reports else {}
-        if not summary:
-            summary = {"source": source.name, "status": "failed", "fetched": 0, "new": 0, "updated": 0,
-                       "duplicates": 0, "errors": {"not-started": 1}}
-        summaries.append(summary)
-    backend.close()
+    try:
+        process = CrawlerProcess(base_settings(settings))
+        configure_logging(settings.log_level, progress=progress, files=log_files)  # over Scrapy's own set-up
+        crawlers: list[tuple[Source, Crawler]] = []
+        for source in sources:
+            bound = max_pages or source.max_pages or settings.max_pages
+            s = scrapy_settings(settings, source, run_id=f"{run_id}-{source.name}", max_pages=bound,
+                                progress=progress, jobdir=jobdir)
+            crawler = Crawler(GenericSpider, s, init_reactor=not crawlers)
+            known = backend.url_states(source.name)
+            process.crawl(crawler, source=source, known=known, max_pages=bound,
+                          revisit_days=settings.revisit_days, backend=backend)
+            crawlers.append((source, crawler))
+        warm_up()
+        process.start()
+        summaries = []
+        for source, crawler in crawlers:
+            extensions = getattr(crawler, "extensions", None)
+            reports = [m for m in getattr(extensions, "middlewares", ()) if isinstance(m, CrawlReport)]
+            summary = dict(reports[0].summary) if reports else {}
+            summaries.append(summary or not_started(source))
+    finally:
+        backend.close()
     return summaries
 
 

@@ -1,10 +1,14 @@
 """Scrapy settings shared by every crawl (``scrapy.cfg`` points at this module).
 
-techscout's own settings are declared in :mod:`core.settings`; the per-source and per-run values (delay,
-concurrency, timeout, user agent, pipelines' data directory …) are set from them by :mod:`crawlers.runner`.
+techscout's own settings are declared once in :mod:`core.settings`; :func:`crawlers.runner.scrapy_settings`
+generates each crawl's Scrapy settings from that one :class:`~core.settings.Settings` object (delay, concurrency,
+timeout, user agent per source) and hands the object itself to the components under ``TECHSCOUT_SETTINGS``:
+a component reads what it needs with :func:`settings_of` in its ``from_crawler``, never from the environment.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from core.settings import Settings
 
@@ -19,23 +23,34 @@ ROBOTSTXT_PARSER = "scrapy.robotstxt.ProtegoRobotParser"
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = _DEFAULTS.concurrency
 DOWNLOAD_DELAY = _DEFAULTS.delay
-RANDOMIZE_DOWNLOAD_DELAY = True
+DOWNLOAD_DELAY_JITTER = 0.2  # crawlers.runner sets each crawl's delay so that no wait is below ``delay``
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 DOWNLOAD_TIMEOUT = _DEFAULTS.timeout
-DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
-DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
+# the per-page budget in bytes: a page (after decompression: a gzip bomb is cut here too) larger than this is not
+# read further and is reported as ``too-large``; article pages of the sites techscout reads are far below it
+PAGE_MAX_BYTES = 8 * 1024 * 1024
+DOWNLOAD_MAXSIZE = PAGE_MAX_BYTES
+DOWNLOAD_WARNSIZE = 0  # the budget is reported per page (``too-large``), not warned about in the log
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 REDIRECT_MAX_TIMES = 5
 DEPTH_LIMIT = 8
 COOKIES_ENABLED = False
+# no remote control of a crawl process: Scrapy's telnet console and its HTTP remote control (which also writes
+# token files into the user's state directory) stay off in every crawl
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = _DEFAULTS.log_level
+LOG_INSTALL_ROOT_HANDLER = False  # crawlers.logs configures logging (one line per event, no page bodies)
+LOG_FORMATTER = "crawlers.logs.CrawlLogFormatter"
+LOG_VERSIONS: list[str] = []  # the library versions are not part of a crawl's log
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+# every connection goes to an address checked by the outbound-URL guard (core.netguard)
+TWISTED_DNS_RESOLVER = "crawlers.guard.GuardedResolver"
 FEED_EXPORT_ENCODING = "utf-8"
 HTTPERROR_ALLOW_ALL = False
 
@@ -44,6 +59,8 @@ EXTENSIONS = {
     "crawlers.health.ExtractionHealth": 510,
 }
 DOWNLOADER_MIDDLEWARES = {
+    # before robots.txt (100): a request to a private address is refused before anything is sent for it
+    "crawlers.guard.OutboundGuardMiddleware": 50,
     "crawlers.middlewares.PolitenessMiddleware": 580,  # after robots.txt (100), sees answers before retry (550)
 }
 ITEM_PIPELINES = {
@@ -57,6 +74,8 @@ ITEM_PIPELINES = {
 }
 
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
+# every request the browser makes for a page is checked by the outbound-URL guard first
+PLAYWRIGHT_ABORT_REQUEST = "crawlers.guard.browser_request_blocked"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -66,3 +85,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+def settings_of(crawler: Any) -> Settings:
+    """The crawl's techscout settings (the one :class:`~core.settings.Settings` object the runner handed to
+    Scrapy); the defaults when a component runs outside a techscout crawl (unit tests)."""
+    value = crawler.settings.get("TECHSCOUT_SETTINGS") if crawler is not None else None
+    return value if isinstance(value, Settings) else _DEFAULTS

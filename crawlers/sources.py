@@ -2,11 +2,18 @@
 
 Only ``name`` and ``start_urls`` are required. Every key is declared in :data:`SOURCE_KEYS` (type, default,
 meaning); the README's source table is checked against it by a test.
+
+:func:`read_sources` reads a directory file by file: a bad file is reported (its :class:`SourceError` names the
+file and the key) and every other source is still returned, so one typo never stops the other sources.
+:func:`sources_path_for` is where a data directory's sources are: the ``sources`` setting when given, else the
+directory the data directory remembers (``<data>/sources.json``, written by ``run`` and ``crawl``), else the
+shipped sources.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +22,13 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from core import clock
 from core.errors import SourceError
 from core.schedule import parse_schedule
+from core.settings import SHIPPED_SOURCES
 
 if TYPE_CHECKING:
-    pass
+    from core.settings import Settings
 
 CONTENT_TYPES = ("policy", "news", "achievement", "demand", "talent", "event", "other")
 SELECTOR_KEYS = ("links", "next_page", "title", "body", "date", "author")
@@ -201,28 +210,105 @@ def load_source_file(path: Path) -> Source:
     return source_from_mapping(data, str(path))
 
 
-def load_sources(path: str | Path, names: list[str] | None = None, include_disabled: bool = False) -> list[Source]:
-    """All sources in a directory (``*.yaml``/``*.yml``, sorted) or the one in a file; optionally by name."""
-    path = Path(path)
+def _source_files(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
-    elif path.is_file():
-        files = [path]
-    else:
-        raise SourceError(f"{path}: no such sources directory or file")
+        return sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+    if path.is_file():
+        return [path]
+    raise SourceError(f"{path}: no such sources directory or file")
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    """A source file that could not be loaded: its path and the error (which names the file and the key)."""
+
+    path: str
+    error: SourceError
+
+    def __str__(self) -> str:
+        return str(self.error)
+
+
+def read_sources(path: str | Path, include_disabled: bool = False) -> tuple[list[Source], list[SourceProblem]]:
+    """Every valid source in a directory (``*.yaml``/``*.yml``, sorted) or in one file, and one problem per bad
+    file. A file whose name is already taken by an earlier file is a bad file too. Raises only when ``path``
+    itself does not exist."""
     sources: list[Source] = []
+    problems: list[SourceProblem] = []
     seen: dict[str, str] = {}
-    for f in files:
-        src = load_source_file(f)
-        if src.name in seen:
-            raise SourceError(f"{f}: key 'name': {src.name!r} is already used by {seen[src.name]}")
+    for f in _source_files(Path(path)):
+        try:
+            src = load_source_file(f)
+            if src.name in seen:
+                raise SourceError(f"{f}: key 'name': {src.name!r} is already used by {seen[src.name]}")
+        except SourceError as exc:
+            problems.append(SourceProblem(str(f), exc))
+            continue
         seen[src.name] = str(f)
         sources.append(src)
+    return [s for s in sources if s.enabled or include_disabled], problems
+
+
+def load_sources(path: str | Path, names: list[str] | None = None, include_disabled: bool = False) -> list[Source]:
+    """All sources in a directory or the one in a file; optionally by name. Strict: the first bad file raises
+    its :class:`SourceError` (``techscout sources --check``); see :func:`read_sources` for the tolerant read."""
+    sources, problems = read_sources(path, include_disabled=True)
+    if problems:
+        raise problems[0].error
+    return select_sources(path, sources, names, include_disabled=include_disabled)
+
+
+def select_sources(
+    path: str | Path, sources: list[Source], names: list[str] | None, include_disabled: bool = False
+) -> list[Source]:
+    """The named sources (every enabled one when ``names`` is empty); an unknown name is a SourceError."""
     if names:
-        unknown = [n for n in names if n not in seen]
+        known = {s.name for s in sources}
+        unknown = [n for n in names if n not in known]
         if unknown:
-            raise SourceError(f"{path}: no source named {', '.join(map(repr, unknown))} (known: {', '.join(seen)})")
+            raise SourceError(
+                f"{path}: no source named {', '.join(map(repr, unknown))} (known: {', '.join(sorted(known))})"
+            )
         return [s for s in sources if s.name in names]
     return [s for s in sources if s.enabled or include_disabled]
 
 
+# -- which sources fill a data directory ---------------------------------------------------------------------------
+def remembered_sources(settings: Settings) -> Path | None:
+    """The sources path the data directory remembers (``<data>/sources.json``), if it still exists."""
+    try:
+        data = json.loads(settings.paths.sources_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = data.get("sources") if isinstance(data, dict) else None
+    if not isinstance(value, str) or not value:
+        return None
+    path = Path(value)
+    return path if path.exists() else None
+
+
+def sources_path_for(settings: Settings) -> Path:
+    """Where the sources of this data directory are: the ``sources`` setting (``--sources``,
+    ``TECHSCOUT_SOURCES``, techscout.toml) when given, else what the data directory remembers, else the
+    shipped sources."""
+    if settings.sources:
+        return settings.sources_path
+    return remembered_sources(settings) or SHIPPED_SOURCES
+
+
+def remember_sources(settings: Settings) -> None:
+    """Make the data directory remember the sources that fill it (when they were given explicitly)."""
+    if not settings.sources:
+        return
+    path = settings.paths.sources_file
+    record = {"sources": str(settings.sources_path.resolve()), "updated": clock.now_iso()}
+    try:
+        current = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        current = None
+    if isinstance(current, dict) and current.get("sources") == record["sources"]:
+        return
+    settings.paths.ensure()
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)

@@ -3,18 +3,34 @@
 Writes are batched; each batch is one transaction holding the documents *and* the URL states that mark them as
 known, so a crash between batches loses nothing (the unwritten articles are simply fetched again next time) and
 duplicates nothing (documents are keyed by the canonical-URL id).
+
+A write that fails (a corrupt, full, read-only or locked store, a backend that is down) is never a success: the
+batch's URLs stay unmarked (the next crawl fetches them again), the failure is kept (:attr:`StorePipeline.error`,
+:attr:`StorePipeline.failed_urls`) for the crawl report, which records the run as ``failed``, and the crawl is
+closed (``store-failed``) rather than fetching pages it cannot keep.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DropItem, NotConfigured
 
+from core.errors import BackendError
 from core.items import Article
 from search.backends.base import Backend, UrlState
+
+log = logging.getLogger(__name__)
+STORE_FAILED = "store-failed"  # the crawl's close reason and the pages' not-stored kind
+
+
+class StoreFailed(DropItem):
+    """An article arriving after the store failed: not stored (kind ``store-failed``)."""
+
+    kind = STORE_FAILED
 
 
 def merge_entry(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +84,9 @@ class StorePipeline:
         self.last_flush = time.monotonic()
         self.new_ids: list[str] = []
         self.updated_ids: list[str] = []
+        self.failed_urls: list[str] = []  # URLs of the articles of failed writes (left unmarked)
+        self.error = ""  # why the store failed ("" while it works)
+        self._closing = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -78,6 +97,8 @@ class StorePipeline:
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
+            if self.error:
+                raise StoreFailed(f"the store failed earlier in this crawl: {self.error}")
             self.buffer.append(item)
             if len(self.buffer) >= self.batch_size or time.monotonic() - self.last_flush > self.max_wait:
                 self.flush()
@@ -88,7 +109,11 @@ class StorePipeline:
         if not self.buffer:
             return
         batch, self.buffer = self.buffer, []
-        outcome = store_articles(self.backend, batch)
+        try:
+            outcome = store_articles(self.backend, batch)
+        except Exception as exc:  # any failure of the write: the batch is not stored, and the run says so
+            self._failed(batch, exc)
+            return
         stats = self.crawler.stats
         for key, ids in outcome.items():
             if stats is not None and ids:
@@ -96,5 +121,19 @@ class StorePipeline:
         self.new_ids += outcome["new"]
         self.updated_ids += outcome["updated"]
 
+    def _failed(self, batch: list[Article], exc: BaseException) -> None:
+        reason = str(exc) if isinstance(exc, BackendError) else f"{type(exc).__name__}: {exc}"
+        reason = " ".join(reason.split())[:300]
+        first = not self.error
+        self.error = self.error or reason
+        self.failed_urls += [a.url for a in batch]
+        log.error("%d document(s) not stored (the next crawl fetches them again): %s", len(batch), reason)
+        engine = getattr(self.crawler, "engine", None)
+        if first and not self._closing and engine is not None and getattr(engine, "running", False):
+            from scrapy.utils.defer import _schedule_coro
+
+            _schedule_coro(engine.close_spider_async(reason=STORE_FAILED))
+
     def close_spider(self) -> None:
+        self._closing = True
         self.flush()

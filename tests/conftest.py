@@ -64,9 +64,14 @@ def mockserver() -> Iterator[MockServer]:
     server.stop()
 
 
+#: the environment a crawl of the fixture sites needs: they are on this machine's loopback address
+LOCAL_SITES = {"TECHSCOUT_ALLOW_PRIVATE_URLS": "1"}
+
+
 def run_cli(*args: str, data: Path | None = None, env: dict[str, str] | None = None, timeout: int = 240,
             input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real ``techscout`` command in a subprocess."""
+    """Run the real ``techscout`` command in a subprocess. (The fixture sites are on this machine's loopback
+    address: a crawl of them needs ``LOCAL_SITES`` in ``env``, or the outbound-URL guard refuses them.)"""
     full_env = {**os.environ, "TECHSCOUT_LOG_LEVEL": "WARNING", **(env or {})}
     full_env.pop("TECHSCOUT_CONFIG", None)
     cmd = [sys.executable, "-m", "cli", *args]

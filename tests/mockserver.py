@@ -9,7 +9,11 @@ Run as a subprocess: ``python -m tests.mockserver`` prints one JSON line ``{"sit
 * ``gbk``   — real GB2312/GBK pages from ``corpus/zh-extraction``, served without any charset header, meta
   charset removed;
 * ``rss``   — an RSS 2.0 feed and a sitemap of real pages;
-* ``js``    — a list page whose links exist only after its JavaScript runs.
+* ``js``    — a list page whose links exist only after its JavaScript runs;
+* ``hostile`` — a list whose items go wrong in every way a crawl must report rather than hide: a gzip bomb and a
+  page over the per-page budget (``too-large``), a page without an article body (``empty-body``), an exact copy of
+  another article (``duplicate``), an item that is itself a list (``list-page``), a redirect loop and a redirect
+  chain longer than the limit (``redirect-loop``), a missing page (``http-404``) — beside two real articles.
 
 The control server answers ``/log`` (JSON list of ``[site, path, status]`` requests served, in order) and
 ``/reset``. Articles are listed in ``/manifest`` of the control server with their URL and, when gold text is
@@ -18,6 +22,7 @@ known, a phrase from their body.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import html
 import json
@@ -103,7 +108,7 @@ def _list_page(title: str, items: list[tuple[str, str]], page: int, pages: int, 
 def build_sites() -> dict[str, Site]:
     web_zh = sorted(p for p in (CORPUS / "web-zh").glob("*/*.html") if p.parent.name not in ("toutiao", "other"))
     gold = json.loads((CORPUS / "zh-extraction" / "gold.json").read_text(encoding="utf-8"))
-    sites = {name: Site(name) for name in ("utf8", "gbk", "rss", "js")}
+    sites = {name: Site(name) for name in ("utf8", "gbk", "rss", "js", "hostile")}
 
     # utf8: web-zh pages, served as UTF-8 with a charset header
     for i, path in enumerate(web_zh[:24]):
@@ -196,7 +201,60 @@ items.forEach(function (it) {{ var li = document.createElement('li'); var a = do
 a.href = it.u; a.textContent = it.t + '（成果详情）'; li.appendChild(a); ul.appendChild(li); }});</script>
 </body></html>"""
     js.extra["/"] = (200, "text/html; charset=utf-8", page.encode("utf-8"))
+    _hostile(sites["hostile"], web_zh[40:42])
     return sites
+
+
+HOSTILE_BUDGET = 8 * 1024 * 1024  # crawlers.settings.PAGE_MAX_BYTES: the pages below are made larger than it
+
+
+def _hostile(site: Site, pages: list[Path]) -> None:
+    """The ``hostile`` site (see the module docstring); ``/`` lists every item, ``/expected.json`` says what each
+    item must come to (a stored article, or the kind of error or the reason it was not stored)."""
+    html_ct = "text/html; charset=utf-8"
+    expected: dict[str, str] = {}
+    items: list[tuple[str, str]] = []
+    for i, path in enumerate(pages):
+        text = _decode(path.read_bytes())
+        url = f"/hostile/2021/02/0{i + 1}/a{i + 1}.html"
+        site.articles.append(Article(url, text.encode("utf-8"), html_ct, _title_of(text)))
+        items.append((url, _title_of(text) or f"科技创新成果第{i + 1}篇报道全文"))
+        expected[url] = "stored"
+    copy = "/hostile/2021/02/03/copy-of-a1.html"  # the same page as the first article, at another URL
+    site.extra[copy] = (200, html_ct, site.articles[0].body)
+    items.append((copy, "转载：" + items[0][1]))
+    expected[copy] = "duplicate"
+    empty = "/hostile/2021/02/04/empty.html"
+    site.extra[empty] = (200, html_ct, (
+        "<!DOCTYPE html><html><head><title>科技动态 - 示例科技网</title></head><body>"
+        '<div class="nav"><a href="/">首页</a> <a href="/about.html">关于我们</a></div>'
+        '<div class="footer">版权所有 © 2021 示例科技网</div></body></html>').encode())
+    items.append((empty, "关于高新技术企业认定管理工作的通知解读"))
+    expected[empty] = "empty-body"
+    column = "/hostile/zhuanti/kjzc/"  # not shaped like an article: read first, and it is a list
+    links = "".join(f'<li><a href="{url}">{title}</a></li>' for url, title in items[:2]) * 10  # the same two
+    site.extra[column] = (200, html_ct, (
+        f"<!DOCTYPE html><html><head><title>科技政策专栏</title></head><body><ul>{links}</ul></body></html>"
+    ).encode())
+    items.append((column, "科技政策专栏：近期科技政策文件汇编与解读"))
+    expected[column] = "list-page"
+    bomb = "/hostile/2021/02/05/bomb.html"  # a few KB on the wire, far over the budget once decompressed
+    site.extra[bomb] = (200, html_ct + "\0gzip", gzip.compress(b"<html><body>" + b" " * (2 * HOSTILE_BUDGET), 9))
+    items.append((bomb, "国家重点研发计划重点专项申报指南发布"))
+    expected[bomb] = "too-large"
+    huge = "/hostile/2021/02/06/huge.html"  # 15 MB of empty <div>s: over the budget as it is
+    site.extra[huge] = (200, html_ct, b"<html><body>" + b"<div></div>" * (HOSTILE_BUDGET // 11 + 100_000))
+    items.append((huge, "全国科技工作会议在京召开部署重点任务"))
+    expected[huge] = "too-large"
+    items.append(("/hostile/2021/02/07/loop.html", "科技成果转化条例修订情况说明全文"))
+    expected["/hostile/2021/02/07/loop.html"] = "redirect-loop"
+    items.append(("/hostile/2021/02/08/chain-0.html", "关于开展科技型中小企业评价工作的通知"))
+    expected["/hostile/2021/02/08/chain-0.html"] = "redirect-loop"
+    items.append(("/hostile/2021/02/09/gone.html", "已删除的关于新型研发机构建设的报道"))
+    expected["/hostile/2021/02/09/gone.html"] = "http-404"
+    site.extra["/"] = (200, html_ct, _list_page("科技要闻", items, 1, 1, "/"))
+    site.extra["/expected.json"] = (200, "application/json", json.dumps(expected).encode())
+
 
 
 def _quiet(request: object, client_address: object) -> None:
@@ -262,13 +320,25 @@ class Server:
                 if path.startswith("/loop/"):
                     target = "/loop/b.html" if path == "/loop/a.html" else "/loop/a.html"
                     return self._send(302, "text/html", b"", {"Location": target})
+                if path == "/hostile/2021/02/07/loop.html":
+                    return self._send(302, "text/html", b"", {"Location": "/hostile/2021/02/07/loop-back.html"})
+                if path == "/hostile/2021/02/07/loop-back.html":
+                    return self._send(301, "text/html", b"", {"Location": "/hostile/2021/02/07/loop.html"})
+                m = re.match(r"^/hostile/2021/02/08/chain-(\d+)\.html$", path)
+                if m:  # a chain of redirects longer than any crawler follows
+                    return self._send(302, "text/html", b"", {"Location": f"/hostile/2021/02/08/chain-{int(m.group(1)) + 1}.html"})
                 if path.endswith("/slow.html"):
                     time.sleep(float(os.environ.get("MOCKSERVER_SLOW", "6")))
                     return self._send(200, "text/html; charset=utf-8", b"<html><body>slow</body></html>")
                 if path in site.extra:
                     status, ctype, body = site.extra[path]
-                    body = body.replace(b"http://HOST", f"http://{host}".encode())
-                    return self._send(status, ctype, body)
+                    headers: dict[str, str] = {}
+                    if ctype.endswith("\0gzip"):
+                        ctype = ctype[: -len("\0gzip")]
+                        headers["Content-Encoding"] = "gzip"
+                    else:
+                        body = body.replace(b"http://HOST", f"http://{host}".encode())
+                    return self._send(status, ctype, body, headers)
                 for art in site.articles:
                     if art.path == path:
                         etag = '"' + hashlib.sha1(art.body).hexdigest()[:16] + '"'

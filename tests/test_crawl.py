@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MockServer, run_cli, write_source
+from tests.conftest import LOCAL_SITES, MockServer, run_cli, write_source
 
-ENV = {"TECHSCOUT_TIMEOUT": "3", "TECHSCOUT_DELAY": "0"}
+ENV = {"TECHSCOUT_TIMEOUT": "3", "TECHSCOUT_DELAY": "0", **LOCAL_SITES}
 
 
 @pytest.fixture(scope="module")

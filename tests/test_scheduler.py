@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import pickle
 import sys
 import threading
@@ -16,9 +17,11 @@ from typing import Any
 import pytest
 
 import scheduler
+from core.errors import CrawlBusy
 from core.items import Article
 from core.schedule import period_of
 from core.settings import load_settings
+from crawlers import launch
 from crawlers.health import health_drops, rates_of
 from crawlers.middlewares import (
     RETRY_AFTER_TIMES,
@@ -192,29 +195,32 @@ def test_spider_requests_survive_the_jobdir_queue() -> None:
 
 def test_jobdir_kept_only_after_a_clean_stop(tmp_path: Path) -> None:
     job = tmp_path / "jobs" / "a"
-    assert scheduler.jobdir_state(job) == "none" and scheduler.prepare_jobdir(job) is False
+    assert launch.jobdir_state(job) == "none" and launch.prepare_jobdir(job) is False
     job.mkdir(parents=True)
     (job / "requests.seen").write_text("abc\n")
-    assert scheduler.jobdir_state(job) == "stale"  # killed: no closing marker
-    assert scheduler.prepare_jobdir(job) is False and not job.exists()
+    assert launch.jobdir_state(job) == "stale"  # killed: no closing marker
+    assert launch.prepare_jobdir(job) is False and not job.exists()
     job.mkdir(parents=True)
     (job / "closed.json").write_text('{"reason": "shutdown"}')
-    assert scheduler.prepare_jobdir(job) is True and job.exists() and not (job / "closed.json").exists()
-    scheduler.finish_jobdir(job, "shutdown")
+    assert launch.prepare_jobdir(job) is True and job.exists() and not (job / "closed.json").exists()
+    launch.finish_jobdir(job, "shutdown")
     assert job.exists()
-    scheduler.finish_jobdir(job, "finished")
+    launch.finish_jobdir(job, "finished")
     assert not job.exists()
 
 
 def test_source_lock_prevents_a_second_crawl(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    with scheduler.source_lock(settings, "a") as first:
+    with launch.source_lock(settings, "a") as first:
         assert first is not None
-        with scheduler.source_lock(settings, "a", wait=0.2) as second:
+        assert launch.is_running(settings, "a") and not launch.is_running(settings, "b")
+        with launch.source_lock(settings, "a", wait=0.2) as second:
             assert second is None
-        with scheduler.source_lock(settings, "b", wait=0) as other:
+        with launch.source_lock(settings, "b", wait=0) as other:
             assert other is not None
-    with scheduler.source_lock(settings, "a", wait=0) as again:
+        assert launch.lock_holder(settings, "a") == os.getpid()
+    assert not launch.is_running(settings, "a")
+    with launch.source_lock(settings, "a", wait=0) as again:
         assert again is not None
 
 
@@ -222,24 +228,55 @@ def test_overrunning_crawl_is_stopped_and_recorded(tmp_path: Path, monkeypatch: 
     settings = _settings(tmp_path, crawl_timeout=1)
     marker = tmp_path / "still-running"
     code = f"import time, pathlib\ntime.sleep(30)\npathlib.Path({str(marker)!r}).write_text('x')"
-    monkeypatch.setattr(scheduler, "crawl_command", lambda *a, **k: [sys.executable, "-c", code])
-    monkeypatch.setattr(scheduler, "STOP_GRACE", 1.0)
+    monkeypatch.setattr(launch, "crawl_command", lambda *a, **k: [sys.executable, "-c", code])
+    monkeypatch.setattr(launch, "STOP_GRACE", 1.0)
     stale = settings.data_dir / "jobs" / "hangs"
     stale.mkdir(parents=True)
     (stale / "requests.seen").write_text("x\n")  # left by a crawl killed together with its service
-    t0 = time.monotonic()
-    record = scheduler.run_crawl(settings, "hangs")
-    assert time.monotonic() - t0 < 10
+    record = launch.run_crawl(settings, "hangs")
     assert record["status"] == "timed out" and record["errors"]["timeout"] == 1
-    stored = scheduler._get_run(settings, record["id"])
+    stored = launch.get_run(settings, record["id"])
     assert stored is not None and stored["status"] == "timed out" and stored["source"] == "hangs"
-    with scheduler.source_lock(settings, "hangs", wait=5) as lock:  # the crawl process is gone
+    with launch.source_lock(settings, "hangs", wait=5) as lock:  # the crawl process is gone
         assert lock is not None
     assert not marker.exists()
     runs = _backend_runs(settings, "hangs")
     assert [r["status"] for r in runs] == ["timed out", "failed"]
     assert runs[1]["errors"] == {"crawl-killed": 1}
     assert not stale.exists()  # a killed crawl's state is discarded
+
+
+def test_crawl_now_starts_in_the_background_and_refuses_a_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """crawl_now returns at once with the run's id; while that crawl runs the source is busy (CrawlBusy,
+    is_running) and its run record says so; afterwards the record is the crawl's outcome."""
+    sources = tmp_path / "sources"
+    write_source(sources, "slow", start_urls=["http://a.cn/"])
+    settings = _settings(tmp_path, sources=str(sources), crawl_timeout=30)
+    gate = tmp_path / "go"
+    code = (f"import pathlib, time\nwhile not pathlib.Path({str(gate)!r}).exists(): time.sleep(0.05)\n")
+    monkeypatch.setattr(launch, "crawl_command", lambda *a, **k: [sys.executable, "-c", code])
+    rid = launch.crawl_now(settings, "slow")
+    assert rid.endswith("-slow")
+    assert launch.is_running(settings, "slow")
+    with pytest.raises(CrawlBusy, match="正在抓取中"):
+        launch.crawl_now(settings, "slow")
+    deadline = time.monotonic() + 30
+    while (launch.get_run(settings, rid) or {}).get("status") != "running":
+        assert time.monotonic() < deadline, "no running record"
+        time.sleep(0.05)
+    gate.write_text("go")
+    while launch.is_running(settings, "slow"):
+        assert time.monotonic() < deadline + 30, "the crawl did not end"
+        time.sleep(0.05)
+    while (launch.get_run(settings, rid) or {}).get("status") == "running":
+        time.sleep(0.05)
+    record = launch.get_run(settings, rid)
+    assert record is not None and record["status"] == "failed" and "crawl-crashed" in record["errors"]
+    assert record["launched"] and record["exited"]
+    with pytest.raises(scheduler.TechscoutError, match="no source named"):
+        launch.crawl_now(settings, "missing")
 
 
 def _backend_runs(settings: Any, source: str) -> list[dict[str, Any]]:
@@ -253,9 +290,7 @@ def _backend_runs(settings: Any, source: str) -> list[dict[str, Any]]:
 
 
 # -- after a run: state, backoff, alerts ------------------------------------------------------------------------------
-def test_after_run_flags_failing_source_and_hands_new_ids_to_alerts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_after_run_flags_failing_source_and_backs_off(tmp_path: Path) -> None:
     from search.backends import open_backend
 
     settings = _settings(tmp_path)
@@ -266,42 +301,50 @@ def test_after_run_flags_failing_source_and_hands_new_ids_to_alerts(
         backend.put_record("runs", f"r{i}", {"id": f"r{i}", "source": "a", "status": "failed", "new": 0})
         time.sleep(0.01)
     backend.close()
-    calls: list[list[str]] = []
-    fake = types.ModuleType("search.alerts")
-    fake.run_alerts = lambda s, ids: calls.append(list(ids))  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "search.alerts", fake)
     record = {"id": "r3", "source": "a", "status": "timed out", "new": 0, "new_ids": []}
     state = scheduler.after_run(settings, src, record)
     assert state["failures"] == 4 and state["flagged"] is True
     until = datetime.fromisoformat(state["backoff_until"])
     assert timedelta(minutes=70) < until - datetime.now(UTC) <= timedelta(minutes=80)
-    assert calls == []
     ok = {"id": "r4", "source": "a", "status": "ok", "new": 2, "new_ids": ["d1", "d2"]}
     backend = open_backend(settings)
     backend.put_record("runs", "r4", ok)  # the crawl process records its run
     backend.close()
     state = scheduler.after_run(settings, src, ok)
     assert state["failures"] == 0 and not state["flagged"] and state["backoff_until"] is None
+    status = scheduler.source_status(settings, [src])["a"]
+    assert status["last_status"] == "ok" and status["failures"] == 0
+
+
+def test_after_crawl_hands_new_ids_to_alerts_with_orphans_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from search.backends import open_backend
+
+    settings = _settings(tmp_path)
+    settings.data_dir.mkdir(parents=True)
+    calls: list[list[str]] = []
+    fake = types.ModuleType("search.alerts")
+    fake.run_alerts = lambda s, ids: calls.append(list(ids))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "search.alerts", fake)
+    assert launch.after_crawl(settings, {"id": "r3", "source": "a", "status": "failed"}, background=False) == []
+    assert calls == []
+    ok = {"id": "r4", "source": "a", "status": "ok", "new": 2, "new_ids": ["d1", "d2"], "launched": "x"}
+    launch.after_crawl(settings, ok, background=False)
     assert calls == [["d1", "d2"]]
     # a crawl that outlived a killed service: its documents are handed over once, with the next run's
     backend = open_backend(settings)
-    orphan = {
-        "id": "r5",
-        "source": "a",
-        "status": "partial",
-        "new": 1,
-        "new_ids": ["d3"],
-        "finish_reason": "shutdown",
-    }
+    orphan = {"id": "r5", "source": "a", "status": "partial", "new": 1, "new_ids": ["d3"], "finish_reason": "shutdown"}
     backend.put_record("runs", "r5", orphan)
-    nxt = {"id": "r6", "source": "a", "status": "ok", "new": 1, "new_ids": ["d4"], "launched": "x"}
-    backend.put_record("runs", "r6", nxt)
     backend.close()
-    scheduler.after_run(settings, src, nxt)
-    scheduler.after_run(settings, src, nxt | {"id": "r7", "new_ids": []})
-    assert calls[1:] == [["d3", "d4"]]
-    status = scheduler.source_status(settings, [src])["a"]
-    assert status["last_status"] == "ok" and status["failures"] == 0
+    nxt = {"id": "r6", "source": "a", "status": "ok", "new": 1, "new_ids": ["d4"], "launched": "x"}
+    launch.after_crawl(settings, nxt, background=False)
+    launch.after_crawl(settings, nxt | {"id": "r7", "new_ids": []}, background=False)
+    assert calls[1:] == [["d4", "d3"]]
+    # in the background: ids queued while matching runs are merged into one next round
+    launch.after_crawl(settings, nxt | {"id": "r8", "new_ids": ["d5"]})
+    launch.wait_for_alerts()
+    assert calls[-1] == ["d5"]
 
 
 # -- the job store and config reload ---------------------------------------------------------------------------------
@@ -328,10 +371,16 @@ def test_jobs_follow_source_files_and_survive_a_restart(tmp_path: Path) -> None:
         assert set(jobs) == {"a", "c"}
         assert jobs["a"].trigger.interval == timedelta(minutes=10) and "every 10m" in jobs["a"].name
         assert not service.changed()
-        (sources / "c.yaml").write_text("name: c\nstart_urls: oops\n")  # a broken file keeps the old jobs
+        # a broken file keeps its source's last good job, is reported, and the other files still sync
+        (sources / "c.yaml").write_text("name: c\nstart_urls: oops\n")
+        write_source(sources, "d", start_urls=["http://d.cn/"])
         service.sync()
-        assert {j.id for j in service.scheduler.get_jobs()} == {"a", "c"}
+        assert {j.id for j in service.scheduler.get_jobs()} == {"a", "c", "d"}
+        assert [p.path for p in service.problems] == [str(sources / "c.yaml")]
+        (sources / "d.yaml").unlink()
         write_source(sources, "c", start_urls=["http://c.cn/"])
+        service.sync()
+        assert not service.problems
         planned = {j.id: j.next_run_time for j in service.scheduler.get_jobs()}
     finally:
         service.stop()
@@ -371,3 +420,63 @@ def test_sighup_style_reload_in_the_service_loop(tmp_path: Path, monkeypatch: py
         service.stop()
         loop.join(timeout=10)
     assert not loop.is_alive()
+
+
+def test_stop_never_waits_on_a_job_that_waits_on_the_scheduler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM while a job is about to re-plan its source: the stop must not hold APScheduler's job-store lock
+    while that job waits for it (the deadlock `techscout run` had: shutdown(wait=True) inside the lock)."""
+    from apscheduler.schedulers.base import STATE_STOPPED
+
+    sources = tmp_path / "sources"
+    write_source(sources, "a", start_urls=["http://a.cn/"], schedule="every 1s")
+    settings = _settings(tmp_path, sources=str(sources))
+    ran = threading.Event()
+
+    def crawl(settings: Any, name: str, **kw: Any) -> dict[str, Any]:
+        ran.set()
+        return {"id": f"r-{name}", "source": name, "status": "ok", "new": 0}
+
+    monkeypatch.setattr(launch, "run_crawl", crawl)
+    monkeypatch.setattr(scheduler, "after_run", lambda *a: {"interval": None, "backoff_until": None})
+    service = scheduler.SchedulerService(settings)
+    service.start()
+    stopper = threading.Thread(target=service.stop)
+    real_get_job = service.scheduler.get_job
+
+    def get_job(job_id: str, *args: Any, **kwargs: Any) -> Any:
+        # the stop begins right here, between the job's last look at the service and its job-store call
+        if not stopper.is_alive() and not service.stop_event.is_set():
+            stopper.start()
+            deadline = time.monotonic() + 3
+            while service.scheduler.state != STATE_STOPPED and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return real_get_job(job_id, *args, **kwargs)
+
+    service.scheduler.get_job = get_job
+    assert ran.wait(30), "the job did not run"
+    deadline = time.monotonic() + 30
+    while not stopper.is_alive() and not service.stop_event.is_set():
+        assert time.monotonic() < deadline, "the job did not re-plan its source"
+        time.sleep(0.05)
+    stopper.join(timeout=120)  # a hang guard, not a speed bound: a deadlock never returns
+    assert not stopper.is_alive(), "stop() deadlocked with a job in flight"
+    assert not service.scheduler.running and service._active == 0
+
+
+def test_the_delay_is_the_least_wait_between_requests_to_a_site(tmp_path: Path) -> None:
+    """Scrapy varies each wait by its jitter: the crawl's settings make ``delay`` the lower end, not the mean;
+    and no more requests wait in the downloader than the source's sites take at once."""
+    from crawlers.runner import scrapy_settings
+
+    for delay, hosts in ((0.5, 1), (3.0, 2)):
+        src = source_from_mapping({"name": "x", "start_urls": ["http://a.cn/"], "delay": delay, "concurrency": 2,
+                                   "allowed_domains": ["a.cn", "b.cn"][:hosts]})
+        s = scrapy_settings(_settings(tmp_path), src, run_id="r", max_pages=10)
+        waits = s.getfloat("DOWNLOAD_DELAY") * (1 - s.getfloat("DOWNLOAD_DELAY_JITTER"))
+        assert waits >= delay - 1e-9 and s.getfloat("DOWNLOAD_DELAY") * (1 + s.getfloat("DOWNLOAD_DELAY_JITTER")) <= 1.5 * delay + 1e-9
+        assert s.getint("CONCURRENT_REQUESTS") == 2 * hosts
+        assert s.getfloat("AUTOTHROTTLE_START_DELAY") >= delay
+    zero = scrapy_settings(_settings(tmp_path), source_from_mapping({"name": "x", "start_urls": ["http://a.cn/"],
+                                                                     "delay": 0}), run_id="r", max_pages=10)
+    assert zero.getfloat("DOWNLOAD_DELAY") == 0 and not zero.getbool("AUTOTHROTTLE_ENABLED")
+    assert zero["TECHSCOUT_SETTINGS"].data == str(tmp_path / "data")  # the one settings object, handed whole

@@ -1,6 +1,10 @@
 """The scheduling service (``techscout run``) against the mockserver, with second-scale schedules: runs happen on
-time and never overlap, a hanging source is timed out without delaying the others, SIGTERM stops gracefully,
-and a ``kill -9`` in the middle of a crawl followed by a restart loses no document and duplicates none."""
+schedule and never overlap, a hanging source is timed out without delaying the others, SIGTERM stops gracefully
+and leaves no crawl process behind, and a ``kill -9`` in the middle of a crawl followed by a restart resumes the
+crawl (no URL fetched before the kill is fetched again) and loses and duplicates no document.
+
+No assertion bounds a duration from above (the machine may be loaded): order, counts and lower bounds only;
+waits have generous limits that only catch a hang."""
 
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -23,11 +26,11 @@ from typing import Any
 import pytest
 
 from core.settings import load_settings
-from tests.conftest import REPO, MockServer, run_cli, write_source
+from tests.conftest import LOCAL_SITES, REPO, MockServer, run_cli, write_source
 
 
 def _start(sources: Path, data: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    full_env = {**os.environ, "TECHSCOUT_LOG_LEVEL": "INFO", **env}
+    full_env = {**os.environ, "TECHSCOUT_LOG_LEVEL": "INFO", "TECHSCOUT_ALLOW_PRIVATE_URLS": "1", **env}
     full_env.pop("TECHSCOUT_CONFIG", None)
     with log.open("ab") as fh:
         return subprocess.Popen(
@@ -86,7 +89,7 @@ def _wait(
     raise AssertionError(f"timed out waiting for {what}\n{tail}")
 
 
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 60) -> int:
+def _stop(proc: subprocess.Popen[bytes], timeout: float = 120) -> int:
     proc.send_signal(signal.SIGTERM)
     return proc.wait(timeout=timeout)
 
@@ -143,61 +146,89 @@ def test_runs_on_time_without_overlap_and_a_hanging_source_delays_no_other(
         _wait(
             lambda: (
                 any(r["status"] == "timed out" for r in _runs(data, "hangs"))
-                and len(_runs(data, "feed")) >= 3
+                and len(_done(_runs(data, "feed"))) >= 3
+                and len(_done(_runs(data, "busy"))) >= 2
             ),
-            120,
-            "a timed-out run of the hanging source and three runs of the feed",
+            300,
+            "a timed-out run of the hanging source, three runs of the feed and two of the busy source",
             proc,
             log,
         )
     finally:
-        stopped_at = time.monotonic()
-        assert _stop(proc) == 0, log.read_text(errors="replace")[-3000:]
-    assert (
-        time.monotonic() - stopped_at < 20
-    )  # graceful stop: in-flight requests finish or are cut at the grace
+        assert _stop(proc, timeout=180) == 0, log.read_text(errors="replace")[-3000:]
     assert _locks_free(data)  # no crawl process outlives the service
 
     feed, busy, hangs = _runs(data, "feed"), _runs(data, "busy"), _runs(data, "hangs")
-    # on time: the first run within the start-up stagger, the next ones one interval (+ jitter) after the
-    # previous run ended (a run still going when its time comes is skipped, not queued)
-    assert _t(feed[0]["launched"]) - t0 < 15
-    for prev, nxt in zip(feed, feed[1:], strict=False):
-        assert _t(nxt["launched"]) - _t(prev["exited"]) < 3 + 0.3 + 5, (prev, nxt)
-    # never two crawls of one source at once
-    for runs in (feed, busy, hangs):
+    assert _t(feed[0]["launched"]) >= t0
+    # never two crawls of one source at once; a run comes at least its interval (less the jitter) after the
+    # previous one was launched — a fire while the source is still crawling is skipped, not queued
+    for runs, every in ((feed, 3.0), (busy, 2.0), (hangs, 3.0)):
         for prev, nxt in zip(runs, runs[1:], strict=False):
             assert _t(nxt["launched"]) >= _t(prev["exited"]) - 0.01, (prev, nxt)
-    assert len(busy) >= 2
+            assert _t(nxt["launched"]) - _t(prev["launched"]) >= every - 2 * 0.1 * every, (prev, nxt)
     # the hanging source was stopped at its time limit and recorded; the others ran meanwhile
     timed_out = next(r for r in hangs if r["status"] == "timed out")
     assert timed_out["errors"]["timeout"] >= 1
-    assert 20 <= _t(timed_out["exited"]) - _t(timed_out["launched"]) < 20 + 10
+    assert _t(timed_out["exited"]) - _t(timed_out["launched"]) >= 20
     during = [r for r in feed if _t(timed_out["launched"]) < _t(r["launched"]) < _t(timed_out["exited"])]
     assert len(during) >= 1
-    assert all(r["status"] in ("ok", "partial") for r in feed)
+    assert all(r["status"] in ("ok", "partial") for r in _done(feed))
     out = run_cli("runs", "--json", "--source", "hangs", data=data)
     assert '"timed out"' in out.stdout
+
+
+def _done(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in runs if r.get("status") not in ("running", None)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (not yet reaped by its parent) is not a running process
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_sigterm_mid_crawl_stops_the_service_and_leaves_no_crawl_process(
+    mockserver: MockServer, tmp_path: Path
+) -> None:
+    sources, data, log = tmp_path / "sources", tmp_path / "data", tmp_path / "service.log"
+    write_source(sources, "news", start_urls=[mockserver.url("utf8", "/news/")], schedule="every 1h",
+                 deny=["slow"])  # no request in flight that takes longer than the grace to answer
+    mockserver.reset()
+    proc = _start(sources, data, {"TECHSCOUT_TIMEOUT": "10", "TECHSCOUT_DELAY": "0.5"}, log)
+    try:
+        articles = _article_paths(mockserver, "utf8")
+        _wait(lambda: sum(1 for _s, p, _st in mockserver.log() if p in articles) >= 3, 180,
+              "the crawl to fetch articles", proc, log)
+        crawl_pid = next(r["pid"] for r in _runs(data, "news") if r.get("status") == "running")
+        assert _alive(crawl_pid)
+    finally:
+        code = _stop(proc, timeout=180)  # a hang guard: SIGTERM used to deadlock the service
+    assert code == 0, log.read_text(errors="replace")[-3000:]
+    assert not _alive(crawl_pid) and _locks_free(data)
+    [run] = _runs(data, "news")
+    assert run["finish_reason"] == "shutdown" and run["status"] == "partial", run  # closed, checkpointed
+    assert (data / "jobs" / "news" / "closed.json").exists()  # resumable next time
 
 
 def _article_paths(mockserver: MockServer, site: str) -> set[str]:
     return {re.sub(r"^https?://[^/]+", "", a["url"]) for a in mockserver.manifest()[site]}
 
 
-def test_kill_9_mid_crawl_then_restart_loses_and_duplicates_nothing(
-    mockserver: MockServer, tmp_path: Path
-) -> None:
+def test_kill_9_mid_crawl_then_restart_resumes_the_crawl(mockserver: MockServer, tmp_path: Path) -> None:
+    """kill -9 of the service while it crawls: the orphaned crawl gets SIGTERM (parent-death signal), closes and
+    checkpoints; the restarted service resumes it — no URL fetched before the kill is fetched again — and the
+    documents stored are exactly those of one uninterrupted crawl."""
     env = {"TECHSCOUT_TIMEOUT": "10", "TECHSCOUT_DELAY": "0.4"}  # no article lost to a slow machine
     sources, data, log = tmp_path / "sources", tmp_path / "data", tmp_path / "service.log"
     write_source(sources, "news", start_urls=[mockserver.url("utf8", "/news/")], schedule="every 1h")
-    # what one uninterrupted crawl stores
     reference = run_cli(
-        "crawl",
-        "--sources",
-        str(sources),
-        "--json",
-        data=tmp_path / "reference",
-        env={"TECHSCOUT_TIMEOUT": "10", "TECHSCOUT_DELAY": "0"},
+        "crawl", "--sources", str(sources), "--json", data=tmp_path / "reference",
+        env={"TECHSCOUT_TIMEOUT": "10", "TECHSCOUT_DELAY": "0", **LOCAL_SITES},
     )
     assert reference.returncode in (0, 1), reference.stderr
     expected = set(_stored_urls(tmp_path / "reference", "news"))
@@ -208,62 +239,49 @@ def test_kill_9_mid_crawl_then_restart_loses_and_duplicates_nothing(
     try:
         _wait(
             lambda: (data / "techscout.sqlite").exists() and len(_stored_urls(data, "news")) >= 3,
-            90,
+            120,
             "the first stored documents",
             proc,
             log,
         )
     finally:
         proc.kill()  # kill -9: no chance to clean up
-        proc.wait(timeout=10)
-    assert not _runs(data, "news") or all(r.get("finish_reason") != "finished" for r in _runs(data, "news"))
+        proc.wait(timeout=30)
+    # the orphaned crawl closes on its own (SIGTERM from the parent-death signal) and records its run
+    settings = load_settings(data=data, env={})
+    from crawlers import launch
+
+    _wait(lambda: not launch.is_running(settings, "news"), 120, "the orphaned crawl to close")
+    interrupted = [r for r in _runs(data, "news") if r.get("finish_reason") == "shutdown"]
+    assert len(interrupted) == 1 and interrupted[0]["status"] == "partial", _runs(data, "news")
     before = set(_stored_urls(data, "news"))
     assert 3 <= len(before) < len(expected), (len(before), len(expected))
+    fetched_before = {p for site, p, status in mockserver.log() if site == "utf8" and p != "/robots.txt"}
 
-    t_restart = time.time()
+    mockserver.reset()
     proc = _start(sources, data, env, log)
     try:
         _wait(
             lambda: any(r.get("finish_reason") == "finished" for r in _runs(data, "news")),
-            120,
+            180,
             "the resumed crawl to finish",
             proc,
             log,
         )
     finally:
-        assert _stop(proc) == 0
-    runs = _runs(data, "news")
-    interrupted = [r for r in runs if r.get("finish_reason") == "shutdown"]
-    resumed = [r for r in runs if r.get("finish_reason") == "finished"]
-    assert resumed and _t(resumed[0]["launched"]) - t_restart < 60
-    # The crawl orphaned by the kill either closes gracefully (its run is recorded as partial and the restart
-    # resumes its queue) or dies with the service before writing its state (the restart starts afresh, skipping
-    # what was stored). Which one happens depends on timing; both must lose and duplicate nothing.
-    graceful = bool(interrupted)
-    assert all(r["status"] == "partial" for r in interrupted)
-    if graceful:
-        assert resumed[0]["resumed"] is True
+        assert _stop(proc, timeout=180) == 0
+    resumed = [r for r in _runs(data, "news") if r.get("finish_reason") == "finished"]
+    assert len(resumed) == 1 and resumed[0]["resumed"] is True
+    fetched_after = [p for site, p, status in mockserver.log() if site == "utf8" and p != "/robots.txt"]
+    assert fetched_after, "the resumed crawl fetched nothing"
+    assert not fetched_before & set(fetched_after), sorted(fetched_before & set(fetched_after))  # resumed
     stored = _stored_urls(data, "news")
-    assert len(stored) == len(set(stored))
-    assert set(stored) == expected, (
-        sorted(expected - set(stored)),
-        sorted(set(stored) - expected),
-    )  # nothing lost
-    fetched = Counter(
-        p
-        for site, p, status in mockserver.log()
-        if site == "utf8" and status == 200 and p in _article_paths(mockserver, "utf8")
-    )
-    assert fetched
-    if graceful:  # a resumed queue fetches no article twice
-        assert max(fetched.values()) == 1, fetched
-    else:  # only the batch in flight at the kill can be fetched again
-        assert sum(n - 1 for n in fetched.values()) <= 25, fetched
-    new_counted = sum(r.get("new", 0) for r in runs)
-    if graceful:
-        assert new_counted == len(expected)
-    else:  # the dead crawl could not count what it stored
-        assert len(expected) - len(before) <= new_counted <= len(expected)
+    assert len(stored) == len(set(stored))  # nothing duplicated
+    assert set(stored) == expected, (sorted(expected - set(stored)), sorted(set(stored) - expected))  # nothing lost
+    article_paths = _article_paths(mockserver, "utf8")
+    assert len([p for p in fetched_after if p in article_paths]) == len(expected - before)
+    new_counted = interrupted[0]["new"] + resumed[0]["new"]
+    assert new_counted == len(expected)
 
 
 @pytest.fixture()
@@ -329,7 +347,7 @@ def test_retry_after_and_crawl_delay_are_honoured(
         str(tmp_path / "sources"),
         "--json",
         data=tmp_path / "data",
-        env={"TECHSCOUT_DELAY": "0", "TECHSCOUT_CONCURRENCY": "4", "TECHSCOUT_TIMEOUT": "10"},
+        env={"TECHSCOUT_DELAY": "0", "TECHSCOUT_CONCURRENCY": "4", "TECHSCOUT_TIMEOUT": "10", **LOCAL_SITES},
     )
     assert out.returncode == 0, out.stderr[-2000:]
     paths = [p for _, p, _ in log]

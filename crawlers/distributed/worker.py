@@ -18,8 +18,12 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from core.settings import Settings
-from crawlers import distributed as d
-from crawlers.sources import Source, load_sources
+from crawlers.distributed.connection import connect, job_key, redis_url_of, source_key, worker_id
+from crawlers.distributed.frontier import LEASE_SECONDS, LeasedQueue
+from crawlers.distributed.gate import DEFAULT_HANDLER
+from crawlers.distributed.jobs import active_jobs, finish_job, job_pending, take_page_budget
+from crawlers.distributed.state import RedisUrlStates
+from crawlers.sources import Source
 from crawlers.spiders.generic import GenericSpider
 
 log = logging.getLogger(__name__)
@@ -27,7 +31,8 @@ log = logging.getLogger(__name__)
 MAX_STALL = 300.0  # seconds without a reactor beat after which a worker stops extending its leases
 BEAT_SECONDS = 0.1  # how often a crawler looks for queued work while it has nothing in flight
 POLL_SECONDS = 0.25  # how often a worker looks for crawls to join
-GATE_HANDLER = "crawlers.distributed.HostGateHandler"
+HEARTBEAT_SECONDS = 2.0  # how often a worker extends its leases and reaps expired ones
+GATE_HANDLER = "crawlers.distributed.gate.HostGateHandler"
 
 
 class DistributedSpider(GenericSpider):
@@ -40,7 +45,7 @@ class DistributedSpider(GenericSpider):
         *,
         server: Any,
         run_id: str,
-        lease_seconds: float = d.LEASE_SECONDS,
+        lease_seconds: float = LEASE_SECONDS,
         **kwargs: Any,
     ) -> None:
         super().__init__(source, **kwargs)
@@ -61,7 +66,7 @@ class DistributedSpider(GenericSpider):
             yield None
 
     def _budget(self) -> bool:
-        if d.take_page_budget(self.server, self.source.name, self.max_pages):
+        if take_page_budget(self.server, self.source.name, self.max_pages):
             self.requests_made += 1
             return True
         if not self.bounded:
@@ -72,7 +77,7 @@ class DistributedSpider(GenericSpider):
         return False
 
     def job_is_current(self) -> bool:
-        raw = self.server.hget(d.job_key(self.source.name), "run_id")
+        raw = self.server.hget(job_key(self.source.name), "run_id")
         return raw is not None and raw.decode() == self.run_id
 
     def on_idle(self) -> None:
@@ -82,9 +87,9 @@ class DistributedSpider(GenericSpider):
             return  # the crawl ended (another worker saw it done): close
         scheduler = self.crawler.engine.scheduler if self.crawler.engine else None
         queue = getattr(scheduler, "queue", None)
-        if isinstance(queue, d.LeasedQueue):
+        if isinstance(queue, LeasedQueue):
             queue.reap()
-        if d.job_pending(self.server, self.source.name) == 0 and d.finish_job(
+        if job_pending(self.server, self.source.name) == 0 and finish_job(
             self.server, self.source.name, self.run_id
         ):
             self.logger.info("%s: crawl %s finished", self.source.name, self.run_id)
@@ -105,18 +110,16 @@ class LeaseKeeper:
     def from_crawler(cls, crawler: Any) -> LeaseKeeper:
         from scrapy import signals
 
-        from crawlers.distributed import redis_url_of
-
         redis_url_of(crawler)  # NotConfigured without Redis
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
 
-    def queue(self) -> d.LeasedQueue | None:
+    def queue(self) -> LeasedQueue | None:
         engine = self.crawler.engine
         queue = getattr(engine.scheduler if engine else None, "queue", None)
-        return queue if isinstance(queue, d.LeasedQueue) else None
+        return queue if isinstance(queue, LeasedQueue) else None
 
     def spider_opened(self, spider: Any) -> None:
         from twisted.internet import task
@@ -144,7 +147,7 @@ class LeaseKeeper:
         self._thread.start()
 
     def _extend_leases(self) -> None:
-        while not self._stop.wait(d.HEARTBEAT_SECONDS):
+        while not self._stop.wait(HEARTBEAT_SECONDS):
             queue = self.queue()
             if queue is None or time.monotonic() - self._last_beat > MAX_STALL:
                 continue
@@ -161,7 +164,7 @@ class LeaseKeeper:
             return
         self._beats += 1
         try:
-            if self._beats % max(1, int(d.HEARTBEAT_SECONDS / BEAT_SECONDS)) == 0:
+            if self._beats % max(1, int(HEARTBEAT_SECONDS / BEAT_SECONDS)) == 0:
                 queue.reap()
             if not engine.needs_backout() and len(queue):
                 engine._slot.nextcall.schedule()
@@ -174,7 +177,7 @@ class LeaseKeeper:
             self._loop.stop()
         touched = getattr(spider, "touched", [])
         known = getattr(spider, "known", None)
-        if touched and isinstance(known, d.RedisUrlStates):
+        if touched and isinstance(known, RedisUrlStates):
             known.record(touched)
 
 
@@ -183,21 +186,21 @@ def worker_scrapy_settings(settings: Settings, source: Source, *, run_id: str, m
     dupefilter, politeness gate and shared pipelines."""
     from crawlers.runner import scrapy_settings
 
-    s = scrapy_settings(settings, source, run_id=run_id, max_pages=max_pages, progress=False)
+    s = scrapy_settings(settings, source, run_id=run_id, max_pages=max_pages)
     delay = settings.delay if source.delay is None else float(source.delay)
     concurrency = settings.concurrency if source.concurrency is None else source.concurrency
-    s.set("SCHEDULER", "crawlers.distributed.LeasingScheduler", priority="cmdline")
-    s.set("SCHEDULER_QUEUE_CLASS", "crawlers.distributed.LeasedQueue", priority="cmdline")
-    s.set("SCHEDULER_QUEUE_KEY", d.source_key("%(spider)s", "requests"), priority="cmdline")
-    s.set("SCHEDULER_DUPEFILTER_KEY", d.source_key("%(spider)s", "seen"), priority="cmdline")
+    s.set("SCHEDULER", "crawlers.distributed.frontier.LeasingScheduler", priority="cmdline")
+    s.set("SCHEDULER_QUEUE_CLASS", "crawlers.distributed.frontier.LeasedQueue", priority="cmdline")
+    s.set("SCHEDULER_QUEUE_KEY", source_key("%(spider)s", "requests"), priority="cmdline")
+    s.set("SCHEDULER_DUPEFILTER_KEY", source_key("%(spider)s", "seen"), priority="cmdline")
     s.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority="cmdline")
-    s.set("SCHEDULER_SERIALIZER", "crawlers.distributed", priority="cmdline")
+    s.set("SCHEDULER_SERIALIZER", "crawlers.distributed.serializer", priority="cmdline")
     s.set("SCHEDULER_PERSIST", True, priority="cmdline")
     s.set("REDIS_URL", settings.redis_url, priority="cmdline")
-    s.set("TECHSCOUT_HOST_DELAY", max(delay, 0.0), priority="cmdline")
+    s.set("HOST_GATE_DELAY", max(delay, 0.0), priority="cmdline")
     # the shared gate spaces requests to a host; locally only the concurrency bound remains
     s.set("DOWNLOAD_DELAY", 0, priority="cmdline")
-    s.set("RANDOMIZE_DOWNLOAD_DELAY", False, priority="cmdline")
+    s.set("DOWNLOAD_DELAY_JITTER", 0.0, priority="cmdline")
     s.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
     # lease only what can be fetched now, and let nothing wait in a downloader slot after passing the gate (a
     # request held there would leave at a time the gate did not choose): the crawl's bound is the per-site one
@@ -207,25 +210,25 @@ def worker_scrapy_settings(settings: Settings, source: Source, *, run_id: str, m
     # the shared gate is taken in the download handler, right before the request is sent: nothing that runs
     # between claim and download (middlewares, a busy reactor) can bring two requests to a host closer together
     handlers = dict(s.getdict("DOWNLOAD_HANDLERS"))
-    inner = handlers.get("http") or d.DEFAULT_HANDLER
-    s.set("TECHSCOUT_GATED_HANDLER", inner, priority="cmdline")
+    inner = handlers.get("http") or DEFAULT_HANDLER
+    s.set("HOST_GATE_HANDLER", inner, priority="cmdline")
     handlers.update({"http": GATE_HANDLER, "https": GATE_HANDLER})
     s.set("DOWNLOAD_HANDLERS", handlers, priority="cmdline")
     # robots.txt is fetched by one worker and shared with the others through Redis
     mws = dict(s.getdict("DOWNLOADER_MIDDLEWARES"))
     mws["scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"] = None
-    mws["crawlers.distributed.SharedRobotsTxt"] = 100
+    mws["crawlers.distributed.robots.SharedRobotsTxt"] = 100
     s.set("DOWNLOADER_MIDDLEWARES", mws, priority="cmdline")
     # pages are extracted, classified and stored in a thread of their own, so the reactor stays free to send
-    s.set("ITEM_PROCESSOR", "crawlers.distributed.ThreadedItemPipelines", priority="cmdline")
+    s.set("ITEM_PROCESSOR", "crawlers.distributed.pipelines.ThreadedItemPipelines", priority="cmdline")
     exts = dict(s.getdict("EXTENSIONS"))
-    exts["crawlers.worker.LeaseKeeper"] = 520
+    exts["crawlers.distributed.worker.LeaseKeeper"] = 520
     s.set("EXTENSIONS", exts, priority="cmdline")
     pipes = dict(s.getdict("ITEM_PIPELINES"))
     for local, shared in (
-        ("pipelines.dedup.DedupPipeline", "crawlers.distributed.SharedDedupPipeline"),
-        ("pipelines.store.StorePipeline", "crawlers.distributed.SharedStorePipeline"),
-        ("pipelines.extract.ExtractPipeline", "crawlers.distributed.ThreadedExtractPipeline"),
+        ("pipelines.dedup.DedupPipeline", "crawlers.distributed.dedup.SharedDedupPipeline"),
+        ("pipelines.store.StorePipeline", "crawlers.distributed.pipelines.SharedStorePipeline"),
+        ("pipelines.extract.ExtractPipeline", "crawlers.distributed.pipelines.ThreadedExtractPipeline"),
     ):
         if local in pipes:
             pipes[shared] = pipes.pop(local)
@@ -260,14 +263,14 @@ class Worker:
         *,
         max_crawls: int = 8,
         until_idle: bool = False,
-        lease_seconds: float = d.LEASE_SECONDS,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.settings = settings
         self.max_crawls = max_crawls
         self.until_idle = until_idle
         self.lease_seconds = lease_seconds
-        self.server = d.connect(settings.redis_url)
-        self.id = d.worker_id()
+        self.server = connect(settings.redis_url)
+        self.id = worker_id()
         self.running: dict[str, Any] = {}  # source name -> crawler
         self.summaries: list[dict[str, Any]] = []
         self.stopping = False
@@ -275,19 +278,20 @@ class Worker:
 
     def run(self) -> int:
         from scrapy.crawler import CrawlerRunner
-        from scrapy.settings import Settings as ScrapySettings
         from scrapy.utils.reactor import install_reactor
         from twisted.internet import task
 
+        from crawlers.guard import GuardedResolver
+        from crawlers.runner import base_settings
         from search.backends import open_backend
 
         warm_up()
         install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
         from twisted.internet import reactor
 
-        base = ScrapySettings()
-        base.setmodule("crawlers.settings", priority="project")
-        self.runner = CrawlerRunner(base)
+        # every connection of the worker goes to an address checked by the outbound-URL guard
+        GuardedResolver(reactor, self.settings).install_on_reactor()
+        self.runner = CrawlerRunner(base_settings(self.settings))
         self.backend = open_backend(self.settings)
         self._reactor: Any = cast(Any, reactor)
         loop = task.LoopingCall(self.poll)
@@ -314,7 +318,7 @@ class Worker:
         if self.stopping:
             return
         try:
-            jobs = d.active_jobs(self.server)
+            jobs = active_jobs(self.server)
         except Exception as exc:
             log.warning("cannot read the active crawls: %s", exc)
             return
@@ -332,7 +336,7 @@ class Worker:
 
         s = worker_scrapy_settings(self.settings, source, run_id=f"{run_id}-{self.id}", max_pages=max_pages)
         crawler = Crawler(DistributedSpider, s)
-        known = d.RedisUrlStates(self.server, source.name)
+        known = RedisUrlStates(self.server, source.name)
         self.running[source.name] = crawler
         log.info("%s: joining crawl %s", source.name, run_id)
         dfd = self.runner.crawl(
@@ -357,26 +361,3 @@ class Worker:
             return None
 
         dfd.addBoth(done)
-
-
-def enqueue_crawls(
-    settings: Settings, names: list[str], *, max_pages: int | None = None, run_id: str | None = None
-) -> list[dict[str, str]]:
-    """Enqueue crawls of the named sources (all enabled ones when none are named); one line per source."""
-    server = d.connect(settings.redis_url)
-    out = []
-    for source in load_sources(settings.sources_path, names=names or None):
-        rid = d.enqueue_crawl(settings, source, run_id=run_id, max_pages=max_pages, server=server)
-        out.append({"source": source.name, "run_id": rid})
-    return out
-
-
-def enqueue_scheduled(settings: Settings, name: str) -> dict[str, Any]:
-    """The scheduler's crawl in distributed mode: enqueue the source's crawl for the workers. The local run is
-    ``skipped`` (the workers record the crawl's runs); ``enqueued`` names the crawl's run id."""
-    sources = load_sources(settings.sources_path, names=[name])
-    if not sources:
-        return {"id": "", "source": name, "status": "skipped", "reason": "unknown or disabled source"}
-    run_id = d.enqueue_crawl(settings, sources[0])
-    log.info("crawl %s enqueued for the workers (run %s)", name, run_id)
-    return {"id": f"{run_id}-{name}", "source": name, "status": "skipped", "enqueued": run_id}
