@@ -232,7 +232,11 @@ def _hostile(site: Site, pages: list[Path]) -> None:
     items.append((empty, "关于高新技术企业认定管理工作的通知解读"))
     expected[empty] = "empty-body"
     column = "/hostile/zhuanti/kjzc/"  # not shaped like an article: read first, and it is a list
-    links = "".join(f'<li><a href="{url}">{title}</a></li>' for url, title in items[:2]) * 10  # the same two
+    links = "".join(  # a column of dated policy items (never fetched: the crawl stays in the list it was given)
+        f'<li><a href="/hostile/zhuanti/kjzc/2021/03/{i:02d}/p{i}.html">{title}（第 {i} 期）</a>'
+        f"<span>2021-03-{i:02d}</span></li>"
+        for i, (_url, title) in enumerate(items[:2] * 5, start=1)
+    )
     site.extra[column] = (200, html_ct, (
         f"<!DOCTYPE html><html><head><title>科技政策专栏</title></head><body><ul>{links}</ul></body></html>"
     ).encode())

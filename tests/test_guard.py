@@ -26,7 +26,7 @@ PUBLIC = "93.184.216.34"  # a public address; the test network delivers its conn
 
 
 def _page(path: Path) -> bytes:
-    from pipelines.decode import decode_html
+    from pipelines.extract.decode import decode_html
 
     return decode_html(path.read_bytes()).text.encode("utf-8")
 
