@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError, DedupError, ExtractionError, TechscoutError
-from pipelines.classify import MODEL_FILE_NAME, Model, classify_record, model_for, train_model
+from pipelines.classify import MODEL_FILE_NAME, Model, classify_record, model_for
+from pipelines.classify.train import train_model
 from pipelines.decode import decode_html
 from pipelines.dedup import DedupIndex, DedupResult
 from pipelines.extract import clean_text_document, extract_bytes

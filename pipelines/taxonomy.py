@@ -79,6 +79,7 @@ class Taxonomy:
     regions: dict[str, Region]
     region_names: dict[str, str] = field(default_factory=dict)  # any name/alias/city -> region
     research_terms: tuple[str, ...] = ()  # phrases of research writing: the learned domain model leads there
+    cues: dict[str, tuple[str, ...]] = field(default_factory=dict)  # named word lists read by the rules
 
     def region_for_name(self, name: str) -> str | None:
         """The region a name, alias or city points at (``全国`` for the national name), else ``None``."""

@@ -25,8 +25,8 @@ from pipelines.classify import (
     load_model,
     region_from_host,
     terms_in_mention_order,
-    train_model,
 )
+from pipelines.classify.train import train_model
 from pipelines.taxonomy import SHIPPED_TAXONOMY, load_taxonomy
 
 REPO = Path(__file__).resolve().parent.parent
@@ -316,7 +316,8 @@ def test_linear_head_matches_its_training_library() -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from pipelines.classify_linear import fit_linear_head, ngrams
+    from pipelines.classify.linear import ngrams
+    from pipelines.classify.train import fit_linear_head
 
     rows = _headlines()
     texts = [r["title"] for r in rows]
@@ -330,9 +331,9 @@ def test_linear_head_matches_its_training_library() -> None:
 
 
 def test_training_without_scikit_learn_falls_back_to_naive_bayes(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pipelines.classify as classify_module
+    import pipelines.classify.train as train_module
 
-    monkeypatch.setattr(classify_module, "_have_sklearn", lambda: False)
+    monkeypatch.setattr(train_module, "_have_sklearn", lambda: False)
     model = train_model(_headlines())
     assert isinstance(model.heads["headline"], NBHead)
     assert "headline_weights" not in model.meta
@@ -471,7 +472,7 @@ def test_cli_train_writes_a_model_the_next_run_uses(tmp_path: Path) -> None:
 
 
 def test_word_features_are_jieba_words_of_the_chinese_runs() -> None:
-    from pipelines.classify_linear import WORD_PREFIX, features, ngrams, words
+    from pipelines.classify.linear import WORD_PREFIX, features, ngrams, words
 
     assert words("") == [] and words("芯") == [] and words("GPU 5G chip") == []
     found = words("新型芯片研发取得突破")
@@ -486,7 +487,7 @@ def test_word_features_are_jieba_words_of_the_chinese_runs() -> None:
 def test_segment_is_jiebas_dictionary_cut() -> None:
     import jieba
 
-    from pipelines.classify_linear import segment
+    from pipelines.classify.linear import segment
 
     runs = [
         "",
@@ -507,7 +508,8 @@ def test_linear_head_with_words_matches_its_training_library(tmp_path: Path) -> 
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from pipelines.classify_linear import features, fit_linear_head
+    from pipelines.classify.linear import features
+    from pipelines.classify.train import fit_linear_head
 
     rows = _headlines()
     texts = [r["title"] for r in rows]
@@ -568,9 +570,9 @@ def _count_reference(counter: TermCounter, text: str) -> dict[str, int]:
 
 
 def test_term_counting_matches_the_position_by_position_reference() -> None:
-    from pipelines.classify import _compiled
+    from pipelines.terms import compiled
 
-    counter = _compiled(load_taxonomy()).counter
+    counter = compiled(load_taxonomy()).counter
     texts = [
         "",
         "科",

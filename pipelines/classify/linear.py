@@ -2,8 +2,8 @@
 them, the jieba words of its Chinese runs), one weight per feature and class.
 
 Inference needs only numpy: a head stores its vocabulary, the inverse document frequencies and the weight
-matrix (float16, base64 in the model's JSON file). Training (:func:`fit_linear_head`) uses scikit-learn, which
-is a build-time dependency: the shipped model is trained by ``benchmarks/classify.py --build-model``.
+matrix (float16, base64 in the model's JSON file). Training (:func:`pipelines.classify.train.fit_linear_head`)
+uses scikit-learn, a build-time dependency.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import base64
 import logging
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -187,41 +186,3 @@ class LinearHead:
             limit=int(data.get("limit", 800)),
             with_words=bool(data.get("words", False)),
         )
-
-
-def fit_linear_head(
-    texts: Sequence[str],
-    labels: Sequence[str],
-    *,
-    c: float = 10.0,
-    max_features: int = 40000,
-    min_df: int = 2,
-    limit: int = 800,
-    sample_weight: Sequence[float] | None = None,
-    class_weight: str | None = None,
-    with_words: bool = False,
-) -> LinearHead:
-    """Logistic regression over TF-IDF n-grams (scikit-learn, at build time); returns the numpy-only head."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    vec = TfidfVectorizer(
-        analyzer=lambda s: features(s, limit, with_words),
-        sublinear_tf=True,
-        min_df=min_df,
-        max_features=max_features,
-        dtype=np.float32,
-    )
-    x = vec.fit_transform(list(texts))
-    clf = LogisticRegression(C=c, max_iter=3000, class_weight=class_weight)
-    clf.fit(x, list(labels), sample_weight=None if sample_weight is None else np.asarray(sample_weight))
-    vocab = {str(k): int(v) for k, v in vec.vocabulary_.items()}
-    return LinearHead(
-        classes=[str(k) for k in clf.classes_],
-        vocab=vocab,
-        idf=np.asarray(vec.idf_, dtype=np.float32),
-        weights=np.asarray(clf.coef_.T, dtype=np.float32),
-        bias=np.asarray(clf.intercept_, dtype=np.float32),
-        limit=limit,
-        with_words=with_words,
-    )

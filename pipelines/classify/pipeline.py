@@ -1,0 +1,113 @@
+"""The classify stage: articles in place, the Scrapy pipeline, and the command line's record form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from core.items import Article
+from pipelines.classify.classifier import MAX_CHARS, classify
+from pipelines.classify.model import MODEL_FILE_NAME, Model, load_model
+from pipelines.classify.result import Classification
+from pipelines.taxonomy import Taxonomy, load_taxonomy
+
+
+def classify_article(
+    article: Article, *, taxonomy: Taxonomy | None = None, model: Model | None | bool = True
+) -> Classification:
+    """Classify an article in place (its normalised title/text, falling back to the display ones)."""
+    normalized = bool(article.search_title or article.search_text)
+    result = classify(
+        article.search_title or article.title,
+        article.search_text or article.text,
+        url=article.url,
+        hints=article.hints,
+        fields=article.fields,
+        taxonomy=taxonomy,
+        model=model,
+        normalized=normalized,
+    )
+    article.content_type = result.content_type
+    article.scitech_relevant = result.scitech_relevant
+    article.relevance = result.relevance
+    article.domains = list(result.domains)
+    article.region = result.region
+    article.evidence = dict(result.evidence)
+    return result
+
+
+class ClassifyPipeline:
+    """Sets ``content_type``, ``scitech_relevant``, ``relevance``, ``domains``, ``region`` and ``evidence``."""
+
+    def __init__(self, taxonomy_path: str = "", model: Model | None = None):
+        self.taxonomy_path = taxonomy_path
+        self.model = model
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ClassifyPipeline:
+        path = crawler.settings.get("TECHSCOUT_TAXONOMY", "") or ""
+        data = crawler.settings.get("TECHSCOUT_DATA", "") or ""
+        model = None
+        if data and (Path(data) / MODEL_FILE_NAME).is_file():
+            model = load_model(Path(data) / MODEL_FILE_NAME)
+        return cls(str(path), model)
+
+    def open_spider(self) -> None:
+        load_taxonomy(self.taxonomy_path or None)  # fail early on an invalid taxonomy
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, Article):
+            taxonomy = load_taxonomy(self.taxonomy_path or None)
+            classify_article(item, taxonomy=taxonomy, model=self.model if self.model is not None else True)
+        return item
+
+
+def classify_record(
+    row: Mapping[str, Any], *, taxonomy: Taxonomy, model: Model | None | bool = True
+) -> dict[str, Any]:
+    """One CLI output line for one input record ``{id, url, title, text, source, hints?}``."""
+    from pipelines.normalize import normalize_text
+    from pipelines.route import route
+
+    hints = row.get("hints") if isinstance(row.get("hints"), dict) else {}
+    doc = {
+        "id": str(row.get("id") or ""),
+        "title": normalize_text(str(row.get("title") or "")),
+        "text": normalize_text(str(row.get("text") or "")[:MAX_CHARS]),
+        "url": str(row.get("url") or ""),
+    }
+    result = classify(
+        doc["title"],
+        doc["text"],
+        url=doc["url"],
+        hints=hints,
+        fields=row.get("fields") or {},
+        taxonomy=taxonomy,
+        model=model,
+        normalized=True,
+    )
+    entries = route(doc, result)
+    talents = [
+        {"name": e["name"], "title": e.get("title", ""), "affiliation": e.get("affiliation", "")}
+        for e in entries
+        if e["library"] == "talent"
+    ]
+    from pipelines.route import extract_talents
+
+    if not result.scitech_relevant:  # talents are reported for every document; entries only for relevant ones
+        talents = [
+            {"name": t.name, "title": t.title, "affiliation": t.affiliation}
+            for t in extract_talents(doc["text"], doc["title"])
+        ]
+    return {
+        "id": doc["id"],
+        "content_type": result.content_type,
+        "scitech_relevant": result.scitech_relevant,
+        "relevance": result.relevance,
+        "domains": result.domains,
+        "region": result.region,
+        "talents": talents,
+        "libraries": sorted({e["library"] for e in entries}),
+        "evidence": result.evidence,
+    }
