@@ -12,7 +12,8 @@ import base64
 import logging
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -99,8 +100,19 @@ def words(text: str, limit: int = 800) -> list[str]:
     return [WORD_PREFIX + w for run in _CJK.findall(text[:limit]) for w in segment(run)]
 
 
-def features(text: str, limit: int = 800, with_words: bool = False) -> list[str]:
-    """The features a head reads: character n-grams, then the words when the head uses them."""
+TITLE_SEP = "\x1e"  # joins a headline and a body into one text for a head that reads them apart
+TITLE_PREFIX = "t:"  # a headline's n-gram, told apart from the body's
+
+
+def features(text: str, limit: int = 800, with_words: bool = False, with_title: bool = False) -> list[str]:
+    """The features a head reads: character n-grams, then the words when the head uses them; a head that reads
+    the headline apart gets ``headline + TITLE_SEP + body`` and sees the headline's n-grams as ``t:<gram>``."""
+    if with_title:
+        title, sep, body = text.partition(TITLE_SEP)
+        if not sep:
+            title, body = "", text
+        head = [TITLE_PREFIX + g for g in ngrams(title, 200)]
+        return head + features(body, limit, with_words)
     grams = ngrams(text, limit)
     return grams + words(text, limit) if with_words else grams
 
@@ -113,9 +125,13 @@ def _decode(s: str, shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
     return np.frombuffer(base64.b64decode(s), dtype="<f2").astype(np.float32).reshape(shape)
 
 
+_NO_DENSE = np.zeros((0, 1), dtype=np.float32)
+
+
 @dataclass
 class LinearHead:
-    """A linear classifier over TF-IDF n-grams (sublinear term frequency, L2-normalised rows)."""
+    """A linear classifier over TF-IDF n-grams (sublinear term frequency, L2-normalised rows), optionally with
+    named dense features beside them (standardised with the centre and scale of the training set)."""
 
     classes: list[str]
     vocab: dict[str, int]
@@ -124,24 +140,42 @@ class LinearHead:
     bias: npt.NDArray[np.float32]  # (K,)
     limit: int = 800  # characters read
     with_words: bool = False  # jieba words besides the character n-grams
+    with_title: bool = False  # the headline's n-grams apart from the body's (``t:``)
+    dense: tuple[str, ...] = ()  # names of the dense features, in the order of ``dense_weights``
+    dense_weights: npt.NDArray[np.float32] = field(default_factory=lambda: _NO_DENSE)  # (D, K)
+    dense_center: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    dense_scale: npt.NDArray[np.float32] = field(default_factory=lambda: np.ones(0, dtype=np.float32))
 
     kind = "linear"
 
-    def decision(self, text: str) -> npt.NDArray[np.float32]:
-        """Raw scores (K,): one per class, or one log-odds of ``classes[1]`` for a two-class head."""
-        get = self.vocab.get
-        found = [j for j in map(get, features(text, self.limit, self.with_words)) if j is not None]
-        if not found:
-            return self.bias.copy()
-        idx, tf = np.unique(np.asarray(found, dtype=np.int64), return_counts=True)
-        x = (1.0 + np.log(tf.astype(np.float32))) * self.idf[idx]
-        x /= float(np.sqrt(np.dot(x, x))) or 1.0
-        out: npt.NDArray[np.float32] = (x @ self.weights[idx] + self.bias).astype(np.float32)
+    def dense_vector(self, extra: Mapping[str, float] | None) -> npt.NDArray[np.float32]:
+        """The standardised dense features (missing ones count as the training centre)."""
+        raw = np.asarray(
+            [float((extra or {}).get(n, c)) for n, c in zip(self.dense, self.dense_center, strict=True)],
+            np.float32,
+        )
+        out: npt.NDArray[np.float32] = (raw - self.dense_center) / self.dense_scale
         return out
 
-    def log_odds(self, text: str, positive: str) -> float:
+    def decision(self, text: str, extra: Mapping[str, float] | None = None) -> npt.NDArray[np.float32]:
+        """Raw scores (K,): one per class, or one log-odds of ``classes[1]`` for a two-class head."""
+        get = self.vocab.get
+        found = [
+            j for j in map(get, features(text, self.limit, self.with_words, self.with_title)) if j is not None
+        ]
+        out = self.bias.astype(np.float32)
+        if found:
+            idx, tf = np.unique(np.asarray(found, dtype=np.int64), return_counts=True)
+            x = (1.0 + np.log(tf.astype(np.float32))) * self.idf[idx]
+            x /= float(np.sqrt(np.dot(x, x))) or 1.0
+            out = (out + x @ self.weights[idx]).astype(np.float32)
+        if self.dense:
+            out = (out + self.dense_vector(extra) @ self.dense_weights).astype(np.float32)
+        return out
+
+    def log_odds(self, text: str, positive: str, extra: Mapping[str, float] | None = None) -> float:
         """Log-odds of class ``positive`` against the best other class."""
-        d = self.decision(text)
+        d = self.decision(text, extra)
         if len(self.classes) == 2 and d.shape[0] == 1:
             s = float(d[0])
             return s if positive == self.classes[1] else -s
@@ -149,9 +183,9 @@ class LinearHead:
         others = np.delete(d, i)
         return float(d[i] - others.max())
 
-    def posterior(self, text: str) -> dict[str, float]:
+    def posterior(self, text: str, extra: Mapping[str, float] | None = None) -> dict[str, float]:
         """Class probabilities (softmax of the scores; logistic for two classes)."""
-        d = self.decision(text)
+        d = self.decision(text, extra)
         if len(self.classes) == 2 and d.shape[0] == 1:
             p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, float(d[0])))))
             return {self.classes[0]: 1.0 - p, self.classes[1]: p}
@@ -171,6 +205,23 @@ class LinearHead:
             "weights": _encode(self.weights),
             "k": int(self.weights.shape[1]),
             "bias": [round(float(b), 5) for b in self.bias],
+            **(
+                {
+                    "title": True,
+                }
+                if self.with_title
+                else {}
+            ),
+            **(
+                {
+                    "dense": list(self.dense),
+                    "dense_weights": [[round(float(v), 5) for v in row] for row in self.dense_weights],
+                    "dense_center": [round(float(v), 5) for v in self.dense_center],
+                    "dense_scale": [round(float(v), 5) for v in self.dense_scale],
+                }
+                if self.dense
+                else {}
+            ),
         }
 
     @classmethod
@@ -185,4 +236,11 @@ class LinearHead:
             bias=np.asarray(data["bias"], dtype=np.float32),
             limit=int(data.get("limit", 800)),
             with_words=bool(data.get("words", False)),
+            with_title=bool(data.get("title", False)),
+            dense=tuple(data.get("dense", ())),
+            dense_weights=np.asarray(data.get("dense_weights") or np.zeros((0, k)), dtype=np.float32).reshape(
+                -1, k
+            ),
+            dense_center=np.asarray(data.get("dense_center", []), dtype=np.float32),
+            dense_scale=np.asarray(data.get("dense_scale", []), dtype=np.float32),
         )

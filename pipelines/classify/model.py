@@ -97,6 +97,33 @@ class NBHead:
 Head = NBHead | LinearHead
 
 
+@dataclass
+class LinearScorer:
+    """A logistic scorer over named numbers (the rules' counts of one candidate answer): ``bias + Σ w·x``."""
+
+    names: tuple[str, ...]
+    coef: tuple[float, ...]
+    bias: float = 0.0
+
+    def score(self, feats: Mapping[str, float]) -> float:
+        return self.bias + sum(w * feats.get(n, 0.0) for n, w in zip(self.names, self.coef, strict=True))
+
+    def probability(self, feats: Mapping[str, float]) -> float:
+        z = max(-30.0, min(30.0, self.score(feats)))
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "names": list(self.names),
+            "coef": [round(c, 5) for c in self.coef],
+            "bias": round(self.bias, 5),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LinearScorer:
+        return cls(tuple(data["names"]), tuple(float(c) for c in data["coef"]), float(data.get("bias", 0.0)))
+
+
 def _head_from_json(data: Mapping[str, Any]) -> Head:
     if data.get("kind") == LinearHead.kind:
         return LinearHead.from_json(dict(data))
@@ -105,11 +132,20 @@ def _head_from_json(data: Mapping[str, Any]) -> Head:
 
 @dataclass
 class Model:
+    """The learned layer: text heads (``headline``, ``relevance``, ``domain``, ``kind``), small linear scorers
+    over the rules' numbers (``region``, ``domain_select``) and what it was trained from (``meta``)."""
+
     heads: dict[str, Head]
     meta: dict[str, Any] = field(default_factory=dict)
+    scorers: dict[str, LinearScorer] = field(default_factory=dict)
 
     def save(self, path: str | Path) -> None:
-        data = {"version": 1, "meta": self.meta, "heads": {k: h.to_json() for k, h in self.heads.items()}}
+        data = {
+            "version": 2,
+            "meta": self.meta,
+            "heads": {k: h.to_json() for k, h in self.heads.items()},
+            "scorers": {k: s.to_json() for k, s in self.scorers.items()},
+        }
         raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         Path(path).write_bytes(gzip.compress(raw, mtime=0))
 
@@ -119,9 +155,10 @@ def _load_model_cached(path: str, mtime: int) -> Model:
     try:
         data = json.loads(gzip.decompress(Path(path).read_bytes()).decode("utf-8"))
         heads = {k: _head_from_json(v) for k, v in data["heads"].items()}
+        scorers = {k: LinearScorer.from_json(v) for k, v in (data.get("scorers") or {}).items()}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not a classifier model: {exc}") from None
-    return Model(heads, dict(data.get("meta", {})))
+    return Model(heads, dict(data.get("meta", {})), scorers)
 
 
 def load_model(path: str | Path | None = None) -> Model | None:

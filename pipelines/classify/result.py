@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-DOMAIN_MODEL_WEIGHT = 6.0  # how much the learned domain posterior adds to a domain's score (ranking only)
-
 
 @dataclass
 class Label:
@@ -27,6 +25,9 @@ class Classification:
     region: str | None
     region_confidence: float = 0.0
     domain_scores: dict[str, float] = field(default_factory=dict)
+    domain_confidence: dict[str, float] = field(
+        default_factory=dict
+    )  # each chosen domain's confidence (0..1)
     subfields: dict[str, list[str]] = field(default_factory=dict)
     type_scores: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, list[str]] = field(default_factory=dict)
@@ -46,16 +47,11 @@ class Classification:
                 self.evidence.get("relevance", []),
             ),
         ]
-        # a sci-tech document's domains relative to its best one; an abstract that is not sci-tech: the model's
-        # probability of its domain (its score is that probability times the model's weight)
-        best = max(self.domain_scores.values(), default=0.0) or 1.0
-        if not self.scitech_relevant:
-            best = DOMAIN_MODEL_WEIGHT
         for d in self.domains:
             out.append(
                 Label(
                     f"domain:{d}",
-                    min(1.0, self.domain_scores.get(d, 0.0) / best),
+                    min(1.0, max(0.0, self.domain_confidence.get(d, 0.0))),
                     self.evidence.get(f"domain:{d}", []),
                 )
             )

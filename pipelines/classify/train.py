@@ -5,22 +5,43 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from core.errors import TechscoutError
-from pipelines.classify.classifier import (
-    DOMAIN_FIT,
-    HEADLINE_FIT,
-    HEADLINE_THRESHOLD,
-    NO_DOMAIN,
-    SHORT_TEXT,
-    classify,
-)
+from pipelines.classify.classifier import SHORT_TEXT, classify, read_document, relevance_features
+from pipelines.classify.domains import NO_DOMAIN, select_features
+from pipelines.classify.kinds import KIND_TEXT_CHARS, kind_text
 from pipelines.classify.linear import LinearHead, features
-from pipelines.classify.model import Head, Model, NBHead, char_features
-from pipelines.taxonomy import Taxonomy
+from pipelines.classify.model import Head, LinearScorer, Model, NBHead, char_features
+from pipelines.classify.region import NONE, candidate_features
+from pipelines.classify.signals import kind_features
+from pipelines.taxonomy import Taxonomy, load_taxonomy
+
+# learned heads (logistic regression over character n-grams)
+HEADLINE_FIT: dict[str, Any] = {"c": 10.0, "min_df": 1, "class_weight": "balanced", "max_features": 30000}
+DOMAIN_FIT: dict[str, Any] = {
+    "c": 30.0,
+    "min_df": 2,
+    "max_features": 40000,
+    "limit": 400,
+    "class_weight": "balanced",
+    "with_words": True,
+}
+KIND_FIT: dict[str, Any] = {
+    "c": 10.0,
+    "min_df": 2,
+    "max_features": 30000,
+    "limit": KIND_TEXT_CHARS,
+    "class_weight": "balanced",
+    "with_title": True,
+    "dense_scale": 0.3,
+}
+SCORER_C = 1.0  # regularisation of the region and domain scorers
+INNER_FOLDS = 5  # folds inside the training documents for the relevance scorer's kind-head input
+HEADLINE_THRESHOLD = 0.55  # relevance a headline at the best-F1 threshold of the training folds gets
 
 
 def train_head(
@@ -120,15 +141,56 @@ def train_model(
     *,
     meta: Mapping[str, Any] | None = None,
     taxonomy: Taxonomy | None = None,
+    base: Model | None = None,
 ) -> Model:
     """Train the learned layer from labelled examples.
 
-    Each example has ``title``/``text`` and any of ``scitech_relevant`` (bool) and ``domains`` (list: the first
-    is used as its top domain); a headline may come with ``keywords`` that enrich its training text. Examples
-    without a label for a head are skipped for that head; full texts that are not sci-tech teach the domain
-    head its ``none`` class. With scikit-learn installed the headline and domain heads are logistic
-    regressions over character n-grams, otherwise naive Bayes.
+    Two sorts of examples, told apart by ``content_type``:
+
+    * **text examples** (headlines, abstracts, texts) with ``title``/``text`` and any of ``scitech_relevant``
+      (bool) and ``domains`` (list: the first is used as its top domain); a headline may come with
+      ``keywords`` that enrich its training text. They train the text heads: ``headline`` (bare headlines),
+      ``relevance`` (full texts) and ``domain`` (full texts that are not sci-tech teach it its ``none`` class);
+    * **labelled documents** with ``content_type`` (and ``scitech_relevant``, ``domains``, ``region``, ``url``,
+      ``hints``) — the product's real input. They train the ``kind`` head and the ``region`` and
+      ``domain_select`` scorers, which read the text heads' outputs (those come from ``base`` when given,
+      else from the text examples here, else from the shipped model).
+
+    With scikit-learn installed the headline, domain and kind heads are logistic regressions over character
+    n-grams, otherwise naive Bayes (and no document heads).
     """
+    examples = list(examples)
+    documents = [ex for ex in examples if ex.get("content_type")]
+    texts = [ex for ex in examples if not ex.get("content_type")]
+    model = _train_text_heads(texts, meta=meta, taxonomy=taxonomy) if texts else None
+    if model is None:
+        model = Model(dict(base.heads), dict(base.meta)) if base is not None else None
+    elif base is not None:
+        model = Model({**base.heads, **model.heads}, {**base.meta, **model.meta})
+    if documents:
+        if not _have_sklearn():
+            raise TechscoutError("training from labelled documents needs scikit-learn")
+        if model is None:
+            from pipelines.classify.model import load_model
+
+            shipped = load_model()
+            model = Model(dict(shipped.heads), dict(shipped.meta)) if shipped else Model({}, {})
+        rows = [read_labelled(ex, model, taxonomy) for ex in documents]
+        fit_document_heads(model, rows)
+        model.meta = dict(model.meta, document_examples=len(rows), **(meta or {}))
+    if model is None or not model.heads:
+        raise TechscoutError(
+            "not enough labelled examples (need both classes of scitech_relevant, or domains)"
+        )
+    return model
+
+
+def _train_text_heads(
+    examples: list[Mapping[str, Any]],
+    *,
+    meta: Mapping[str, Any] | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> Model | None:
     rel: list[tuple[str, str]] = []
     short: list[tuple[str, str, bool]] = []
     dom: list[tuple[str, str]] = []
@@ -168,9 +230,7 @@ def train_model(
         else:
             heads["domain"] = train_head([(t, lab) for t, lab in dom if lab != NO_DOMAIN], max_features=20000)
     if not heads:
-        raise TechscoutError(
-            "not enough labelled examples (need both classes of scitech_relevant, or domains)"
-        )
+        return None
     return Model(
         heads,
         dict(
@@ -194,28 +254,178 @@ def fit_linear_head(
     sample_weight: Sequence[float] | None = None,
     class_weight: str | None = None,
     with_words: bool = False,
+    with_title: bool = False,
+    dense: Sequence[Mapping[str, float]] | None = None,
+    dense_scale: float = 1.0,
 ) -> LinearHead:
-    """Logistic regression over TF-IDF n-grams (scikit-learn, at build time); returns the numpy-only head."""
+    """Logistic regression over TF-IDF n-grams (scikit-learn, at build time); returns the numpy-only head.
+
+    ``dense``: one mapping of named features per text, standardised and placed beside the n-grams (multiplied
+    by ``dense_scale``, which sets how strongly the shared regularisation holds them back)."""
+    from scipy.sparse import csr_matrix, hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     vec = TfidfVectorizer(
-        analyzer=lambda s: features(s, limit, with_words),
+        analyzer=lambda s: features(s, limit, with_words, with_title),
         sublinear_tf=True,
         min_df=min_df,
         max_features=max_features,
         dtype=np.float32,
     )
     x = vec.fit_transform(list(texts))
-    clf = LogisticRegression(C=c, max_iter=3000, class_weight=class_weight)
+    names: tuple[str, ...] = ()
+    center = np.zeros(0, dtype=np.float32)
+    scale = np.ones(0, dtype=np.float32)
+    if dense:
+        names = tuple(sorted({k for row in dense for k in row}))
+        raw = np.asarray([[float(row.get(n, 0.0)) for n in names] for row in dense], dtype=np.float32)
+        center = raw.mean(axis=0).astype(np.float32)
+        std = raw.std(axis=0)
+        scale = (np.where(std > 1e-6, std, 1.0) / dense_scale).astype(np.float32)
+        x = hstack([x, csr_matrix((raw - center) / scale)]).tocsr()
+    clf = LogisticRegression(C=c, max_iter=5000, class_weight=class_weight)
     clf.fit(x, list(labels), sample_weight=None if sample_weight is None else np.asarray(sample_weight))
     vocab = {str(k): int(v) for k, v in vec.vocabulary_.items()}
+    coef = np.asarray(clf.coef_.T, dtype=np.float32)
+    v = len(vocab)
     return LinearHead(
         classes=[str(k) for k in clf.classes_],
         vocab=vocab,
         idf=np.asarray(vec.idf_, dtype=np.float32),
-        weights=np.asarray(clf.coef_.T, dtype=np.float32),
+        weights=coef[:v],
         bias=np.asarray(clf.intercept_, dtype=np.float32),
         limit=limit,
         with_words=with_words,
+        with_title=with_title,
+        dense=names,
+        dense_weights=coef[v:] if names else np.zeros((0, coef.shape[1]), dtype=np.float32),
+        dense_center=center,
+        dense_scale=scale,
     )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# document heads: content type, region, domains
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class LabelledRow:
+    """One labelled document as the document heads see it (read once, fitted many times)."""
+
+    kind_text: str
+    kind_features: dict[str, float]
+    reading: Any  # the classifier's Reading, for the relevance scorer's features
+    content_type: str
+    region_candidates: dict[str, dict[str, float]]
+    region_gold: str  # a region's name, 全国 or ``none``
+    domain_features: dict[str, dict[str, float]]
+    domains: list[str]
+
+
+def read_labelled(
+    ex: Mapping[str, Any], model: Model | None, taxonomy: Taxonomy | None = None
+) -> LabelledRow:
+    """Read a labelled document the way :func:`~pipelines.classify.classifier.classify` reads its input."""
+    tax = taxonomy or load_taxonomy()
+    r = read_document(
+        str(ex.get("title") or ""),
+        str(ex.get("text") or ""),
+        url=str(ex.get("url") or ""),
+        hints=ex.get("hints") if isinstance(ex.get("hints"), dict) else {},
+        fields=ex.get("fields") if isinstance(ex.get("fields"), dict) else {},
+        taxonomy=tax,
+        model=model if model is not None else False,
+    )
+    model_domain = r.model_domain or {}
+    gold_region = ex.get("region")
+    return LabelledRow(
+        kind_text=kind_text(r.sig.title, r.sig.body),
+        kind_features=kind_features(r.sig, {"rel.z": r.z}),
+        reading=r,
+        content_type=str(ex["content_type"]),
+        region_candidates=candidate_features(r.regions),
+        region_gold=str(gold_region) if gold_region else NONE,
+        domain_features=select_features(r.sig, model_domain, tax),
+        domains=[str(d) for d in ex.get("domains") or []],
+    )
+
+
+def _fit_scorer(x: list[dict[str, float]], y: list[int]) -> LinearScorer | None:
+    from sklearn.linear_model import LogisticRegression
+
+    if len(set(y)) < 2:
+        return None
+    names = tuple(sorted({k for row in x for k in row}))
+    a = np.asarray([[row.get(n, 0.0) for n in names] for row in x], dtype=np.float64)
+    clf = LogisticRegression(C=SCORER_C, max_iter=5000).fit(a, y)
+    return LinearScorer(names, tuple(float(c) for c in clf.coef_[0]), float(clf.intercept_[0]))
+
+
+def _fit_kind(rows: list[LabelledRow]) -> LinearHead:
+    return fit_linear_head(
+        [r.kind_text for r in rows],
+        [r.content_type for r in rows],
+        dense=[r.kind_features for r in rows],
+        **KIND_FIT,
+    )
+
+
+def fit_document_heads(model: Model, rows: list[LabelledRow], inner_folds: int = INNER_FOLDS) -> Model:
+    """Fit the ``kind`` head and the ``relevance``, ``region`` and ``domain_select`` scorers on labelled
+    documents (in place). The relevance scorer reads the kind head's probability of ``other`` on documents it was
+    not fitted on (``inner_folds``-fold inside ``rows``)."""
+    if len({r.content_type for r in rows}) >= 2:
+        model.heads["kind"] = _fit_kind(rows)
+        p_other = [0.0] * len(rows)
+        for f in range(inner_folds):
+            train = [r for i, r in enumerate(rows) if i % inner_folds != f]
+            if len({r.content_type for r in train}) < 2:
+                continue
+            head = _fit_kind(train)
+            for i in range(f, len(rows), inner_folds):
+                p_other[i] = head.posterior(rows[i].kind_text, rows[i].kind_features).get("other", 0.0)
+        scorer = _fit_scorer(
+            [relevance_features(r.reading, p) for r, p in zip(rows, p_other, strict=True)],
+            [0 if r.content_type == "other" else 1 for r in rows],
+        )
+        if scorer is not None:
+            model.scorers["relevance"] = scorer
+    # region: every candidate of every document, the gold one positive (documents whose answer is no candidate
+    # teach nothing here)
+    rx: list[dict[str, float]] = []
+    ry: list[int] = []
+    for r in rows:
+        if r.region_gold not in r.region_candidates:
+            continue
+        for cand, feats in r.region_candidates.items():
+            rx.append(feats)
+            ry.append(1 if cand == r.region_gold else 0)
+    scorer = _fit_scorer(rx, ry)
+    if scorer is not None:
+        model.scorers["region"] = scorer
+    # domains: every domain of every sci-tech document
+    dx: list[dict[str, float]] = []
+    dy: list[int] = []
+    for r in rows:
+        if r.content_type == "other" or not r.domains:
+            continue
+        for d, feats in r.domain_features.items():
+            dx.append(feats)
+            dy.append(1 if d in r.domains else 0)
+    scorer = _fit_scorer(dx, dy)
+    if scorer is not None:
+        model.scorers["domain_select"] = scorer
+    return model
+
+
+__all__ = [
+    "DOMAIN_FIT",
+    "HEADLINE_FIT",
+    "KIND_FIT",
+    "LabelledRow",
+    "fit_document_heads",
+    "fit_linear_head",
+    "read_labelled",
+    "train_head",
+    "train_model",
+]
