@@ -426,7 +426,7 @@ def test_cli_classify_jsonl(tmp_path: Path) -> None:
             "evidence",
         }
     assert out["talent-2"]["talents"] == [
-        {"name": "李明", "title": "教授", "affiliation": "清华大学电子工程系"}
+        {"name": "李明", "title": "教授", "affiliation": "清华大学电子工程系", "domains": ["电子信息"]}
     ]
     assert "talent" in out["talent-2"]["libraries"]
     assert out["demand-1"]["libraries"] == ["problem"]
@@ -487,7 +487,7 @@ def test_word_features_are_jieba_words_of_the_chinese_runs() -> None:
 def test_segment_is_jiebas_dictionary_cut() -> None:
     import jieba
 
-    from pipelines.classify.linear import segment
+    from pipelines.segment import segment
 
     runs = [
         "",

@@ -9,16 +9,16 @@ uses scikit-learn, a build-time dependency.
 from __future__ import annotations
 
 import base64
-import logging
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from pipelines.segment import segment
 
 _TOKEN = re.compile(r"[\u4e00-\u9fff]+|[a-z][a-z0-9+#.-]*[a-z0-9+#]|[a-z0-9]+")
 _CJK = re.compile(r"[\u4e00-\u9fd5]{2,}")  # the characters jieba reads as Chinese
@@ -38,59 +38,6 @@ def ngrams(text: str, limit: int = 800) -> list[str]:
         n = len(run)
         out.extend(run[i : i + 2] for i in range(n - 1))
         out.extend(run[i : i + 3] for i in range(n - 2))
-    return out
-
-
-_MISSING: Any = object()
-
-
-@lru_cache(maxsize=1)
-def _dictionary() -> tuple[dict[str, float | None], float]:
-    """jieba's dictionary as word → log probability (``None`` for a prefix that is no word) and the log
-    probability of a character it does not know; loaded once per process (about two seconds)."""
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    log_total = math.log(jieba.dt.total)
-    table = {w: (math.log(f) - log_total if f else None) for w, f in jieba.dt.FREQ.items()}
-    return table, 0.0 - log_total
-
-
-def segment(run: str) -> list[str]:
-    """The words of two characters or more of a run of Chinese characters, as jieba's dictionary-only cut
-    (``jieba.cut(run, HMM=False)``) gives them: the most probable path through the dictionary's words, an unknown
-    character counting as a word seen once, equal paths resolved towards the longer first word."""
-    table, unknown = _dictionary()
-    get = table.get
-    n = len(run)
-    score = [0.0] * (n + 1)
-    end = list(range(n + 1))
-    for k in range(n - 1, -1, -1):
-        best: float | None = None
-        best_end = k
-        i = k + 1
-        lp = get(run[k], _MISSING)
-        while lp is not _MISSING:
-            if lp is not None:
-                s = lp + score[i]
-                if best is None or s >= best:
-                    best, best_end = s, i - 1
-            if i >= n:
-                break
-            i += 1
-            lp = get(run[k:i], _MISSING)
-        if best is None:
-            best = unknown + score[k + 1]
-        score[k] = best
-        end[k] = best_end
-    out: list[str] = []
-    x = 0
-    while x < n:
-        y = end[x] + 1
-        if y - x > 1:
-            out.append(run[x:y])
-        x = y
     return out
 
 

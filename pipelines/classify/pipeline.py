@@ -66,40 +66,38 @@ class ClassifyPipeline:
 def classify_record(
     row: Mapping[str, Any], *, taxonomy: Taxonomy, model: Model | None | bool = True
 ) -> dict[str, Any]:
-    """One CLI output line for one input record ``{id, url, title, text, source, hints?}``."""
+    """One CLI output line for one input record ``{id, url, title, text, source, hints?, fields?}``: the labels,
+    the talents (for every document; names as the text writes them) and the libraries it enters."""
     from pipelines.normalize import normalize_text
-    from pipelines.route import route
+    from pipelines.route import route, talents_of
 
     hints = row.get("hints") if isinstance(row.get("hints"), dict) else {}
+    fields = row.get("fields") if isinstance(row.get("fields"), dict) else {}
+    raw_title = str(row.get("title") or "")
+    raw_text = str(row.get("text") or "")[:MAX_CHARS]
     doc = {
         "id": str(row.get("id") or ""),
-        "title": normalize_text(str(row.get("title") or "")),
-        "text": normalize_text(str(row.get("text") or "")[:MAX_CHARS]),
+        "title": raw_title,
+        "text": raw_text,
+        "search_title": normalize_text(raw_title),
+        "search_text": normalize_text(raw_text),
         "url": str(row.get("url") or ""),
     }
     result = classify(
-        doc["title"],
-        doc["text"],
+        doc["search_title"],
+        doc["search_text"],
         url=doc["url"],
         hints=hints,
-        fields=row.get("fields") or {},
+        fields=fields,
         taxonomy=taxonomy,
         model=model,
         normalized=True,
     )
-    entries = route(doc, result)
+    entries = route(doc, result, taxonomy=taxonomy)
     talents = [
-        {"name": e["name"], "title": e.get("title", ""), "affiliation": e.get("affiliation", "")}
-        for e in entries
-        if e["library"] == "talent"
+        {k: t[k] for k in ("name", "title", "affiliation", "domains")}
+        for t in talents_of(doc, result, taxonomy=taxonomy)
     ]
-    from pipelines.route import extract_talents
-
-    if not result.scitech_relevant:  # talents are reported for every document; entries only for relevant ones
-        talents = [
-            {"name": t.name, "title": t.title, "affiliation": t.affiliation}
-            for t in extract_talents(doc["text"], doc["title"])
-        ]
     return {
         "id": doc["id"],
         "content_type": result.content_type,

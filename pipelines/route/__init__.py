@@ -6,6 +6,7 @@
 * :mod:`.lexicon` — the people word lists (``pipelines/data/people.yaml``).
 """
 
+from pipelines.route.entries import key_numbers
 from pipelines.route.lexicon import People, load_people
 from pipelines.route.router import (
     LIBRARIES,
@@ -15,6 +16,7 @@ from pipelines.route.router import (
     route_article,
     stable_id,
     talent_id,
+    talents_of,
 )
 from pipelines.route.talents import Talent, extract_talents
 
@@ -24,10 +26,12 @@ __all__ = [
     "RoutePipeline",
     "Talent",
     "extract_talents",
+    "key_numbers",
     "load_people",
     "normalize_affiliation",
     "route",
     "route_article",
     "stable_id",
     "talent_id",
+    "talents_of",
 ]

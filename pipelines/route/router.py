@@ -4,12 +4,14 @@
   it, domains, region, deadline and budget when stated;
 * **project** library (an achievement: research result, patent, product, technology transfer): the achievement,
   the owning institution or enterprise, domains, maturity/stage, key numbers, contact when stated;
-* **talent** library: every person presented as a scientist, engineer or expert — name, title, affiliation,
-  domains. An entry's id is a stable hash of the name and the affiliation, so the same person found in several
-  documents is one entry.
+* **talent** library: every person presented as a scientist, engineer or expert — name (as the text writes it),
+  title, affiliation and the person's own domains (from their title, affiliation and the words around the name;
+  the document's lead domain only when their context names none). An entry's id is a stable hash of the name in
+  simplified script and the affiliation, so the same person found in several documents is one entry.
 
-:func:`route` is the pure function; :class:`RoutePipeline` sets ``article.libraries`` and ``article.entries``
-(the store merges entries by id: union of ``doc_ids``, newer fields win).
+Only sci-tech documents enter the libraries. :func:`route` is the pure function; :class:`RoutePipeline` sets
+``article.libraries`` and ``article.entries`` (the store merges entries by id: union of ``doc_ids``, newer fields
+win).
 """
 
 from __future__ import annotations
@@ -21,17 +23,19 @@ from typing import Any
 
 from core.items import Article
 from pipelines.route.entries import (
-    _BUDGET,
-    _CONTACT,
-    _DEADLINE,
-    _NEED_SENTENCE,
-    _NUMBER_SNIPPET,
-    _STAGE,
-    _first,
-    _owner,
+    BUDGET,
+    CONTACT,
+    DEADLINE,
+    NEED_SENTENCE,
+    STAGE,
+    first_match,
+    key_numbers,
+    owner_of,
 )
-from pipelines.route.lexicon import load_people
-from pipelines.route.talents import extract_talents
+from pipelines.route.lexicon import People, load_people
+from pipelines.route.talents import extract_talents, original_name, person_domains
+from pipelines.taxonomy import Taxonomy, load_taxonomy
+from pipelines.terms import compiled
 
 LIBRARIES = ("problem", "project", "talent")
 
@@ -42,16 +46,20 @@ def stable_id(*parts: str) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
 
 
-def normalize_affiliation(aff: str) -> str:
+def normalize_affiliation(aff: str, lexicon: People | None = None) -> str:
+    """An affiliation with its short forms expanded (中科院 → 中国科学院) and no whitespace."""
     aff = re.sub(r"\s+", "", aff or "")
-    for short, full in load_people().affiliation_aliases.items():
+    for short, full in (lexicon or load_people()).affiliation_aliases.items():
         if aff.startswith(short) and not aff.startswith(full):
             aff = full + aff[len(short) :]
     return aff
 
 
 def talent_id(name: str, affiliation: str) -> str:
-    return "talent-" + stable_id(name, normalize_affiliation(affiliation))
+    """The id of a person: the name in simplified script and the normalised affiliation."""
+    from pipelines.normalize import to_simplified
+
+    return "talent-" + stable_id(to_simplified(name), normalize_affiliation(to_simplified(affiliation)))
 
 
 def _get(doc: Any, key: str, default: Any = "") -> Any:
@@ -60,8 +68,51 @@ def _get(doc: Any, key: str, default: Any = "") -> Any:
     return getattr(doc, key, default)
 
 
-def route(article_like: Any, classification: Any) -> list[dict[str, Any]]:
-    """Library entries for one document (an :class:`Article` or a mapping with id/title/text/url).
+def talents_of(
+    article_like: Any,
+    classification: Any,
+    *,
+    taxonomy: Taxonomy | None = None,
+    lexicon: People | None = None,
+) -> list[dict[str, Any]]:
+    """The persons a document presents as experts, each ``{name, title, affiliation, domains, domain_evidence}``,
+    whether or not the document is sci-tech (the talent library itself takes only sci-tech documents)."""
+    from pipelines.normalize import to_simplified
+
+    lx = lexicon or load_people()
+    comp = compiled(taxonomy or load_taxonomy())
+    title = str(_get(article_like, "search_title") or _get(article_like, "title") or "")
+    text = str(_get(article_like, "search_text") or _get(article_like, "text") or "")
+    shown = f"{_get(article_like, 'title') or ''}\n{_get(article_like, 'text') or ''}"
+    shown_simplified = to_simplified(shown)
+    ctype = str(getattr(classification, "content_type", "") or "")
+    doc_domains = list(getattr(classification, "domains", []) or [])
+    out = []
+    for t in extract_talents(text, title, lx, profile=ctype == "talent"):
+        domains, ev = person_domains(t, comp, lx)
+        if not domains and doc_domains:
+            domains, ev = doc_domains[:1], ["document"]
+        out.append(
+            {
+                "name": original_name(t.name, shown, shown_simplified),
+                "title": original_name(t.title, shown, shown_simplified),
+                "affiliation": original_name(t.affiliation, shown, shown_simplified),
+                "domains": domains,
+                "domain_evidence": ev,
+            }
+        )
+    return out
+
+
+def route(
+    article_like: Any,
+    classification: Any,
+    *,
+    taxonomy: Taxonomy | None = None,
+    lexicon: People | None = None,
+) -> list[dict[str, Any]]:
+    """Library entries for one document (an :class:`Article` or a mapping with id/title/text/url, and optionally
+    ``search_title``/``search_text``, the normalised forms the extraction reads).
 
     ``classification`` is a :class:`~pipelines.classify.Classification` (or anything with ``content_type``,
     ``scitech_relevant``, ``domains``, ``region``).
@@ -78,31 +129,31 @@ def route(article_like: Any, classification: Any) -> list[dict[str, Any]]:
         return entries
 
     if ctype == "demand":
-        org = _owner(text)
-        need = title or _first(_NEED_SENTENCE, text, group=0)
+        org = owner_of(text)
+        need = title or first_match(NEED_SENTENCE, text, group=0)
         entry: dict[str, Any] = {
             "id": "problem-" + stable_id(org, need),
             "library": "problem",
             "name": need,
-            "need": _first(_NEED_SENTENCE, text, group=0) or need,
+            "need": first_match(NEED_SENTENCE, text, group=0) or need,
             "organization": org,
             "domains": domains,
             "region": region,
             "doc_ids": [doc_id],
         }
-        deadline = _first(_DEADLINE, text)
-        budget = _first(_BUDGET, text)
+        deadline = first_match(DEADLINE, text)
+        budget = first_match(BUDGET, text)
         if deadline:
             entry["deadline"] = re.sub(r"\s+", "", deadline)
         if budget:
             entry["budget"] = re.sub(r"\s+", "", budget)
-        contact = _first(_CONTACT, text)
+        contact = first_match(CONTACT, text)
         if contact:
             entry["contact"] = contact
         entries.append(entry)
 
     if ctype == "achievement":
-        owner = _owner(text)
+        owner = owner_of(text)
         entry = {
             "id": "project-" + stable_id(title, owner),
             "library": "project",
@@ -112,32 +163,26 @@ def route(article_like: Any, classification: Any) -> list[dict[str, Any]]:
             "region": region,
             "doc_ids": [doc_id],
         }
-        stage = _first(_STAGE, text, group=0)
+        stage = first_match(STAGE, text, group=0)
         if stage:
             entry["stage"] = stage
-        numbers = []
-        for m in _NUMBER_SNIPPET.finditer(text[:8000]):
-            snippet = m.group(0).strip()
-            if snippet and snippet not in numbers and not re.fullmatch(r"[\d年月日\s.-]+", snippet):
-                numbers.append(snippet)
-            if len(numbers) >= 5:
-                break
+        numbers = key_numbers(text)
         if numbers:
             entry["key_numbers"] = numbers
-        contact = _first(_CONTACT, text)
+        contact = first_match(CONTACT, text)
         if contact:
             entry["contact"] = contact
         entries.append(entry)
 
-    for t in extract_talents(text, title):
+    for t in talents_of(article_like, classification, taxonomy=taxonomy, lexicon=lexicon):
         entries.append(
             {
-                "id": talent_id(t.name, t.affiliation),
+                "id": talent_id(t["name"], t["affiliation"]),
                 "library": "talent",
-                "name": t.name,
-                "title": t.title,
-                "affiliation": t.affiliation,
-                "domains": domains,
+                "name": t["name"],
+                "title": t["title"],
+                "affiliation": t["affiliation"],
+                "domains": t["domains"],
                 "doc_ids": [doc_id],
             }
         )
