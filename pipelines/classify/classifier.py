@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.classify.domains import NO_DOMAIN, choose_domains, domain_posterior
+from pipelines.classify.domains import NO_DOMAIN, SELECT_THRESHOLD, choose_domains, domain_posterior
 from pipelines.classify.kinds import apply_kind_rules, best_relevant_kind, kind_posterior, rule_kind
 from pipelines.classify.linear import LinearHead
 from pipelines.classify.model import Model, NBHead, char_features, load_model
@@ -272,7 +272,7 @@ def classify(
     if relevant or research_abstract:
         if model_domain is None:
             model_domain = domain_posterior(dhead, f"{title}\n{body}")[0] if dhead is not None else {}
-        model_led = abstract and isinstance(dhead, LinearHead) and bool(model_domain)
+        model_led = research_abstract and isinstance(dhead, LinearHead) and bool(model_domain)
         if relevant or model_domain:
             hinted = [d for d in (hints.get("domains") or []) if d in tax.domains]
             selector = mdl.scorers.get("domain_select") if mdl else None
@@ -285,6 +285,10 @@ def classify(
                 model_led=model_led,
                 hinted=hinted,
                 relevant=relevant,
+                kind=content_type,
+                threshold=float(mdl.meta.get("domain_threshold", SELECT_THRESHOLD))
+                if mdl
+                else SELECT_THRESHOLD,
             )
             if relevant and selector is not None:
                 domain_conf = {d: domain_scores.get(d, 0.0) for d in domains}

@@ -23,6 +23,7 @@ DOMAIN_MODEL_LEAD = 0.5  # model posterior at which its best domain leads the li
 DOMAIN_MODEL_FALLBACK = 0.9  # model posterior at which its domain is taken when the text names none
 ABSTRACT_RULE_WEIGHT = 0.2  # rule evidence points added to the model's log probability for an abstract's lead
 SELECT_THRESHOLD = 0.5  # a domain the selector gives this probability is kept
+OTHER_BESIDE = 0.85  # the catch-all 其他 joins named domains only with this probability
 
 
 def domain_posterior(head: Head | None, text: str) -> tuple[dict[str, float], float]:
@@ -42,13 +43,16 @@ def abstract_lead(model_domain: Mapping[str, float], rule_scores: Mapping[str, f
 
 
 def select_features(
-    sig: Signals, model_domain: Mapping[str, float], taxonomy: Taxonomy
+    sig: Signals, model_domain: Mapping[str, float], taxonomy: Taxonomy, kind: str = ""
 ) -> dict[str, dict[str, float]]:
-    """Features of every taxonomy domain for the learned selector."""
+    """Features of every taxonomy domain for the learned selector: the rule score and its share of the best, the
+    headline's terms, the domain head's probability (raw and among the domains), how many domains the text names;
+    for the catch-all 其他 also the content type (a policy about science in general is 其他)."""
     rule = sig.domain_rule
     top = max(rule.values(), default=0.0)
+    mass = sum(model_domain.values()) or 1.0
     model_top = max(model_domain, key=lambda d: model_domain[d]) if model_domain else ""
-    n_named = sum(1 for v in rule.values() if v > 0)
+    n_named = sum(1 for d, v in rule.items() if v > 0 and d != OTHER_DOMAIN)
     length = math.log1p(len(sig.body) / 800.0)
     out: dict[str, dict[str, float]] = {}
     for d in taxonomy.domains:
@@ -61,19 +65,31 @@ def select_features(
             "top": 1.0 if r and r >= top else 0.0,
             "title": math.log1p(sig.domain_title.get(d, 0)),
             "model": p,
-            "model.log": math.log(p + 1e-4),
-            "model.top": 1.0 if d == model_top else 0.0,
+            "model.share": p / mass,
+            "model.top": 1.0 if d == model_top and p >= 0.1 else 0.0,
             "named": math.log1p(n_named),
             "len": length,
             "subs": math.log1p(len(sig.subfields.get(d, {}))),
             "research": 1.0 if sig.research else 0.0,
         }
         if d == OTHER_DOMAIN:
-            f["other.rule"] = f["rule"]
-            f["other.share"] = f["share"]
-            f["other.model"] = p
+            f = {f"other.{k}": v for k, v in f.items() if not k.startswith("dom=")} | {f"dom={d}": 1.0}
+            if kind:
+                f[f"other.kind={kind}"] = 1.0
         out[d] = f
     return out
+
+
+def select_domains(probs: Mapping[str, float], threshold: float = SELECT_THRESHOLD) -> list[str]:
+    """The named domains the selector believes, best first; the catch-all 其他 beside them only when it is near
+    certain; the single most probable domain when none passes the threshold."""
+    ranked = sorted(probs, key=lambda d: (-probs[d], d))
+    domains = [d for d in ranked if d != OTHER_DOMAIN and probs[d] >= threshold]
+    if not domains:
+        return ranked[:1]
+    if probs.get(OTHER_DOMAIN, 0.0) >= OTHER_BESIDE:
+        domains.append(OTHER_DOMAIN)
+    return domains
 
 
 def choose_domains(
@@ -86,6 +102,8 @@ def choose_domains(
     model_led: bool,
     hinted: list[str],
     relevant: bool = True,
+    kind: str = "",
+    threshold: float = SELECT_THRESHOLD,
 ) -> tuple[list[str], dict[str, float], dict[str, list[str]]]:
     """The domains best first, each domain's score and the evidence of the chosen ones (a text that is not
     sci-tech shows every domain's model probability: its domain is the model's guess)."""
@@ -99,12 +117,12 @@ def choose_domains(
             dscore[d] = dscore.get(d, 0.0) + DOMAIN_MODEL_WEIGHT * p
             dev.setdefault(d, []).append((DOMAIN_MODEL_WEIGHT * p, f"model:{p:.2f}"))
     if scorer is not None:
-        feats = select_features(sig, model_domain, taxonomy)
+        feats = select_features(sig, model_domain, taxonomy, kind)
         probs = {d: scorer.probability(f) for d, f in feats.items()}
         for d in hinted:
             probs[d] = max(probs.get(d, 0.0), 0.99)
         ranked = sorted(probs, key=lambda d: (-probs[d], d))
-        domains = [d for d in ranked if probs[d] >= SELECT_THRESHOLD] or ranked[:1]
+        domains = select_domains(probs, threshold)
         if model_led and model_domain:  # an abstract: the model trained on abstracts picks the lead
             lead = abstract_lead(model_domain, sig.domain_rule)
             domains = [lead] + [d for d in domains if d != lead]

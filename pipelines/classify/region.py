@@ -84,6 +84,22 @@ class RegionEvidence:
     hand: dict[str, float] = field(default_factory=dict)  # the fixed rule's score of each province
 
 
+_VENUE_AFTER = re.compile(r"[\u4e00-\u9fff]{0,8}?(?:举行|举办|召开|开幕|启动|开赛|闭幕|落幕|揭晓|颁奖)")
+
+
+def _venue_mentions(name: str, text: str) -> int:
+    """Mentions of a place only as the venue of an event (在重庆举行): a national meeting held there is not
+    about the place."""
+    n = 0
+    start = text.find(name)
+    while start >= 0:
+        end = start + len(name)
+        if text[start - 1 : start] == "在" and _VENUE_AFTER.match(text, end):
+            n += 1
+        start = text.find(name, end)
+    return n
+
+
 def read_regions(sig: Signals, url: str, hints: Mapping[str, Any], comp: Compiled) -> RegionEvidence:
     """Collect every mention of a place, national-scope words, foreign words, the host and the source hint."""
     tax = comp.taxonomy
@@ -103,6 +119,7 @@ def read_regions(sig: Signals, url: str, hints: Mapping[str, Any], comp: Compile
                 "name": 0.0,
                 "host": 0.0,
                 "hint": 0.0,
+                "venue": 0.0,
             }
             order.append(region)
         return ev.provinces[region]
@@ -121,6 +138,7 @@ def read_regions(sig: Signals, url: str, hints: Mapping[str, Any], comp: Compile
             continue
         f["title"] += nt
         f["body"] += nb
+        f["venue"] += _venue_mentions(name, f"{sig.title}\n{body}")
         if name in lead:
             f["lead"] = 1.0
         if name == region or name in tax.regions[region].aliases:
@@ -183,6 +201,7 @@ def candidate_features(ev: RegionEvidence) -> dict[str, dict[str, float]]:
             "p.host": f["host"],
             "p.hint": f["hint"],
             "p.share": (f["title"] + f["body"]) / total,
+            "p.venue": f["venue"] / max(1.0, f["title"] + f["body"]),
             "p.best": 1.0 if hand and hand >= best_hand else 0.0,
             "p.hand": math.log1p(hand),
             "p.spread": spread,

@@ -12,7 +12,7 @@ import numpy as np
 
 from core.errors import TechscoutError
 from pipelines.classify.classifier import SHORT_TEXT, classify, read_document, relevance_features
-from pipelines.classify.domains import NO_DOMAIN, select_features
+from pipelines.classify.domains import NO_DOMAIN, SELECT_THRESHOLD, select_domains, select_features
 from pipelines.classify.kinds import KIND_TEXT_CHARS, kind_text
 from pipelines.classify.linear import LinearHead, features
 from pipelines.classify.model import Head, LinearScorer, Model, NBHead, char_features
@@ -345,7 +345,7 @@ def read_labelled(
         content_type=str(ex["content_type"]),
         region_candidates=candidate_features(r.regions),
         region_gold=str(gold_region) if gold_region else NONE,
-        domain_features=select_features(r.sig, model_domain, tax),
+        domain_features=select_features(r.sig, model_domain, tax, str(ex["content_type"])),
         domains=[str(d) for d in ex.get("domains") or []],
     )
 
@@ -368,6 +368,28 @@ def _fit_kind(rows: list[LabelledRow]) -> LinearHead:
         dense=[r.kind_features for r in rows],
         **KIND_FIT,
     )
+
+
+def _domain_threshold(scorer: LinearScorer, rows: list[LabelledRow]) -> float:
+    """The selector threshold with the best micro-F1 of the domains on the training documents."""
+    probs = [
+        {d: scorer.probability(f) for d, f in r.domain_features.items()}
+        for r in rows
+        if r.content_type != "other" and r.domains
+    ]
+    gold = [set(r.domains) for r in rows if r.content_type != "other" and r.domains]
+    best, best_t = -1.0, SELECT_THRESHOLD
+    for t in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6):
+        tp = fp = fn = 0
+        for p, g in zip(probs, gold, strict=True):
+            chosen = set(select_domains(p, t))
+            tp += len(chosen & g)
+            fp += len(chosen - g)
+            fn += len(g - chosen)
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        if f1 > best:
+            best, best_t = f1, t
+    return best_t
 
 
 def fit_document_heads(model: Model, rows: list[LabelledRow], inner_folds: int = INNER_FOLDS) -> Model:
@@ -415,6 +437,7 @@ def fit_document_heads(model: Model, rows: list[LabelledRow], inner_folds: int =
     scorer = _fit_scorer(dx, dy)
     if scorer is not None:
         model.scorers["domain_select"] = scorer
+        model.meta["domain_threshold"] = _domain_threshold(scorer, rows)
     return model
 
 
