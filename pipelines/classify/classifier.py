@@ -46,6 +46,7 @@ HINT_RELEVANCE = 2.0
 ABSTRACT_LENGTH = 600  # a text this short is read like an abstract: the domain head leads
 ABSTRACT_NO_DOMAIN = 0.5  # below this "no technology" probability an abstract counts as sci-tech
 ABSTRACT_RELEVANCE = 0.5  # the relevance log-odds such an abstract gets at least
+BARE_DOMAIN_MIN = 0.15  # a bare text keeps the domain head's best domain when it has this probability
 FOREIGN_MIN = 2.0  # foreign evidence that makes a text's subject foreign when it has no Chinese region
 
 
@@ -105,6 +106,7 @@ class Reading:
     rel_evidence: list[str]
     headline: bool
     abstract: bool
+    bare: bool  # no headline given: an abstract or a text without one
     hint_type: str
     model_domain: dict[str, float] | None
     no_domain: float  # the domain head's probability that the text is no technology at all (1.0 without it)
@@ -133,6 +135,7 @@ def read_document(
         title, text = normalize_text(title or ""), normalize_text((text or "")[:MAX_CHARS])
     body = (text or "")[:MAX_CHARS]
     title = title or ""
+    bare = not title.strip()
     if not title and body:
         # no headline: the first short line often is one
         first = body.strip().split("\n", 1)[0]
@@ -171,6 +174,7 @@ def read_document(
         rel_evidence=rel_ev,
         headline=headline,
         abstract=abstract,
+        bare=bare,
         hint_type=hint_type,
         model_domain=model_domain,
         no_domain=no_domain,
@@ -268,11 +272,21 @@ def classify(
     domains: list[str] = []
     domain_scores: dict[str, float] = {}
     domain_conf: dict[str, float] = {}
-    research_abstract = sig.research and len(body) <= ABSTRACT_LENGTH
+    # research writing the length of an abstract (or a bare text the domain head places in a domain) keeps its
+    # domain even when it is not sci-tech
+    research_abstract = len(body) <= ABSTRACT_LENGTH and (
+        sig.research or (r.bare and max((model_domain or {}).values(), default=0.0) >= BARE_DOMAIN_MIN)
+    )
     if relevant or research_abstract:
         if model_domain is None:
             model_domain = domain_posterior(dhead, f"{title}\n{body}")[0] if dhead is not None else {}
-        model_led = research_abstract and isinstance(dhead, LinearHead) and bool(model_domain)
+        # research writing or a bare text the length of an abstract: the domain head, trained on abstracts, leads
+        model_led = (
+            (sig.research or r.bare)
+            and len(body) <= ABSTRACT_LENGTH
+            and isinstance(dhead, LinearHead)
+            and bool(model_domain)
+        )
         if relevant or model_domain:
             hinted = [d for d in (hints.get("domains") or []) if d in tax.domains]
             selector = mdl.scorers.get("domain_select") if mdl else None

@@ -41,6 +41,7 @@ KIND_FIT: dict[str, Any] = {
 }
 SCORER_C = 1.0  # regularisation of the region and domain scorers
 INNER_FOLDS = 5  # folds inside the training documents for the relevance scorer's kind-head input
+HEADLINE_C = (1.0, 3.0, 10.0)  # regularisations tried for the headline head (chosen on its training folds)
 HEADLINE_THRESHOLD = 0.55  # relevance a headline at the best-F1 threshold of the training folds gets
 
 
@@ -117,22 +118,35 @@ def _fit_headline(
     from sklearn.linear_model import LogisticRegression
 
     labels = ["1" if r else "0" for _, _, r in rows]
-    oof = [0.0] * len(rows)
-    for f in range(folds):
-        train = [i for i in range(len(rows)) if i % folds != f]
-        if len({labels[i] for i in train}) < 2:
-            continue
-        head = fit_linear_head([rows[i][1] for i in train], [labels[i] for i in train], **HEADLINE_FIT)
-        for i in range(f, len(rows), folds):
-            oof[i] = head.log_odds(rows[i][0], "1")
+    gold = [r for _, _, r in rows]
     rules = [classify(h, "", taxonomy=taxonomy, model=False).rule_relevance for h, _, _ in rows]
+    best: tuple[float, float, list[float]] = (-1.0, HEADLINE_FIT["c"], [])
+    for c in HEADLINE_C:  # the regularisation with the best out-of-fold F1 on the training headlines
+        fit = dict(HEADLINE_FIT, c=c)
+        oof = [0.0] * len(rows)
+        for f in range(folds):
+            train = [i for i in range(len(rows)) if i % folds != f]
+            if len({labels[i] for i in train}) < 2:
+                continue
+            head = fit_linear_head([rows[i][1] for i in train], [labels[i] for i in train], **fit)
+            for i in range(f, len(rows), folds):
+                oof[i] = head.log_odds(rows[i][0], "1")
+        x = [[m, p, -n] for m, (p, n) in zip(oof, rules, strict=True)]
+        z = [float(v) for v in LogisticRegression(C=1.0).fit(x, labels).decision_function(x)]
+        cut = _best_threshold(z, gold)
+        tp = sum(1 for v, g in zip(z, gold, strict=True) if v >= cut and g)
+        npred = sum(1 for v in z if v >= cut)
+        f1 = 2 * tp / (npred + sum(gold)) if gold else 0.0
+        if f1 > best[0]:
+            best = (f1, c, oof)
+    _, c, oof = best
     x = [[m, p, -n] for m, (p, n) in zip(oof, rules, strict=True)]
     stack = LogisticRegression(C=1.0).fit(x, labels)
     wm, wp, wn = (float(v) for v in stack.coef_[0])
     z = [float(v) for v in stack.decision_function(x)]
-    cut = _best_threshold(z, [r for _, _, r in rows])
+    cut = _best_threshold(z, gold)
     bias = float(stack.intercept_[0]) - cut + math.log(HEADLINE_THRESHOLD / (1.0 - HEADLINE_THRESHOLD))
-    head = fit_linear_head([t for _, t, _ in rows], labels, **HEADLINE_FIT)
+    head = fit_linear_head([t for _, t, _ in rows], labels, **dict(HEADLINE_FIT, c=c))
     return head, [round(wm, 4), round(wp, 4), round(wn, 4), round(bias, 4)]
 
 
