@@ -151,7 +151,7 @@ def read_document(
     abstract = sig.research or len(body) <= ABSTRACT_LENGTH
     model_domain: dict[str, float] | None = None
     no_domain = 1.0
-    if not headline and dhead is not None:
+    if abstract and not headline and dhead is not None:  # other texts read it only when they are sci-tech
         model_domain, no_domain = domain_posterior(dhead, f"{title}\n{body}")
     if (
         abstract
@@ -193,7 +193,6 @@ def relevance_features(r: Reading, p_other: float) -> dict[str, float]:
         "rel.pos": sig.rule_pos,
         "rel.neg": sig.rule_neg,
         "len": math.log1p(len(sig.body) / 800.0),
-        "dom.none": r.no_domain,
         "market": math.log1p(sig.cue("market")),
         "research": 1.0 if sig.research else 0.0,
     }

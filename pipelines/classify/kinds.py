@@ -21,7 +21,7 @@ from pipelines.classify.linear import TITLE_SEP, LinearHead
 from pipelines.classify.signals import KINDS, Signals
 
 TYPE_MIN_SCORE = 4.0  # the fixed rule: below this score the relevant document is plain "news"
-KIND_TEXT_CHARS = 1500  # body characters the kind head reads
+KIND_TEXT_CHARS = 1000  # body characters the kind head reads
 
 # thresholds of the kind rules (counts of cue words: a headline hit counts twice)
 CONSUMER_SALE_MIN = 2.0

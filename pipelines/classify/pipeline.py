@@ -93,11 +93,9 @@ def classify_record(
         model=model,
         normalized=True,
     )
-    entries = route(doc, result, taxonomy=taxonomy)
-    talents = [
-        {k: t[k] for k in ("name", "title", "affiliation", "domains")}
-        for t in talents_of(doc, result, taxonomy=taxonomy)
-    ]
+    found = talents_of(doc, result, taxonomy=taxonomy)
+    entries = route(doc, result, taxonomy=taxonomy, talents=found)
+    talents = [{k: t[k] for k in ("name", "title", "affiliation", "domains")} for t in found]
     return {
         "id": doc["id"],
         "content_type": result.content_type,

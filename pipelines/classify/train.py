@@ -12,7 +12,13 @@ import numpy as np
 
 from core.errors import TechscoutError
 from pipelines.classify.classifier import SHORT_TEXT, classify, read_document, relevance_features
-from pipelines.classify.domains import NO_DOMAIN, SELECT_THRESHOLD, select_domains, select_features
+from pipelines.classify.domains import (
+    NO_DOMAIN,
+    SELECT_THRESHOLD,
+    domain_posterior,
+    select_domains,
+    select_features,
+)
 from pipelines.classify.kinds import KIND_TEXT_CHARS, kind_text
 from pipelines.classify.linear import LinearHead, features
 from pipelines.classify.model import Head, LinearScorer, Model, NBHead, char_features
@@ -350,7 +356,10 @@ def read_labelled(
         taxonomy=tax,
         model=model if model is not None else False,
     )
-    model_domain = r.model_domain or {}
+    model_domain = r.model_domain
+    if model_domain is None:
+        dhead = model.heads.get("domain") if model else None
+        model_domain = domain_posterior(dhead, f"{r.sig.title}\n{r.sig.body}")[0] if dhead is not None else {}
     gold_region = ex.get("region")
     return LabelledRow(
         kind_text=kind_text(r.sig.title, r.sig.body),

@@ -110,12 +110,13 @@ def route(
     *,
     taxonomy: Taxonomy | None = None,
     lexicon: People | None = None,
+    talents: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Library entries for one document (an :class:`Article` or a mapping with id/title/text/url, and optionally
     ``search_title``/``search_text``, the normalised forms the extraction reads).
 
     ``classification`` is a :class:`~pipelines.classify.Classification` (or anything with ``content_type``,
-    ``scitech_relevant``, ``domains``, ``region``).
+    ``scitech_relevant``, ``domains``, ``region``); ``talents``: what :func:`talents_of` already found in it.
     """
     doc_id = str(_get(article_like, "id") or "")
     title = str(_get(article_like, "search_title") or _get(article_like, "title") or "")
@@ -174,7 +175,9 @@ def route(
             entry["contact"] = contact
         entries.append(entry)
 
-    for t in talents_of(article_like, classification, taxonomy=taxonomy, lexicon=lexicon):
+    if talents is None:
+        talents = talents_of(article_like, classification, taxonomy=taxonomy, lexicon=lexicon)
+    for t in talents:
         entries.append(
             {
                 "id": talent_id(t["name"], t["affiliation"]),

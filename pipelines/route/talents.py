@@ -53,7 +53,7 @@ _NUMBERED_ORG = re.compile(
 )
 _PAREN_ORG = re.compile(r"([\u4e00-\u9fff]{2,4})\s*[（(]([^（）()]{2,40}?)[）)]")
 _ORG_THEN_NAME = re.compile(
-    r"([\u4e00-\u9fff]{2,30}?(?:大学|学院|研究所|研究院|研究中心|科学院|工程院|医院|公司|集团|实验室)(?:[（(][^）()]{1,10}[）)])?)"
+    r"(?:大学|学院|研究所|研究院|研究中心|科学院|工程院|医院|公司|集团|实验室)(?:[（(][^）()]{1,10}[）)])?"
     r"[ \t\u3000]+([\u4e00-\u9fff]{2,4})(?=\s*(?:[；;，,、。\n]|$))"
 )
 _WORKS_AT = re.compile(
@@ -403,10 +403,11 @@ class _Finder:
             if is_name(name, lx, strong=True, reverse=True):
                 self.add(name, "", "", m.start(1), org=org)
         for m in _ORG_THEN_NAME.finditer(text):
-            name = m.group(2)
+            name = m.group(1)
             if is_name(name, lx, strong=True):
-                org, _ = _org_and_position(m.group(1))
-                self.add(name, "", "", m.start(2), org=org or m.group(1))
+                seg = text[max(text.rfind(c, 0, m.start()) for c in "；;，,、。：:\n") + 1 : m.start(1)].strip()
+                org, _ = _org_and_position(seg)
+                self.add(name, "", "", m.start(1), org=org or seg)
         orgs = list(_ORG_SUFFIX.finditer(text))
         # an award to a researcher of an institute: 北京生命科学研究所邵峰荣获
         for m in orgs:
@@ -497,8 +498,11 @@ class _Finder:
     # ---- a sentence that opens with the name and describes the person ----------------------------------------
     def descriptions(self) -> None:
         text, lx = self.text, self.lx
+        starters = lx.surnames | lx.rare_surnames
         for m in _SENTENCE_START.finditer(text):
             i = m.end()
+            if text[i : i + 1] not in starters and text[i : i + 2] not in lx.compound_surnames:
+                continue
             name, at = name_after(text, i, lx, skip_space=False, strong=True)
             if not name or at != i:
                 continue
@@ -552,6 +556,8 @@ class _Finder:
         counts: dict[str, int] = {}
         first: dict[str, int] = {}
         for m in _SENTENCE_START.finditer(text):
+            if text[m.end() : m.end() + 1] not in lx.surnames:
+                continue
             name, at = name_after(text, m.end(), lx, skip_space=False, strong=False)
             if name and at == m.end():
                 counts[name] = counts.get(name, 0) + 1
