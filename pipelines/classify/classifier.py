@@ -247,6 +247,8 @@ def classify(
             relevance = 1.0 - post.get("other", 0.0)
         if z >= ABSTRACT_RELEVANCE and (abstract or hint_type):
             relevance = max(relevance, _sigmoid(z))  # an abstract the domain head reads as technology; a hint
+        if r.bare and sig.research and len(body) <= ABSTRACT_LENGTH and r.model_domain is not None:
+            relevance = _sigmoid(z)  # a research abstract: the domain head, trained on abstracts, judges it
         rel_ev.append(f"model:kind {relevance:.2f}")
         best, share = best_relevant_kind(post)
         kind_ev.append(f"model:{post.get(best, 0.0):.2f}")

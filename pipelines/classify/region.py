@@ -51,6 +51,8 @@ def normalize_region(value: Any, taxonomy: Taxonomy) -> str | None:
 _INSTITUTION_AFTER = re.compile(
     r"[\u4e00-\u9fff]{0,4}?(?:大学|学院)|\s*[:：]\s*[\u4e00-\u9fff]{2,12}(?:出版社|大学)"
 )
+# the city of an author's address: 北京物资学院，北京 100000 / (清华大学 计算机系，北京)
+_ADDRESS_BEFORE = re.compile(r"(?:大学|学院|研究所|研究院|研究中心|公司|系|实验室)[^，,。\n]{0,12}[，,]\s*$")
 
 
 def _institution_mentions(name: str, body: str) -> int:
@@ -60,7 +62,7 @@ def _institution_mentions(name: str, body: str) -> int:
     start = body.find(name)
     while start >= 0:
         end = start + len(name)
-        if _INSTITUTION_AFTER.match(body, end):
+        if _INSTITUTION_AFTER.match(body, end) or _ADDRESS_BEFORE.search(body[max(0, start - 24) : start]):
             n += 1
         start = body.find(name, end)
     return n
@@ -78,6 +80,7 @@ class RegionEvidence:
     provinces: dict[str, dict[str, float]] = field(default_factory=dict)  # region -> feature -> value
     why: dict[str, list[str]] = field(default_factory=dict)
     national: float = 0.0
+    national_title: float = 0.0  # national-scope words in the headline
     foreign: float = 0.0
     national_host: float = 0.0
     national_hint: float = 0.0
@@ -152,6 +155,7 @@ def read_regions(sig: Signals, url: str, hints: Mapping[str, Any], comp: Compile
         if w is not None:
             nt, nb = tcounts.get(term, 0), bcounts.get(term, 0)
             ev.national += w * (3.0 * min(nt, 1) + min(nb, 6))
+            ev.national_title += w * min(nt, 1)
             ev.why.setdefault(NATIONAL, []).append(f"{'title' if nt else 'text'}:{term}×{nt + nb}")
         w = tax.foreign_terms.get(term)
         if w is not None:
@@ -202,6 +206,8 @@ def candidate_features(ev: RegionEvidence) -> dict[str, dict[str, float]]:
             "p.hint": f["hint"],
             "p.share": (f["title"] + f["body"]) / total,
             "p.venue": f["venue"] / max(1.0, f["title"] + f["body"]),
+            "p.venue_national": nat * f["venue"] / max(1.0, f["title"] + f["body"]),
+            "p.national_title": math.log1p(ev.national_title),
             "p.best": 1.0 if hand and hand >= best_hand else 0.0,
             "p.hand": math.log1p(hand),
             "p.spread": spread,
@@ -211,6 +217,7 @@ def candidate_features(ev: RegionEvidence) -> dict[str, dict[str, float]]:
     out[NATIONAL] = {
         "n": 1.0,
         "n.score": nat,
+        "n.title": math.log1p(ev.national_title),
         "n.host": ev.national_host,
         "n.hint": ev.national_hint,
         "n.spread": spread,

@@ -77,12 +77,12 @@ def talents_of(
 ) -> list[dict[str, Any]]:
     """The persons a document presents as experts, each ``{name, title, affiliation, domains, domain_evidence}``,
     whether or not the document is sci-tech (the talent library itself takes only sci-tech documents)."""
-    from pipelines.normalize import to_simplified
+    from pipelines.normalize import normalize_text, to_simplified
 
     lx = lexicon or load_people()
     comp = compiled(taxonomy or load_taxonomy())
-    title = str(_get(article_like, "search_title") or _get(article_like, "title") or "")
-    text = str(_get(article_like, "search_text") or _get(article_like, "text") or "")
+    title = str(_get(article_like, "search_title") or normalize_text(str(_get(article_like, "title") or "")))
+    text = str(_get(article_like, "search_text") or normalize_text(str(_get(article_like, "text") or "")))
     shown = f"{_get(article_like, 'title') or ''}\n{_get(article_like, 'text') or ''}"
     shown_simplified = to_simplified(shown)
     ctype = str(getattr(classification, "content_type", "") or "")

@@ -51,6 +51,7 @@ _AUTHOR_LINE = re.compile(
 _NUMBERED_ORG = re.compile(
     r"(?:^|[（(；;\s])\s*([\d¹²³⁴⁵⁶⁷⁸⁹⁰]+)\s*[.．、]?\s*([\u4e00-\u9fff（）()]{2,40}?)(?=[\s，,；;）)]|$)"
 )
+_BRACKET_ORG = re.compile(r"\s*[（(]([^（）()]{2,30})[）)]")
 _PAREN_ORG = re.compile(r"([\u4e00-\u9fff]{2,4})\s*[（(]([^（）()]{2,40}?)[）)]")
 _ORG_THEN_NAME = re.compile(
     r"(?:大学|学院|研究所|研究院|研究中心|科学院|工程院|医院|公司|集团|实验室)(?:[（(][^）()]{1,10}[）)])?"
@@ -298,9 +299,9 @@ def _bylines(text: str, lx: People, paper: bool) -> set[str]:
     return out
 
 
-def _sentence(text: str, i: int) -> tuple[int, int]:
-    start = max(text.rfind(c, 0, i) for c in "。！？\n") + 1
-    ends = [e for e in (text.find(c, i) for c in "。！？\n") if e >= 0]
+def _sentence(text: str, i: int, ends_with: str = "。！？\n") -> tuple[int, int]:
+    start = max(text.rfind(c, 0, i) for c in ends_with) + 1
+    ends = [e for e in (text.find(c, i) for c in ends_with) if e >= 0]
     return start, min(ends) if ends else len(text)
 
 
@@ -332,17 +333,17 @@ class _Finder:
             full_title = pos + word
         else:
             full_title = "、".join(p for p in (word, pos) if p)
-        a, b = _sentence(self.text, max(0, start))
+        a, b = _sentence(self.text, max(0, start), "。！？；;\n")
         context = self.text[max(a, start - 60) : min(b, start + 60)]
         prev = self.found.get(name)
         if prev is None:
-            self.found[name] = Talent(name, full_title, org, start, f"{org} {full_title} {context}")
+            self.found[name] = Talent(name, full_title, org, start, context)
             return
         if not prev.affiliation and org:
             prev.affiliation = org
         if word and word not in prev.title:
             prev.title = "、".join(p for p in (prev.title, word) if p)
-        prev.context += " " + f"{org} {full_title}"
+        prev.context += " " + context
 
     # ---- a title beside the name ----------------------------------------------------------------------------
     def titles(self) -> None:
@@ -354,14 +355,23 @@ class _Finder:
             after, at = name_after(text, m.end(), lx)
             if after:
                 self.add(after, word, _segment_before(text, m.start(), lx), at)
+                self._bracketed_org(after, at + len(after))
             if word in lx.titles and word != "讲座教授":  # 杨振宁讲座教授 names a chair
                 before, at = name_before(text, m.start(), lx)
                 if before:
                     self.add(before, word, _segment_before(text, at, lx), at)
+                    self._bracketed_org(before, m.end())
         for m in _SCHOLAR.finditer(text):  # 地球物理学家黄大年, 黄大年，著名地球物理学家
             after, at = name_after(text, m.end(), lx, skip_space=False)
             if after:
                 self.add(after, m.group(0)[-4:], _segment_before(text, m.start(), lx), at)
+
+    def _bracketed_org(self, name: str, end: int) -> None:
+        """An organisation in brackets right after a person (赵立明 教授（武汉大学）) is their affiliation."""
+        m = _BRACKET_ORG.match(self.text, end)
+        t = self.found.get(name)
+        if m and t is not None and not t.affiliation and _ORG_SUFFIX.search(m.group(1)):
+            t.affiliation = m.group(1)
 
     # ---- a team named after its leader ----------------------------------------------------------------------
     def teams(self) -> None:
@@ -405,7 +415,9 @@ class _Finder:
         for m in _ORG_THEN_NAME.finditer(text):
             name = m.group(1)
             if is_name(name, lx, strong=True):
-                seg = text[max(text.rfind(c, 0, m.start()) for c in "；;，,、。：:\n") + 1 : m.start(1)].strip()
+                seg = text[
+                    max(text.rfind(c, 0, m.start()) for c in "；;，,、。：:\n") + 1 : m.start(1)
+                ].strip()
                 org, _ = _org_and_position(seg)
                 self.add(name, "", "", m.start(1), org=org or seg)
         orgs = list(_ORG_SUFFIX.finditer(text))
@@ -601,14 +613,18 @@ def person_domains(talent: Talent, comp: Compiled, lx: People) -> tuple[list[str
     scores: dict[str, float] = {}
     ev: list[str] = []
     own = f"{talent.affiliation} {talent.title}"
-    for term, n in comp.counter.count(talent.context).items():
+    context = talent.context
+    for part in (talent.affiliation, talent.title, talent.name):
+        if part:
+            context = context.replace(part, " ")  # the affiliation's field words count once, below
+    for term, n in comp.counter.count(context).items():
         for dom, _sub in comp.domain_terms.get(term, ()):
             scores[dom] = scores.get(dom, 0.0) + min(n, 2) * (1.0 if len(term) > 1 else 0.5)
             ev.append(f"context:{term}")
     for dom, words in lx.disciplines.items():
         for w in words:
             if w in own:
-                scores[dom] = scores.get(dom, 0.0) + 2.0
+                scores[dom] = scores.get(dom, 0.0) + 1.0
                 ev.append(f"affiliation:{w}")
     if not scores:
         return [], []
