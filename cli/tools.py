@@ -54,7 +54,9 @@ def cli_classify(args: argparse.Namespace, settings: Any) -> int:
     """``techscout classify --jsonl FILE`` prints one JSON line per input; ``--train FILE`` retrains the model."""
     taxonomy = taxonomy_for(settings)
     if getattr(args, "train", None):
-        model = train_model(read_jsonl(args.train), meta={"trained_from": str(args.train)})
+        model = train_model(
+            read_jsonl(args.train), meta={"trained_from": str(args.train)}, base=model_for(settings)
+        )
         out = (
             Path(args.model_out)
             if getattr(args, "model_out", None)

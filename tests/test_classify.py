@@ -636,7 +636,10 @@ def test_kind_rules_turn_each_kind_of_text_into_its_kind() -> None:
     assert (kind, relevant) == ("policy", True) and "law" in rule
     # a call to enter a contest read as a demand is an event; a 揭榜挂帅 list stays a demand
     assert apply_kind_rules("demand", True, _signals(*CONTEST), foreign=False)[0] == "event"
-    board = ("“揭榜挂帅”榜单：大赛级难题征集", "发榜单位：某公司。需求：高精度轴承磨削工艺，榜单金额500万元。")
+    board = (
+        "“揭榜挂帅”榜单：大赛级难题征集",
+        "发榜单位：某公司。需求：高精度轴承磨削工艺，榜单金额500万元。",
+    )
     assert apply_kind_rules("demand", True, _signals(*board), foreign=False)[0] == "demand"
     # a study about a foreign team reported in the news is news; the same words from a Chinese team are not
     assert apply_kind_rules("achievement", True, _signals(*STUDY), foreign=True)[0] == "news"
@@ -765,3 +768,25 @@ def test_shipped_model_has_every_head() -> None:
     assert model is not None
     assert {"relevance", "headline", "domain", "kind"} <= set(model.heads)
     assert {"relevance", "region", "domain_select"} <= set(model.scorers)
+
+
+def test_cli_trains_document_heads_from_labelled_documents(tmp_path: Path) -> None:
+    rows = _dev()[::3]
+    train = tmp_path / "docs.jsonl"
+    train.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    data = tmp_path / "data"
+    proc = _cli("--train", str(train), "--data", str(data))
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["document_examples"] == len(rows)
+    model = load_model(data / "classify_model.json.gz")
+    assert model is not None and "kind" in model.heads and "region" in model.scorers
+    # the text heads come from the model the data directory had (the shipped one): they are kept
+    assert {"headline", "domain", "relevance"} <= set(model.heads)
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        json.dumps({"id": "c", "title": CONTEST[0], "text": CONTEST[1]}, ensure_ascii=False), encoding="utf-8"
+    )
+    proc = _cli("--jsonl", str(src), "--data", str(data))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["content_type"] == "event"

@@ -196,7 +196,10 @@ def test_pipeline_sets_libraries_and_entries() -> None:
         ("中山大学化学学院黎明团队在《科学》发表成果。", [("黎明", "中山大学化学学院")]),
         ("西湖大学周海峰、陈思远等组成的研究团队发现了新机制。", [("周海峰", "西湖大学"), ("陈思远", "")]),
         # bracketed organisations in a list; an organisation then the name
-        ("当选名单：孟庆华（山东大学）、何晓东（兰州大学）。", [("孟庆华", "山东大学"), ("何晓东", "兰州大学")]),
+        (
+            "当选名单：孟庆华（山东大学）、何晓东（兰州大学）。",
+            [("孟庆华", "山东大学"), ("何晓东", "兰州大学")],
+        ),
         ("公示名单：重庆大学 邓立新；贵州大学 罗志远。", [("邓立新", "重庆大学"), ("罗志远", "贵州大学")]),
         # an honour list after the award
         ("本届青年科学奖授予冯晓东、梁慧敏，以表彰其贡献。", [("冯晓东", ""), ("梁慧敏", "")]),
@@ -249,7 +252,9 @@ def test_traditional_names_are_reported_as_written_and_share_the_simplified_id()
 
     text = "國立臺灣大學電機系教授陳鴻銘團隊研發出新型晶片。"
     doc = {"id": "t", "title": "", "text": text}
-    cls = SimpleNamespace(content_type="achievement", scitech_relevant=True, domains=["电子信息"], region="台湾省")
+    cls = SimpleNamespace(
+        content_type="achievement", scitech_relevant=True, domains=["电子信息"], region="台湾省"
+    )
     found = talents_of(doc, cls)
     assert [t["name"] for t in found] == ["陳鴻銘"]
     assert found[0]["affiliation"].startswith("國立臺灣大學")

@@ -231,9 +231,10 @@ def classify(
     dhead = mdl.heads.get("domain") if mdl else None
     evidence: dict[str, list[str]] = {}
 
-    # ---- region --------------------------------------------------------------------------------------------
-    region, region_conf, region_ev = decide_region(r.regions, mdl.scorers.get("region") if mdl else None)
-    foreign = region is None and r.regions.foreign >= FOREIGN_MIN
+    # a foreign subject: foreign words outweigh every Chinese place named
+    foreign = r.regions.foreign >= FOREIGN_MIN and r.regions.foreign > max(
+        r.regions.hand.values(), default=0.0
+    )
 
     # ---- content type and relevance ------------------------------------------------------------------------
     khead = mdl.heads.get("kind") if mdl and not headline else None
@@ -267,6 +268,10 @@ def classify(
             rel_ev.append(rule)
         relevant = relevant_after
     evidence["relevance"] = rel_ev
+    # ---- region (an event is about the place it is held in; a national story may name one city) -------------
+    region, region_conf, region_ev = decide_region(
+        r.regions, mdl.scorers.get("region") if mdl else None, kind=content_type
+    )
     evidence[f"content_type:{content_type}"] = (kind_ev + sig.type_evidence.get(content_type, []))[:10]
 
     # ---- domains ---------------------------------------------------------------------------------------------

@@ -183,8 +183,9 @@ def read_regions(sig: Signals, url: str, hints: Mapping[str, Any], comp: Compile
     return ev
 
 
-def candidate_features(ev: RegionEvidence) -> dict[str, dict[str, float]]:
-    """Features of every candidate answer (each region named, 全国 and none), for the learned ranker."""
+def candidate_features(ev: RegionEvidence, kind: str = "") -> dict[str, dict[str, float]]:
+    """Features of every candidate answer (each region named, 全国 and none), for the learned ranker; ``kind``
+    (the content type) lets it learn that an event is about its venue while a national story may name a city."""
     total = sum(f["title"] + f["body"] for f in ev.provinces.values()) or 1.0
     named = [r for r, f in ev.provinces.items() if f["title"] + f["body"] + f["host"] + f["hint"] > 0]
     spread = math.log1p(len(named))
@@ -208,6 +209,7 @@ def candidate_features(ev: RegionEvidence) -> dict[str, dict[str, float]]:
             "p.venue": f["venue"] / max(1.0, f["title"] + f["body"]),
             "p.venue_national": nat * f["venue"] / max(1.0, f["title"] + f["body"]),
             "p.national_title": math.log1p(ev.national_title),
+            "p.venue_event": f["venue"] / max(1.0, f["title"] + f["body"]) if kind == "event" else 0.0,
             "p.best": 1.0 if hand and hand >= best_hand else 0.0,
             "p.hand": math.log1p(hand),
             "p.spread": spread,
@@ -218,6 +220,7 @@ def candidate_features(ev: RegionEvidence) -> dict[str, dict[str, float]]:
         "n": 1.0,
         "n.score": nat,
         "n.title": math.log1p(ev.national_title),
+        **({f"n.kind={kind}": 1.0} if kind else {}),
         "n.host": ev.national_host,
         "n.hint": ev.national_hint,
         "n.spread": spread,
@@ -226,6 +229,10 @@ def candidate_features(ev: RegionEvidence) -> dict[str, dict[str, float]]:
         "n.best": math.log1p(best_hand),
         "n.foreign": foreign,
     }
+    if kind:
+        for f in out.values():
+            if "p" in f:
+                f[f"p.kind={kind}"] = 1.0
     out[NONE] = {
         "o": 1.0,
         "o.foreign": foreign,
@@ -237,12 +244,12 @@ def candidate_features(ev: RegionEvidence) -> dict[str, dict[str, float]]:
 
 
 def decide_region(
-    ev: RegionEvidence, scorer: LinearScorer | None = None
+    ev: RegionEvidence, scorer: LinearScorer | None = None, kind: str = ""
 ) -> tuple[str | None, float, list[str]]:
     """The region, its confidence and evidence: the learned ranker's best candidate when there is one, else the
     fixed rule."""
     if scorer is not None:
-        feats = candidate_features(ev)
+        feats = candidate_features(ev, kind)
         scores = {c: scorer.score(f) for c, f in feats.items()}
         best = max(scores, key=lambda c: (scores[c], c == NONE))
         m = max(scores.values())

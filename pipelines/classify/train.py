@@ -366,7 +366,7 @@ def read_labelled(
         kind_features=kind_features(r.sig, {"rel.z": r.z}),
         reading=r,
         content_type=str(ex["content_type"]),
-        region_candidates=candidate_features(r.regions),
+        region_candidates=candidate_features(r.regions, str(ex["content_type"])),
         region_gold=str(gold_region) if gold_region else NONE,
         domain_features=select_features(r.sig, model_domain, tax, str(ex["content_type"])),
         domains=[str(d) for d in ex.get("domains") or []],
