@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from benchmarks.web import build_demo_index, write_demo_sources
 from search import users
 from search.backends.embedded import EmbeddedBackend
-from benchmarks.web import build_demo_index, write_demo_sources
 
 pytestmark = pytest.mark.browser
 
