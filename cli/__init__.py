@@ -193,7 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("classify", help="classify documents (JSON lines) or retrain the classifier's model")
     p.add_argument("--jsonl", metavar="FILE", help='JSON lines {"id","url","title","text","source"} ("-": stdin)')
-    p.add_argument("--train", metavar="FILE", help="JSON lines with title/text and scitech_relevant/domains")
+    p.add_argument(
+        "--train",
+        metavar="FILE",
+        help="JSON lines: texts with scitech_relevant/domains, and/or labelled documents with content_type",
+    )
     p.add_argument("--model-out", metavar="FILE", help="where --train writes the model (default: DATA/classify_model.json.gz)")
     p.set_defaults(handler="cli.tools:cli_classify")
     _common(p)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError, DedupError, ExtractionError, PageTooComplex, TechscoutError
-from pipelines.classify import MODEL_FILE_NAME, Model, classify_record, model_for, train_model
+from pipelines.classify import MODEL_FILE_NAME, Model, classify_record, model_for
+from pipelines.classify.train import train_model
 from pipelines.dedup import DedupIndex, DedupResult, open_index, warm
 from pipelines.extract import clean_text_document, extract_bytes
 from pipelines.extract.decode import decode_html
@@ -80,7 +81,9 @@ def cli_classify(args: argparse.Namespace, settings: Any) -> int:
     """``techscout classify --jsonl FILE`` prints one JSON line per input; ``--train FILE`` retrains the model."""
     taxonomy = taxonomy_for(settings)
     if getattr(args, "train", None):
-        model = train_model(read_jsonl(args.train), meta={"trained_from": str(args.train)})
+        model = train_model(
+            read_jsonl(args.train), meta={"trained_from": str(args.train)}, base=model_for(settings)
+        )
         out = (
             Path(args.model_out)
             if getattr(args, "model_out", None)

@@ -205,6 +205,16 @@ def _coerce(setting: Setting, value: Any, where: str) -> Any:
     return out
 
 
+#: the Scrapy setting under which a crawl carries its techscout settings (the one object, handed whole)
+SCRAPY_KEY = "TECHSCOUT_SETTINGS"
+
+
+def of_crawler(crawler: Any) -> Settings | None:
+    """The techscout settings a crawl carries (``crawler.settings[SCRAPY_KEY]``), None outside a techscout crawl."""
+    value = crawler.settings.get(SCRAPY_KEY) if crawler is not None else None
+    return value if isinstance(value, Settings) else None
+
+
 def load_settings(
     data: str | os.PathLike[str] | None = None,
     config_file: str | os.PathLike[str] | None = None,

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from core.settings import Settings
+from core.settings import SCRAPY_KEY, Settings
 from crawlers.logs import ProgressLine, configure_logging
 from crawlers.sources import Source
 
@@ -27,7 +27,7 @@ def base_settings(settings: Settings) -> Any:
     s = ScrapySettings()
     s.setmodule("crawlers.settings", priority="project")
     s.set("LOG_LEVEL", settings.log_level, priority="cmdline")
-    s.set("TECHSCOUT_SETTINGS", settings, priority="cmdline")
+    s.set(SCRAPY_KEY, settings, priority="cmdline")
     return s
 
 
@@ -57,9 +57,6 @@ def scrapy_settings(settings: Settings, source: Source, *, run_id: str, max_page
     # pagination chains are bounded by max_list_pages; the depth limit only has to stop what that does not
     s.set("DEPTH_LIMIT", source.max_list_pages + 3, priority="cmdline")
     s.set("DOWNLOAD_TIMEOUT", settings.timeout, priority="cmdline")
-    # the same values as flat TECHSCOUT_* keys, generated from the object, for stages that read those keys
-    for key, value in settings.as_env().items():
-        s.set(key, value, priority="cmdline")
     s.set("TECHSCOUT_RUN_ID", run_id, priority="cmdline")
     s.set("TECHSCOUT_PROGRESS", progress, priority="cmdline")
     if jobdir:

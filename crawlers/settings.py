@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.settings import Settings
+from core.settings import Settings, of_crawler
 
 _DEFAULTS = Settings()  # the defaults of techscout's settings that are also Scrapy keys
 
@@ -90,5 +90,4 @@ CHROMIUM_ARGS = [
 def settings_of(crawler: Any) -> Settings:
     """The crawl's techscout settings (the one :class:`~core.settings.Settings` object the runner handed to
     Scrapy); the defaults when a component runs outside a techscout crawl (unit tests)."""
-    value = crawler.settings.get("TECHSCOUT_SETTINGS") if crawler is not None else None
-    return value if isinstance(value, Settings) else _DEFAULTS
+    return of_crawler(crawler) or _DEFAULTS

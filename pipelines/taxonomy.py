@@ -79,6 +79,8 @@ class Taxonomy:
     regions: dict[str, Region]
     region_names: dict[str, str] = field(default_factory=dict)  # any name/alias/city -> region
     research_terms: tuple[str, ...] = ()  # phrases of research writing: the learned domain model leads there
+    cues: dict[str, tuple[str, ...]] = field(default_factory=dict)  # named word lists read by the rules
+    cue_patterns: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)  # and their patterns
 
     def region_for_name(self, name: str) -> str | None:
         """The region a name, alias or city points at (``全国`` for the national name), else ``None``."""
@@ -174,6 +176,7 @@ def parse_taxonomy(data: Any, path: str = "<taxonomy>") -> Taxonomy:
             "foreign",
             "regions",
             "research_terms",
+            "cues",
         },
         path,
         "",
@@ -253,6 +256,18 @@ def parse_taxonomy(data: Any, path: str = "<taxonomy>") -> Taxonomy:
     if not regions:
         raise _err(path, "regions", "no regions")
 
+    cues: dict[str, tuple[str, ...]] = {}
+    cue_patterns: dict[str, tuple[re.Pattern[str], ...]] = {}
+    for name, spec in _mapping(doc.get("cues"), path, "cues").items():
+        key = f"cues.{name}"
+        if isinstance(spec, Mapping):
+            _unknown(spec, {"terms", "patterns"}, path, key)
+            cues[str(name)] = _terms(spec.get("terms"), path, f"{key}.terms")
+            cue_patterns[str(name)] = _patterns(spec.get("patterns"), path, f"{key}.patterns")
+        else:
+            cues[str(name)] = _terms(spec, path, key)
+            cue_patterns[str(name)] = ()
+
     return Taxonomy(
         path=path,
         version=version,
@@ -269,6 +284,8 @@ def parse_taxonomy(data: Any, path: str = "<taxonomy>") -> Taxonomy:
         regions=regions,
         region_names=names,
         research_terms=_terms(doc.get("research_terms"), path, "research_terms"),
+        cues=cues,
+        cue_patterns=cue_patterns,
     )
 
 

@@ -25,8 +25,8 @@ from pipelines.classify import (
     load_model,
     region_from_host,
     terms_in_mention_order,
-    train_model,
 )
+from pipelines.classify.train import train_model
 from pipelines.taxonomy import SHIPPED_TAXONOMY, load_taxonomy
 
 REPO = Path(__file__).resolve().parent.parent
@@ -316,7 +316,8 @@ def test_linear_head_matches_its_training_library() -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from pipelines.classify_linear import fit_linear_head, ngrams
+    from pipelines.classify.linear import ngrams
+    from pipelines.classify.train import fit_linear_head
 
     rows = _headlines()
     texts = [r["title"] for r in rows]
@@ -330,9 +331,9 @@ def test_linear_head_matches_its_training_library() -> None:
 
 
 def test_training_without_scikit_learn_falls_back_to_naive_bayes(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pipelines.classify as classify_module
+    import pipelines.classify.train as train_module
 
-    monkeypatch.setattr(classify_module, "_have_sklearn", lambda: False)
+    monkeypatch.setattr(train_module, "_have_sklearn", lambda: False)
     model = train_model(_headlines())
     assert isinstance(model.heads["headline"], NBHead)
     assert "headline_weights" not in model.meta
@@ -425,7 +426,7 @@ def test_cli_classify_jsonl(tmp_path: Path) -> None:
             "evidence",
         }
     assert out["talent-2"]["talents"] == [
-        {"name": "李明", "title": "教授", "affiliation": "清华大学电子工程系"}
+        {"name": "李明", "title": "教授", "affiliation": "清华大学电子工程系", "domains": ["电子信息"]}
     ]
     assert "talent" in out["talent-2"]["libraries"]
     assert out["demand-1"]["libraries"] == ["problem"]
@@ -471,7 +472,7 @@ def test_cli_train_writes_a_model_the_next_run_uses(tmp_path: Path) -> None:
 
 
 def test_word_features_are_jieba_words_of_the_chinese_runs() -> None:
-    from pipelines.classify_linear import WORD_PREFIX, features, ngrams, words
+    from pipelines.classify.linear import WORD_PREFIX, features, ngrams, words
 
     assert words("") == [] and words("芯") == [] and words("GPU 5G chip") == []
     found = words("新型芯片研发取得突破")
@@ -486,7 +487,7 @@ def test_word_features_are_jieba_words_of_the_chinese_runs() -> None:
 def test_segment_is_jiebas_dictionary_cut() -> None:
     import jieba
 
-    from pipelines.classify_linear import segment
+    from pipelines.segment import segment
 
     runs = [
         "",
@@ -507,7 +508,8 @@ def test_linear_head_with_words_matches_its_training_library(tmp_path: Path) -> 
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from pipelines.classify_linear import features, fit_linear_head
+    from pipelines.classify.linear import features
+    from pipelines.classify.train import fit_linear_head
 
     rows = _headlines()
     texts = [r["title"] for r in rows]
@@ -568,9 +570,9 @@ def _count_reference(counter: TermCounter, text: str) -> dict[str, int]:
 
 
 def test_term_counting_matches_the_position_by_position_reference() -> None:
-    from pipelines.classify import _compiled
+    from pipelines.terms import compiled
 
-    counter = _compiled(load_taxonomy()).counter
+    counter = compiled(load_taxonomy()).counter
     texts = [
         "",
         "科",
@@ -586,3 +588,205 @@ def test_term_counting_matches_the_position_by_position_reference() -> None:
     small = TermCounter(["科技", "科技成果", "成果", "AI", "芯"])
     assert small.count("科技成果科技") == {"科技": 2, "科技成果": 1, "成果": 1}
     assert TermCounter([]).count("科技") == {}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the kind rules (issue 21.3): consumer launches, laws, contest calls, reported studies
+# ----------------------------------------------------------------------------------------------------------
+LAUNCH = (
+    "小米发布新一代旗舰手机 起售价3999元",
+    "小米今日发布新一代旗舰手机，搭载自研芯片和新一代影像系统，电池容量5500毫安时。新机售价3999元起，今晚8点在官方"
+    "商城开售，首销期间享受以旧换新优惠。",
+)
+LAW = (
+    "中华人民共和国数据安全法",
+    "（2021年6月10日第十三届全国人民代表大会常务委员会第二十九次会议通过）\n第一章 总则\n第一条 为了规范数据处理活动，"
+    "保障数据安全，促进数据开发利用，制定本法。\n第二条 在中华人民共和国境内开展数据处理活动及其安全监管，适用本法。",
+)
+CONTEST = (
+    "关于举办2025年“智造杯”工业设计大赛的通知",
+    "各有关单位：为推动工业设计创新，市工信局决定举办2025年“智造杯”工业设计大赛。参赛对象为本市企业、高校和设计机构。"
+    "请于6月30日前登录大赛网站报名并提交作品，决赛将于9月举行，设一等奖3名，奖金10万元。",
+)
+STUDY = (
+    "研究：每天步行八千步可降低早亡风险",
+    "美国和西班牙的研究人员在《美国心脏病学会杂志》上发表的一项研究显示，每天步行八千步以上的人，十年内死亡风险比步行较少"
+    "的人低约15%。研究人员分析了三千多名成年人的数据。专家提醒，这是一项观察性研究。",
+)
+
+
+def _signals(title: str, text: str) -> Any:
+    from pipelines.classify.signals import read_signals
+    from pipelines.normalize import normalize_text
+    from pipelines.terms import compiled
+
+    return read_signals(
+        normalize_text(title), normalize_text(text), hints={}, fields={}, comp=compiled(load_taxonomy())
+    )
+
+
+def test_kind_rules_turn_each_kind_of_text_into_its_kind() -> None:
+    from pipelines.classify.kinds import apply_kind_rules
+
+    # a consumer launch read as an achievement is news (other when not sci-tech)
+    assert apply_kind_rules("achievement", True, _signals(*LAUNCH), foreign=False)[:2] == ("news", True)
+    assert apply_kind_rules("achievement", False, _signals(*LAUNCH), foreign=False)[:2] == ("other", False)
+    # a law is a policy, and a sci-tech resource, whatever it was read as
+    kind, relevant, rule = apply_kind_rules("other", False, _signals(*LAW), foreign=False)
+    assert (kind, relevant) == ("policy", True) and "law" in rule
+    # a call to enter a contest read as a demand is an event; a 揭榜挂帅 list stays a demand
+    assert apply_kind_rules("demand", True, _signals(*CONTEST), foreign=False)[0] == "event"
+    board = (
+        "“揭榜挂帅”榜单：大赛级难题征集",
+        "发榜单位：某公司。需求：高精度轴承磨削工艺，榜单金额500万元。",
+    )
+    assert apply_kind_rules("demand", True, _signals(*board), foreign=False)[0] == "demand"
+    # a study about a foreign team reported in the news is news; the same words from a Chinese team are not
+    assert apply_kind_rules("achievement", True, _signals(*STUDY), foreign=True)[0] == "news"
+    assert apply_kind_rules("achievement", True, _signals(*STUDY), foreign=False)[0] == "achievement"
+    # texts of other kinds are left alone
+    assert apply_kind_rules("talent", True, _signals(*LAUNCH), foreign=False)[0] == "talent"
+
+
+@pytest.mark.parametrize(
+    ("doc", "kind"), [(LAUNCH, "news"), (LAW, "policy"), (CONTEST, "event"), (STUDY, "news")], ids=str
+)
+def test_kind_rules_hold_end_to_end(doc: tuple[str, str], kind: str) -> None:
+    from pipelines.route import route
+
+    c = classify(*doc)
+    assert c.content_type == kind and c.scitech_relevant
+    entries = route({"id": "d", "title": doc[0], "text": doc[1]}, c)
+    assert not any(e["library"] == "project" for e in entries)  # none of these enters 项目库
+    assert not any(e["library"] == "problem" for e in entries)
+
+
+def test_a_law_is_national_policy() -> None:
+    c = classify(*LAW)
+    assert c.region == "全国"
+    assert any(e.startswith("rule:law") for e in c.evidence["content_type:policy"])
+
+
+def test_an_added_cue_word_changes_the_kind_rule(tmp_path: Path) -> None:
+    from pipelines.classify.kinds import is_consumer_launch
+    from pipelines.classify.signals import read_signals
+    from pipelines.terms import compiled
+
+    title, text = "某品牌新款手机今日抢购", "某品牌新款手机采用自研芯片，售价2999元，今日全网抢购。"
+    before = read_signals(title, text, hints={}, fields={}, comp=compiled(load_taxonomy()))
+    assert not is_consumer_launch(before)  # one sale word (售价) only
+    doc = yaml.safe_load(SHIPPED_TAXONOMY.read_text(encoding="utf-8"))
+    doc["cues"]["consumer_sale"].append("抢购")
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    after = read_signals(title, text, hints={}, fields={}, comp=compiled(load_taxonomy(path)))
+    assert is_consumer_launch(after)
+    assert any("抢购" in e for e in after.cue_evidence["consumer_sale"])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# regions of Hong Kong, Macao and Taiwan; national stories held in one city
+# ----------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("title", "text", "region"),
+    [
+        (
+            "本港大學研發新型電池",
+            "本港一所大學的研究團隊研發出新型固態電池，獲創新科技署資助，團隊計劃明年在科學園成立初創公司。",
+            "香港特别行政区",
+        ),
+        (
+            "國科會公布年度研究計畫補助結果",
+            "國科會今日公布年度專題研究計畫補助結果，共核定四千餘件計畫，補助金額達新臺幣一百二十億元。",
+            "台湾省",
+        ),
+        (
+            "本澳科研團隊獲科技基金資助",
+            "澳門大學研究團隊獲科學技術發展基金資助，將開展中藥質量研究。本澳高校今年共有三十個項目獲批。",
+            "澳门特别行政区",
+        ),
+    ],
+)
+def test_regions_of_traditional_script_pages(title: str, text: str, region: str) -> None:
+    assert classify(title, text).region == region
+
+
+def test_a_national_story_naming_one_city_is_national() -> None:
+    text = (
+        "工业和信息化部近日在北京召开座谈会，听取企业对推进全国工业互联网发展的意见。会议指出，我国工业互联网已覆盖"
+        "全部工业大类，下一步将推动各地加快建设。"
+    )
+    assert classify("工信部召开工业互联网发展座谈会", text).region == "全国"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the learned document heads
+# ----------------------------------------------------------------------------------------------------------
+DEV = REPO / "tests" / "fixtures" / "classify" / "dev.jsonl"
+KINDS = ("policy", "achievement", "demand", "talent", "event", "news", "other")
+
+
+def _dev() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in DEV.open(encoding="utf-8")]
+
+
+def test_the_dev_set_covers_every_kind_in_about_equal_numbers() -> None:
+    from collections import Counter
+
+    rows = _dev()
+    taxonomy = load_taxonomy()
+    kinds = Counter(r["content_type"] for r in rows)
+    assert set(kinds) == set(KINDS) and min(kinds.values()) >= 0.8 * max(kinds.values())
+    assert len({r["id"] for r in rows}) == len(rows)
+    for r in rows:
+        assert r["title"] and r["text"]
+        assert r["scitech_relevant"] == (r["content_type"] != "other")
+        assert set(r["domains"]) <= set(taxonomy.domains)
+        assert r["region"] in (None, "全国") or r["region"] in taxonomy.regions
+        assert all(t["name"] for t in r["talents"])
+    # pages in traditional script (Hong Kong, Taiwan, Macao and reprints) and documents with named experts
+    assert sum(1 for r in rows if r["script"] != "s") >= 40
+    assert sum(len(r["talents"]) for r in rows) >= 150
+
+
+def test_document_heads_are_trained_from_labelled_documents() -> None:
+    rows = _dev()[::3]  # every kind, a third of the set
+    model = train_model(rows, base=load_model())
+    assert {"kind", "domain", "headline"} <= set(model.heads)
+    assert {"relevance", "region", "domain_select"} <= set(model.scorers)
+    kind = model.heads["kind"]
+    assert isinstance(kind, LinearHead) and set(kind.classes) == set(KINDS) and kind.dense and kind.with_title
+    assert 0.2 <= model.meta["domain_threshold"] <= 0.6
+    # a fresh document of a kind the head has seen: the head, not the fixed rule, decides
+    c = classify(*CONTEST, model=model)
+    assert c.content_type == "event"
+    assert any(e.startswith("model:") for e in c.evidence["content_type:event"])
+
+
+def test_shipped_model_has_every_head() -> None:
+    model = load_model()
+    assert model is not None
+    assert {"relevance", "headline", "domain", "kind"} <= set(model.heads)
+    assert {"relevance", "region", "domain_select"} <= set(model.scorers)
+
+
+def test_cli_trains_document_heads_from_labelled_documents(tmp_path: Path) -> None:
+    rows = _dev()[::3]
+    train = tmp_path / "docs.jsonl"
+    train.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    data = tmp_path / "data"
+    proc = _cli("--train", str(train), "--data", str(data))
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["document_examples"] == len(rows)
+    model = load_model(data / "classify_model.json.gz")
+    assert model is not None and "kind" in model.heads and "region" in model.scorers
+    # the text heads come from the model the data directory had (the shipped one): they are kept
+    assert {"headline", "domain", "relevance"} <= set(model.heads)
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        json.dumps({"id": "c", "title": CONTEST[0], "text": CONTEST[1]}, ensure_ascii=False), encoding="utf-8"
+    )
+    proc = _cli("--jsonl", str(src), "--data", str(data))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["content_type"] == "event"

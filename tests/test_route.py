@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -46,7 +47,7 @@ def _names(talents: list[Talent]) -> list[str]:
         ("王建国，男，1968年生，博士，研究员。", [("王建国", "研究员", "")]),
         (
             "物理研究所王海涛、清华大学教授李卫东获物质科学奖。",
-            [("李卫东", "教授", "清华大学"), ("王海涛", "", "物理研究所")],
+            [("王海涛", "", "物理研究所"), ("李卫东", "教授", "清华大学")],
         ),
         (
             "但是，化学研究中心材料研究部的郭立新却撰文指出，改革难以推进。",
@@ -180,3 +181,149 @@ def test_pipeline_sets_libraries_and_entries() -> None:
         id="o1", url="", source="s", fetched="", title="足球", text="球队主场获胜。", scitech_relevant=False
     )
     assert route_article(other) == [] and other.libraries == []
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the ways texts present people
+# ----------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a title before or after the name, with a space between
+        ("报告人：赵立明 教授（武汉大学）", [("赵立明", "武汉大学")]),
+        ("主讲人：中国工程院院士 钱开元", [("钱开元", "")]),
+        # a team named after its leader; names listed before 等
+        ("中山大学化学学院黎明团队在《科学》发表成果。", [("黎明", "中山大学化学学院")]),
+        ("西湖大学周海峰、陈思远等组成的研究团队发现了新机制。", [("周海峰", "西湖大学"), ("陈思远", "")]),
+        # bracketed organisations in a list; an organisation then the name
+        (
+            "当选名单：孟庆华（山东大学）、何晓东（兰州大学）。",
+            [("孟庆华", "山东大学"), ("何晓东", "兰州大学")],
+        ),
+        ("公示名单：重庆大学 邓立新；贵州大学 罗志远。", [("邓立新", "重庆大学"), ("罗志远", "贵州大学")]),
+        # an honour list after the award
+        ("本届青年科学奖授予冯晓东、梁慧敏，以表彰其贡献。", [("冯晓东", ""), ("梁慧敏", "")]),
+        # a sentence opening with the name that describes the person
+        ("许文涛，中国科学院院士，厦门大学化学系教授。", [("许文涛", "")]),
+        ("邵明华是中国农业大学动物医学院研究员，长期研究兽用疫苗。", [("邵明华", "中国农业大学动物医学院")]),
+        # names beside a rare surname only with a title
+        ("特聘教授衣立成出席。", [("衣立成", "")]),
+    ],
+)
+def test_ways_of_presenting_people(text: str, expected: list[tuple[str, str]]) -> None:
+    got = extract_talents(text)
+    assert [t.name for t in got] == [n for n, _ in expected]
+    for t, (_, aff) in zip(got, expected, strict=True):
+        assert aff in t.affiliation
+
+
+def test_paper_authors_with_numbered_affiliations() -> None:
+    text = (
+        "作者：宋立新1，黄雨婷2，邹海平1\n（1. 东北大学 材料科学与工程学院，辽宁 沈阳 110819；"
+        "2. 沈阳某新材料有限公司，辽宁 沈阳 110000）\n摘要：研究了热处理对镁合金组织的影响。\n关键词：镁合金"
+    )
+    got = {t.name: t.affiliation for t in extract_talents(text)}
+    assert set(got) == {"宋立新", "黄雨婷", "邹海平"}
+    assert got["宋立新"].startswith("东北大学") and got["邹海平"].startswith("东北大学")
+    assert got["黄雨婷"].startswith("沈阳某新材料有限公司")
+    # in a news story the writer named after 作者 is a byline, not a talent
+    assert _names(extract_talents("作者：宋立新\n清华大学教授王明介绍了研究进展。")) == ["王明"]
+
+
+def test_common_words_and_idioms_are_not_names() -> None:
+    text = (
+        "院士工作站揭牌。博士学位获得者应具有创新能力。全球高被引科学家名单发布。专家组齐聚一堂，为大力弘扬科学家精神"
+        "建言。诸如此类的活动很多。"
+    )
+    assert extract_talents(text) == []
+
+
+def test_a_profile_names_its_subject() -> None:
+    text = (
+        "2018年博士毕业后，何静怡来到云南的一个山村。何静怡在村里建起了三七病害防控示范基地。乡亲们说，何静怡是他们"
+        "的技术靠山。"
+    )
+    assert extract_talents(text) == []  # read alone, nobody is presented as an expert
+    assert _names(extract_talents(text, profile=True)) == ["何静怡"]  # a talent profile keeps naming her
+
+
+def test_traditional_names_are_reported_as_written_and_share_the_simplified_id() -> None:
+    from pipelines.route import talents_of
+
+    text = "國立臺灣大學電機系教授陳鴻銘團隊研發出新型晶片。"
+    doc = {"id": "t", "title": "", "text": text}
+    cls = SimpleNamespace(
+        content_type="achievement", scitech_relevant=True, domains=["电子信息"], region="台湾省"
+    )
+    found = talents_of(doc, cls)
+    assert [t["name"] for t in found] == ["陳鴻銘"]
+    assert found[0]["affiliation"].startswith("國立臺灣大學")
+    assert talent_id("陳鴻銘", "國立臺灣大學電機系") == talent_id("陈鸿铭", "国立台湾大学电机系")
+
+
+def test_each_person_gets_a_domain_from_their_own_context() -> None:
+    from pipelines.route import talents_of
+
+    text = (
+        "会上，北京大学生命科学学院教授韩立群介绍了基因编辑治疗遗传病的进展；中国科学院物理研究所研究员秦振宇介绍了"
+        "高温超导材料的最新研究。"
+    )
+    cls = SimpleNamespace(content_type="event", scitech_relevant=True, domains=["电子信息"], region="北京市")
+    got = {t["name"]: t["domains"] for t in talents_of({"id": "e", "title": "", "text": text}, cls)}
+    assert got["韩立群"][0] == "生物医药"
+    assert got["秦振宇"][0] == "新材料"
+    # without field words near the name the document's lead domain stands in
+    plain = talents_of({"id": "e", "title": "", "text": "王建华教授出席了会议。"}, cls)
+    assert plain[0]["domains"] == ["电子信息"] and plain[0]["domain_evidence"] == ["document"]
+
+
+def test_an_added_title_in_the_lexicon_finds_a_new_talent(tmp_path: Path) -> None:
+    import yaml
+
+    from pipelines.route.lexicon import SHIPPED_PEOPLE, load_people
+
+    text = "省图书馆研究馆员陶慧珍介绍了古籍数字化工作。"
+    assert extract_talents(text) == []
+    data = yaml.safe_load(SHIPPED_PEOPLE.read_text(encoding="utf-8"))
+    data["titles"].append("研究馆员")
+    path = tmp_path / "people.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert _names(extract_talents(text, lexicon=load_people(path))) == ["陶慧珍"]
+
+
+def test_a_bad_lexicon_is_a_clear_error(tmp_path: Path) -> None:
+    from core.errors import ConfigError
+    from pipelines.route.lexicon import load_people
+
+    path = tmp_path / "people.yaml"
+    path.write_text("titles: 教授\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="titles"):
+        load_people(path)
+    path.write_text("tittles: [教授]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_people(path)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# key numbers
+# ----------------------------------------------------------------------------------------------------------
+def test_key_numbers_are_whole_words() -> None:
+    from pipelines.route import key_numbers
+    from pipelines.segment import segment
+
+    text = (
+        "研究团队通过引入锂镁共掺杂策略，有效抑制了高电压下的不可逆相变，使材料在高电压下循环五百次后容量保持率达到"
+        "92%以上，远高于同类材料的水平。该设备晶圆减薄后厚度偏差控制在正负1微米以内，已申请发明专利27项。"
+    )
+    numbers = key_numbers(text)
+    assert any("92%" in n for n in numbers) and any("27项" in n for n in numbers)
+    for n in numbers:
+        clause = next(c for c in re.split(r"[，。]", text) if n in c)
+        cut = segment(clause, keep_single=True)
+        bounds = {0}
+        pos = 0
+        for w in cut:
+            pos += len(w)
+            bounds.add(pos)
+        start = clause.find(n)
+        assert start in bounds and start + len(n) in bounds, n  # never cut inside a word

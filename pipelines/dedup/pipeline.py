@@ -17,7 +17,7 @@ from typing import Any
 from core.errors import DedupError, TechscoutError
 from core.items import Article
 from core.paths import DataPaths
-from core.settings import Settings
+from core.settings import SCRAPY_KEY, Settings, of_crawler
 from pipelines.dedup.index import DedupIndex, DedupResult
 from pipelines.dedup.warm import warm
 
@@ -92,9 +92,9 @@ class DedupPipeline:
     def from_crawler(cls, crawler: Any) -> DedupPipeline:
         from scrapy.exceptions import NotConfigured
 
-        settings = crawler.settings.get("TECHSCOUT_SETTINGS")
-        if not isinstance(settings, Settings):
-            raise NotConfigured("the crawl has no techscout settings (TECHSCOUT_SETTINGS)")
+        settings = of_crawler(crawler)
+        if settings is None:
+            raise NotConfigured(f"the crawl has no techscout settings ({SCRAPY_KEY})")
         spider = getattr(crawler, "spider", None)
         return cls(settings.data_dir, crawler.stats, settings, getattr(spider, "backend", None))
 
