@@ -8,7 +8,7 @@ from typing import Any
 from core.items import Article
 from core.settings import SCRAPY_KEY, of_crawler
 from pipelines.classify.classifier import MAX_CHARS, classify
-from pipelines.classify.model import Model
+from pipelines.classify.model import Model, model_for
 from pipelines.classify.result import Classification
 from pipelines.taxonomy import Taxonomy, load_taxonomy
 
