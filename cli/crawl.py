@@ -93,6 +93,7 @@ def cli_crawl(args: argparse.Namespace, settings: Settings) -> int:
             print("techscout: --lock-fd takes exactly one source", file=sys.stderr)
             return 2
         locks.append(launch.adopt_lock(args.lock_fd, settings, sources[0].name))
+        launch.watch_parent()
         free = sources
     else:
         free = []

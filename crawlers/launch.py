@@ -231,6 +231,30 @@ def _die_with_parent() -> None:  # runs in the crawl process between fork and ex
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
+PARENT_POLL = 0.5  # seconds between a launched crawl's looks at whether its launcher is still alive
+
+
+def watch_parent() -> None:
+    """In a launched crawl: stop gracefully, once, when the launcher dies.
+
+    The parent-death signal set at launch covers the start-up; it is then replaced by this watcher, because the kernel
+    may deliver it more than once when a multi-threaded launcher dies (the child is re-parented from thread to
+    thread), and a second SIGTERM makes Scrapy abandon its graceful close: no checkpoint, no run record.
+    The watcher sends exactly one SIGTERM, which Scrapy's handler turns into a clean close that the next run resumes.
+    """
+    parent = os.getppid()
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, 0, 0, 0, 0)
+
+    def _watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        log.warning("the launcher (process %d) has ended: closing the crawl so that it can be resumed", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=_watch, name="techscout-parent-watch", daemon=True).start()
+
+
 def stop_grace(settings: Settings) -> float:
     """Seconds a stopped crawl gets to finish its in-flight requests: a tenth of the time limit, 5 to 30 s."""
     return min(STOP_GRACE, max(5.0, settings.crawl_timeout * 0.1))

@@ -380,10 +380,11 @@ def test_pipeline_reads_the_taxonomy_setting(tmp_path: Path) -> None:
     doc["relevance"]["threshold"] = 1.0  # nothing is relevant any more
     path = tmp_path / "taxonomy.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    settings = {"TECHSCOUT_TAXONOMY": str(path)}
-    crawler = SimpleNamespace(
-        settings=SimpleNamespace(get=lambda key, default=None: settings.get(key, default))
-    )
+    from scrapy.utils.test import get_crawler
+
+    from core.settings import SCRAPY_KEY, load_settings
+
+    crawler = get_crawler(settings_dict={SCRAPY_KEY: load_settings(data=tmp_path, env={}, taxonomy=str(path))})
     pipe = ClassifyPipeline.from_crawler(crawler)
     ex = _examples()[10]
     art = Article(id="a1", url="", source="s", fetched="", title=ex["title"], text=ex["text"])
