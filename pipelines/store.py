@@ -61,15 +61,21 @@ def url_state_of(article: Article) -> UrlState:
 
 
 def store_articles(backend: Backend, articles: list[Article]) -> dict[str, list[str]]:
-    """Upsert articles with their URL states and merge their library entries. Returns ids by outcome."""
-    states = [url_state_of(a) for a in articles]
-    result = backend.upsert(articles, states)
+    """Merge the articles' library entries, then upsert the articles with their URL states. Returns ids by outcome.
+
+    The upsert (documents and URL states in one transaction) is the commit point and comes last: if anything fails
+    before or in it, no URL is marked known, so the next crawl fetches those pages again and merges their entries
+    again (merging is idempotent; an entry's ids of documents not stored yet are skipped when it is shown).
+    Were the entries written after the upsert, a failure between the two would leave stored documents reported as
+    failed and their entries lost for good."""
     for art in articles:
         for entry in art.entries:
             entry_id = str(entry.get("id", ""))
             if not entry_id:
                 continue
             backend.put_record("entries", entry_id, merge_entry(backend.get_record("entries", entry_id), entry))
+    states = [url_state_of(a) for a in articles]
+    result = backend.upsert(articles, states)
     return {"new": result.new, "updated": result.updated, "unchanged": result.unchanged}
 
 
