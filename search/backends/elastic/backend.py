@@ -1,82 +1,56 @@
-"""The server backend: the same ``Backend`` protocol as the embedded one, on Elasticsearch or OpenSearch.
-
-One code path for both products: every request is a REST path and a JSON body built here (mappings as
-``elasticsearch.dsl`` document classes, queries with its ``Q``/``Search``); :class:`SearchClient` only sends it,
-through the official ``elasticsearch`` client to Elasticsearch and through ``opensearch-py`` to OpenSearch (the
-``elasticsearch`` client refuses to talk to OpenSearch). Which product a URL serves is read from the server's
-answer (``GET /``'s ``version.distribution``, or the ``X-Elastic-Product`` header); the ``backend`` setting
-names the expected one and a mismatch is an error saying so.
-
-Indices (``P`` is ``settings.elasticsearch_prefix``):
-
-* ``P-documents-v<N>`` behind the alias ``P-documents``: articles; :meth:`ElasticBackend.reindex` copies them
-  into ``v<N+1>`` (client-side, so servers without the reindex module can do it) and moves the alias, while
-  searches keep answering from the old index;
-* ``P-revisions``: earlier versions of changed documents; ``P-urlstate``: URL state, one document per URL;
-* ``P-records``: the records of every collection (runs, entries, subscriptions, deliveries, users, tokens, meta),
-  id ``<collection>:<id>``: the record as an unindexed object plus ``fields``, a keyword per top-level scalar
-  (``state=pending``), which ``list_records`` filters on (portable: no ``flattened``/``flat_object`` type);
-* ``P-percolator``: every saved search as a stored query (where the server has the percolator module), so
-  :meth:`ElasticBackend.percolate` asks the server which subscriptions a batch matches; without the module it
-  runs the saved searches over the batch with one ``_msearch``.
-
-Chinese text is indexed twice: a **cjk** field (standard tokenizer, ``cjk_width``, ``lowercase``,
-``cjk_bigram`` — the embedded index's bigrams) with an ``exact`` sub-field of single characters on which words and
-phrases are matched as contiguous sequences (so a query finds the same documents as the embedded backend), and a
-**word** field holding the text segmented by jieba (whitespace analyzer), which adds word-level relevance. The IK
-or smartcn plugins replace the cjk analyzer when the cluster has them; a server without ``analysis-common``
-(Elastic's bare server core) gets standard tokens.
-"""
+"""The ``Backend`` protocol on Elasticsearch or OpenSearch: documents, URL state, revisions, records, search,
+percolation, changes and reindexing (see the package docstring)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 from elasticsearch.dsl import (
-    A,
-    Boolean,
-    Date,
-    Document,
-    Float,
-    Index,
-    Keyword,
-    MetaField,
-    Object,
-    Percolator,
     Q,
     Search,
-    Text,
-    analyzer,
 )
-from elasticsearch.dsl.query import Query as EsQuery
 
 from core import clock
 from core.errors import BackendError, QueryError
 from core.items import Article
 from search.backends.base import COLLECTIONS, UpsertResult, UrlState
-from search.backends.common import article_data, body_for_index, content_hash, revision_change
-from search.query import Hit, ParsedQuery, Query, SearchResult, Term
-from search.text import highlight_words, query_words, snippet
+from search.backends.common import article_data, content_hash, revision_change
+from search.backends.elastic.client import (
+    RETRY_STATUS,
+    SearchClient,
+    ServerError,
+    detect_product,
+    server_hosts,
+)
+from search.backends.elastic.mappings import (
+    ANALYSES,
+    MAPPING_VERSION,
+    article_source,
+    documents_index_body,
+    percolator_index,
+    simple_index_body,
+)
+from search.backends.elastic.queries import (
+    build_search,
+    percolator_query,
+    saved_search_query,
+    snippet_from_highlight,
+)
+from search.query import Hit, Query, SearchResult
+from search.text import highlight_words, snippet
 
 if TYPE_CHECKING:
     from core.settings import Settings
 
-log = logging.getLogger(__name__)
 
-PRODUCTS = ("elasticsearch", "opensearch")
-ANALYSES = ("ik", "smartcn", "cjk", "standard")
-#: bumped when the documents index's mapping changes: an older index asks for `techscout reindex`
-MAPPING_VERSION = 2
-RETRY_STATUS = (429, 502, 503, 504)
-_HIGHLIGHT = {"pre_tags": ["<mark>"], "post_tags": ["</mark>"], "encoder": "html"}
 REINDEX_HINT = "run `techscout reindex`"
+
+
 #: seconds changes_since reaches back before the newest change it returned (writers whose requests arrive late)
 CHANGES_MARGIN = 5.0
 
@@ -87,474 +61,15 @@ def _later(a: str, b: str) -> bool:
     return ta is not None and (tb is None or ta > tb)
 
 
-# -- the transport ----------------------------------------------------------------------------------------------
-class ServerError(Exception):
-    """An error answer of the server (``status`` 0: it could not be reached)."""
-
-    def __init__(self, status: int, kind: str, reason: str) -> None:
-        super().__init__(f"{status} {kind}: {reason}" if status else reason)
-        self.status, self.kind, self.reason = status, kind, reason
-
-
-def _hosts(url: str | Sequence[str] | None) -> list[str]:
-    hosts = [u.strip() for u in url.split(",")] if isinstance(url, str) else [str(u).strip() for u in url or []]
-    hosts = [h for h in hosts if h]
-    if not hosts:
-        raise BackendError("the elasticsearch/opensearch backend needs elasticsearch_url (e.g. http://127.0.0.1:9200)")
-    return hosts
-
-
-def detect_product(url: str, timeout: float = 10.0) -> str:
-    """``opensearch`` or ``elasticsearch``, from the server's answer to ``GET /``; a :class:`BackendError`
-    naming the URL when nothing answers."""
-    import urllib.error
-    import urllib.request
-
-    def answer(resp: Any) -> str | None:
-        if "elasticsearch" in str(resp.headers.get("X-Elastic-Product", "")).lower():
-            return "elasticsearch"
-        try:
-            info = json.loads(resp.read() or b"{}")
-        except ValueError:
-            return None
-        dist = str(((info or {}).get("version") or {}).get("distribution") or "")
-        return "opensearch" if dist == "opensearch" else ("elasticsearch" if info.get("version") else None)
-
-    try:
-        with urllib.request.urlopen(url.rstrip("/") + "/", timeout=timeout) as resp:  # noqa: S310 - the setting's URL
-            found = answer(resp)
-    except urllib.error.HTTPError as exc:  # Elastic's server core answers GET / with 405, with its header
-        found = answer(exc)
-    except (OSError, ValueError) as exc:
-        raise BackendError(f"search server {url} is not reachable: {getattr(exc, 'reason', exc)}") from None
-    if found is None:
-        raise BackendError(f"{url} answers, but not as Elasticsearch or OpenSearch")
-    return found
-
-
-class SearchClient:
-    """One REST surface over the product's official client: ``request(method, path, params, body)``."""
-
-    def __init__(self, url: str | Sequence[str], product: str | None = None, *, timeout: float = 30.0) -> None:
-        self.hosts = _hosts(url)
-        self.url = self.hosts[0]
-        self.product = product or detect_product(self.url)
-        if self.product not in PRODUCTS:
-            raise BackendError(f"unknown search server product {self.product!r}")
-        retry: dict[str, Any] = {"max_retries": 2, "retry_on_timeout": True, "retry_on_status": RETRY_STATUS}
-        if self.product == "opensearch":
-            from opensearchpy import OpenSearch
-
-            self._client: Any = OpenSearch(self.hosts, timeout=timeout, **retry)
-        else:
-            from elasticsearch import Elasticsearch
-
-            self._client = Elasticsearch(self.hosts, request_timeout=timeout, **retry)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Any = None,
-        ndjson: bool = False,
-    ) -> dict[str, Any]:
-        """Send one request; the decoded JSON answer, or :class:`ServerError`."""
-        params = {k: _param(v) for k, v in (params or {}).items() if v is not None}
-        if self.product == "opensearch":
-            return self._opensearch(method, path, params, body, ndjson)
-        return self._elasticsearch(method, path, params, body, ndjson)
-
-    def _opensearch(self, method: str, path: str, params: dict[str, Any], body: Any, ndjson: bool) -> dict[str, Any]:
-        from opensearchpy import exceptions as ex
-
-        headers = {"content-type": "application/x-ndjson"} if ndjson else None
-        if ndjson:
-            body = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in body)
-        try:
-            resp = self._client.transport.perform_request(method, path, params=params, body=body, headers=headers)
-        except ex.ConnectionError as exc:
-            raise ServerError(0, "connection", f"{self.url} is not reachable: {exc.info or exc.error}") from None
-        except ex.TransportError as exc:
-            status = exc.status_code if isinstance(exc.status_code, int) else 0
-            raise _server_error(status, exc.info, str(exc.error)) from None
-        if isinstance(resp, bool):  # HEAD: opensearch-py answers True/False instead of raising on 404
-            if not resp:
-                raise ServerError(404, "not_found", f"{path} not found")
-            return {}
-        return resp if isinstance(resp, dict) else {"result": resp}
-
-    def _elasticsearch(
-        self, method: str, path: str, params: dict[str, Any], body: Any, ndjson: bool
-    ) -> dict[str, Any]:
-        from elastic_transport import ConnectionError as EsConnectionError
-        from elastic_transport import TransportError as EsTransportError
-        from elasticsearch import ApiError
-
-        mime = "application/vnd.elasticsearch+x-ndjson; compatible-with=9" if ndjson else (
-            "application/vnd.elasticsearch+json; compatible-with=9"
-        )
-        headers = {"accept": "application/vnd.elasticsearch+json; compatible-with=9"}
-        if body is not None:
-            headers["content-type"] = mime
-        try:
-            resp = self._client.perform_request(method, path, params=params, headers=headers, body=body)
-        except ApiError as exc:
-            raise _server_error(int(exc.meta.status), exc.body, str(exc.message)) from None
-        except EsConnectionError as exc:
-            raise ServerError(0, "connection", f"{self.url} is not reachable: {exc}") from None
-        except EsTransportError as exc:
-            raise ServerError(0, "transport", f"{self.url}: {exc}") from None
-        status = int(getattr(getattr(resp, "meta", None), "status", 200))
-        if status >= 400:  # HEAD answers come back without raising
-            raise ServerError(status, "not_found" if status == 404 else "", f"{path}: HTTP {status}")
-        data = resp.body
-        return data if isinstance(data, dict) else {"result": data}
-
-    def close(self) -> None:
-        self._client.close()
-
-
-def _param(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return ",".join(map(str, value))
-    return str(value)
-
-
-def _server_error(status: int, info: Any, fallback: str) -> ServerError:
-    err = info.get("error") if isinstance(info, dict) else None
-    if isinstance(err, dict):
-        root = (err.get("root_cause") or [err])[0]
-        return ServerError(status, str(root.get("type") or err.get("type") or ""), str(root.get("reason") or err.get("reason") or ""))
-    return ServerError(status, "", str(err or info or fallback)[:500])
-
-
-# -- analysis and mappings --------------------------------------------------------------------------------------
-GAP_TOKEN = "tsgap"
-
-
-def _gaps() -> Any:
-    """Punctuation, and spaces between Chinese characters, become a token of their own in the ``exact`` field:
-    a word or phrase never matches across them, as in the embedded index (whose bigrams stop at them)."""
-    from elasticsearch.dsl import char_filter
-
-    return char_filter(
-        "ts_gaps",
-        "pattern_replace",
-        pattern=r"(?<=\p{IsHan})\s+(?=\p{IsHan})|[\p{P}\p{S}]+",
-        replacement=f" {GAP_TOKEN} ",
-    )
-
-
-def analyzers(analysis: str) -> dict[str, Any]:
-    """The analyzers of one analysis choice: ``main`` (index), ``main_search``, ``exact``, ``words``."""
-    if analysis not in ANALYSES:
-        raise BackendError(f"unknown analysis {analysis!r} (known: {', '.join(ANALYSES)})")
-    width = [] if analysis == "standard" else ["cjk_width"]
-    if analysis == "ik":
-        main = analyzer("ts_main", tokenizer="ik_max_word", filter=["lowercase"])
-        main_search = analyzer("ts_main_search", tokenizer="ik_smart", filter=["lowercase"])
-    elif analysis == "smartcn":
-        main = analyzer("ts_main", tokenizer="smartcn_tokenizer", filter=["lowercase"])
-        main_search = main
-    elif analysis == "cjk":
-        main = analyzer("ts_main", tokenizer="standard", filter=["cjk_width", "lowercase", "cjk_bigram"])
-        main_search = main
-    else:
-        main = analyzer("ts_main", tokenizer="standard", filter=["lowercase"])
-        main_search = main
-    if analysis == "standard":  # no analysis-common: no char filters either
-        exact = analyzer("ts_exact", tokenizer="standard", filter=["lowercase"])
-    else:
-        exact = analyzer("ts_exact", tokenizer="standard", filter=[*width, "lowercase"], char_filter=[_gaps()])
-    return {
-        "main": main,
-        "main_search": main_search,
-        "exact": exact,
-        # the built-in whitespace analyzer where custom tokenizers are missing (the words are lower case already)
-        "words": "whitespace" if analysis == "standard" else analyzer("ts_words", tokenizer="whitespace", filter=["lowercase"]),
-    }
-
-
-def article_document(analysis: str) -> type[Document]:
-    """The ``Document`` class (field mappings) of the articles index for one analysis choice."""
-    an = analyzers(analysis)
-
-    def cjk_field() -> Text:
-        fields = {"exact": Text(analyzer=an["exact"])}
-        if an["main_search"] is an["main"]:
-            return Text(analyzer=an["main"], fields=fields)
-        return Text(analyzer=an["main"], search_analyzer=an["main_search"], fields=fields)
-
-    class ArticleDocument(Document):
-        id = Keyword()
-        url = Keyword()
-        source = Keyword()
-        content_type = Keyword()
-        domains = Keyword(multi=True)
-        libraries = Keyword(multi=True)
-        region = Keyword()
-        language = Keyword()
-        cluster_id = Keyword()
-        story_id = Keyword()
-        fingerprint = Keyword()
-        duplicate_of = Keyword()
-        content_hash = Keyword()
-        month = Keyword()
-        day = Keyword()
-        published = Date()
-        fetched = Date()
-        updated = Date()
-        changed = Date()  # when the document was stored or its content last changed (alerts' changes_since)
-        relevance = Float()
-        scitech_relevant = Boolean()
-        search_title = cjk_field()
-        search_text = cjk_field()
-        title_words = Text(analyzer=an["words"])
-        text_words = Text(analyzer=an["words"])
-        data = Object(enabled=False)
-
-        class Meta:
-            dynamic = MetaField("strict")
-
-    return ArticleDocument
-
-
-def documents_index(name: str, analysis: str) -> Index:
-    """The articles index definition (settings, analysis, mappings)."""
-    idx = Index(name)
-    idx.settings(number_of_shards=1, auto_expand_replicas="0-1", max_result_window=10000)
-    idx.document(cast(Any, article_document(analysis)))
-    return idx
-
-
-def documents_index_body(name: str, analysis: str) -> dict[str, Any]:
-    """The create-index body of the articles index, with the mapping version in ``_meta``."""
-    body = documents_index(name, analysis).to_dict()
-    body.setdefault("mappings", {})["_meta"] = {"techscout_mapping": MAPPING_VERSION, "analysis": analysis}
-    return body
-
-
-def percolator_index(name: str, analysis: str) -> Index:
-    """Saved searches: the article fields (queries are parsed against them) plus the stored ``query``."""
-
-    base: Any = article_document(analysis)
-
-    class SavedSearch(base):
-        query = Percolator()
-        subscription = Keyword()
-
-    idx = Index(name)
-    idx.settings(number_of_shards=1, auto_expand_replicas="0-1")
-    idx.document(cast(Any, SavedSearch))
-    return idx
-
-
-def simple_index_body(kind: str) -> dict[str, Any]:
-    """Settings and mappings of the bookkeeping indices: ``records``, ``revisions`` or ``urlstate``."""
-    settings = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
-    if kind == "records":
-        props: dict[str, Any] = {
-            "collection": {"type": "keyword"},
-            "id": {"type": "keyword"},
-            "updated": {"type": "double"},
-            "fields": {"type": "keyword", "ignore_above": 1024},
-            "data": {"type": "object", "enabled": False},
-        }
-    elif kind == "revisions":
-        props = {
-            "doc_id": {"type": "keyword"},
-            "at": {"type": "keyword"},
-            "data": {"type": "object", "enabled": False},
-        }
-    elif kind == "urlstate":
-        props = {
-            k: {"type": "keyword"}
-            for k in ("url", "source", "doc_id", "etag", "last_modified", "content_hash", "fetched")
-        }
-        props["status"] = {"type": "integer"}
-    else:
-        raise BackendError(f"unknown index kind {kind!r}")
-    return {"settings": settings, "mappings": {"dynamic": "strict", "properties": props}}
-
-
-def words_of(text: str) -> str:
-    """``text`` segmented into words by jieba (the word field's content): the same words a query is split into."""
-    from search.text import segment
-
-    return segment(text)
-
-
-def article_source(article: Article, chash: str, now: str, changed: str | None = None) -> dict[str, Any]:
-    """The stored form of an article in the documents index."""
-    published = article.published or None
-    title = article.search_title or article.title
-    body = body_for_index(article)
-    return {
-        "id": article.id,
-        "url": article.url,
-        "source": article.source,
-        "content_type": article.content_type,
-        "domains": sorted(set(article.domains)),
-        "libraries": sorted(set(article.libraries)),
-        "region": article.region or None,
-        "language": article.language,
-        "cluster_id": article.cluster_id or article.id,
-        "story_id": article.story_id,
-        "fingerprint": article.fingerprint,
-        "duplicate_of": article.duplicate_of,
-        "content_hash": chash,
-        "month": published[:7] if published else None,
-        "day": published[:10] if published else None,
-        "published": published,
-        "fetched": article.fetched or None,
-        "updated": now,
-        "changed": changed or now,
-        "relevance": article.relevance,
-        "scitech_relevant": article.scitech_relevant,
-        "search_title": title,
-        "search_text": body,
-        "title_words": words_of(title),
-        "text_words": words_of(body),
-        "data": article_data(article),
-    }
-
-
-# -- queries ----------------------------------------------------------------------------------------------------
-def _exact_phrase(text: str) -> EsQuery:
-    return Q(
-        "bool",
-        should=[Q("match_phrase", search_title__exact=text), Q("match_phrase", search_text__exact=text)],
-        minimum_should_match=1,
-    )
-
-
-def term_query(term: Term) -> EsQuery:
-    """One term: a phrase must occur as a whole; a word's parts (jieba) must each occur contiguously."""
-    if term.phrase:
-        return _exact_phrase(term.text)
-    words = [w for w in query_words(term.text) if w.strip()] or [term.text]
-    if len(words) == 1:
-        return _exact_phrase(words[0])
-    return Q("bool", must=[_exact_phrase(w) for w in words])
-
-
-def scoring_words(parsed: ParsedQuery) -> str:
-    """The query's positive words as the word field holds them."""
-    words: list[str] = []
-    for text in parsed.positive_terms():
-        words.extend(w for w in query_words(text) if w.strip())
-    return " ".join(words)
-
-
-def text_query(parsed: ParsedQuery) -> EsQuery:
-    """The matching part of a query (AND of clauses, OR inside a clause, NOT) plus relevance scoring: the cjk
-    bigram fields (as the embedded index ranks) and the word fields, the title four times the body."""
-    must: list[EsQuery] = []
-    for clause in parsed.must:
-        alts = [term_query(t) for t in clause.alternatives]
-        must.append(alts[0] if len(alts) == 1 else Q("bool", should=alts, minimum_should_match=1))
-    must_not = [term_query(t) for t in parsed.must_not]
-    positive = " ".join(parsed.positive_terms())
-    should = []
-    if positive:
-        should.append(
-            Q("multi_match", query=positive, fields=["search_title^4", "search_text"], type="most_fields")
-        )
-        should.append(
-            Q("multi_match", query=scoring_words(parsed), fields=["title_words^4", "text_words"], type="most_fields")
-        )
-    if not must:
-        must = [Q("match_all")]
-    return Q("bool", must=must, must_not=must_not, should=should)
-
-
-def filter_queries(query: Query) -> list[EsQuery]:
-    out: list[EsQuery] = []
-    for key, values in query.filters.items():
-        if values:
-            out.append(Q("terms", **{key: list(values)}))
-    if query.since or query.until:
-        rng: dict[str, str] = {}
-        if query.since:
-            rng["gte"] = query.since.isoformat()
-        if query.until:
-            rng["lte"] = query.until.isoformat()
-        out.append(Q("range", day=rng))
-    if query.ids is not None:
-        out.append(Q("ids", values=list(query.ids)) if query.ids else Q("match_none"))
-    if query.min_relevance is not None:
-        out.append(Q("range", relevance={"gte": query.min_relevance}))
-    return out
-
-
-def date_sort() -> list[Any]:
-    return [{"published": {"order": "desc", "missing": "_last"}}, {"id": "desc"}]
-
-
-def build_search(query: Query, *, search_after: list[Any] | None = None) -> Search:
-    """The search request (query, filters, sort, facets, highlight, collapse, paging) for a :class:`Query`."""
-    parsed = query.parsed()
-    has_text = bool(parsed.must)
-    flt = filter_queries(query)
-    if not parsed.empty:
-        q = Q("bool", must=[text_query(parsed)], filter=flt)
-    else:
-        q = Q("bool", filter=flt) if flt else Q("match_all")
-    sort: list[Any] = ["_score", *date_sort()] if has_text and query.sort == "relevance" else date_sort()
-    s = Search().query(q).sort(*sort).extra(track_total_hits=True, size=query.size)
-    paging: dict[str, Any] = {"search_after": search_after} if search_after is not None else {"from": query.offset}
-    s = s.extra(**paging)
-    s = s.source(["data", "cluster_id"])
-    if query.highlight and has_text:
-        s = s.highlight_options(**_HIGHLIGHT, fragment_size=140, number_of_fragments=1, no_match_size=140)
-        s = s.highlight("search_text.exact")
-    if query.collapse:
-        s = s.extra(collapse={"field": "cluster_id", "inner_hits": {"name": "cluster", "size": 0}})
-        s.aggs.metric("clusters", A("cardinality", field="cluster_id", precision_threshold=40000))
-    for facet in query.facets:
-        s.aggs.bucket(
-            f"facet_{facet}", A("terms", field=facet, size=50, order=[{"_count": "desc"}, {"_key": "asc"}])
-        )
-    return s
-
-
-def saved_search_query(record: Mapping[str, Any], ids: Sequence[str] | None = None) -> Query:
-    """The :class:`Query` of a saved search (``subscriptions`` record with ``query``, ``filters``,
-    ``min_relevance``), over ``ids`` when given."""
-    return Query(
-        text=str(record.get("query") or ""),
-        filters={k: list(v) for k, v in dict(record.get("filters") or {}).items() if v},
-        min_relevance=record.get("min_relevance"),
-        ids=list(ids) if ids is not None else None,
-        size=min(1000, max(1, len(ids))) if ids is not None else 10,
-        highlight=False,
-    )
-
-
-def percolator_query(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The stored query of a saved search."""
-    query = saved_search_query(record)
-    parsed = query.parsed()
-    flt = filter_queries(query)
-    q = (
-        Q("bool", must=[text_query(parsed)], filter=flt)
-        if not parsed.empty
-        else Q("bool", filter=flt or [Q("match_all")])
-    )
-    return dict(q.to_dict())
-
-
-def _snippet_from_highlight(fragments: Sequence[str]) -> str:
-    return fragments[0].replace("</mark><mark>", "") if fragments else ""
-
-
 # -- bulk writes ------------------------------------------------------------------------------------------------
 Action = tuple[dict[str, Any], dict[str, Any] | None]
-_MAPPING_ERRORS = ("strict_dynamic_mapping_exception", "mapper_parsing_exception", "illegal_argument_exception")
+
+
+_MAPPING_ERRORS = (
+    "strict_dynamic_mapping_exception",
+    "mapper_parsing_exception",
+    "illegal_argument_exception",
+)
 
 
 def bulk_write(
@@ -583,11 +98,15 @@ def bulk_write(
                 ops.append(src)
         retry: list[Action] = []
         try:
-            resp = client.request("POST", "/_bulk", params={"refresh": refresh or None}, body=ops, ndjson=True)
+            resp = client.request(
+                "POST", "/_bulk", params={"refresh": refresh or None}, body=ops, ndjson=True
+            )
             items = resp["items"]
         except ServerError as exc:
             if (exc.status and exc.status not in RETRY_STATUS) or attempt >= max_retries:
-                raise BackendError(f"{_where(client)}: bulk write of {len(pending)} items failed: {exc}") from None
+                raise BackendError(
+                    f"{_where(client)}: bulk write of {len(pending)} items failed: {exc}"
+                ) from None
             retry = pending
         else:
             for (meta, src), item in zip(pending, items, strict=False):
@@ -662,10 +181,12 @@ class ElasticBackend:
         check: bool = True,
     ) -> None:
         if client is None:
-            hosts = _hosts(url)
+            hosts = server_hosts(url)
             found = detect_product(hosts[0])
             if product and product != found:
-                raise BackendError(f"backend = {product!r}, but {hosts[0]} is {found}: set backend = {found!r}")
+                raise BackendError(
+                    f"backend = {product!r}, but {hosts[0]} is {found}: set backend = {found!r}"
+                )
             client = SearchClient(hosts, found, timeout=request_timeout)
         self.client = client
         self.name = client.product
@@ -692,7 +213,10 @@ class ElasticBackend:
     def for_reindex(cls, settings: Settings) -> ElasticBackend:
         """The backend without the checks that ask for a reindex (an old mapping, a lost alias)."""
         return cls(
-            settings.elasticsearch_url, prefix=settings.elasticsearch_prefix, product=settings.backend, check=False
+            settings.elasticsearch_url,
+            prefix=settings.elasticsearch_prefix,
+            product=settings.backend,
+            check=False,
         )
 
     # -- setup --------------------------------------------------------------------------------------------------
@@ -808,7 +332,9 @@ class ElasticBackend:
         resp = self._call("alias lookup", "GET", f"/_alias/{self.alias}")
         names = sorted(resp)
         if not names:
-            raise BackendError(f"search server {self.url}: alias {self.alias} points at no index: {REINDEX_HINT}")
+            raise BackendError(
+                f"search server {self.url}: alias {self.alias} points at no index: {REINDEX_HINT}"
+            )
         return str(names[-1])
 
     def reindex(self, *, delete_old: bool = True) -> str:
@@ -848,15 +374,21 @@ class ElasticBackend:
                 src = h["_source"]
                 art = Article.from_dict(src["data"])
                 art.cluster_id = src.get("cluster_id") or art.cluster_id
-                doc = article_source(art, src.get("content_hash") or content_hash(art), src.get("updated") or "",
-                                     src.get("changed") or src.get("updated"))
+                doc = article_source(
+                    art,
+                    src.get("content_hash") or content_hash(art),
+                    src.get("updated") or "",
+                    src.get("changed") or src.get("updated"),
+                )
                 actions.append(({"index": {"_index": new, "_id": h["_id"]}}, doc))
             bulk_write(self.client, actions)
             n += len(actions)
         self._call("refresh", "POST", f"/{new}/_refresh")
         return n
 
-    def _scan(self, index: str, query: dict[str, Any], source: list[str] | bool, size: int = 500) -> Iterator[list[dict[str, Any]]]:
+    def _scan(
+        self, index: str, query: dict[str, Any], source: list[str] | bool, size: int = 500
+    ) -> Iterator[list[dict[str, Any]]]:
         after: list[Any] | None = None
         while True:
             body: dict[str, Any] = {"query": query, "sort": [{"id": "asc"}], "size": size, "_source": source}
@@ -879,7 +411,9 @@ class ElasticBackend:
         self.client.close()
 
     # -- documents ----------------------------------------------------------------------------------------------
-    def _mget(self, index: str, ids: Sequence[str], fields: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    def _mget(
+        self, index: str, ids: Sequence[str], fields: list[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for i in range(0, len(ids), 1000):
             chunk = list(ids[i : i + 1000])
@@ -897,7 +431,9 @@ class ElasticBackend:
         of the first leaves the URL states unwritten, so the pages are fetched again)."""
         result = UpsertResult()
         now = clock.iso_precise(clock.now())  # microseconds: changes_since orders writes within one second
-        existing = self._mget(self.alias, [a.id for a in articles], ["content_hash", "data", "changed", "updated"])
+        existing = self._mget(
+            self.alias, [a.id for a in articles], ["content_hash", "data", "changed", "updated"]
+        )
         index = self.current_index() if articles else self.alias
         actions: list[Action] = []
         for art in articles:
@@ -913,7 +449,9 @@ class ElasticBackend:
                 result.updated.append(art.id)
                 rev = {"doc_id": art.id, "at": now, "data": revision_change(old.get("data") or {}, art)}
                 actions.append(({"index": {"_index": self.revisions_index}}, rev))
-            actions.append(({"index": {"_index": index, "_id": art.id}}, article_source(art, chash, now, changed)))
+            actions.append(
+                ({"index": {"_index": index, "_id": art.id}}, article_source(art, chash, now, changed))
+            )
             existing[art.id] = {"content_hash": chash, "data": article_data(art), "changed": changed}
         if actions:
             bulk_write(self.client, actions, refresh=self.refresh)
@@ -942,7 +480,11 @@ class ElasticBackend:
         if not found:
             return 0
         index = self.current_index()
-        bulk_write(self.client, [({"delete": {"_index": index, "_id": d}}, None) for d in found], refresh=self.refresh)
+        bulk_write(
+            self.client,
+            [({"delete": {"_index": index, "_id": d}}, None) for d in found],
+            refresh=self.refresh,
+        )
         self._call(
             "delete url states",
             "POST",
@@ -1017,7 +559,11 @@ class ElasticBackend:
         hits: list[Hit] = []
         for h in raw_hits:
             art = self._article(h["_source"])
-            frag = _snippet_from_highlight(h.get("highlight", {}).get("search_text.exact", [])) if highlight else ""
+            frag = (
+                snippet_from_highlight(h.get("highlight", {}).get("search_text.exact", []))
+                if highlight
+                else ""
+            )
             csize = 1
             inner = h.get("inner_hits", {}).get("cluster")
             if inner:
@@ -1142,7 +688,9 @@ class ElasticBackend:
             resp = self._call("saved searches", "POST", "/_msearch", body=lines, ndjson=True)
             for sub, answer in zip(chunk, resp["responses"], strict=True):
                 if "error" in answer:
-                    raise BackendError(f"search server {self.url}: saved search {sub['id']} failed: {answer['error']}")
+                    raise BackendError(
+                        f"search server {self.url}: saved search {sub['id']} failed: {answer['error']}"
+                    )
                 hits = [h["_id"] for h in answer["hits"]["hits"]]
                 if hits:
                     out[str(sub["id"])] = hits
@@ -1201,10 +749,16 @@ class ElasticBackend:
         after: list[Any] | None = None
         self._fresh(self.urlstate_index)
         while True:
-            body: dict[str, Any] = {"query": {"term": {"source": source}}, "sort": [{"url": "asc"}], "size": 5000}
+            body: dict[str, Any] = {
+                "query": {"term": {"source": source}},
+                "sort": [{"url": "asc"}],
+                "size": 5000,
+            }
             if after is not None:
                 body["search_after"] = after
-            hits = self._call("url states", "POST", f"/{self.urlstate_index}/_search", body=body)["hits"]["hits"]
+            hits = self._call("url states", "POST", f"/{self.urlstate_index}/_search", body=body)["hits"][
+                "hits"
+            ]
             if not hits:
                 return out
             for h in hits:
@@ -1238,8 +792,13 @@ class ElasticBackend:
     def put_record(self, collection: str, record_id: str, data: dict[str, Any]) -> None:
         doc_id = self._record_id(collection, record_id)
         data = json.loads(json.dumps(data, ensure_ascii=False, default=str))
-        body = {"collection": collection, "id": record_id, "updated": time.time(), "fields": record_fields(data),
-                "data": data}
+        body = {
+            "collection": collection,
+            "id": record_id,
+            "updated": time.time(),
+            "fields": record_fields(data),
+            "data": data,
+        }
         self._call(
             "put record",
             "PUT",
@@ -1294,17 +853,25 @@ class ElasticBackend:
     def delete_record(self, collection: str, record_id: str) -> bool:
         doc_id = self._record_id(collection, record_id)
         try:
-            self.client.request("DELETE", f"/{self.records_index}/_doc/{doc_id}", params={"refresh": self.refresh or None})
+            self.client.request(
+                "DELETE", f"/{self.records_index}/_doc/{doc_id}", params={"refresh": self.refresh or None}
+            )
         except ServerError as exc:
             if exc.status == 404:
                 return False
             raise BackendError(f"search server {self.url}: delete record failed: {exc}") from None
         if collection == "subscriptions" and self.has_percolator:
             try:
-                self.client.request("DELETE", f"/{self.percolator}/_doc/{_quote(record_id)}", params={"refresh": self.refresh or None})
+                self.client.request(
+                    "DELETE",
+                    f"/{self.percolator}/_doc/{_quote(record_id)}",
+                    params={"refresh": self.refresh or None},
+                )
             except ServerError as exc:
                 if exc.status != 404:
-                    raise BackendError(f"search server {self.url}: delete saved search failed: {exc}") from None
+                    raise BackendError(
+                        f"search server {self.url}: delete saved search failed: {exc}"
+                    ) from None
         return True
 
 
@@ -1312,10 +879,3 @@ def _quote(doc_id: str) -> str:
     from urllib.parse import quote
 
     return quote(doc_id, safe="")
-
-
-def host_of(url: str) -> str:
-    return urlsplit(url).netloc
-
-
-__all__ = ["ANALYSES", "PRODUCTS", "ElasticBackend", "SearchClient", "build_search", "bulk_write", "documents_index"]
