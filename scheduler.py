@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import IO, Any
@@ -43,6 +44,84 @@ QUIET_RUNS = 4  # runs in a row without a new document before an interval is len
 BUSY_RUNS = 3  # runs in a row with new documents before an interval is shortened
 RELOAD_POLL = 2.0  # seconds between checks of the source files' modification times
 STOP_WAIT = 120.0  # the longest a stopping service waits for its running jobs beyond the crawls' grace
+
+
+SLOT_POLL = 0.5  # seconds between checks of a crawl waiting for a slot
+FIRST_CRAWL_MB = 250.0  # what a crawl process is assumed to take at its peak before one has been measured
+
+
+class CrawlSlots:
+    """How many scheduled crawls run at once: at most ``limit``, and a further one only while the memory of
+    the running crawl processes, as measured (:func:`crawlers.launch.process_memory_mb`: each one's current
+    share, or the largest peak a crawl process has reached when that is more, since a young crawl has not
+    grown yet), plus that largest peak fits in ``memory_mb``. One crawl always runs, whatever it takes.
+    :meth:`acquire` returns how long the crawl waited; the scheduler logs it and keeps it in the run record."""
+
+    def __init__(self, limit: int, memory_mb: float,
+                 measure: Any = None, pids: Any = None) -> None:
+        self.limit = limit
+        self.memory_mb = memory_mb
+        self.largest = 0.0  # the largest peak (MB) a crawl process reached; 0: none measured yet
+        self.running = 0
+        self._measure = measure or launch.process_memory_mb
+        self._pids = pids or launch.running_pids
+        self._cond = threading.Condition()
+
+    def per_crawl(self) -> float:
+        """What one crawl is expected to take at its peak (MB)."""
+        return self.largest or FIRST_CRAWL_MB
+
+    def used_mb(self) -> float:
+        """The memory the running crawls are counted for (MB), measured now; updates :attr:`largest`."""
+        pids = self._pids()
+        used = 0.0
+        for pid in pids:
+            now, peak = self._measure(pid)
+            self.largest = max(self.largest, peak)
+            used += max(now, self.per_crawl())
+        # crawls given a slot whose process has not started yet count for a whole crawl each
+        return used + max(0, self.running - len(pids)) * self.per_crawl()
+
+    def _free(self) -> str:
+        """Why no further crawl may start now ('' when one may)."""
+        if self.running == 0:
+            return ""
+        if self.running >= self.limit:
+            return f"{self.running} crawls running (max_crawls {self.limit})"
+        used = self.used_mb()
+        if used + self.per_crawl() > self.memory_mb:
+            return (f"{self.running} crawls take {used:.0f} MB, one more ~{self.per_crawl():.0f} MB "
+                    f"(crawl_memory_mb {self.memory_mb:g})")
+        return ""
+
+    def acquire(self, name: str, stop: threading.Event) -> float | None:
+        """Wait for a slot for the crawl of ``name``; returns the seconds waited, None when ``stop`` was set
+        first (the crawl does not run)."""
+        t0 = time.monotonic()
+        reported = ""
+        with self._cond:
+            while True:
+                if stop.is_set():
+                    return None
+                reason = self._free()
+                if not reason:
+                    break
+                if not reported:
+                    log.info("crawl %s waits for a slot: %s", name, reason)
+                    reported = reason
+                self._cond.wait(SLOT_POLL)
+            self.running += 1
+        waited = time.monotonic() - t0
+        if reported:
+            log.info("crawl %s waited %.1fs for a slot", name, waited)
+        return waited
+
+    def release(self, peak_mb: float = 0.0) -> None:
+        """A crawl ended; ``peak_mb``: its process's peak, as its run record says."""
+        with self._cond:
+            self.running -= 1
+            self.largest = max(self.largest, float(peak_mb or 0.0))
+            self._cond.notify_all()
 
 
 def _open(settings: Settings) -> Any:
@@ -220,6 +299,7 @@ class SchedulerService:
         self._jobs_lock = threading.Condition()
         self._active = 0  # jobs running now
         self._stopping = False
+        self.slots = CrawlSlots(settings.max_crawls, settings.crawl_memory_mb)
 
     @property
     def sources_path(self) -> Any:
@@ -396,7 +476,15 @@ class SchedulerService:
         if source is None or not self._enter_job():
             return
         try:
-            record = launch.run_crawl(self.settings, name, stop=self.stop_event)
+            waited = self.slots.acquire(name, self.stop_event)
+            if waited is None:
+                return
+            peak = 0.0
+            try:
+                record = launch.run_crawl(self.settings, name, stop=self.stop_event, waited=waited)
+                peak = float(record.get("peak_mb") or 0.0)
+            finally:
+                self.slots.release(peak)
             if record.get("status") == "skipped":
                 return
             state = after_run(self.settings, source, record)

@@ -22,6 +22,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -99,7 +100,7 @@ BARE = textwrap.dedent(
     """
 )
 
-FULL = textwrap.dedent(
+FULL_BODY = textwrap.dedent(
     """
     import json, resource, sys
     sys.path.insert(0, sys.argv[3])
@@ -108,13 +109,72 @@ FULL = textwrap.dedent(
     from crawlers.runner import crawl
 
     settings = load_settings(data=sys.argv[2], env={"TECHSCOUT_DELAY": "0", "TECHSCOUT_CONCURRENCY": "8",
-                                                    "TECHSCOUT_LOG_LEVEL": "ERROR"})
+                                                    "TECHSCOUT_LOG_LEVEL": "ERROR",
+                                                    "TECHSCOUT_ALLOW_PRIVATE_URLS": "1"})
     src = source_from_mapping({"name": "bench", "start_urls": [sys.argv[1] + "/"], "max_list_pages": 100})
+    stages = timed_stages() if len(sys.argv) > 4 and sys.argv[4] == "stages" else {}
     [summary] = crawl(settings, [src], max_pages=1000)
     print(json.dumps({"pages": summary["fetched"], "stored": summary["new"], "seconds": summary["seconds"],
-                      "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                      "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "stages": stages,
+                      "cpu": resource.getrusage(resource.RUSAGE_SELF).ru_utime
+                             + resource.getrusage(resource.RUSAGE_SELF).ru_stime}))
     """
 )
+
+# --stages: each stage's process_item timed in the crawl process (CPU seconds of this thread, summed per stage)
+STAGE_TIMERS = textwrap.dedent(
+    """
+    import functools, importlib, inspect, time
+
+    def timed_stages():
+        from crawlers.settings import ITEM_PIPELINES
+        import pipelines.extract.pipeline as extract_pipeline
+        from crawlers.spiders.generic import GenericSpider
+        totals = {}
+
+        def timer(name, fn):
+            @functools.wraps(fn)
+            def wrapped(*a, **k):
+                t0 = time.thread_time()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    totals[name] = totals.get(name, 0.0) + time.thread_time() - t0
+            return wrapped
+
+        for path in ITEM_PIPELINES:
+            module, _, name = path.rpartition(".")
+            cls = getattr(importlib.import_module(module), name)
+            stage = name.removesuffix("Pipeline").lower()
+            if stage == "extract":  # async: its work is the synchronous extract_page inside
+                extract_pipeline.extract_page = timer("extract", extract_pipeline.extract_page)
+            elif not inspect.iscoroutinefunction(cls.process_item):
+                cls.process_item = timer(stage, cls.process_item)
+            if hasattr(cls, "close_spider"):
+                cls.close_spider = timer(stage, cls.close_spider)
+        def timed_generator(fn):
+            @functools.wraps(fn)
+            def wrapped(*a, **k):
+                it = fn(*a, **k)
+                while True:
+                    t0 = time.thread_time()
+                    try:
+                        value = next(it)
+                    except StopIteration:
+                        return
+                    finally:
+                        totals["spider"] = totals.get("spider", 0.0) + time.thread_time() - t0
+                    yield value
+            return wrapped
+
+        for attr in ("parse_listing", "parse_article"):  # the spider's own work: list detection, Page items
+            setattr(GenericSpider, attr, timed_generator(getattr(GenericSpider, attr)))
+        return totals
+    """
+)
+
+
+FULL = STAGE_TIMERS + FULL_BODY
 
 
 def run_child(code: str, *args: str) -> dict[str, float]:
@@ -137,6 +197,8 @@ def run_child(code: str, *args: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--stages", action="store_true",
+                        help="also time each pipeline stage in the crawl process (CPU ms per page)")
     args = parser.parse_args()
     site = build_site()
     httpd, base = serve(site)
@@ -145,7 +207,7 @@ def main() -> None:
     for _ in range(args.repeat):
         bare_runs.append(run_child(BARE, base))
         with tempfile.TemporaryDirectory() as data:
-            full_runs.append(run_child(FULL, base, data, str(REPO)))
+            full_runs.append(run_child(FULL, base, data, str(REPO), *(["stages"] if args.stages else [])))
     httpd.shutdown()
 
     def rate(runs: list[dict[str, float]]) -> float:
@@ -162,6 +224,26 @@ def main() -> None:
               f"{statistics.median(x['seconds'] for x in runs):>8.2f} {r:>8.1f} {r / bare_rate:>6.2f} "
               f"{statistics.median(x['wall'] for x in runs):>9.2f} "
               f"{max(x['maxrss_kb'] for x in runs) / 1024:>8.0f}")
+
+    if args.stages:
+        print_stages(full_runs)
+
+
+def print_stages(runs: list[dict[str, Any]]) -> None:
+    """CPU per page of each stage of the crawl process (median over runs), and the rest of the process."""
+    pages = statistics.median(r["pages"] for r in runs)
+    names = list(runs[0]["stages"])
+    print(f"\nper stage, CPU ms per fetched page ({int(pages)} pages; median of {len(runs)} runs)")
+    print(f"{'stage':12} {'ms/page':>8} {'share':>6}")
+    cpu = statistics.median(r["cpu"] for r in runs)
+    staged = 0.0
+    for name in names:
+        ms = statistics.median(r["stages"].get(name, 0.0) for r in runs) * 1000 / pages
+        staged += ms
+        print(f"{name:12} {ms:>8.2f} {ms * pages / 1000 / cpu:>6.0%}")
+    rest = cpu * 1000 / pages - staged
+    print(f"{'the rest':12} {rest:>8.2f} {rest * pages / 1000 / cpu:>6.0%}   (Scrapy, start-up, imports, warm-up)")
+    print(f"{'process':12} {cpu * 1000 / pages:>8.2f}   CPU s {cpu:.2f}")
 
 
 if __name__ == "__main__":

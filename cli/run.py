@@ -26,6 +26,7 @@ def cli_run(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     settings.paths.ensure()
     remember_sources(settings)
+    _warm_once()
     if args.once:
         return _once(settings, sources, len(problems))
     service = SchedulerService(settings)
@@ -56,6 +57,20 @@ def cli_run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         service.stop()
     return 0
+
+
+def _warm_once() -> None:
+    """At first start (an install without ``techscout dedup --warm``): compile the dedup kernels ahead of time,
+    in a process of its own (numba's memory stays there), so that no crawl process compiles or loads numba."""
+    import subprocess
+
+    from pipelines.dedup.cache import load_library
+
+    if load_library() is None:
+        log.info("compiling the dedup kernels ahead of time (once; about a minute)")
+        done = subprocess.run([sys.executable, "-m", "cli", "dedup", "--warm"], check=False)
+        if done.returncode != 0:
+            log.warning("the dedup kernels were not compiled ahead of time: crawls load them through numba")
 
 
 def _once(settings: Settings, sources: list[Any], problems: int) -> int:

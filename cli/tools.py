@@ -24,9 +24,10 @@ def cli_dedup(args: argparse.Namespace, settings: Any) -> int:
     ``--rebuild``: the data directory's duplicate index rebuilt from the store. ``--warm``: the stage's tables
     built and its kernels compiled (once after installing; crawls then only load them)."""
     if getattr(args, "warm", False):
-        done = warm()
+        done = warm(build=True)
         state = f"{len(done['compiled'])} compiled" if done["compiled"] else "all loaded from the cache"
-        print(f"dedup: {done['kernels']} kernels ({state}), tables mapped, in {done['seconds']:.1f}s")
+        library = ", compiled ahead of time" if done["library"] else ""
+        print(f"dedup: {done['kernels']} kernels ({state}{library}), tables mapped, in {done['seconds']:.1f}s")
         return 0
     if getattr(args, "rebuild", False):
         return _rebuild_dedup(settings)

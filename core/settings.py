@@ -105,6 +105,13 @@ class Settings:
     )
     schedule: str = setting("every 6h", "Default schedule of a source without `schedule`.", _schedule)
     crawl_timeout: int = setting(3600, "Seconds after which a scheduled crawl is stopped.", _positive)
+    max_crawls: int = setting(4, "Most scheduled crawls running at once; more wait for a slot.", _positive)
+    crawl_memory_mb: int = setting(
+        1200,
+        "Memory (MB) the running crawl processes may take together: a crawl waits for a slot while the measured "
+        "memory of the running ones plus the largest seen so far would exceed it.",
+        _positive,
+    )
     taxonomy: str = setting("", "Taxonomy YAML replacing the shipped one (content types, domains, regions).")
     host: str = setting("127.0.0.1", "Address the web UI and API listen on.")
     port: int = setting(8080, "Port of the web UI and API.", _port)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import time
 import uuid
 from pathlib import Path
@@ -243,6 +244,8 @@ class CrawlReport:
             "not_stored_examples": not_stored_examples,
             "list_items": len(getattr(spider, "list_items", {})),
             "dropped_items": dropped_items,
+            # the crawl process's peak resident memory so far (MB): the scheduler sizes its slots by it
+            "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
         self.summary["status"] = run_status(self.summary)
         self.summary.update(stored_ids(self.crawler))

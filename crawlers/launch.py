@@ -402,13 +402,16 @@ def run_crawl(
     run_id: str | None = None,
     wait: float = LOCK_WAIT,
     alerts: bool = True,
+    waited: float = 0.0,
 ) -> dict[str, Any]:
     """Run one crawl of ``source`` in a crawl process and wait for it; returns its run record.
 
     ``lock``: the source's lock, already taken (by :func:`crawl_now`); else it is taken here, waiting up to
     ``wait`` seconds for a crawl of the source still closing (``status: skipped`` when it does not close).
     ``stop`` being set stops the crawl like its time limit does (SIGTERM, then SIGKILL after the grace).
-    ``alerts``: hand the new and changed documents to alert matching afterwards (in the background)."""
+    ``alerts``: hand the new and changed documents to alert matching afterwards (in the background).
+    ``waited``: seconds the crawl waited for a slot of the scheduler (kept in the run record as
+    ``waited_for_slot``)."""
     if settings.redis_url:  # distributed mode: the crawl goes on the shared frontier, workers do it
         from crawlers.distributed import enqueue_scheduled
 
@@ -425,7 +428,7 @@ def run_crawl(
         log.warning("crawl %s skipped: another crawl of it is still running", source)
         return {"id": rid, "source": source, "status": "skipped", "reason": "busy"}
     try:
-        record = _run_locked(settings, source, run_id, held, stop)
+        record = _run_locked(settings, source, run_id, held, stop, waited)
     finally:
         held.close()
     if alerts and record.get("status") != "skipped":
@@ -434,7 +437,7 @@ def run_crawl(
 
 
 def _run_locked(
-    settings: Settings, source: str, run_id: str, lock: IO[str], stop: threading.Event
+    settings: Settings, source: str, run_id: str, lock: IO[str], stop: threading.Event, waited: float = 0.0
 ) -> dict[str, Any]:
     rid = record_id(run_id, source)
     jobdir = settings.paths.jobdir(source)
@@ -522,11 +525,40 @@ def _run_locked(
         log.warning("crawl %s timed out after %ss", source, settings.crawl_timeout)
     elif proc.returncode not in (0, 1, None) and not terminated and record.get("status") != "failed":
         record["status"] = "failed"  # a crawl process that ends in an error never reports success
+    if waited > 0:
+        record["waited_for_slot"] = round(waited, 1)
     _put_run(settings, record)
     finish_jobdir(jobdir, record.get("finish_reason"))
     log.info("crawl %s: %s (fetched %s, new %s, updated %s)", source, record.get("status"),
              record.get("fetched", 0), record.get("new", 0), record.get("updated", 0))
     return record
+
+
+def running_pids() -> list[int]:
+    """The process ids of the crawls this launcher runs now."""
+    with _RUNNING_LOCK:
+        return [proc.pid for proc in _RUNNING.values()]
+
+
+def process_memory_mb(pid: int) -> tuple[float, float]:
+    """A process's memory now and its peak (MB): proportional set size (shared pages divided among the
+    processes mapping them: the memory the process adds) and the peak resident set; (0, 0) once it is gone."""
+    now = peak = 0.0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    now = int(line.split()[1]) / 1024
+                    break
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    peak = int(line.split()[1]) / 1024
+                elif line.startswith("VmRSS:") and not now:
+                    now = int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0.0
+    return now, peak
 
 
 def crawl_now(settings: Settings, source: str) -> str:

@@ -10,36 +10,46 @@ at word boundaries.
 
 from __future__ import annotations
 
-import logging
+import importlib.util
 import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-
-@lru_cache(maxsize=1)
-def _freq() -> dict[str, int]:
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    freq: dict[str, int] = jieba.dt.FREQ
-    return freq
-
-
 _MISSING: Any = object()
 
 
-@lru_cache(maxsize=1)
-def _dictionary() -> tuple[dict[str, float | None], float]:
-    """jieba's dictionary as word → log probability (``None`` for a prefix that is no word) and the log
-    probability of a character it does not know; loaded once per process (about two seconds)."""
-    import jieba
+def _dictionary_file() -> Path:
+    """jieba's main dictionary (found without importing jieba)."""
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or spec.origin is None:
+        raise ImportError("jieba is not installed")
+    return Path(spec.origin).parent / "dict.txt"
 
-    freq = _freq()
-    log_total = math.log(jieba.dt.total)
-    table = {w: (math.log(f) - log_total if f else None) for w, f in freq.items()}
-    return table, 0.0 - log_total
+
+@lru_cache(maxsize=1)
+def _dictionary() -> tuple[dict[str, float | None], float, float]:
+    """jieba's dictionary as word → log probability (``None`` for a prefix that is no word, as jieba's prefix
+    dictionary holds them), the log probability of a character it does not know, and the log of the total
+    count; read once per process from ``dict.txt`` the way jieba reads it (``gen_pfdict``), into this one table
+    only: jieba's own frequency table beside it would double the memory (about 75 MB more per process)."""
+    table: dict[str, float | None] = {}
+    counts: list[tuple[str, int]] = []
+    total = 0
+    with _dictionary_file().open(encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.strip().split(" ")
+            if len(parts) < 2:
+                continue
+            word, freq = parts[0], int(parts[1])
+            counts.append((word, freq))
+            total += freq
+    log_total = math.log(total)
+    for word, freq in counts:
+        table[word] = math.log(freq) - log_total if freq else None
+        for i in range(1, len(word)):
+            table.setdefault(word[:i], None)
+    return table, 0.0 - log_total, log_total
 
 
 def segment(run: str, keep_single: bool = False) -> list[str]:
@@ -47,7 +57,7 @@ def segment(run: str, keep_single: bool = False) -> list[str]:
     jieba's dictionary-only cut (``jieba.cut(run, HMM=False)``) gives them: the most probable path through the
     dictionary's words, an unknown character counting as a word seen once, equal paths resolved towards the longer
     first word."""
-    table, unknown = _dictionary()
+    table, unknown, _ = _dictionary()
     get = table.get
     n = len(run)
     score = [0.0] * (n + 1)
@@ -82,17 +92,16 @@ def segment(run: str, keep_single: bool = False) -> list[str]:
 
 def word_frequency(word: str) -> int:
     """How often jieba's dictionary saw ``word`` (0: not a word)."""
-    return _freq().get(word, 0) or 0
+    table, _, log_total = _dictionary()
+    lp = table.get(word)
+    return 0 if lp is None else round(math.exp(lp + log_total))
 
 
 @lru_cache(maxsize=1)
 def _name_words() -> frozenset[str]:
     """The words jieba's dictionary tags as person names (``nr``, ``nrfg``, ``nrt``)."""
-    import jieba
-
-    path = Path(jieba.__file__).parent / "dict.txt"
     out: set[str] = set()
-    with path.open(encoding="utf-8") as fh:
+    with _dictionary_file().open(encoding="utf-8") as fh:
         for line in fh:
             parts = line.split()
             if len(parts) == 3 and parts[2].startswith("nr"):

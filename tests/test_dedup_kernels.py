@@ -460,10 +460,10 @@ def test_every_compiled_kernel_is_cached_and_lives_in_the_kernels_module() -> No
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         if path.name == "kernels.py":
-            assert imported <= {"__future__", "datetime", "numba", "numpy", "numpy.typing"}, imported
+            assert imported <= {"__future__", "collections.abc", "datetime", "numba", "numpy", "numpy.typing", "types", "typing"}, imported
         else:
             assert "numba" not in imported, path
-    dispatchers = {n: k for n, k in vars(kernels).items() if isinstance(k, CPUDispatcher)}
+    dispatchers = {n: k for n, k in kernels.jit().items() if isinstance(k, CPUDispatcher)}
     assert len(dispatchers) >= 20
     for name, kernel in dispatchers.items():
         assert type(kernel._cache).__name__ == "FunctionCache", name  # cache=True

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from core.errors import DedupError
 from core.items import Article
+from pipelines.dedup.cache import load_library
 from pipelines.dedup.kernels import NODAY, count_lines, count_terms, salient_order, story_best
 from pipelines.dedup.minhash import band_keys
 from pipelines.dedup.persistence import DedupFile, Row
@@ -123,6 +124,7 @@ class DedupIndex:
     """
 
     def __init__(self) -> None:
+        load_library()  # the kernels compiled ahead of time, where built: numba is then never imported
         self._cap = 0
         self._n = 0  # slots used (removed documents keep their slot until reopened)
         self._ids: list[str] = []

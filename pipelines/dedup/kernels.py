@@ -12,9 +12,11 @@ dictionary lookup of story terms, the index's sorted tables, verification of can
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from types import ModuleType
+from typing import Any
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -53,10 +55,68 @@ DAY_MAX = (1 << DAY_BITS) - 1
 DAY_BASE = date(1950, 1, 1).toordinal() - 1  # day code 1; days outside the 179 years from it are clamped
 
 
+# -- how the kernels run --------------------------------------------------------------------------------------------
+#: the ahead-of-time compiled library of the kernels (:func:`pipelines.dedup.cache.compiled_library`), when one
+#: was built for this file: its kernels are called directly, and numba (with LLVM, 120 MB of a process's
+#: memory) is never imported; else each kernel is compiled by numba on first use, from its cache
+LIBRARY: ModuleType | None = None
+
+
+class Kernel:
+    """A function of this module compiled on first use: the ahead-of-time library's export of the same name
+    when :data:`LIBRARY` has one, else numba's ``njit(cache=True, nogil=True)`` of the function (every kernel
+    of the module is made a numba dispatcher at once, :func:`jit`, so that kernels calling kernels compile)."""
+
+    def __init__(self, py_func: Callable[..., Any], options: dict[str, Any]) -> None:
+        self.py_func = py_func
+        self.options = options
+        self.__name__ = py_func.__name__
+        self.__doc__ = py_func.__doc__
+        self._impl: Callable[..., Any] | None = None
+
+    def __call__(self, *args: Any) -> Any:
+        impl = self._impl
+        if impl is None:
+            impl = self._impl = self.resolve()
+        return impl(*args)
+
+    def resolve(self) -> Callable[..., Any]:
+        """What calls run: the library's export, or numba's dispatcher."""
+        export = getattr(LIBRARY, self.__name__, None) if LIBRARY is not None else None
+        if export is not None:
+            return export
+        return jit()[self.__name__]
+
+
+def kernel(**options: Any) -> Callable[[Callable[..., Any]], Kernel]:
+    """Mark a function of this module as a compiled kernel (numba ``njit`` options beyond the defaults)."""
+
+    def mark(py_func: Callable[..., Any]) -> Kernel:
+        return Kernel(py_func, {"cache": True, "nogil": True, **options})
+
+    return mark
+
+
+_DISPATCHERS: dict[str, Any] = {}
+
+
+def jit() -> dict[str, Any]:
+    """Every kernel as a numba dispatcher (numba imported, kernels compiled or loaded from its cache on first
+    call); the module's globals then name the dispatchers, which is what numba resolves in a kernel's code."""
+    if not _DISPATCHERS:
+        import numba
+
+        marked = {name: obj for name, obj in globals().items() if isinstance(obj, Kernel)}
+        for name, obj in marked.items():
+            _DISPATCHERS[name] = numba.njit(**obj.options)(obj.py_func)
+        globals().update(_DISPATCHERS)
+    return _DISPATCHERS
+
+
 # ------------------------------------------------------------------------------------------------------------
 # text: word characters, lower case, content lines
 # ------------------------------------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def is_word(c: np.uint32) -> bool:
     """Whether a code point is a word character (:data:`WORD_RANGES`)."""
     return bool(
@@ -68,7 +128,7 @@ def is_word(c: np.uint32) -> bool:
     )
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def lower_word(cps: U32, low_cps: U32, given: bool, lowered: U32, j: int) -> np.uint32:
     """The lower case of code point ``j`` if it is a word character, else 0 (:data:`_MULTI`: not known)."""
     if given:
@@ -78,7 +138,7 @@ def lower_word(cps: U32, low_cps: U32, given: bool, lowered: U32, j: int) -> np.
     return c if is_word(c) else lowered[min(c, 0x10000)]
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def word_chars(
     cps: U32, low_cps: U32, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64], lowered: U32
 ) -> tuple[U32, npt.NDArray[np.int64], bool]:
@@ -102,7 +162,7 @@ def word_chars(
     return chars[:m], ends, True
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def content_chars(
     cps: U32, low_cps: U32, classes: npt.NDArray[np.uint8], lowered: U32, short: int
 ) -> tuple[npt.NDArray[np.bool_], U32, bool]:
@@ -158,7 +218,7 @@ def content_chars(
 # ------------------------------------------------------------------------------------------------------------
 # hashing and signatures
 # ------------------------------------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def mix1(h: np.uint64) -> np.uint64:
     """The splitmix64 finaliser of one value (wrapping uint64 arithmetic)."""
     h = h ^ (h >> np.uint64(30))
@@ -168,7 +228,7 @@ def mix1(h: np.uint64) -> np.uint64:
     return h ^ (h >> np.uint64(31))
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def gram_poly(cps: U32, at: int, k: int) -> np.uint64:
     """The ``k`` code points of ``cps`` from ``at`` as a polynomial in :data:`_P` (wrapping uint64)."""
     h = np.uint64(cps[at])
@@ -177,13 +237,13 @@ def gram_poly(cps: U32, at: int, k: int) -> np.uint64:
     return h
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def gram_hash(cps: U32, at: int, k: int) -> np.uint64:
     """Hash of the ``k`` code points of ``cps`` from ``at``: polynomial in :data:`_P`, plus ``k``, mixed."""
     return mix1(gram_poly(cps, at, k) + np.uint64(k))
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def rolling(cps: U32, k: int) -> U64:
     """The hash of every ``k`` consecutive code points (:func:`gram_hash`)."""
     n = len(cps) - k + 1
@@ -193,7 +253,7 @@ def rolling(cps: U32, k: int) -> U64:
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def signature_rows(
     cps: U32, lengths: npt.NDArray[np.int64], k: int, bits: int
 ) -> tuple[U32, npt.NDArray[np.int64]]:
@@ -255,7 +315,7 @@ def signature_rows(
     return sigs, sizes
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def densify_row(sig: U32, num_perm: int) -> None:
     """Fill the empty bins of a signature in place: each borrows the value of the next non-empty bin (cyclically),
     rehashed with the distance ("densification")."""
@@ -279,7 +339,7 @@ def densify_row(sig: U32, num_perm: int) -> None:
 # ------------------------------------------------------------------------------------------------------------
 # story terms: quoted names, dictionary words, distinct terms per article
 # ------------------------------------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def quoted_spans(
     cps: npt.NDArray[np.uint32], lengths: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -344,7 +404,7 @@ def quoted_spans(
     return spans[:m], counts
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def forward_max_match(
     cps: npt.NDArray[np.uint32],
     used: npt.NDArray[np.uint8],
@@ -400,7 +460,7 @@ def forward_max_match(
     return at[:m], hashes[:m], values[:m]
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def distinct_terms(
     terms: npt.NDArray[np.uint64], values: npt.NDArray[np.float64], docs: npt.NDArray[np.intp], n_docs: int
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -442,7 +502,7 @@ def distinct_terms(
 # ------------------------------------------------------------------------------------------------------------
 # sorted key -> slot tables
 # ------------------------------------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def search(table: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64], right: bool) -> npt.NDArray[np.intp]:
     """``np.searchsorted(table, keys, side="right" if right else "left")``, galloping from the previous key's
     place: for keys in (nearly) ascending order each search reads a few neighbouring entries of ``table`` instead
@@ -484,7 +544,7 @@ def search(table: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64], right: b
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def sort_pairs(keys: U64, vals: U32) -> tuple[U64, U32]:
     """``keys`` sorted with their ``vals``, equal keys in their order (a stable sort: ``order =
     np.argsort(keys, kind="stable")``, then ``keys[order], vals[order]``), by least-significant-digit radix
@@ -518,7 +578,7 @@ def sort_pairs(keys: U64, vals: U32) -> tuple[U64, U32]:
     return src_k, src_v
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def lookup_sorted_keys(
     table: npt.NDArray[np.uint64], vals: npt.NDArray[np.uint32], keys: npt.NDArray[np.uint64]
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]]:
@@ -544,7 +604,7 @@ def lookup_sorted_keys(
     return at, found
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def chain_add(
     keys: npt.NDArray[np.uint64],
     vals: npt.NDArray[np.uint32],
@@ -569,14 +629,14 @@ def chain_add(
 # ------------------------------------------------------------------------------------------------------------
 # near-duplicates: the rule and the verification of candidates
 # ------------------------------------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def containment1(jaccard: float, size: int, other: int) -> float:
     """How much of the smaller of two shingle sets lies in the larger, from their estimated Jaccard and sizes."""
     inter = jaccard / (1.0 + jaccard) * np.float64(size + other)
     return min(inter / np.float64(max(min(other, size), 1)), 1.0)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def near1(
     jaccard: float,
     same: bool,
@@ -591,7 +651,7 @@ def near1(
     return same or jaccard >= jaccard_min or (cont >= containment_min and jaccard >= containment_jaccard_min)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def containment_many(jaccard: npt.NDArray[np.float64], size: int, sizes: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
     """:func:`containment1` of one set of ``size`` with each of ``sizes`` (its Jaccard with each)."""
     out = np.empty(len(jaccard), dtype=np.float64)
@@ -600,7 +660,7 @@ def containment_many(jaccard: npt.NDArray[np.float64], size: int, sizes: npt.NDA
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def near_many(
     jaccard: npt.NDArray[np.float64],
     same: npt.NDArray[np.bool_],
@@ -616,7 +676,7 @@ def near_many(
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def verify(
     sigs: npt.NDArray[np.uint32],
     sizes: npt.NDArray[np.int64],
@@ -653,7 +713,7 @@ def verify(
 # ------------------------------------------------------------------------------------------------------------
 # stories, site chrome, document frequencies
 # ------------------------------------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def tally(
     s: np.int64,
     mark: int,
@@ -672,7 +732,7 @@ def tally(
     return n
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def story_best(
     vals: npt.NDArray[np.uint32],
     rvals: npt.NDArray[np.uint32],
@@ -758,7 +818,7 @@ def story_best(
     return best
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def salient_order(
     score: npt.NDArray[np.float64],
     r0: npt.NDArray[np.intp],
@@ -788,7 +848,7 @@ def salient_order(
     return np.argsort(-score, kind="mergesort")[:k]
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def count_lines(
     counts: npt.NDArray[np.uint8], cells: npt.NDArray[np.intp], boilerplate_min: int
 ) -> npt.NDArray[np.intp]:
@@ -807,7 +867,7 @@ def count_lines(
     return crossed[:n]
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def count_terms(sketch: npt.NDArray[np.uint16], r0: npt.NDArray[np.intp], r1: npt.NDArray[np.intp]) -> None:
     """Count a document's salient terms in the document-frequency sketch (saturating)."""
     for row, cells in ((0, r0), (1, r1)):

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.dedup.cache import compiled_kernels
+from pipelines.dedup.cache import build_library, compiled_kernels, load_library
 from pipelines.dedup.index import DedupIndex
 from pipelines.dedup.minhash import containment
 from pipelines.dedup.prepare import document_keys
@@ -21,13 +21,43 @@ from pipelines.dedup.words import dictionary
 log = logging.getLogger(__name__)
 
 
-def warm() -> dict[str, Any]:
-    """Load (or build) the read-only tables and load (or compile) every kernel, by running the index once on
-    a few documents through every path a crawl and a batch take. Returns what it did: seconds taken, and
-    the kernels numba had to compile because they were not in its cache (empty on a warmed machine)."""
+def warm(build: bool = False) -> dict[str, Any]:
+    """Load (or build) the read-only tables and the kernels, by running the index once on a few documents
+    through every path a crawl and a batch take.
+
+    The kernels come from their ahead-of-time library when one was built for this ``kernels.py`` (numba is not
+    imported then); else from numba's cache (compiled where missing), and with ``build`` the library is built
+    then from the signatures the run used (``techscout dedup --warm`` at install, the scheduler at start).
+    Returns what it did: seconds taken, ``library`` (whether the ahead-of-time library runs the kernels; with
+    ``build``, whether it was built), and the kernels numba had to compile because they were not in its cache
+    (empty on a warmed machine)."""
     t0 = time.perf_counter()
+    library = load_library()
+    if library is not None:
+        _run()
+        return {"seconds": time.perf_counter() - t0, "compiled": [], "library": True,
+                "kernels": sum(1 for name in dir(library) if not name.startswith("_"))}
     kernels = compiled_kernels()
     before = {name: sum(k.stats.cache_misses.values()) for name, k in kernels.items()}
+    _run()
+    compiled = sorted(name for name, k in kernels.items() if sum(k.stats.cache_misses.values()) > before[name])
+    seconds = time.perf_counter() - t0
+    if compiled:
+        log.warning(
+            "dedup: %d kernels were compiled in this process (%.1fs), not loaded from numba's cache: %s",
+            len(compiled),
+            seconds,
+            ", ".join(compiled),
+        )
+    built = False
+    if build:
+        built = build_library({name: list(k.signatures) for name, k in kernels.items() if k.signatures}) is not None
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "compiled": compiled, "kernels": len(kernels), "library": built}
+
+
+def _run() -> None:
+    """The index run once through every path a crawl and a batch take."""
     dictionary()
     lowered_words()
     lead = "近日，某大学科研团队在“新型储能材料”研究方面取得进展，相关成果于5月1日发表在国际期刊上。"
@@ -55,13 +85,3 @@ def warm() -> dict[str, Any]:
         np.array([int(k.fingerprint, 16) for k in keys], dtype=np.uint64),
     )
     NEAR_DUPLICATE.accepts(js, same, containment(js, keys[0].size, sizes))
-    compiled = sorted(name for name, k in kernels.items() if sum(k.stats.cache_misses.values()) > before[name])
-    seconds = time.perf_counter() - t0
-    if compiled:
-        log.warning(
-            "dedup: %d kernels were compiled in this process (%.1fs), not loaded from numba's cache: %s",
-            len(compiled),
-            seconds,
-            ", ".join(compiled),
-        )
-    return {"seconds": seconds, "compiled": compiled, "kernels": len(kernels)}
