@@ -194,11 +194,123 @@ def run_child(code: str, *args: str) -> dict[str, float]:
     return result
 
 
+RUN_GOAL_MB = 1536.0  # issue #22: `techscout run` with every shipped source due at once stays under 1.5 GB
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and every process below it (from /proc's children lists)."""
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                todo += [int(c) for c in task.read_text().split()]
+            except OSError:
+                pass
+    return pids
+
+
+def _memory_mb(pid: int) -> tuple[float, float]:
+    """(proportional set size, resident set size) of one process in MB; (0, 0) once it is gone."""
+    pss = rss = 0.0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1]) / 1024
+            elif line.startswith("Rss:"):
+                rss = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return pss, rss
+
+
+def run_case(base: str, bare_peak_mb: float) -> None:
+    """Every shipped source, pointed at the local site, due at the same moment in one `techscout run`: the whole
+    process tree's memory sampled every 0.2 s until every source has a finished run."""
+    import signal
+
+    import yaml
+
+    from core.settings import SHIPPED_SOURCES
+
+    keep = ("name", "title", "content_type", "region", "domains", "render_js")
+    with tempfile.TemporaryDirectory() as tmp:
+        sources, data = Path(tmp) / "sources", Path(tmp) / "data"
+        sources.mkdir()
+        names = []
+        for path in sorted(Path(SHIPPED_SOURCES).glob("*.yaml")):
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            if doc.get("enabled") is False:
+                continue
+            doc = {k: v for k, v in doc.items() if k in keep} | {"start_urls": [base + "/"], "max_list_pages": 100,
+                                                                  "schedule": "every 24h"}
+            (sources / path.name).write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+            names.append(doc["name"])
+        env = {**os.environ, "TECHSCOUT_DELAY": "0", "TECHSCOUT_CONCURRENCY": "8", "TECHSCOUT_LOG_LEVEL": "INFO",
+               "TECHSCOUT_ALLOW_PRIVATE_URLS": "1"}
+        log = Path(tmp) / "run.log"
+        t0 = time.perf_counter()
+        with log.open("w") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "cli", "run", "--no-web", "--sources", str(sources),
+                                     "--data", str(data)], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        peak_pss = peak_rss = 0.0
+        crawl_peaks: dict[int, float] = {}
+        most_at_once = 0
+        finished: set[str] = set()
+        try:
+            while proc.poll() is None and time.perf_counter() - t0 < 900:
+                tree = _tree(proc.pid)
+                mem = {pid: _memory_mb(pid) for pid in tree}
+                peak_pss = max(peak_pss, sum(m[0] for m in mem.values()))
+                peak_rss = max(peak_rss, sum(m[1] for m in mem.values()))
+                crawls = [pid for pid in tree if pid != proc.pid]
+                most_at_once = max(most_at_once, len(crawls))
+                for pid in crawls:
+                    crawl_peaks[pid] = max(crawl_peaks.get(pid, 0.0), mem[pid][1])
+                text = log.read_text(encoding="utf-8", errors="replace")
+                finished = {n for n in names if f"crawl {n}: " in text}  # the launcher's end-of-crawl line
+                if len(finished) == len(names):
+                    break
+                time.sleep(0.2)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        seconds = time.perf_counter() - t0
+        runs = json.loads(subprocess.run([sys.executable, "-m", "cli", "runs", "--json", "--data", str(data)],
+                                         cwd=REPO, env=env, capture_output=True, text=True).stdout or "[]")
+        text = log.read_text(encoding="utf-8", errors="replace")
+    statuses = {r["source"]: r.get("status") for r in runs}
+    waited = sum(1 for r in runs if r.get("waited_for_slot"))
+    per_crawl = max(crawl_peaks.values(), default=0.0)
+    print(f"\n`techscout run`: {len(names)} shipped sources due at once, each pointed at the local site "
+          f"(one data directory, as deployed)")
+    print(f"finished runs: {sum(1 for n in names if statuses.get(n) in ('ok', 'partial'))} of {len(names)} "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()) if v not in ('ok', 'partial')) or 'all ok'}); "
+          f"most crawl processes at once: {most_at_once}; runs that waited for a slot: {waited}; "
+          f"{seconds:.0f} s")
+    print(f"{'measure':44} {'MB':>8} {'goal':>8} {'ratio':>6}")
+    print(f"{'whole run, peak of summed PSS':44} {peak_pss:>8.0f} {RUN_GOAL_MB:>8.0f} {peak_pss / RUN_GOAL_MB:>6.2f}")
+    print(f"{'whole run, peak of summed RSS (shared counted twice)':44} {peak_rss:>8.0f} {RUN_GOAL_MB:>8.0f} "
+          f"{peak_rss / RUN_GOAL_MB:>6.2f}")
+    print(f"{'one crawl process, largest peak RSS':44} {per_crawl:>8.0f} {250:>8.0f} {per_crawl / 250:>6.2f}")
+    print(f"{'  the same, against bare Scrapy (same run)':44} {per_crawl:>8.0f} {bare_peak_mb:>8.0f} "
+          f"{per_crawl / max(bare_peak_mb, 1):>6.2f}")
+    if "waits for a slot" in text:
+        print("the scheduler's slot reports: " + "; ".join(
+            line.split("techscout")[-1].strip()[:120] for line in text.splitlines() if "waits for a slot" in line)[:600])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--stages", action="store_true",
                         help="also time each pipeline stage in the crawl process (CPU ms per page)")
+    parser.add_argument("--run", action="store_true",
+                        help="also run `techscout run` with every shipped source due at once (memory of the whole run)")
     args = parser.parse_args()
     site = build_site()
     httpd, base = serve(site)
@@ -208,6 +320,8 @@ def main() -> None:
         bare_runs.append(run_child(BARE, base))
         with tempfile.TemporaryDirectory() as data:
             full_runs.append(run_child(FULL, base, data, str(REPO), *(["stages"] if args.stages else [])))
+    if args.run:
+        run_case(base, max(x["maxrss_kb"] for x in bare_runs) / 1024)
     httpd.shutdown()
 
     def rate(runs: list[dict[str, float]]) -> float:
