@@ -148,7 +148,9 @@ def test_a_store_failing_mid_crawl_fails_the_run_and_the_next_crawl_fetches_the_
     mockserver: MockServer, tmp_path: Path
 ) -> None:
     sources = tmp_path / "sources"
-    write_source(sources, "news", start_urls=[mockserver.url("utf8", "/news/")],
+    # A delay between pages makes the store write several batches (one every StorePipeline.max_wait seconds): with
+    # no delay the whole crawl may come in one batch, which either fits under the limit or fails as a whole.
+    write_source(sources, "news", start_urls=[mockserver.url("utf8", "/news/")], delay=0.3,
                  deny=["slow", "broken", "missing", "loop", "calendar", "jsessionid", "/news/list"])
     reference = run_cli("crawl", "--sources", str(sources), "--json", data=tmp_path / "reference", env=ENV)
     assert reference.returncode == 0, reference.stderr[-2000:]
@@ -162,6 +164,8 @@ def test_a_store_failing_mid_crawl_fails_the_run_and_the_next_crawl_fetches_the_
     assert first.returncode == 1, first.stderr[-2000:]
     assert summary["status"] == "failed" and summary["errors"]["store-failed"] >= 1, summary
     assert summary["not_stored"]["store-failed"] == summary["errors"]["store-failed"]
+    assert "写入磁盘失败" in first.stderr and "cannot rollback" not in first.stderr  # the cause, not a follow-on error
+    assert "Traceback" not in first.stderr
     kept = _stored(data, "news")
     assert 1 <= len(kept) < len(expected), len(kept)  # the store failed in the middle of the crawl
     assert summary["new"] == len(kept)

@@ -128,8 +128,11 @@ class DedupPipeline:
 
     def close_spider(self) -> None:
         if self.index is not None:
-            self.index.close()
-            self.index = None
+            index, self.index = self.index, None
+            try:
+                index.close()
+            except DedupError as exc:  # e.g. a full disk: the documents are already written; only counters are lost
+                log.error("duplicate index counters not saved: %s", exc)
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
