@@ -681,8 +681,9 @@ import logging
 logging.disable(logging.WARNING)
 t0 = time.perf_counter()
 if mode == "built":
+    from pipelines import mapped
     from pipelines.dedup import cache
-    cache.cache_dir = lambda: None
+    mapped.cache_dir = cache.cache_dir = lambda: None
 from pipelines.dedup import DedupIndex
 texts = json.loads(open(path + ".new.json", encoding="utf-8").read())
 if mode == "previous":

@@ -24,6 +24,9 @@ def cli_dedup(args: argparse.Namespace, settings: Any) -> int:
     ``--rebuild``: the data directory's duplicate index rebuilt from the store. ``--warm``: the stage's tables
     built and its kernels compiled (once after installing; crawls then only load them)."""
     if getattr(args, "warm", False):
+        from pipelines.segment import segment
+
+        segment("词典")  # the segmenter's mapped dictionary, built here once rather than by the first crawl
         done = warm(build=True)
         state = f"{len(done['compiled'])} compiled" if done["compiled"] else "all loaded from the cache"
         library = ", compiled ahead of time" if done["library"] else ""

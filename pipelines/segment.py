@@ -1,4 +1,4 @@
-"""Chinese words: jieba's dictionary (shipped with jieba; nothing is downloaded), read once per process.
+"""Chinese words: jieba's dictionary (shipped with jieba; nothing is downloaded), mapped by every process.
 
 * :func:`segment` — jieba's dictionary-only cut of a run of Chinese characters, computed in one pass;
 * :func:`word_frequency` — how often the dictionary saw a word (0: no word);
@@ -16,7 +16,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-_MISSING: Any = object()
+import marisa_trie
+import numpy as np
+
+from pipelines.mapped import Arrays, mapped_table
+
+#: jieba's longest word (16 characters): no word starting at a position reaches further
+MAX_WORD = 16
 
 
 def _dictionary_file() -> Path:
@@ -27,29 +33,53 @@ def _dictionary_file() -> Path:
     return Path(spec.origin).parent / "dict.txt"
 
 
-@lru_cache(maxsize=1)
-def _dictionary() -> tuple[dict[str, float | None], float, float]:
-    """jieba's dictionary as word → log probability (``None`` for a prefix that is no word, as jieba's prefix
-    dictionary holds them), the log probability of a character it does not know, and the log of the total
-    count; read once per process from ``dict.txt`` the way jieba reads it (``gen_pfdict``), into this one table
-    only: jieba's own frequency table beside it would double the memory (about 75 MB more per process)."""
-    table: dict[str, float | None] = {}
-    counts: list[tuple[str, int]] = []
-    total = 0
-    with _dictionary_file().open(encoding="utf-8") as fh:
+def _build(path: Path) -> Arrays:
+    """jieba's dictionary as arrays: its words in a trie (``trie``, marisa's bytes), and by the trie's word ids
+    the word's log probability (``logp``), whether it is tagged a person's name (``name``); ``meta`` holds the
+    log probability of a character the dictionary does not know and the log of the total count. Read the way
+    jieba reads ``dict.txt`` (``gen_pfdict``)."""
+    counts: dict[str, int] = {}
+    names: set[str] = set()
+    with path.open(encoding="utf-8") as fh:
         for line in fh:
             parts = line.strip().split(" ")
             if len(parts) < 2:
                 continue
-            word, freq = parts[0], int(parts[1])
-            counts.append((word, freq))
-            total += freq
-    log_total = math.log(total)
-    for word, freq in counts:
-        table[word] = math.log(freq) - log_total if freq else None
-        for i in range(1, len(word)):
-            table.setdefault(word[:i], None)
-    return table, 0.0 - log_total, log_total
+            counts[parts[0]] = int(parts[1])
+            if len(parts) == 3 and parts[2].startswith("nr"):
+                names.add(parts[0])
+    log_total = math.log(sum(counts.values()))
+    words = [w for w, freq in counts.items() if freq]  # a word seen 0 times is no word (jieba: a prefix only)
+    if max(map(len, words)) > MAX_WORD:
+        raise ValueError(f"{path}: a word longer than {MAX_WORD} characters")
+    trie = marisa_trie.Trie(words)
+    logp = np.zeros(len(trie), dtype=np.float64)
+    name = np.zeros(len(trie), dtype=np.uint8)
+    for word in words:
+        i = trie[word]
+        logp[i] = math.log(counts[word]) - log_total
+        name[i] = word in names
+    return {
+        "trie": np.frombuffer(trie.tobytes(), dtype=np.uint8),
+        "logp": logp,
+        "name": name,
+        "meta": np.array([0.0 - log_total, log_total]),
+    }
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> tuple[Any, memoryview, memoryview, float, float]:
+    """(trie, log probabilities, name flags, unknown character's log probability, log total): built once per
+    machine into a mapped table (:func:`pipelines.mapped.mapped_table`) that every process maps, so that
+    concurrent crawls share it (as a Python dictionary it took about 70 MB in each process)."""
+    path = _dictionary_file()
+    arrays = mapped_table("segment", [path, Path(__file__), "marisa-trie"], lambda: _build(path))
+    trie = marisa_trie.Trie().frombytes(arrays["trie"].tobytes())
+    unknown, log_total = (float(x) for x in arrays["meta"])
+    # memoryviews of the mapped arrays: indexing one gives a Python number, without numpy's per-call cost
+    logp: Any = arrays["logp"]
+    name: Any = arrays["name"]
+    return trie, memoryview(logp), memoryview(name), unknown, log_total
 
 
 def segment(run: str, keep_single: bool = False) -> list[str]:
@@ -57,25 +87,18 @@ def segment(run: str, keep_single: bool = False) -> list[str]:
     jieba's dictionary-only cut (``jieba.cut(run, HMM=False)``) gives them: the most probable path through the
     dictionary's words, an unknown character counting as a word seen once, equal paths resolved towards the longer
     first word."""
-    table, unknown, _ = _dictionary()
-    get = table.get
+    trie, logp, _, unknown, _ = _dictionary()
+    prefixes = trie.iter_prefixes_with_ids
     n = len(run)
     score = [0.0] * (n + 1)
     end = list(range(n + 1))
     for k in range(n - 1, -1, -1):
         best: float | None = None
         best_end = k
-        i = k + 1
-        lp = get(run[k], _MISSING)
-        while lp is not _MISSING:
-            if lp is not None:
-                s = lp + score[i]
-                if best is None or s >= best:
-                    best, best_end = s, i - 1
-            if i >= n:
-                break
-            i += 1
-            lp = get(run[k:i], _MISSING)
+        for word, i in prefixes(run[k : k + MAX_WORD]):  # shortest first: ties go to the longer word
+            s = logp[i] + score[k + len(word)]
+            if best is None or s >= best:
+                best, best_end = s, k + len(word) - 1
         if best is None:
             best = unknown + score[k + 1]
         score[k] = best
@@ -92,26 +115,16 @@ def segment(run: str, keep_single: bool = False) -> list[str]:
 
 def word_frequency(word: str) -> int:
     """How often jieba's dictionary saw ``word`` (0: not a word)."""
-    table, _, log_total = _dictionary()
-    lp = table.get(word)
-    return 0 if lp is None else round(math.exp(lp + log_total))
-
-
-@lru_cache(maxsize=1)
-def _name_words() -> frozenset[str]:
-    """The words jieba's dictionary tags as person names (``nr``, ``nrfg``, ``nrt``)."""
-    out: set[str] = set()
-    with _dictionary_file().open(encoding="utf-8") as fh:
-        for line in fh:
-            parts = line.split()
-            if len(parts) == 3 and parts[2].startswith("nr"):
-                out.add(parts[0])
-    return frozenset(out)
+    trie, logp, _, _, log_total = _dictionary()
+    i = trie.get(word)
+    return 0 if i is None else round(math.exp(logp[i] + log_total))
 
 
 def is_name_word(word: str) -> bool:
     """jieba's dictionary knows ``word`` as a person's name."""
-    return word in _name_words()
+    trie, _, name, _, _ = _dictionary()
+    i = trie.get(word)
+    return i is not None and bool(name[i])
 
 
 __all__ = ["is_name_word", "segment", "word_frequency"]

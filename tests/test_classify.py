@@ -505,6 +505,21 @@ def test_segment_is_jiebas_dictionary_cut() -> None:
         assert segment(run) == expected
 
 
+def test_segmenter_dictionary_is_jiebas_mapped_from_one_file() -> None:
+    """Frequencies and name tags read from the mapped table are those of jieba's ``dict.txt``, line by line;
+    the table is a file in the cache folder that the process maps (shared by concurrent crawls)."""
+    from pipelines import mapped, segment
+
+    lines = segment._dictionary_file().read_text(encoding="utf-8").splitlines()
+    for line in lines[:: len(lines) // 2000]:
+        word, freq, *tag = line.split(" ")
+        assert segment.word_frequency(word) == int(freq), line
+        assert segment.is_name_word(word) == bool(tag and tag[0].startswith("nr")), line
+    assert segment.word_frequency("这不是词典里的一个词") == 0 and not segment.is_name_word("")
+    root = mapped.cache_dir()
+    assert root is not None and len(list(root.glob("segment-*/logp.npy"))) == 1
+
+
 def test_linear_head_with_words_matches_its_training_library(tmp_path: Path) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import random
 import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from pipelines.dedup.text import (
     stripped_lines,
     stripped_lines_many,
 )
+from tests.conftest import REPO
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dedup"
 U64 = npt.NDArray[np.uint64]
@@ -472,7 +475,7 @@ def test_every_compiled_kernel_is_cached_and_lives_in_the_kernels_module() -> No
 def test_read_only_tables_are_built_once_into_a_file_and_mapped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipelines.dedup import cache
+    from pipelines import mapped as cache
 
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     built: list[int] = []
@@ -515,3 +518,20 @@ def test_sort_pairs_is_a_stable_sort() -> None:
         want_k, want_v = keys[order], vals[order]
         got_k, got_v = kernels.sort_pairs(keys.copy(), vals.copy())
         assert np.array_equal(got_k, want_k) and np.array_equal(got_v, want_v), n
+
+
+def test_a_warmed_install_runs_the_crawl_paths_without_numba() -> None:
+    """After ``techscout dedup --warm`` (the install runs it) every kernel a crawl calls from Python comes from
+    the ahead-of-time library: numba and LLVM (over 100 MB of a crawl process) are never imported. A kernel that
+    numba also saw called with a constant from another kernel (a literal signature) is exported all the same."""
+    code = (
+        "import sys\n"
+        "from pipelines.dedup.cache import load_library\n"
+        "assert load_library() is not None, 'no ahead-of-time library: run techscout dedup --warm'\n"
+        "from pipelines.dedup import warm\n"
+        "warm()\n"
+        "print('numba' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from pipelines.dedup.cache import mapped_table
 from pipelines.dedup.kernels import _MULTI, WORD_RANGES, content_chars, word_chars
 from pipelines.dedup.kernels import SOURCE as KERNELS_SOURCE
 from pipelines.dedup.rules import SHORT_LINE
+from pipelines.mapped import mapped_table
 from pipelines.normalize import normalize_text
 
 U32 = npt.NDArray[np.uint32]

@@ -3,7 +3,7 @@ open-addressing hash table that the compiled forward maximum matching (:func:`ke
 probes.
 
 Parsing jieba's 350,000-line table costs about 0.5 s and 50 MB of transient memory, so the table is built once
-per machine into a file (:func:`pipelines.dedup.cache.mapped_table`) that every process maps: concurrent crawls
+per machine into a file (:func:`pipelines.mapped.mapped_table`) that every process maps: concurrent crawls
 share its 8.4 MiB of pages.
 """
 
@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from pipelines.dedup.cache import Arrays, mapped_table
 from pipelines.dedup.kernels import SOURCE as KERNELS_SOURCE
 from pipelines.dedup.kernels import TAG_SHIFT
 from pipelines.dedup.minhash import gram_hashes
+from pipelines.mapped import Arrays, mapped_table
 
 
 class WordTable:

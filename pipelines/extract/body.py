@@ -139,10 +139,29 @@ def heading_blocks(root: Any) -> list[Block]:
     return out
 
 
+#: the languages whose justext stop words trafilatura's last fallback counts on a page of unknown language (by
+#: default it loads all 100 of justext's lists, about 23 MB in every crawl process): those of the countries
+#: whose science and technology news and papers a Chinese watcher reads besides Chinese (which has no list)
+JUSTEXT_LANGUAGES = ("English", "German", "French", "Spanish", "Portuguese", "Italian", "Russian", "Korean", "Dutch")
+
+
+def _justext_stoplist() -> None:
+    """Give trafilatura's justext fallback the stop words of :data:`JUSTEXT_LANGUAGES` (once per process)."""
+    from trafilatura import external
+
+    if getattr(external, "JT_STOPLIST", None) is None:
+        from justext import get_stoplist
+
+        stoplist: Any = tuple({w for lang in JUSTEXT_LANGUAGES for w in get_stoplist(lang)})
+        external.JT_STOPLIST = stoplist
+
+
 def trafilatura_body(root: Any, url: str) -> tuple[str, str, str, str | None]:
     """(text, title, author, date) from trafilatura on the parsed tree; empty strings when it finds nothing."""
     try:
         import trafilatura
+
+        _justext_stoplist()
 
         doc = trafilatura.bare_extraction(
             root, url=url or None, with_metadata=True, include_comments=False, fast=True
