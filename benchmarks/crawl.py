@@ -211,6 +211,19 @@ def _tree(root: int) -> list[int]:
     return pids
 
 
+def _kind(pid: int) -> str:
+    """What a process of the run is: ``crawl SOURCE`` for a crawl process, else the program's name (a browser,
+    Playwright's driver)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return "gone"
+    if "cli" in argv and "crawl" in argv:
+        after = argv[argv.index("crawl") + 1 :]
+        return "crawl " + (after[0] if after else "?")
+    return Path(argv[0]).name or "?"
+
+
 def _memory_mb(pid: int) -> tuple[float, float]:
     """(proportional set size, resident set size) of one process in MB; (0, 0) once it is gone."""
     pss = rss = 0.0
@@ -255,7 +268,9 @@ def run_case(base: str, bare_peak_mb: float) -> None:
             proc = subprocess.Popen([sys.executable, "-m", "cli", "run", "--no-web", "--sources", str(sources),
                                      "--data", str(data)], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
         peak_pss = peak_rss = 0.0
-        crawl_peaks: dict[int, float] = {}
+        crawl_peaks: dict[int, float] = {}  # python crawl processes (`cli crawl SOURCE`)
+        crawl_names: dict[int, str] = {}
+        other_peaks: dict[str, float] = {}  # the scheduler itself; browsers and their drivers, by kind
         most_at_once = 0
         finished: set[str] = set()
         try:
@@ -264,10 +279,16 @@ def run_case(base: str, bare_peak_mb: float) -> None:
                 mem = {pid: _memory_mb(pid) for pid in tree}
                 peak_pss = max(peak_pss, sum(m[0] for m in mem.values()))
                 peak_rss = max(peak_rss, sum(m[1] for m in mem.values()))
-                crawls = [pid for pid in tree if pid != proc.pid]
+                kinds = {pid: _kind(pid) for pid in tree}
+                crawls = [pid for pid in tree if kinds[pid].startswith("crawl ")]
                 most_at_once = max(most_at_once, len(crawls))
-                for pid in crawls:
-                    crawl_peaks[pid] = max(crawl_peaks.get(pid, 0.0), mem[pid][1])
+                for pid in tree:
+                    if pid in crawls:
+                        crawl_peaks[pid] = max(crawl_peaks.get(pid, 0.0), mem[pid][1])
+                        crawl_names[pid] = kinds[pid].removeprefix("crawl ")
+                    else:
+                        kind = "scheduler (techscout run)" if pid == proc.pid else kinds[pid]
+                        other_peaks[kind] = max(other_peaks.get(kind, 0.0), mem[pid][1])
                 text = log.read_text(encoding="utf-8", errors="replace")
                 finished = {n for n in names if f"crawl {n}: " in text}  # the launcher's end-of-crawl line
                 if len(finished) == len(names):
@@ -296,9 +317,14 @@ def run_case(base: str, bare_peak_mb: float) -> None:
     print(f"{'whole run, peak of summed PSS':44} {peak_pss:>8.0f} {RUN_GOAL_MB:>8.0f} {peak_pss / RUN_GOAL_MB:>6.2f}")
     print(f"{'whole run, peak of summed RSS (shared counted twice)':44} {peak_rss:>8.0f} {RUN_GOAL_MB:>8.0f} "
           f"{peak_rss / RUN_GOAL_MB:>6.2f}")
-    print(f"{'one crawl process, largest peak RSS':44} {per_crawl:>8.0f} {250:>8.0f} {per_crawl / 250:>6.2f}")
+    print(f"{'one crawl process (Python), largest peak RSS':44} {per_crawl:>8.0f} {250:>8.0f} {per_crawl / 250:>6.2f}")
     print(f"{'  the same, against bare Scrapy (same run)':44} {per_crawl:>8.0f} {bare_peak_mb:>8.0f} "
           f"{per_crawl / max(bare_peak_mb, 1):>6.2f}")
+    by_source: dict[str, float] = {}
+    for pid, mb in crawl_peaks.items():
+        by_source[crawl_names[pid]] = max(by_source.get(crawl_names[pid], 0.0), mb)
+    print("peak RSS by process (MB): crawl processes " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(by_source.items()))
+          + "; " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(other_peaks.items())))
     if "waits for a slot" in text:
         print("the scheduler's slot reports: " + "; ".join(
             line.split("techscout")[-1].strip()[:120] for line in text.splitlines() if "waits for a slot" in line)[:600])

@@ -520,7 +520,7 @@ def test_sort_pairs_is_a_stable_sort() -> None:
         assert np.array_equal(got_k, want_k) and np.array_equal(got_v, want_v), n
 
 
-def test_a_warmed_install_runs_the_crawl_paths_without_numba() -> None:
+def test_a_warmed_install_runs_the_crawl_paths_without_numba(tmp_path: Path) -> None:
     """After ``techscout dedup --warm`` (the install runs it) every kernel a crawl calls from Python comes from
     the ahead-of-time library: numba and LLVM (over 100 MB of a crawl process) are never imported. A kernel that
     numba also saw called with a constant from another kernel (a literal signature) is exported all the same."""
@@ -528,10 +528,24 @@ def test_a_warmed_install_runs_the_crawl_paths_without_numba() -> None:
         "import sys\n"
         "from pipelines.dedup.cache import load_library\n"
         "assert load_library() is not None, 'no ahead-of-time library: run techscout dedup --warm'\n"
-        "from pipelines.dedup import warm\n"
+        "from pipelines.dedup import DedupIndex, warm\n"
         "warm()\n"
+        "texts = open(sys.argv[1], encoding='utf-8').read().split('\\n\\n')\n"
+        "first = DedupIndex.open(sys.argv[2])\n"  # a crawl in a new data directory
+        "for i, t in enumerate(texts[:20]):\n"
+        "    first.lookup(f'a{i}', t, title=t[:20], published='2026-12-06')\n"
+        "    first.add(f'a{i}', t, title=t[:20], published='2026-12-06')\n"
+        "first.close()\n"
+        "again = DedupIndex.open(sys.argv[2])\n"  # the next crawl reads the index from the file
+        "for i, t in enumerate(texts[20:40]):\n"
+        "    again.lookup(f'b{i}', t, published=None)\n"
+        "    again.add(f'b{i}', t, published=None)\n"
+        "again.close()\n"
         "print('numba' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n\n".join(_corpus_texts()[:40]), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-c", code, str(texts), str(tmp_path / "dedup.sqlite")], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "False"

@@ -30,6 +30,9 @@ from pipelines.mapped import cache_dir, digest
 
 log = logging.getLogger(__name__)
 
+#: the warm-up whose calls give the signatures the library exports: a change to it builds the library again
+_WARM = Path(__file__).with_name("warm.py")
+
 
 
 def compiled_kernels() -> dict[str, Any]:
@@ -43,7 +46,8 @@ LIBRARY_NAME = "dedup_kernels"
 
 
 def _library_folder(root: Path) -> Path:
-    """The folder of the ahead-of-time library made from this ``kernels.py`` by these versions."""
+    """The folder of the ahead-of-time library made from this ``kernels.py`` (and the warm-up that calls it) by
+    these versions."""
     import importlib.metadata
     import platform
     import sys
@@ -56,7 +60,7 @@ def _library_folder(root: Path) -> Path:
             versions.append(importlib.metadata.version(dist))
         except importlib.metadata.PackageNotFoundError:
             versions.append(f"no-{dist}")
-    return root / f"kernels-{digest([Path(kernels.SOURCE), Path(__file__), *versions])}"
+    return root / f"kernels-{digest([Path(kernels.SOURCE), Path(__file__), _WARM, *versions])}"
 
 
 def load_library() -> Any:

@@ -5,7 +5,9 @@ first document, so that a crawl neither compiles nor parses anything (see :mod:`
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -85,3 +87,11 @@ def _run() -> None:
         np.array([int(k.fingerprint, 16) for k in keys], dtype=np.uint64),
     )
     NEAR_DUPLICATE.accepts(js, same, containment(js, keys[0].size, sizes))
+    # a crawl's index is read from its file (the data directory's dedup.sqlite): the path that loads it
+    with tempfile.TemporaryDirectory(prefix="techscout-warm-") as tmp:
+        saved = DedupIndex.open(Path(tmp) / "dedup.sqlite")
+        saved.add_many(docs)
+        saved.close()
+        loaded = DedupIndex.open(Path(tmp) / "dedup.sqlite")
+        loaded.lookup("w9", docs[0]["text"], title=docs[0]["title"], published=docs[0]["published"])
+        loaded.close()
