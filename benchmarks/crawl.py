@@ -217,11 +217,14 @@ def _kind(pid: int) -> str:
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
-        return "gone"
+        return "exited"
     if "cli" in argv and "crawl" in argv:
         after = argv[argv.index("crawl") + 1 :]
         return "crawl " + (after[0] if after else "?")
-    return Path(argv[0]).name or "?"
+    if not argv[0]:
+        return "exiting"  # a process that has begun to exit: its command line is gone, its memory not yet
+    program = Path(argv[0].split()[0]).name
+    return "chromium" if "chrom" in program else program
 
 
 def _memory_mb(pid: int) -> tuple[float, float]:

@@ -104,6 +104,13 @@ def _is_titleish(toks: frozenset[str]) -> bool:
 
 
 @lru_cache(maxsize=4096)
+def _token_flags(toks: frozenset[str]) -> tuple[bool, bool, bool]:
+    """(furniture-named, article-named, title-named) of an element's class/id words: elements repeat the same
+    few class names, so each set is judged once."""
+    return bool(toks & NEG_TOKENS), bool(toks & POS_TOKENS), _is_titleish(toks)
+
+
+@lru_cache(maxsize=4096)
 def _split_tokens(raw: str) -> frozenset[str]:
     low = raw.lower()
     toks = set(low.split())
@@ -168,14 +175,13 @@ def blocks_of(root: Any, deadline: Deadline | None = None) -> list[Block]:
             if is_block:
                 flush()
             parent = stack[-1]
-            toks = tokens(el)
-            own_neg = tag in NEG_TAGS or bool(toks & NEG_TOKENS)
-            own_pos = bool(toks & POS_TOKENS)
+            tok_neg, own_pos, tok_title = _token_flags(tokens(el))
+            own_neg = tok_neg or tag in NEG_TAGS
             # an article container inside a furniture-named wrapper ("main-side" ...) is content again
             neg = own_neg or (parent[1] and not own_pos)
             pos = parent[2] or own_pos
             heading = int(tag[1]) if len(tag) == 2 and tag[0] == "h" and tag[1] in "123456" else parent[3]
-            titleish = parent[4] or _is_titleish(toks)
+            titleish = parent[4] or tok_title
             stack.append((parent[0] or tag == "a", neg, pos, heading, titleish))
             if is_block:
                 current_el.append(el)
