@@ -75,20 +75,34 @@ def mapped_table(name: str, inputs: Iterable[bytes | str | Path], build: Callabl
     folder = root / f"{name}-{digest(inputs)}"
     if not folder.is_dir():
         t0 = time.perf_counter()
-        arrays = build()
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
-        try:
-            for key, array in arrays.items():
+
+        def write(tmp: Path) -> None:
+            for key, array in build().items():
                 np.save(tmp / f"{key}.npy", np.ascontiguousarray(array), allow_pickle=False)
-            try:
-                tmp.rename(folder)
-            except OSError:  # another process put it there first: its copy is the same
-                if not folder.is_dir():
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        for old in root.glob(f"{name}-*"):
-            if old != folder and old.is_dir():
-                shutil.rmtree(old, ignore_errors=True)
+
+        publish(folder, write)
         log.info("built the %s table into %s (%.2fs)", name, folder, time.perf_counter() - t0)
     return {p.stem: np.asarray(np.load(p, mmap_mode="c", allow_pickle=False)) for p in folder.glob("*.npy")}
+
+
+def publish(folder: Path, write: Callable[[Path], None]) -> Path:
+    """Make ``folder`` (``<root>/<name>-<key>``) with ``write(tmp)`` into a temporary folder beside it renamed into
+    place, so that a process sees it whole or not at all, and two processes making it at once are both right;
+    then remove the other versions (``<name>-*``) of the same root. Nothing is done when ``folder`` exists."""
+    if folder.is_dir():
+        return folder
+    root, name = folder.parent, folder.name.rsplit("-", 1)[0]
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+    try:
+        write(tmp)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process put it there first: its copy is the same
+            if not folder.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for old in root.glob(f"{name}-*"):
+        if old != folder and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+    return folder

@@ -18,15 +18,13 @@
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pipelines.mapped import cache_dir, digest
+from pipelines.mapped import cache_dir, digest, publish
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +108,8 @@ def build_library(signatures: dict[str, list[Any]]) -> Path | None:
     if folder.is_dir():
         return folder
     t0 = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=".kernels-", dir=root))
-    try:
+
+    def write(tmp: Path) -> None:
         cc = CC(LIBRARY_NAME)
         cc.output_dir = str(tmp)
         cc.verbose = False
@@ -123,15 +121,7 @@ def build_library(signatures: dict[str, list[Any]]) -> Path | None:
             elif callable_from_python:
                 log.warning("dedup kernel %s is called with %d signatures: left to numba", name, len(sigs))
         cc.compile()
-        try:
-            tmp.rename(folder)
-        except OSError:  # another process put it there first: its copy is the same
-            if not folder.is_dir():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    for old in root.glob("kernels-*"):
-        if old != folder and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
+
+    publish(folder, write)
     log.info("compiled the dedup kernels ahead of time into %s (%.1fs)", folder, time.perf_counter() - t0)
     return folder

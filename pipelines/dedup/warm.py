@@ -41,7 +41,7 @@ def warm(build: bool = False) -> dict[str, Any]:
                 "kernels": sum(1 for name in dir(library) if not name.startswith("_"))}
     kernels = compiled_kernels()
     before = {name: sum(k.stats.cache_misses.values()) for name, k in kernels.items()}
-    _run()
+    _run(reopen=build)
     compiled = sorted(name for name, k in kernels.items() if sum(k.stats.cache_misses.values()) > before[name])
     seconds = time.perf_counter() - t0
     if compiled:
@@ -58,8 +58,10 @@ def warm(build: bool = False) -> dict[str, Any]:
     return {"seconds": seconds, "compiled": compiled, "kernels": len(kernels), "library": built}
 
 
-def _run() -> None:
-    """The index run once through every path a crawl and a batch take."""
+def _run(reopen: bool = False) -> None:
+    """The index run once through every path a crawl and a batch take; with ``reopen`` (when the library is
+    built) also the path that reads an index back from its file, written into a temporary folder — not at each
+    crawl's start, which must write nothing (its data directory may be on a full disk)."""
     dictionary()
     lowered_words()
     lead = "近日，某大学科研团队在“新型储能材料”研究方面取得进展，相关成果于5月1日发表在国际期刊上。"
@@ -87,6 +89,8 @@ def _run() -> None:
         np.array([int(k.fingerprint, 16) for k in keys], dtype=np.uint64),
     )
     NEAR_DUPLICATE.accepts(js, same, containment(js, keys[0].size, sizes))
+    if not reopen:
+        return
     # a crawl's index is read from its file (the data directory's dedup.sqlite): the path that loads it
     with tempfile.TemporaryDirectory(prefix="techscout-warm-") as tmp:
         saved = DedupIndex.open(Path(tmp) / "dedup.sqlite")
