@@ -44,8 +44,8 @@ def warm(build: bool = False) -> dict[str, Any]:
     _run(reopen=build)
     compiled = sorted(name for name, k in kernels.items() if sum(k.stats.cache_misses.values()) > before[name])
     seconds = time.perf_counter() - t0
-    if compiled:
-        log.warning(
+    if compiled:  # expected once on a new install (``build``: the install's warm-up); a crawl should not compile
+        (log.info if build else log.warning)(
             "dedup: %d kernels were compiled in this process (%.1fs), not loaded from numba's cache: %s",
             len(compiled),
             seconds,
