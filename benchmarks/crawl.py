@@ -271,8 +271,7 @@ def run_case(base: str, bare_peak_mb: float) -> None:
             proc = subprocess.Popen([sys.executable, "-m", "cli", "run", "--no-web", "--sources", str(sources),
                                      "--data", str(data)], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
         peak_pss = peak_rss = 0.0
-        crawl_peaks: dict[int, float] = {}  # python crawl processes (`cli crawl SOURCE`)
-        crawl_names: dict[int, str] = {}
+        crawl_peaks: dict[str, float] = {}  # python crawl processes (`cli crawl SOURCE`), by source
         other_peaks: dict[str, float] = {}  # the scheduler itself; browsers and their drivers, by kind
         most_at_once = 0
         finished: set[str] = set()
@@ -282,16 +281,16 @@ def run_case(base: str, bare_peak_mb: float) -> None:
                 mem = {pid: _memory_mb(pid) for pid in tree}
                 peak_pss = max(peak_pss, sum(m[0] for m in mem.values()))
                 peak_rss = max(peak_rss, sum(m[1] for m in mem.values()))
-                kinds = {pid: _kind(pid) for pid in tree}
-                crawls = [pid for pid in tree if kinds[pid].startswith("crawl ")]
-                most_at_once = max(most_at_once, len(crawls))
+                crawls = 0
                 for pid in tree:
-                    if pid in crawls:
-                        crawl_peaks[pid] = max(crawl_peaks.get(pid, 0.0), mem[pid][1])
-                        crawl_names[pid] = kinds[pid].removeprefix("crawl ")
+                    kind = "scheduler (techscout run)" if pid == proc.pid else _kind(pid)
+                    if kind.startswith("crawl "):
+                        crawls += 1
+                        source = kind.removeprefix("crawl ")
+                        crawl_peaks[source] = max(crawl_peaks.get(source, 0.0), mem[pid][1])
                     else:
-                        kind = "scheduler (techscout run)" if pid == proc.pid else kinds[pid]
                         other_peaks[kind] = max(other_peaks.get(kind, 0.0), mem[pid][1])
+                most_at_once = max(most_at_once, crawls)
                 text = log.read_text(encoding="utf-8", errors="replace")
                 finished = {n for n in names if f"crawl {n}: " in text}  # the launcher's end-of-crawl line
                 if len(finished) == len(names):
@@ -323,10 +322,7 @@ def run_case(base: str, bare_peak_mb: float) -> None:
     print(f"{'one crawl process (Python), largest peak RSS':44} {per_crawl:>8.0f} {250:>8.0f} {per_crawl / 250:>6.2f}")
     print(f"{'  the same, against bare Scrapy (same run)':44} {per_crawl:>8.0f} {bare_peak_mb:>8.0f} "
           f"{per_crawl / max(bare_peak_mb, 1):>6.2f}")
-    by_source: dict[str, float] = {}
-    for pid, mb in crawl_peaks.items():
-        by_source[crawl_names[pid]] = max(by_source.get(crawl_names[pid], 0.0), mb)
-    print("peak RSS by process (MB): crawl processes " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(by_source.items()))
+    print("peak RSS by process (MB): crawl processes " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(crawl_peaks.items()))
           + "; " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(other_peaks.items())))
     if "waits for a slot" in text:
         print("the scheduler's slot reports: " + "; ".join(

@@ -96,9 +96,10 @@ def segment(run: str, keep_single: bool = False) -> list[str]:
         best: float | None = None
         best_end = k
         for word, i in prefixes(run[k : k + MAX_WORD]):  # shortest first: ties go to the longer word
-            s = logp[i] + score[k + len(word)]
+            after = k + len(word)
+            s = logp[i] + score[after]
             if best is None or s >= best:
-                best, best_end = s, k + len(word) - 1
+                best, best_end = s, after - 1
         if best is None:
             best = unknown + score[k + 1]
         score[k] = best

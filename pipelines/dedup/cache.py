@@ -119,7 +119,9 @@ def build_library(signatures: dict[str, list[Any]]) -> Path | None:
             if len(callable_from_python) == 1:  # a literal signature comes from a constant in another kernel's call
                 cc.export(name, callable_from_python[0])(getattr(marked, "py_func", marked))
             elif callable_from_python:
-                log.warning("dedup kernel %s is called with %d signatures: left to numba", name, len(sigs))
+                log.warning(
+                    "dedup kernel %s is called with %d signatures: left to numba", name, len(callable_from_python)
+                )
         cc.compile()
 
     publish(folder, write)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DedupError
+from core.sqlite import rollback
 from pipelines.dedup.rules import LINE_BITS, NUM_PERM, SHINGLE, SKETCH_BITS
 
 #: what the rows and counters were computed with: a file written otherwise cannot be used (raise the leading
@@ -134,8 +135,7 @@ class DedupFile:
                 )
             db.execute("COMMIT")
         except sqlite3.Error as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            rollback(db)
             raise DedupError(f"{self.path}: cannot write the duplicate index: {exc}") from None
 
     def save_counters(self, sketch: bytes, n_added: int, lines: bytes) -> None:

@@ -26,6 +26,7 @@ from core import clock
 from core.errors import BackendError
 from core.items import Article
 from core.paths import private_file
+from core.sqlite import rollback
 from search.backends.base import COLLECTIONS, UpsertResult, UrlState
 from search.backends.common import article_data, body_for_index, content_hash, revision_change
 from search.matching import Matcher
@@ -1036,21 +1037,12 @@ class _Tx:
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.DatabaseError as err:
-                self._rollback()
+                rollback(self.conn)
                 raise _backend_error(self.path, err, self.wait) from None
         else:
-            self._rollback()
+            rollback(self.conn)
             if isinstance(exc, sqlite3.DatabaseError):
                 raise _backend_error(self.path, exc, self.wait) from None
-
-    def _rollback(self) -> None:
-        """Undo the open transaction; SQLite may already have rolled it back itself (a full disk, an I/O error),
-        and a failing ROLLBACK must not hide the error that caused it."""
-        if self.conn.in_transaction:
-            try:
-                self.conn.execute("ROLLBACK")
-            except sqlite3.DatabaseError:
-                pass
 
 
 def _backend_error(path: Path, exc: BaseException, wait: float = LOCK_WAIT_S) -> BackendError:
@@ -1064,7 +1056,7 @@ def _backend_error(path: Path, exc: BaseException, wait: float = LOCK_WAIT_S) ->
         return BackendError(
             f"{path}: 文件已损坏，无法读取（{text}）；请从备份恢复，或移走此文件后重新抓取"
         )
-    if "disk I/O error" in text or "full" in text:
+    if "disk I/O error" in text or "disk is full" in text:
         return BackendError(f"{path}: 写入磁盘失败（{text}）；请检查磁盘空间和文件大小限制")
     if "readonly" in text or "read-only" in text:
         return BackendError(f"{path}: 无法写入（{text}）")
