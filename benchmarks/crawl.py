@@ -26,6 +26,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from crawlers.launch import process_tree  # noqa: E402  (the scheduler's own view of a crawl's processes)
+
 CORPUS = Path(os.environ.get("TECHSCOUT_CORPUS", REPO.parent / "shared" / "corpus"))
 PER_PAGE = 10
 
@@ -64,7 +67,13 @@ def serve(site: dict[str, tuple[str, bytes]]) -> tuple[ThreadingHTTPServer, str]
             self.end_headers()
             self.wfile.write(body)
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # socketserver's listen backlog is 5: with 8 connections opened at once the kernel drops the rest of
+        # the SYNs and the client resends them 1 s later — stalls of the whole crawl that made the anchor's
+        # speed vary from 21 to 103 pages/s between runs on a quiet machine
+        request_queue_size = 128
+
+    httpd = Server(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -102,7 +111,7 @@ BARE = textwrap.dedent(
 
 FULL_BODY = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, resource, sys, threading
     sys.path.insert(0, sys.argv[3])
     from core.settings import load_settings
     from crawlers.sources import source_from_mapping
@@ -110,14 +119,38 @@ FULL_BODY = textwrap.dedent(
 
     settings = load_settings(data=sys.argv[2], env={"TECHSCOUT_DELAY": "0", "TECHSCOUT_CONCURRENCY": "8",
                                                     "TECHSCOUT_LOG_LEVEL": "ERROR",
-                                                    "TECHSCOUT_ALLOW_PRIVATE_URLS": "1"})
+                                                    "TECHSCOUT_ALLOW_PRIVATE_URLS": "1",
+                                                    "TECHSCOUT_EXTRACT_PROCESSES": sys.argv[5]})
     src = source_from_mapping({"name": "bench", "start_urls": [sys.argv[1] + "/"], "max_list_pages": 100})
-    stages = timed_stages() if len(sys.argv) > 4 and sys.argv[4] == "stages" else {}
+    stages = timed_stages() if sys.argv[4] == "stages" else {}
+    helper_peak_kb = {}  # the extraction processes' peak resident memory, read while they run
+    helper_pss_kb = {}  # and their largest proportional set size (what they add beside the crawl process)
+
+    def watch():
+        from pipelines.extract import processes
+        while not done.wait(0.1):
+            pool = processes.running()
+            for pid in pool.pids if pool else []:
+                try:
+                    with open(f"/proc/{pid}/status") as fh:
+                        hwm = next(int(x.split()[1]) for x in fh if x.startswith("VmHWM:"))
+                    helper_peak_kb[pid] = max(helper_peak_kb.get(pid, 0), hwm)
+                    with open(f"/proc/{pid}/smaps_rollup") as fh:
+                        pss = next(int(x.split()[1]) for x in fh if x.startswith("Pss:"))
+                    helper_pss_kb[pid] = max(helper_pss_kb.get(pid, 0), pss)
+                except (OSError, StopIteration):
+                    pass
+
+    done = threading.Event()
+    threading.Thread(target=watch, daemon=True).start()
     [summary] = crawl(settings, [src], max_pages=1000)
+    done.set()
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({"pages": summary["fetched"], "stored": summary["new"], "seconds": summary["seconds"],
-                      "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "stages": stages,
-                      "cpu": resource.getrusage(resource.RUSAGE_SELF).ru_utime
-                             + resource.getrusage(resource.RUSAGE_SELF).ru_stime}))
+                      "maxrss_kb": own.ru_maxrss, "stages": stages, "cpu": own.ru_utime + own.ru_stime,
+                      "helper_cpu": kids.ru_utime + kids.ru_stime,
+                      "helper_maxrss_kb": max(helper_peak_kb.values(), default=0),
+                      "helper_pss_kb": max(helper_pss_kb.values(), default=0)}))
     """
 )
 
@@ -197,29 +230,21 @@ def run_child(code: str, *args: str) -> dict[str, float]:
 RUN_GOAL_MB = 1536.0  # issue #22: `techscout run` with every shipped source due at once stays under 1.5 GB
 
 
-def _tree(root: int) -> list[int]:
-    """``root`` and every process below it (from /proc's children lists)."""
-    pids, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        pids.append(pid)
-        for task in Path(f"/proc/{pid}/task").glob("*/children"):
-            try:
-                todo += [int(c) for c in task.read_text().split()]
-            except OSError:
-                pass
-    return pids
-
-
 def _kind(pid: int) -> str:
-    """What a process of the run is: ``crawl SOURCE`` for a crawl process, else the program's name (a browser,
-    Playwright's driver)."""
+    """What a process of the run is: ``crawl SOURCE`` for a crawl process, ``extraction process`` for one a
+    crawl forked, else the program's name (a browser, Playwright's driver)."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return "exited"
     if "cli" in argv and "crawl" in argv:
         after = argv[argv.index("crawl") + 1 :]
+        try:  # forked by its crawl: the same command line
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+            if Path(f"/proc/{parent}/cmdline").read_bytes().decode(errors="replace").split("\0") == argv:
+                return "extraction process"
+        except (OSError, ValueError, IndexError):
+            pass
         return "crawl " + (after[0] if after else "?")
     if not argv[0]:
         return "exiting"  # a process that has begun to exit: its command line is gone, its memory not yet
@@ -277,7 +302,7 @@ def run_case(base: str, bare_peak_mb: float) -> None:
         finished: set[str] = set()
         try:
             while proc.poll() is None and time.perf_counter() - t0 < 900:
-                tree = _tree(proc.pid)
+                tree = process_tree(proc.pid)
                 mem = {pid: _memory_mb(pid) for pid in tree}
                 peak_pss = max(peak_pss, sum(m[0] for m in mem.values()))
                 peak_rss = max(peak_rss, sum(m[1] for m in mem.values()))
@@ -340,39 +365,51 @@ def main() -> None:
     site = build_site()
     httpd, base = serve(site)
     articles = sum(1 for k in site if k.startswith("/a/"))
-    bare_runs, full_runs = [], []
+    bare_runs: list[dict[str, Any]] = []
+    full_runs: dict[int, list[dict[str, Any]]] = {1: [], 0: []}  # extract_processes → runs
     for _ in range(args.repeat):
         bare_runs.append(run_child(BARE, base))
-        with tempfile.TemporaryDirectory() as data:
-            full_runs.append(run_child(FULL, base, data, str(REPO), *(["stages"] if args.stages else [])))
+        for processes, runs in full_runs.items():
+            with tempfile.TemporaryDirectory() as data:
+                runs.append(run_child(FULL, base, data, str(REPO), "stages" if args.stages else "-", str(processes)))
     if args.run:
         run_case(base, max(x["maxrss_kb"] for x in bare_runs) / 1024)
     httpd.shutdown()
 
-    def rate(runs: list[dict[str, float]]) -> float:
+    def rate(runs: list[dict[str, Any]]) -> float:
         return statistics.median(r["pages"] / r["seconds"] for r in runs)
 
-    bare_rate, full_rate = rate(bare_runs), rate(full_runs)
+    bare_rate = rate(bare_runs)
     print(f"site: {articles} real article pages + {len(site) - articles - 1} list pages, served on loopback; "
-          f"median of {args.repeat} runs")
-    print(f"{'crawler':36} {'pages':>6} {'stored':>7} {'seconds':>8} {'pages/s':>8} {'ratio':>6} {'process s':>9} {'peak MB':>8}")
-    for name, runs, r in (("bare Scrapy (fetch + follow links)", bare_runs, bare_rate),
-                          ("techscout crawl (full pipeline)", full_runs, full_rate)):
-        last = runs[-1]
-        print(f"{name:36} {int(last['pages']):>6} {int(last.get('stored', 0)) or '-':>7} "
+          f"median of {args.repeat} runs; {os.cpu_count()} CPU cores")
+    print(f"{'crawler':48} {'pages':>6} {'stored':>7} {'seconds':>8} {'pages/s':>8} {'ratio':>6} {'process s':>9} "
+          f"{'peak MB':>8} {'+ extraction process PSS (RSS) MB':>34}")
+    rows = (("bare Scrapy (fetch + follow links)", bare_runs),
+            ("techscout crawl, extraction process (default)", full_runs[1]),
+            ("techscout crawl, all in one process", full_runs[0]))
+    for name, runs in rows:
+        last, r = runs[-1], rate(runs)
+        helper = max(x.get("helper_maxrss_kb", 0) for x in runs) / 1024
+        helper_pss = max(x.get("helper_pss_kb", 0) for x in runs) / 1024
+        print(f"{name:48} {int(last['pages']):>6} {int(last.get('stored', 0)) or '-':>7} "
               f"{statistics.median(x['seconds'] for x in runs):>8.2f} {r:>8.1f} {r / bare_rate:>6.2f} "
               f"{statistics.median(x['wall'] for x in runs):>9.2f} "
-              f"{max(x['maxrss_kb'] for x in runs) / 1024:>8.0f}")
+              f"{max(x['maxrss_kb'] for x in runs) / 1024:>8.0f} "
+              f"{f'{helper_pss:.0f} ({helper:.0f})' if helper else '-':>34}")
+    if rate(full_runs[1]) and rate(full_runs[0]):
+        print(f"the extraction process: {rate(full_runs[1]) / rate(full_runs[0]):.2f}x the one-process crawl's speed")
 
     if args.stages:
-        print_stages(full_runs)
+        print_stages(full_runs[0], "all in one process")
+        print_stages(full_runs[1], "with the extraction process")
 
 
-def print_stages(runs: list[dict[str, Any]]) -> None:
-    """CPU per page of each stage of the crawl process (median over runs), and the rest of the process."""
+def print_stages(runs: list[dict[str, Any]], label: str) -> None:
+    """CPU per page of each stage of the crawl process (median over runs), the rest of the process, and the
+    extraction process's CPU when there is one."""
     pages = statistics.median(r["pages"] for r in runs)
-    names = list(runs[0]["stages"])
-    print(f"\nper stage, CPU ms per fetched page ({int(pages)} pages; median of {len(runs)} runs)")
+    names = [n for n in runs[0]["stages"] if any(r["stages"].get(n) for r in runs)]
+    print(f"\nper stage, {label}: CPU ms per fetched page ({int(pages)} pages; median of {len(runs)} runs)")
     print(f"{'stage':12} {'ms/page':>8} {'share':>6}")
     cpu = statistics.median(r["cpu"] for r in runs)
     staged = 0.0
@@ -383,6 +420,9 @@ def print_stages(runs: list[dict[str, Any]]) -> None:
     rest = cpu * 1000 / pages - staged
     print(f"{'the rest':12} {rest:>8.2f} {rest * pages / 1000 / cpu:>6.0%}   (Scrapy, start-up, imports, warm-up)")
     print(f"{'process':12} {cpu * 1000 / pages:>8.2f}   CPU s {cpu:.2f}")
+    helper = statistics.median(r.get("helper_cpu", 0.0) for r in runs)
+    if helper:
+        print(f"{'extraction process':12} {helper * 1000 / pages:>8.2f}   CPU s {helper:.2f} (extract, on another core)")
 
 
 if __name__ == "__main__":

@@ -112,6 +112,12 @@ class Settings:
         "memory of the running ones plus the largest seen so far would exceed it.",
         _positive,
     )
+    extract_processes: int = setting(
+        1,
+        "Processes beside each crawl that extract its pages on the machine's other cores (0: in the crawl "
+        "process; never more than the cores less one).",
+        _not_negative,
+    )
     taxonomy: str = setting("", "Taxonomy YAML replacing the shipped one (content types, domains, regions).")
     host: str = setting("127.0.0.1", "Address the web UI and API listen on.")
     port: int = setting(8080, "Port of the web UI and API.", _port)

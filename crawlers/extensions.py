@@ -98,6 +98,13 @@ class _Progress:
                 cls.line.finish()
 
 
+def _extraction_processes() -> int:
+    from pipelines.extract import processes
+
+    pool = processes.running()
+    return 0 if pool is None or pool.broken else len(pool.pids)
+
+
 class CrawlReport:
     """Collects what one crawl of one source did; draws the progress line; records the run in the backend."""
 
@@ -246,6 +253,8 @@ class CrawlReport:
             "dropped_items": dropped_items,
             # the crawl process's peak resident memory so far (MB): the scheduler sizes its slots by it
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            # pages were extracted in this many processes beside the crawl (0: in the crawl process)
+            "extraction_processes": _extraction_processes(),
         }
         self.summary["status"] = run_status(self.summary)
         self.summary.update(stored_ids(self.crawler))

@@ -25,7 +25,6 @@ Scheduling policy (triggers, backoff, adaptation, health flags) is the scheduler
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import json
 import logging
@@ -45,6 +44,7 @@ from typing import IO, Any
 
 from core import clock
 from core.errors import CrawlBusy, TechscoutError
+from core.procs import helper_processes, set_parent_death_signal
 from core.settings import Settings
 from crawlers.sources import load_sources, sources_path_for
 
@@ -54,12 +54,6 @@ REPO = Path(__file__).resolve().parent.parent
 STOP_GRACE = 30.0  # the longest a stopped crawl gets to finish its in-flight requests before it is killed
 LOCK_WAIT = 60.0  # seconds a scheduled run waits for a crawl of the same source still closing
 POLL = 0.2  # seconds between looks at a running crawl process
-
-_PR_SET_PDEATHSIG = 1
-try:
-    _LIBC: Any = ctypes.CDLL(None, use_errno=True)
-except OSError:  # not Linux: a crawl is stopped by its launcher's own shutdown only
-    _LIBC = None
 
 
 def new_run_id() -> str:
@@ -227,8 +221,7 @@ def open_crawl_log(settings: Settings, source: str) -> Path:
 
 
 def _die_with_parent() -> None:  # runs in the crawl process between fork and exec
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    set_parent_death_signal(signal.SIGTERM)
 
 
 PARENT_POLL = 0.5  # seconds between a launched crawl's looks at whether its launcher is still alive
@@ -243,8 +236,7 @@ def watch_parent() -> None:
     The watcher sends exactly one SIGTERM, which Scrapy's handler turns into a clean close that the next run resumes.
     """
     parent = os.getppid()
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, 0, 0, 0, 0)
+    set_parent_death_signal(0)
 
     def _watch() -> None:
         while os.getppid() == parent:
@@ -446,6 +438,9 @@ def _run_locked(
     _close_dead_runs(settings, source)
     resumed = prepare_jobdir(jobdir)
     env = {**os.environ, **settings.as_env()}
+    with _RUNNING_LOCK:  # extraction processes only on cores that the crawls already running leave idle
+        others = len(_RUNNING)
+    env["TECHSCOUT_EXTRACT_PROCESSES"] = str(helper_processes(settings.extract_processes, busy=1 + others))
     started = clock.now_iso()
     launched = clock.now().isoformat(timespec="milliseconds")
     log.info("crawl %s starting (run %s%s)", source, run_id, ", resuming" if resumed else "")
@@ -540,9 +535,23 @@ def running_pids() -> list[int]:
         return [proc.pid for proc in _RUNNING.values()]
 
 
-def process_memory_mb(pid: int) -> tuple[float, float]:
-    """A process's memory now and its peak (MB): proportional set size (shared pages divided among the
-    processes mapping them: the memory the process adds) and the peak resident set; (0, 0) once it is gone."""
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process it started, recursively (its extraction processes, a browser and its
+    helpers); only ``pid`` when its children cannot be read."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children", encoding="ascii") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _one_process_mb(pid: int) -> tuple[float, float]:
     now = peak = 0.0
     try:
         with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
@@ -558,6 +567,23 @@ def process_memory_mb(pid: int) -> tuple[float, float]:
                     now = int(line.split()[1]) / 1024
     except (OSError, ValueError, IndexError):
         return 0.0, 0.0
+    return now, peak
+
+
+def process_memory_mb(pid: int) -> tuple[float, float]:
+    """A crawl's memory now and its peak (MB), over the crawl process and the processes it started (its
+    extraction processes, a browser): proportional set size now (shared pages divided among the processes
+    mapping them: the memory the crawl adds), and the crawl process's peak resident set plus what its
+    children add now (their resident sets would count the pages they share with it twice); (0, 0) once the
+    crawl process is gone."""
+    pids = process_tree(pid)
+    now, peak = _one_process_mb(pid)
+    if not now and not peak:
+        return 0.0, 0.0
+    for child in pids[1:]:
+        c_now, _ = _one_process_mb(child)
+        now += c_now
+        peak += c_now
     return now, peak
 
 

@@ -99,6 +99,7 @@ def crawl(
 
     from crawlers.extensions import CrawlReport
     from crawlers.spiders.generic import GenericSpider
+    from pipelines.extract import processes as extraction
     from search.backends import open_backend
 
     if not sources:
@@ -120,6 +121,7 @@ def crawl(
                           revisit_days=settings.revisit_days, backend=backend)
             crawlers.append((source, crawler))
         warm_up()
+        extraction.start(settings.extract_processes)  # forked here: after the warm-up, before the reactor runs
         process.start()
         summaries = []
         for source, crawler in crawlers:
@@ -128,6 +130,7 @@ def crawl(
             summary = dict(reports[0].summary) if reports else {}
             summaries.append(summary or not_started(source))
     finally:
+        extraction.stop()
         backend.close()
     return summaries
 

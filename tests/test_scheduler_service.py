@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from core.procs import helper_processes
 from core.settings import load_settings
 from tests.conftest import LOCAL_SITES, REPO, MockServer, run_cli, write_source
 
@@ -173,6 +174,8 @@ def test_runs_on_time_without_overlap_and_a_hanging_source_delays_no_other(
     during = [r for r in feed if _t(timed_out["launched"]) < _t(r["launched"]) < _t(timed_out["exited"])]
     assert len(during) >= 1
     assert all(r["status"] in ("ok", "partial") for r in _done(feed))
+    # a crawl started while another one runs gets an extraction process only if a core is still idle
+    assert all(r["extraction_processes"] <= helper_processes(1, busy=2) for r in during)
     out = run_cli("runs", "--json", "--source", "hangs", data=data)
     assert '"timed out"' in out.stdout
 

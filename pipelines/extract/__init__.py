@@ -19,6 +19,7 @@ module             what it does
 ``attachments``    PDF/DOC/OFD links of policy pages; text of PDF and DOCX files
 ``text``           plain text "as scraped"
 ``pipeline``       the Scrapy stage (``ExtractPipeline``) and why a page is dropped
+``processes``      the crawl's extraction processes: pages extracted on another core, nothing lost if one dies
 =================  ===========================================================================================
 """
 

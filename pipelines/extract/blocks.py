@@ -58,7 +58,7 @@ TITLE_TOKENS = frozenset(
 _CHECK_EVERY = 2048  # elements walked between two looks at the deadline
 
 
-@dataclass
+@dataclass(slots=True)
 class Block:
     text: str
     chars: int
@@ -119,82 +119,99 @@ def _split_tokens(raw: str) -> frozenset[str]:
     return frozenset(toks)
 
 
+@lru_cache(maxsize=4096)
+def _attr_flags(cls: str | None, ident: str | None) -> tuple[bool, bool, bool]:
+    """:func:`_token_flags` of an element's raw class and id (one cache lookup per element)."""
+    if not cls and not ident:
+        return _token_flags(_NO_TOKENS)
+    return _token_flags(_split_tokens(f"{cls or ''} {ident or ''}"))
+
+
+_HEADINGS = {f"h{i}": i for i in range(1, 7)}
+_TOP = (False, False, False, 0, False)  # context: (in a link, neg, pos, heading, titleish)
+
+
 def blocks_of(root: Any, deadline: Deadline | None = None) -> list[Block]:
-    """Cut the (cleaned) tree into text blocks in document order."""
+    """Cut the (cleaned) tree into text blocks in document order.
+
+    One pass over lxml's start/end events with the running block's text pieces, the characters of them inside
+    links, and a stack of the context each element opens (in a link, furniture- or article-named, heading
+    level, title-named); a block boundary (a start or end of a block-level element) closes the running block.
+    """
     out: list[Block] = []
     buf: list[str] = []
     link_chars = 0
-    # context stack: (is_link, neg, pos, heading, titleish)
-    stack: list[tuple[bool, bool, bool, int, bool]] = [(False, False, False, 0, False)]
+    stack: list[tuple[bool, bool, bool, int, bool]] = [_TOP]
     current_el: list[Any] = [root]
+    ctx = _TOP
+    block_tags, neg_tags, headings = BLOCK_TAGS, NEG_TAGS, _HEADINGS
 
     def flush() -> None:
-        nonlocal buf, link_chars
-        if buf:
-            text = squash("".join(buf))
-            if text:
-                n = nonspace(text)
-                _, neg, pos, heading, titleish = stack[-1]
-                out.append(
-                    Block(
-                        text=text,
-                        chars=n,
-                        link=min(link_chars, n),
-                        punct=len(ZH_PUNCT.findall(text)),
-                        tag=str(current_el[-1].tag),
-                        neg=neg,
-                        pos=pos,
-                        heading=heading,
-                        titleish=titleish,
-                        element=current_el[-1],
-                    )
-                )
-        buf = []
-        link_chars = 0
-
-    def add(text: str | None, in_link: bool) -> None:
-        nonlocal link_chars
+        text = squash("".join(buf))
         if text:
-            buf.append(text)
-            if in_link:
-                link_chars += nonspace(squash(text))
+            n = nonspace(text)
+            _, neg, pos, heading, titleish = stack[-1]
+            el = current_el[-1]
+            out.append(
+                Block(text, n, min(link_chars, n), len(ZH_PUNCT.findall(text)), str(el.tag), neg, pos, heading,
+                      titleish, el)
+            )  # fmt: skip
 
     walked = 0
     for event, el in etree.iterwalk(root, events=("start", "end")):
         tag = el.tag
-        if not isinstance(tag, str):  # comments, processing instructions
+        if tag.__class__ is not str:  # comments, processing instructions
             if event == "end":
-                add(el.tail, stack[-1][0])
+                text = el.tail
+                if text:
+                    buf.append(text)
+                    if ctx[0]:
+                        link_chars += nonspace(squash(text))
             continue
         tag = tag.lower()
         if event == "start":
             walked += 1
             if deadline is not None and walked % _CHECK_EVERY == 0:
                 deadline.check("blocks")
-            is_block = tag in BLOCK_TAGS
-            if is_block:
+            is_block = tag in block_tags
+            if is_block and buf:
                 flush()
-            parent = stack[-1]
-            tok_neg, own_pos, tok_title = _token_flags(tokens(el))
-            own_neg = tok_neg or tag in NEG_TAGS
+                buf.clear()
+                link_chars = 0
+            tok_neg, own_pos, tok_title = _attr_flags(el.get("class"), el.get("id"))
             # an article container inside a furniture-named wrapper ("main-side" ...) is content again
-            neg = own_neg or (parent[1] and not own_pos)
-            pos = parent[2] or own_pos
-            heading = int(tag[1]) if len(tag) == 2 and tag[0] == "h" and tag[1] in "123456" else parent[3]
-            titleish = parent[4] or tok_title
-            stack.append((parent[0] or tag == "a", neg, pos, heading, titleish))
+            ctx = (
+                ctx[0] or tag == "a",
+                tok_neg or tag in neg_tags or (ctx[1] and not own_pos),
+                ctx[2] or own_pos,
+                headings.get(tag, ctx[3]),
+                ctx[4] or tok_title,
+            )
+            stack.append(ctx)
             if is_block:
                 current_el.append(el)
             if tag != "br" and tag != "img":
-                add(el.text, stack[-1][0])
+                text = el.text
+                if text:
+                    buf.append(text)
+                    if ctx[0]:
+                        link_chars += nonspace(squash(text))
         else:
-            is_block = tag in BLOCK_TAGS
-            if is_block:
-                flush()
+            if tag in block_tags:
+                if buf:
+                    flush()
+                    buf.clear()
+                    link_chars = 0
                 current_el.pop()
             stack.pop()
-            add(el.tail, stack[-1][0])
-    flush()
+            ctx = stack[-1]
+            text = el.tail
+            if text:
+                buf.append(text)
+                if ctx[0]:
+                    link_chars += nonspace(squash(text))
+    if buf:
+        flush()
     return out
 
 

@@ -16,6 +16,7 @@ from core.items import Article, Page, doc_id_for
 from pipelines.extract.attachments import attachment_text
 from pipelines.extract.chars import nonspace
 from pipelines.extract.core import MIN_BODY_CHARS, extract_article
+from pipelines.extract.processes import running as extraction_processes
 from pipelines.extract.result import Extraction
 
 # why a fetched page gives no article: the code the crawl counts (its "not stored" kinds use the same names)
@@ -114,7 +115,11 @@ class ExtractPipeline:
         return article
 
     async def extraction_of(self, page: Page) -> Extraction:
-        """The page's extraction (a crawler worker runs it off the reactor)."""
+        """The page's extraction: in the crawl's extraction processes when it has them (:mod:`.processes`),
+        else here (a distributed crawler worker runs it in its pipeline thread)."""
+        pool = extraction_processes()
+        if pool is not None:
+            return await pool.extract(extract_page, page)
         return extract_page(page)
 
     async def _fetch_attachments(self, article: Article) -> None:
