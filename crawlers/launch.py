@@ -571,19 +571,16 @@ def _one_process_mb(pid: int) -> tuple[float, float]:
 
 
 def process_memory_mb(pid: int) -> tuple[float, float]:
-    """A crawl's memory now and its peak (MB), over the crawl process and the processes it started (its
-    extraction processes, a browser): proportional set size now (shared pages divided among the processes
-    mapping them: the memory the crawl adds), and the crawl process's peak resident set plus what its
-    children add now (their resident sets would count the pages they share with it twice); (0, 0) once the
-    crawl process is gone."""
-    pids = process_tree(pid)
+    """A crawl's memory now and its crawl process's peak (MB): the proportional set size (shared pages divided
+    among the processes mapping them: the memory the crawl adds) of the crawl process and of the processes it
+    started (its extraction process, a browser), and the crawl process's own peak resident set — what any
+    crawl takes, since a crawl started while others run gets no extraction process; (0, 0) once the crawl
+    process is gone."""
     now, peak = _one_process_mb(pid)
     if not now and not peak:
         return 0.0, 0.0
-    for child in pids[1:]:
-        c_now, _ = _one_process_mb(child)
-        now += c_now
-        peak += c_now
+    for child in process_tree(pid)[1:]:
+        now += _one_process_mb(child)[0]
     return now, peak
 
 

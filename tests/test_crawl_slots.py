@@ -5,6 +5,8 @@ are real processes holding real memory, measured through /proc like the launcher
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -49,6 +51,30 @@ def test_memory_of_a_real_process_is_measured(holders: list[subprocess.Popen[str
     proc.kill()
     proc.wait()
     assert process_memory_mb(proc.pid) == (0.0, 0.0)
+
+
+# a crawl stand-in with a helper process of its own (as a crawl's extraction process or browser): the child
+# holds 80 MB, the crawl process itself little
+HOLD_WITH_CHILD = (
+    "import subprocess, sys, time; child = subprocess.Popen([sys.executable, '-c', sys.argv[1], '80'], "
+    "stdout=subprocess.PIPE, text=True); assert child.stdout.readline().strip() == 'ready'; "
+    "print('ready', child.pid, flush=True); time.sleep(60)"
+)
+
+
+def test_a_crawls_memory_counts_the_processes_it_started(holders: list[subprocess.Popen[str]]) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_WITH_CHILD, HOLD], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    assert proc.stdout is not None
+    ready, child = proc.stdout.readline().split()
+    assert ready == "ready"
+    holders.append(proc)
+    try:
+        now, peak = process_memory_mb(proc.pid)
+        assert now >= 80  # the child's 80 MB count for the crawl
+        assert peak < 80  # the peak is the crawl process's own: a crawl started beside others has no helper
+    finally:
+        os.kill(int(child), signal.SIGKILL)
 
 
 def test_no_more_than_max_crawls_run_and_a_waiting_crawl_is_reported(caplog: pytest.LogCaptureFixture) -> None:
