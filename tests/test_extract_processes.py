@@ -62,6 +62,19 @@ def test_extraction_processes_only_on_idle_cores(monkeypatch: pytest.MonkeyPatch
     assert helper_processes(1, busy=8) == 0 and helper_processes(4, busy=6) == 2  # other crawls hold cores
 
 
+def test_a_crawl_that_cannot_fork_extracts_in_its_own_process(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_fork(self: processes.ExtractionProcesses) -> processes.ExtractionProcesses:
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # what fork() raises at the process limit
+
+    monkeypatch.setattr(processes.ExtractionProcesses, "start", no_fork)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    caplog.set_level(logging.WARNING, logger="techscout.extract")
+    assert processes.start(1) is None and processes.running() is None
+    assert any("无法启动提取进程" in r.getMessage() for r in caplog.records)
+
+
 def test_pages_extracted_in_the_extraction_process_equal_those_extracted_here() -> None:
     pages = _pages()
     assert len(pages) >= 4

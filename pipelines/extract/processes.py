@@ -62,8 +62,7 @@ class ExtractionProcesses:
         signal follows the thread that forks) and wait until each has started."""
         # Every object loaded so far (modules, tables, models) leaves the garbage collector for good, in this
         # process and in the children: a collection writes into each object it visits, which would copy every
-        # page holding one into the process that collects (the children's memory grew to ~115 MB that way).
-        # They live as long as the crawl anyway.
+        # page holding one into the process that collects. They live as long as the crawl anyway.
         gc.collect()
         gc.freeze()
         self._pool = ProcessPoolExecutor(
@@ -105,7 +104,12 @@ def start(wanted: int) -> ExtractionProcesses | None:
     n = helper_processes(wanted)
     if n == 0 or _RUNNING is not None:
         return _RUNNING
-    _RUNNING = ExtractionProcesses(n).start()
+    pool = ExtractionProcesses(n)
+    try:
+        _RUNNING = pool.start()
+    except (OSError, BrokenProcessPool, TimeoutError) as exc:  # no memory or process left for a fork, …
+        pool.close()
+        log.warning("无法启动提取进程（%s），本次抓取在抓取进程内提取网页", exc)
     return _RUNNING
 
 
