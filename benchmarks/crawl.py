@@ -123,23 +123,18 @@ FULL_BODY = textwrap.dedent(
                                                     "TECHSCOUT_EXTRACT_PROCESSES": sys.argv[5]})
     src = source_from_mapping({"name": "bench", "start_urls": [sys.argv[1] + "/"], "max_list_pages": 100})
     stages = timed_stages() if sys.argv[4] == "stages" else {}
-    helper_peak_kb = {}  # the extraction processes' peak resident memory, read while they run
-    helper_pss_kb = {}  # and their largest proportional set size (what they add beside the crawl process)
+    helper_peak_mb = {}  # the extraction processes' peak resident memory, read while they run
+    helper_pss_mb = {}  # and their largest proportional set size (what they add beside the crawl process)
 
     def watch():
+        from crawlers.launch import one_process_mb
         from pipelines.extract import processes
         while not done.wait(0.1):
             pool = processes.running()
             for pid in pool.pids if pool else []:
-                try:
-                    with open(f"/proc/{pid}/status") as fh:
-                        hwm = next(int(x.split()[1]) for x in fh if x.startswith("VmHWM:"))
-                    helper_peak_kb[pid] = max(helper_peak_kb.get(pid, 0), hwm)
-                    with open(f"/proc/{pid}/smaps_rollup") as fh:
-                        pss = next(int(x.split()[1]) for x in fh if x.startswith("Pss:"))
-                    helper_pss_kb[pid] = max(helper_pss_kb.get(pid, 0), pss)
-                except (OSError, StopIteration):
-                    pass
+                pss, hwm = one_process_mb(pid)
+                helper_peak_mb[pid] = max(helper_peak_mb.get(pid, 0.0), hwm)
+                helper_pss_mb[pid] = max(helper_pss_mb.get(pid, 0.0), pss)
 
     done = threading.Event()
     threading.Thread(target=watch, daemon=True).start()
@@ -149,8 +144,8 @@ FULL_BODY = textwrap.dedent(
     print(json.dumps({"pages": summary["fetched"], "stored": summary["new"], "seconds": summary["seconds"],
                       "maxrss_kb": own.ru_maxrss, "stages": stages, "cpu": own.ru_utime + own.ru_stime,
                       "helper_cpu": kids.ru_utime + kids.ru_stime,
-                      "helper_maxrss_kb": max(helper_peak_kb.values(), default=0),
-                      "helper_pss_kb": max(helper_pss_kb.values(), default=0)}))
+                      "helper_peak_mb": max(helper_peak_mb.values(), default=0),
+                      "helper_pss_mb": max(helper_pss_mb.values(), default=0)}))
     """
 )
 
@@ -389,8 +384,8 @@ def main() -> None:
             ("techscout crawl, all in one process", full_runs[0]))
     for name, runs in rows:
         last, r = runs[-1], rate(runs)
-        helper = max(x.get("helper_maxrss_kb", 0) for x in runs) / 1024
-        helper_pss = max(x.get("helper_pss_kb", 0) for x in runs) / 1024
+        helper = max(x.get("helper_peak_mb", 0) for x in runs)
+        helper_pss = max(x.get("helper_pss_mb", 0) for x in runs)
         print(f"{name:48} {int(last['pages']):>6} {int(last.get('stored', 0)) or '-':>7} "
               f"{statistics.median(x['seconds'] for x in runs):>8.2f} {r:>8.1f} {r / bare_rate:>6.2f} "
               f"{statistics.median(x['wall'] for x in runs):>9.2f} "

@@ -31,6 +31,7 @@ from core.errors import TechscoutError
 from crawlers.errors_kinds import drop_kind
 from crawlers.health import rates_from_stats
 from crawlers.logs import ProgressLine, progress_loop
+from pipelines.extract import processes as extraction_processes
 
 log = logging.getLogger(__name__)
 STORE_FAILED = "store-failed"
@@ -96,13 +97,6 @@ class _Progress:
             cls.loop = None
             if cls.line is not None:
                 cls.line.finish()
-
-
-def _extraction_processes() -> int:
-    from pipelines.extract import processes
-
-    pool = processes.running()
-    return 0 if pool is None or pool.broken else len(pool.pids)
 
 
 class CrawlReport:
@@ -254,7 +248,7 @@ class CrawlReport:
             # the crawl process's peak resident memory so far (MB): the scheduler sizes its slots by it
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             # pages were extracted in this many processes beside the crawl (0: in the crawl process)
-            "extraction_processes": _extraction_processes(),
+            "extraction_processes": extraction_processes.count(),
         }
         self.summary["status"] = run_status(self.summary)
         self.summary.update(stored_ids(self.crawler))

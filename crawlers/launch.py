@@ -44,7 +44,7 @@ from typing import IO, Any
 
 from core import clock
 from core.errors import CrawlBusy, TechscoutError
-from core.procs import helper_processes, set_parent_death_signal
+from core.procs import helper_processes, parent_alive, set_parent_death_signal
 from core.settings import Settings
 from crawlers.sources import load_sources, sources_path_for
 
@@ -239,7 +239,7 @@ def watch_parent() -> None:
     set_parent_death_signal(0)
 
     def _watch() -> None:
-        while os.getppid() == parent:
+        while parent_alive(parent):
             time.sleep(PARENT_POLL)
         log.warning("the launcher (process %d) has ended: closing the crawl so that it can be resumed", parent)
         os.kill(os.getpid(), signal.SIGTERM)
@@ -551,7 +551,8 @@ def process_tree(pid: int) -> list[int]:
     return out
 
 
-def _one_process_mb(pid: int) -> tuple[float, float]:
+def one_process_mb(pid: int) -> tuple[float, float]:
+    """One process's proportional set size now and its peak resident set (MB); (0, 0) once it is gone."""
     now = peak = 0.0
     try:
         with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
@@ -576,11 +577,11 @@ def process_memory_mb(pid: int) -> tuple[float, float]:
     started (its extraction process, a browser), and the crawl process's own peak resident set — what any
     crawl takes, since a crawl started while others run gets no extraction process; (0, 0) once the crawl
     process is gone."""
-    now, peak = _one_process_mb(pid)
+    now, peak = one_process_mb(pid)
     if not now and not peak:
         return 0.0, 0.0
     for child in process_tree(pid)[1:]:
-        now += _one_process_mb(child)[0]
+        now += one_process_mb(child)[0]
     return now, peak
 
 

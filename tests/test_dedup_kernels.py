@@ -475,7 +475,7 @@ def test_every_compiled_kernel_is_cached_and_lives_in_the_kernels_module() -> No
 def test_read_only_tables_are_built_once_into_a_file_and_mapped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipelines import mapped as cache
+    from pipelines import mapped
 
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     built: list[int] = []
@@ -486,14 +486,14 @@ def test_read_only_tables_are_built_once_into_a_file_and_mapped(
 
     source = tmp_path / "input.txt"
     source.write_text("one", encoding="utf-8")
-    first = cache.mapped_table("t", [source, "v1"], build)
-    again = cache.mapped_table("t", [source, "v1"], build)
+    first = mapped.mapped_table("t", [source, "v1"], build)
+    again = mapped.mapped_table("t", [source, "v1"], build)
     assert built == [1]  # the second process (call) maps the file
     assert again["a"].tolist() == list(range(10)) and again["b"].tolist() == [1.0, 1.0, 1.0]
     assert isinstance(again["a"].base, np.memmap) and again["a"].flags.writeable
     assert first["a"].tolist() == again["a"].tolist()
     source.write_text("two", encoding="utf-8")  # an input changed: built again, the old version removed
-    cache.mapped_table("t", [source, "v1"], build)
+    mapped.mapped_table("t", [source, "v1"], build)
     assert built == [1, 1]
     assert len(list((tmp_path / "techscout").glob("t-*"))) == 1
 

@@ -86,12 +86,23 @@ def test_pages_extracted_in_the_extraction_process_equal_those_extracted_here() 
             return await asyncio.gather(*(pool.extract(extract_page, p) for p in pages))
 
         there = asyncio.run(all_pages())
+        assert pool.count() == 1
     finally:
         pool.close()
     assert not pool.broken
     here = [extract_page(p) for p in pages]
     assert [e.to_dict() for e in there] == [e.to_dict() for e in here]
     assert any(e.text for e in there)
+
+
+def test_every_extraction_process_is_known_by_its_pid() -> None:
+    pool = processes.ExtractionProcesses(3).start()
+    try:
+        assert len(set(pool.pids)) == 3 and os.getpid() not in pool.pids and all(_alive(p) for p in pool.pids)
+        assert pool.count() == 3
+    finally:
+        pool.close()
+    assert pool.count() == 0 and all(_gone_within(p, 10) for p in pool.pids)
 
 
 def test_a_too_complex_page_is_reported_from_the_extraction_process() -> None:
@@ -121,7 +132,7 @@ def test_when_the_extraction_process_dies_the_pages_are_extracted_here(caplog: p
         got = asyncio.run(all_pages())
     finally:
         pool.close()
-    assert pool.broken
+    assert pool.broken and pool.count() == 0
     assert [e.to_dict() for e in got] == [extract_page(p).to_dict() for p in pages]  # none lost
     warnings = [r for r in caplog.records if "提取进程意外退出" in r.getMessage()]
     assert len(warnings) == 1  # said once, not per page

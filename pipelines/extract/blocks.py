@@ -89,8 +89,10 @@ _NO_TOKENS: frozenset[str] = frozenset()
 
 def tokens(el: Any) -> frozenset[str]:
     """The words of an element's class and id (``news_content`` gives news_content, news and content)."""
-    cls = el.get("class")
-    ident = el.get("id")
+    return _class_id_tokens(el.get("class"), el.get("id"))
+
+
+def _class_id_tokens(cls: str | None, ident: str | None) -> frozenset[str]:
     if not cls and not ident:
         return _NO_TOKENS
     return _split_tokens(f"{cls or ''} {ident or ''}")
@@ -104,13 +106,6 @@ def _is_titleish(toks: frozenset[str]) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _token_flags(toks: frozenset[str]) -> tuple[bool, bool, bool]:
-    """(furniture-named, article-named, title-named) of an element's class/id words: elements repeat the same
-    few class names, so each set is judged once."""
-    return bool(toks & NEG_TOKENS), bool(toks & POS_TOKENS), _is_titleish(toks)
-
-
-@lru_cache(maxsize=4096)
 def _split_tokens(raw: str) -> frozenset[str]:
     low = raw.lower()
     toks = set(low.split())
@@ -121,10 +116,10 @@ def _split_tokens(raw: str) -> frozenset[str]:
 
 @lru_cache(maxsize=4096)
 def _attr_flags(cls: str | None, ident: str | None) -> tuple[bool, bool, bool]:
-    """:func:`_token_flags` of an element's raw class and id (one cache lookup per element)."""
-    if not cls and not ident:
-        return _token_flags(_NO_TOKENS)
-    return _token_flags(_split_tokens(f"{cls or ''} {ident or ''}"))
+    """(furniture-named, article-named, title-named) of an element's raw class and id: elements repeat the same
+    few class names, so each is judged once (one cache lookup per element)."""
+    toks = _class_id_tokens(cls, ident)
+    return bool(toks & NEG_TOKENS), bool(toks & POS_TOKENS), _is_titleish(toks)
 
 
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}

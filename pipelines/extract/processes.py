@@ -22,10 +22,12 @@ import gc
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from core.items import Page
 from core.procs import helper_processes, parent_alive, set_parent_death_signal
@@ -34,17 +36,19 @@ from pipelines.extract.result import Extraction
 log = logging.getLogger("techscout.extract")
 
 
-def _worker_start(parent: int) -> None:
-    """In a new extraction process: outlive neither the crawl nor a stop that the crawl handles itself."""
+def _worker_start(parent: int, started: Any) -> None:
+    """In a new extraction process: outlive neither the crawl nor a stop that the crawl handles itself; then
+    say its pid."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     set_parent_death_signal(signal.SIGKILL)
     if not parent_alive(parent):  # the crawl ended before the signal was set
         os._exit(0)
+    started.put(os.getpid())
 
 
-def _ready() -> int:
-    return os.getpid()
+def _nothing() -> None:
+    pass
 
 
 class ExtractionProcesses:
@@ -65,12 +69,19 @@ class ExtractionProcesses:
         # page holding one into the process that collects. They live as long as the crawl anyway.
         gc.collect()
         gc.freeze()
+        context = multiprocessing.get_context("fork")
+        started = context.Queue()
         self._pool = ProcessPoolExecutor(
-            max_workers=self.n, mp_context=multiprocessing.get_context("fork"), initializer=_worker_start,
-            initargs=(os.getpid(),),
+            max_workers=self.n, mp_context=context, initializer=_worker_start, initargs=(os.getpid(), started),
         )  # fmt: skip
-        self.pids = sorted({f.result(timeout=60) for f in [self._pool.submit(_ready) for _ in range(self.n)]})
+        self._pool.submit(_nothing).result(timeout=60)  # the first task forks all of them
+        self.pids = sorted(started.get(timeout=60) for _ in range(self.n))
+        started.close()
         return self
+
+    def count(self) -> int:
+        """How many processes extract the pages now (0 once one has ended unexpectedly)."""
+        return 0 if self.broken or self._pool is None else len(self.pids)
 
     async def extract(self, extract_page: Callable[[Page], Extraction], page: Page) -> Extraction:
         """``extract_page(page)`` (a module-level function) run in an extraction process (or in this one, see
@@ -107,7 +118,7 @@ def start(wanted: int) -> ExtractionProcesses | None:
     pool = ExtractionProcesses(n)
     try:
         _RUNNING = pool.start()
-    except (OSError, BrokenProcessPool, TimeoutError) as exc:  # no memory or process left for a fork, …
+    except (OSError, BrokenProcessPool, TimeoutError, queue.Empty) as exc:  # no memory or process left for a fork, …
         pool.close()
         log.warning("无法启动提取进程（%s），本次抓取在抓取进程内提取网页", exc)
     return _RUNNING
@@ -116,6 +127,11 @@ def start(wanted: int) -> ExtractionProcesses | None:
 def running() -> ExtractionProcesses | None:
     """The extraction processes of this process, if started."""
     return _RUNNING
+
+
+def count() -> int:
+    """How many processes extract this process's pages now (0: it extracts them itself)."""
+    return _RUNNING.count() if _RUNNING is not None else 0
 
 
 def stop() -> None:
