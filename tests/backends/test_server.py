@@ -115,3 +115,22 @@ def test_a_lost_alias_asks_for_reindex_and_reindex_restores_it(server: ElasticBa
     assert again.count() == len(corpus_articles())
     again.close()
     fixer.close()
+
+
+def test_documents_a_process_wrote_are_searchable_by_the_next_one_at_once(search_node: str) -> None:
+    """A crawl's store writes without waiting for the server's refresh; when it closes, what it wrote is
+    searchable at once by the next process (staff searching right after a crawl), as a commit makes it in the
+    embedded store."""
+    prefix = f"tsvis-{uuid.uuid4().hex[:8]}"
+    articles = corpus_articles()
+    writer = ElasticBackend(search_node, prefix=prefix)  # refresh=False: as a crawl's store pipeline opens it
+    try:
+        writer.upsert(articles)
+        writer.close()
+        reader = ElasticBackend(search_node, prefix=prefix)
+        assert reader.search(Query(text="", size=0)).total == len(articles)
+        reader.close()
+    finally:
+        cleanup = ElasticBackend(search_node, prefix=prefix, check=False)
+        cleanup.drop()
+        cleanup.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
@@ -43,6 +44,8 @@ from search.backends.elastic.queries import (
 )
 from search.query import Hit, Query, SearchResult
 from search.text import highlight_words, snippet
+
+log = logging.getLogger("techscout.search")
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -193,6 +196,7 @@ class ElasticBackend:
         self.url = client.url
         self.prefix = prefix
         self.refresh: bool | str = "wait_for" if refresh else False
+        self._wrote = False  # documents, revisions or URL states written: made visible at close()
         self._analysis = analysis
         self.alias = f"{prefix}-documents"
         self.revisions_index = f"{prefix}-revisions"
@@ -228,6 +232,11 @@ class ElasticBackend:
                 raise BackendError(f"search server {self.url}: {what} failed: {exc.reason}") from None
             hint = f" — {REINDEX_HINT}" if exc.kind in _MAPPING_ERRORS else ""
             raise BackendError(f"search server {self.url}: {what} failed: {exc}{hint}") from None
+
+    def _write(self, actions: list[Action]) -> None:
+        """The bulk write of the store's own writes (documents, revisions, URL states)."""
+        bulk_write(self.client, actions, refresh=self.refresh)
+        self._wrote = True
 
     def _fresh(self, index: str) -> None:
         """Make every write so far visible to searches of ``index`` (the store reads its own writes: a record
@@ -408,7 +417,16 @@ class ElasticBackend:
             self._call("delete indices", "DELETE", "/" + ",".join(sorted(found)))
 
     def close(self) -> None:
-        self.client.close()
+        """Make what this process wrote searchable by the next one at once — as a commit does in the embedded
+        store; the server shows writes only at its next scheduled refresh, and a crawl's store does not wait
+        for one per batch — then close the connections. A refresh that fails only delays that."""
+        try:
+            if self._wrote:
+                self._fresh(f"{self.prefix}-*")
+        except BackendError as exc:
+            log.warning("%s", exc)
+        finally:
+            self.client.close()
 
     # -- documents ----------------------------------------------------------------------------------------------
     def _mget(
@@ -454,7 +472,7 @@ class ElasticBackend:
             )
             existing[art.id] = {"content_hash": chash, "data": article_data(art), "changed": changed}
         if actions:
-            bulk_write(self.client, actions, refresh=self.refresh)
+            self._write(actions)
         if url_states:
             self.record_url_states(url_states)
         return result
@@ -480,11 +498,7 @@ class ElasticBackend:
         if not found:
             return 0
         index = self.current_index()
-        bulk_write(
-            self.client,
-            [({"delete": {"_index": index, "_id": d}}, None) for d in found],
-            refresh=self.refresh,
-        )
+        self._write([({"delete": {"_index": index, "_id": d}}, None) for d in found])
         self._call(
             "delete url states",
             "POST",
@@ -526,7 +540,7 @@ class ElasticBackend:
             for d, at, data in revisions
         ]
         if actions:
-            bulk_write(self.client, actions, refresh=self.refresh)
+            self._write(actions)
 
     def counts(self) -> dict[str, int]:
         self._call("refresh", "POST", f"/{self.prefix}-*/_refresh")
@@ -786,7 +800,7 @@ class ElasticBackend:
             }
             existing[_url_id(s.url)] = merged
             actions.append(({"index": {"_index": self.urlstate_index, "_id": _url_id(s.url)}}, merged))
-        bulk_write(self.client, actions, refresh=self.refresh)
+        self._write(actions)
 
     # -- records ------------------------------------------------------------------------------------------------
     def put_record(self, collection: str, record_id: str, data: dict[str, Any]) -> None:
