@@ -27,7 +27,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crawlers.launch import process_tree  # noqa: E402  (the scheduler's own view of a crawl's processes)
+from crawlers.launch import one_process_mb, process_tree  # noqa: E402  (the scheduler's own view of a crawl's processes)
 
 CORPUS = Path(os.environ.get("TECHSCOUT_CORPUS", REPO.parent / "shared" / "corpus"))
 PER_PAGE = 10
@@ -111,7 +111,7 @@ BARE = textwrap.dedent(
 
 FULL_BODY = textwrap.dedent(
     """
-    import json, resource, sys, threading
+    import json, resource, sys
     sys.path.insert(0, sys.argv[3])
     from core.settings import load_settings
     from crawlers.sources import source_from_mapping
@@ -123,29 +123,11 @@ FULL_BODY = textwrap.dedent(
                                                     "TECHSCOUT_EXTRACT_PROCESSES": sys.argv[5]})
     src = source_from_mapping({"name": "bench", "start_urls": [sys.argv[1] + "/"], "max_list_pages": 100})
     stages = timed_stages() if sys.argv[4] == "stages" else {}
-    helper_peak_mb = {}  # the extraction processes' peak resident memory, read while they run
-    helper_pss_mb = {}  # and their largest proportional set size (what they add beside the crawl process)
-
-    def watch():
-        from crawlers.launch import one_process_mb
-        from pipelines.extract import processes
-        while not done.wait(0.1):
-            pool = processes.running()
-            for pid in pool.pids if pool else []:
-                pss, hwm = one_process_mb(pid)
-                helper_peak_mb[pid] = max(helper_peak_mb.get(pid, 0.0), hwm)
-                helper_pss_mb[pid] = max(helper_pss_mb.get(pid, 0.0), pss)
-
-    done = threading.Event()
-    threading.Thread(target=watch, daemon=True).start()
     [summary] = crawl(settings, [src], max_pages=1000)
-    done.set()
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({"pages": summary["fetched"], "stored": summary["new"], "seconds": summary["seconds"],
                       "maxrss_kb": own.ru_maxrss, "stages": stages, "cpu": own.ru_utime + own.ru_stime,
-                      "helper_cpu": kids.ru_utime + kids.ru_stime,
-                      "helper_peak_mb": max(helper_peak_mb.values(), default=0),
-                      "helper_pss_mb": max(helper_pss_mb.values(), default=0)}))
+                      "helper_cpu": kids.ru_utime + kids.ru_stime}))
     """
 )
 
@@ -205,20 +187,43 @@ STAGE_TIMERS = textwrap.dedent(
 FULL = STAGE_TIMERS + FULL_BODY
 
 
+HELPER_EVERY_S = 0.3  # how often the memory of a crawl's extraction processes is read
+
+
 def run_child(code: str, *args: str) -> dict[str, float]:
+    """Run a crawler in its own process; its result, its wall time, and the peak memory of the processes it
+    started (its extraction processes), read from here: reading a process's PSS costs the kernel ~10 ms, which
+    a watcher inside the crawl process would take from the crawl it measures."""
     # a real file: Scrapy reads callbacks' source code
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(code)
+    helper_peak: dict[int, float] = {}
+    helper_pss: dict[int, float] = {}
     try:
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, f.name, *args], capture_output=True, text=True, timeout=600, cwd=REPO)
+        proc = subprocess.Popen([sys.executable, f.name, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, cwd=REPO)
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=HELPER_EVERY_S)
+                break
+            except subprocess.TimeoutExpired:
+                if time.perf_counter() - t0 > 600:
+                    proc.kill()
+                    raise SystemExit("child ran over 600 s") from None
+                for pid in process_tree(proc.pid)[1:]:
+                    pss, hwm = one_process_mb(pid)
+                    helper_peak[pid] = max(helper_peak.get(pid, 0.0), hwm)
+                    helper_pss[pid] = max(helper_pss.get(pid, 0.0), pss)
         wall = time.perf_counter() - t0
     finally:
         os.unlink(f.name)
-    if out.returncode != 0:
-        raise SystemExit(f"child failed:\n{out.stderr[-3000:]}")
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    if proc.returncode != 0:
+        raise SystemExit(f"child failed:\n{stderr[-3000:]}")
+    result: dict[str, float] = json.loads(stdout.strip().splitlines()[-1])
     result["wall"] = wall
+    result["helper_peak_mb"] = max(helper_peak.values(), default=0.0)
+    result["helper_pss_mb"] = max(helper_pss.values(), default=0.0)
     return result
 
 
@@ -356,9 +361,20 @@ def main() -> None:
                         help="also time each pipeline stage in the crawl process (CPU ms per page)")
     parser.add_argument("--run", action="store_true",
                         help="also run `techscout run` with every shipped source due at once (memory of the whole run)")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the site's own process
     args = parser.parse_args()
     site = build_site()
-    httpd, base = serve(site)
+    if args.serve:
+        httpd, base = serve(site)
+        print(base, flush=True)
+        sys.stdin.read()  # until the benchmark closes our stdin (or exits)
+        return
+    # the site runs in a process of its own, as a real site does: beside the crawlers, not inside the process
+    # that watches them
+    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, cwd=REPO)
+    assert server.stdout is not None and server.stdin is not None
+    base = server.stdout.readline().strip()
     articles = sum(1 for k in site if k.startswith("/a/"))
     bare_runs: list[dict[str, Any]] = []
     full_runs: dict[int, list[dict[str, Any]]] = {1: [], 0: []}  # extract_processes → runs
@@ -369,7 +385,8 @@ def main() -> None:
                 runs.append(run_child(FULL, base, data, str(REPO), "stages" if args.stages else "-", str(processes)))
     if args.run:
         run_case(base, max(x["maxrss_kb"] for x in bare_runs) / 1024)
-    httpd.shutdown()
+    server.stdin.close()
+    server.wait(timeout=30)
 
     def rate(runs: list[dict[str, Any]]) -> float:
         return statistics.median(r["pages"] / r["seconds"] for r in runs)

@@ -149,6 +149,7 @@ def warm_up() -> None:
     from pipelines.dedup import DedupIndex
     from pipelines.extract import extract_article
     from pipelines.normalize import normalize_text
+    from pipelines.route.lexicon import load_people
 
     extract_article(
         "<html><head><title>Battery research</title></head><body><article><h1>New storage material</h1><p>"
@@ -160,5 +161,6 @@ def warm_up() -> None:
     text = normalize_text(extraction.text)
     classify(normalize_text(extraction.title), text)
     DedupIndex().add("warm-up", text, title=extraction.title, published=extraction.published)
+    load_people()  # the routing stage's lexicon of people (read when a document names someone)
 
 

@@ -37,5 +37,7 @@ def is_cjk_text(text: str) -> bool:
     """Whether a quarter or more of the letters of ``text`` (its first 8,000 characters) are CJK."""
     sample = text[:8000]
     cjk = len(CJK.findall(sample))
+    if cjk > 0.25 * len(sample):  # the letters (slow to count) are no more than the characters
+        return LETTER.search(sample) is not None
     letters = len(LETTER.findall(sample))
     return letters > 0 and cjk / letters > 0.25

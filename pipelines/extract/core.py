@@ -48,6 +48,25 @@ from pipelines.normalize import strip_pinyin_annotations
 
 MIN_BODY_CHARS = 40  # a body shorter than this (non-space characters) is no article
 _TAG = re.compile(r"<[^>]*>")
+_SCRIPTS = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.S | re.I)
+_WINDOW = 80_000  # characters of markup read to tell a Western page from a CJK one
+_300_CJK = re.compile(f"(?:[^{CJK.pattern[1:-1]}]*{CJK.pattern}){{300}}")  # 300 CJK characters from the start
+
+
+def is_western_page(html: str) -> bool:
+    """Whether a page's text is in a Western script, read from its markup without parsing.
+
+    CJK characters in the first 80,000 characters decide at once; when there are few, the page may still be
+    Chinese with its text after a head of scripts and styles (news sites ship 100-700 KB of them), so the
+    count is taken again over the markup without scripts, styles and comments."""
+    if _300_CJK.match(html, 0, _WINDOW):  # the common case, told without counting every character
+        return False
+    n_cjk = len(CJK.findall(html, 0, _WINDOW))
+    if n_cjk >= 20 and is_cjk_text(_TAG.sub(" ", html[:_WINDOW])):
+        return False
+    text = _SCRIPTS.sub(" ", html)
+    n_cjk = len(CJK.findall(text, 0, _WINDOW))
+    return n_cjk < 20 or (n_cjk < 300 and not is_cjk_text(_TAG.sub(" ", text[:_WINDOW])))
 
 
 def extract_article(
@@ -97,8 +116,7 @@ def extract_article(
     page_metas = metas(root)
     # pages in other scripts: trafilatura reads the tree as the page gave it (it copies before pruning)
     traf: tuple[str, str, str, str | None] | None = None
-    n_cjk = len(CJK.findall(html, 0, 80_000))
-    western = n_cjk < 20 or (n_cjk < 300 and not is_cjk_text(_TAG.sub(" ", html[:80_000])))
+    western = is_western_page(html)
     if not sel_body_els and western:
         traf = trafilatura_body(root, url)
         deadline.check("trafilatura")
@@ -167,7 +185,7 @@ def extract_article(
         body_text = "\n\n".join(kept)
     result.text = body_text
     paragraphs = body_text.split("\n\n") if body_text else []
-    result.fields = policy_fields(lines, paragraphs, elements) if table.fields or paragraphs else {}
+    result.fields = policy_fields(lines, paragraphs, elements, table) if table.fields or paragraphs else {}
 
     window = byline_window(lines, title_idx, body_start)
     result.published = _publish_time(

@@ -26,14 +26,19 @@ _META_NOT_PUBLISHED = re.compile(r"make|generat|expir|effective|valid|build|craw
 META_AUTHOR_KEYS = ("author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author")
 META_OUTLET_KEYS = ("source", "og:site_name", "contentsource", "mediaid", "publisher", "application-name")
 _LANG_ATTR = re.compile(r"^[a-zA-Z]{2,3}")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 def language_of(root: Any, text: str) -> str:
     """ISO code of the text's language: zh/ja/ko by script, else the page's lang attribute."""
     sample = text[:5000]
-    kana = len(re.findall(r"[\u3040-\u30ff]", sample))
-    hangul = len(re.findall(r"[\uac00-\ud7af]", sample))
-    cjk = len(re.findall(r"[\u4e00-\u9fff]", sample))
+    kana = len(_KANA.findall(sample))
+    hangul = len(_HANGUL.findall(sample))
+    cjk = len(_HAN.findall(sample))
+    if not kana and not hangul and cjk > 0.25 * len(sample):
+        return "zh"  # whatever the count of letters (slow to take), it is no more than the characters
     letters = len(LETTER.findall(sample)) or 1
     if kana > 0.05 * letters:
         return "ja"

@@ -290,15 +290,20 @@ def document_fields(lines: list[str]) -> dict[str, str]:
 
 
 def policy_fields(
-    text: str | list[str], body: list[str] | None = None, elements: list[Any] | None = None
+    text: str | list[str],
+    body: list[str] | None = None,
+    elements: list[Any] | None = None,
+    table: PolicyTable | None = None,
 ) -> dict[str, Any]:
     """The policy fields a page states ({} for an ordinary article): its table first, then its own text.
 
     ``text`` is the page's lines (or one text, split at line breaks); ``body`` the article's paragraphs, where
-    the document's number and signature are looked for (default: the lines themselves).
+    the document's number and signature are looked for (default: the lines themselves); ``table``: what
+    :func:`read_table` already read from the same lines and elements.
     """
     lines = text.split("\n") if isinstance(text, str) else text
-    table = read_table(lines, elements)
+    if table is None:
+        table = read_table(lines, elements)
     out: dict[str, Any] = dict(table.fields)
     for name, value in document_fields(body if body is not None else lines).items():
         out.setdefault(name, value)
