@@ -806,3 +806,33 @@ def test_cli_trains_document_heads_from_labelled_documents(tmp_path: Path) -> No
     proc = _cli("--jsonl", str(src), "--data", str(data))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["content_type"] == "event"
+
+
+def test_the_heads_look_up_exactly_the_features_they_were_trained_on() -> None:
+    """A head numbers the Chinese n-grams of a text with numpy (GramIndex) instead of making a string of each:
+    what it finds must be what looking up every string of ``features`` finds, occurrence for occurrence."""
+    import os
+
+    import numpy as np
+
+    from pipelines.classify.classifier import _resolve
+    from pipelines.classify.linear import TITLE_SEP, LinearHead, features
+
+    corpus = Path(os.environ.get("TECHSCOUT_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+    texts = [p.read_bytes().decode("utf-8", "replace") for p in sorted((corpus / "web-zh").glob("*/*.html"))[:25]]
+    texts += [
+        "5G芯片RTX4090，c++ 与 c# 的人工智能。ABC İstanbul K（开尔文）〇一二三 aé中", "", "中", "中文", "t:中国",
+        "研究团队\x1e在新型储能材料研究方面取得进展", "發明專利與科技成果轉化",
+    ]
+    texts += [t[:40] + TITLE_SEP + t for t in texts]
+    model = _resolve(True)
+    assert model is not None
+    heads = [h for h in model.heads.values() if isinstance(h, LinearHead)]
+    assert {h.with_title for h in heads} == {True, False} and any(h.with_words for h in heads)
+    for head in heads:
+        get = head.vocab.get
+        for text in texts:
+            found = [j for j in map(get, features(text, head.limit, head.with_words, head.with_title)) if j is not None]
+            want_idx, want_tf = np.unique(np.asarray(found, dtype=np.int64), return_counts=True)
+            idx, tf = head.counts(text)
+            assert idx.tolist() == want_idx.tolist() and tf.tolist() == want_tf.tolist(), (head.classes, text[:40])
