@@ -608,3 +608,36 @@ def test_month_only_date_is_last_resort() -> None:
     assert "date-month-only" in ext.repairs
     dated = html.replace("<h2>一篇评论</h2>", "<h2>一篇评论</h2><div>发布时间：2020-05-06</div>")
     assert extract_article(dated).published == "2020-05-06T00:00:00+08:00"
+
+
+def test_a_chinese_page_behind_a_head_of_scripts_is_read_as_chinese(monkeypatch: pytest.MonkeyPatch) -> None:
+    """News sites put 100-700 KB of scripts before the text: the page is still Chinese, and is read by the block
+    extractor without first paying for trafilatura (which reads Western pages)."""
+    import pipelines.extract.core as core
+
+    script = "<script>var config = {" + ", ".join(f'"key{i}": "value{i}"' for i in range(6000)) + "};</script>"
+    body = "<p>" + "研究团队在新型储能材料研究方面取得进展，相关成果发表在国际期刊上。" * 8 + "</p>"
+    page = f"<html><head><title>储能材料研究取得进展</title>{script * 2}</head><body>{body}</body></html>"
+    assert len(page) > 150_000 and core.count_cjk(page, 0, 80_000) < 20
+    assert not core.is_western_page(page)
+    english = "<p>" + "Researchers report a new material for grid-scale energy storage. " * 20 + "</p>"
+    western = f"<html><head><title>Storage</title>{script * 2}</head><body>{english}<p>中文版</p></body></html>"
+    assert core.is_western_page(western)
+    assert core.is_western_page(english) and not core.is_western_page(body)
+
+    def no_trafilatura(*args: Any) -> Any:
+        raise AssertionError("trafilatura read a Chinese page")
+
+    monkeypatch.setattr(core, "trafilatura_body", no_trafilatura)
+    ext = extract_article(page, "http://www.example.cn/a/2024/0501/1.html")
+    assert ext.title == "储能材料研究取得进展" and "新型储能材料" in ext.text
+
+
+def test_counting_cjk_characters_agrees_with_the_pattern() -> None:
+    from pipelines.extract.chars import CJK, count_cjk
+
+    texts = ["", "abc", "中文，かな、한국어 and 𠀀 text", "a\ud800b中", "㐀䶿一鿿\u3040\u30ff가\ud7af\u4dc0\ua000"]
+    texts += [p.read_text(encoding="utf-8", errors="replace") for p in sorted(FIX.rglob("*.htm*"))[:10]]
+    for text in texts:
+        assert count_cjk(text) == len(CJK.findall(text)), text[:30]
+        assert count_cjk(text, 3, 40) == len(CJK.findall(text, 3, 40))

@@ -26,7 +26,7 @@ from pipelines.extract.body import body_lines, clean_lines, document_bounds, hea
 from pipelines.extract.boilerplate import is_boilerplate
 from pipelines.extract.budget import DEFAULT_BUDGET, Deadline, PageBudget, check_markup
 from pipelines.extract.bylines import clean_author, clean_outlet, find_author, find_editor, find_outlet
-from pipelines.extract.chars import CJK, is_cjk_text, squash
+from pipelines.extract.chars import CJK, count_cjk, is_cjk_text, squash
 from pipelines.extract.dates import date_from_url, find_dates, month_date, parse_date
 from pipelines.extract.decode import decode_html
 from pipelines.extract.metadata import (
@@ -50,7 +50,6 @@ MIN_BODY_CHARS = 40  # a body shorter than this (non-space characters) is no art
 _TAG = re.compile(r"<[^>]*>")
 _SCRIPTS = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.S | re.I)
 _WINDOW = 80_000  # characters of markup read to tell a Western page from a CJK one
-_300_CJK = re.compile(f"(?:[^{CJK.pattern[1:-1]}]*{CJK.pattern}){{300}}")  # 300 CJK characters from the start
 
 
 def is_western_page(html: str) -> bool:
@@ -58,14 +57,15 @@ def is_western_page(html: str) -> bool:
 
     CJK characters in the first 80,000 characters decide at once; when there are few, the page may still be
     Chinese with its text after a head of scripts and styles (news sites ship 100-700 KB of them), so the
-    count is taken again over the markup without scripts, styles and comments."""
-    if _300_CJK.match(html, 0, _WINDOW):  # the common case, told without counting every character
+    count is taken again over the markup without scripts, styles and comments — unless the whole page has too
+    few CJK characters for that to matter."""
+    n_cjk = count_cjk(html, 0, _WINDOW)
+    if n_cjk >= 300 or (n_cjk >= 20 and is_cjk_text(_TAG.sub(" ", html[:_WINDOW]))):
         return False
-    n_cjk = len(CJK.findall(html, 0, _WINDOW))
-    if n_cjk >= 20 and is_cjk_text(_TAG.sub(" ", html[:_WINDOW])):
-        return False
+    if n_cjk < 20 and n_cjk + (count_cjk(html, _WINDOW) if len(html) > _WINDOW else 0) < 20:
+        return True  # without scripts there would be fewer still
     text = _SCRIPTS.sub(" ", html)
-    n_cjk = len(CJK.findall(text, 0, _WINDOW))
+    n_cjk = count_cjk(text, 0, _WINDOW)
     return n_cjk < 20 or (n_cjk < 300 and not is_cjk_text(_TAG.sub(" ", text[:_WINDOW])))
 
 
