@@ -160,6 +160,7 @@ def warm_up() -> None:
     extraction = extract_article(_SAMPLE_PAGE, "http://example.cn/a/2024/0501/1.html")
     text = normalize_text(extraction.text)
     classify(normalize_text(extraction.title), text)
+    classify(normalize_text(extraction.title), "")  # a headline alone: short texts have a head of their own
     DedupIndex().add("warm-up", text, title=extraction.title, published=extraction.published)
     load_people()  # the routing stage's lexicon of people (read when a document names someone)
 

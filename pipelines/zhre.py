@@ -173,15 +173,20 @@ def fast(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """``re.compile(pattern, flags)``, and for an alternation whose branches open with character classes (which
     the engine would try one by one at every position) a look-ahead on the characters a match can start with,
     so that most positions are rejected with one test. The matches are the same."""
-    from re import _compiler, _parser  # type: ignore[attr-defined]
-
+    try:
+        from re import _compiler, _parser  # type: ignore[attr-defined]
+    except ImportError:
+        return re.compile(pattern, flags)
     plain = re.compile(pattern, flags)
     if pattern.startswith("(?") and pattern[2:3].isalpha():
         return plain  # global inline flags must open the pattern
-    parsed = _parser.parse(pattern, flags)
-    if not _opens_with_alternation(parsed) or _compiler._get_charset_prefix(parsed, plain.flags) is not None:
-        return plain  # the engine scans for the first character itself
-    first = first_chars(pattern, flags)
+    try:  # the engine's own parser (Python 3.11+); another version's internals: the plain pattern
+        parsed = _parser.parse(pattern, flags)
+        if not _opens_with_alternation(parsed) or _compiler._get_charset_prefix(parsed, plain.flags) is not None:
+            return plain  # the engine scans for the first character itself
+        first = first_chars(pattern, flags)
+    except (AttributeError, TypeError, ValueError):
+        return plain
     if first is None:
         return plain
     return re.compile(f"(?={first})(?:{pattern})", flags)
