@@ -79,9 +79,6 @@ def zc(pattern: str, flags: int = 0) -> re.Pattern[str]:
 # and a search over a page of prose is 5-10x slower than it needs to be. A look-ahead on the set of characters a
 # match can start with lets it reject a position with one test.
 
-_GIVE_UP = None
-
-
 def _first_of(items: Any) -> tuple[list[str], bool] | None:
     """(class parts a match of ``items`` can start with, whether it can match nothing); None when unknown."""
     from re import _constants as c  # type: ignore[attr-defined]
@@ -98,7 +95,7 @@ def _first_of(items: Any) -> tuple[list[str], bool] | None:
                 elif iop is c.RANGE:
                     parts.append(_class_char(iav[0]) + "-" + _class_char(iav[1]))
                 else:  # a negated class or a category (\s, \w): too wide to help
-                    return _GIVE_UP
+                    return None
             return parts, False
         if op is c.AT or op is c.ASSERT or op is c.ASSERT_NOT:
             continue  # zero-width: what it allows is a subset of what comes next
@@ -107,7 +104,7 @@ def _first_of(items: Any) -> tuple[list[str], bool] | None:
             for alt in av[1]:
                 got = _first_of(alt)
                 if got is None:
-                    return _GIVE_UP
+                    return None
                 parts.extend(got[0])
                 nullable = nullable or got[1]
             if not nullable:
@@ -116,7 +113,7 @@ def _first_of(items: Any) -> tuple[list[str], bool] | None:
         if op is c.SUBPATTERN:
             _group, add_flags, _del_flags, sub = av
             if add_flags & re.IGNORECASE:
-                return _GIVE_UP
+                return None
             got = _first_of(sub)
         elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
             lo, _hi, sub = av
@@ -126,9 +123,9 @@ def _first_of(items: Any) -> tuple[list[str], bool] | None:
         elif op is c.ATOMIC_GROUP:
             got = _first_of(av)
         else:  # any character, a back-reference, a conditional …
-            return _GIVE_UP
+            return None
         if got is None:
-            return _GIVE_UP
+            return None
         parts.extend(got[0])
         if not got[1]:
             return parts, False
@@ -153,15 +150,9 @@ def _opens_with_alternation(items: Any) -> bool:
     return False
 
 
-def first_chars(pattern: str, flags: int = 0) -> str | None:
-    """A character class (``[...]``) holding every character a match of ``pattern`` can start with; None when
-    that is not known (a match may be empty, start with any character, or ignore case)."""
-    from re import _parser  # type: ignore[attr-defined]
-
-    if flags & (re.IGNORECASE | re.VERBOSE):
-        return None
-    parsed = _parser.parse(pattern, flags)
-    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+def _first_class(parsed: Any, flags: int) -> str | None:
+    """The class of first characters of a parsed pattern (see :func:`first_chars`)."""
+    if (flags | parsed.state.flags) & (re.IGNORECASE | re.VERBOSE):
         return None
     got = _first_of(parsed)
     if got is None or got[1] or not got[0]:
@@ -169,23 +160,29 @@ def first_chars(pattern: str, flags: int = 0) -> str | None:
     return "[" + "".join(dict.fromkeys(got[0])) + "]"
 
 
+def first_chars(pattern: str, flags: int = 0) -> str | None:
+    """A character class (``[...]``) holding every character a match of ``pattern`` can start with; None when
+    that is not known (a match may be empty, start with any character, or ignore case)."""
+    from re import _parser  # type: ignore[attr-defined]
+
+    return _first_class(_parser.parse(pattern, flags), flags)
+
+
 def fast(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """``re.compile(pattern, flags)``, and for an alternation whose branches open with character classes (which
     the engine would try one by one at every position) a look-ahead on the characters a match can start with,
     so that most positions are rejected with one test. The matches are the same."""
-    try:
-        from re import _compiler, _parser  # type: ignore[attr-defined]
-    except ImportError:
-        return re.compile(pattern, flags)
     plain = re.compile(pattern, flags)
     if pattern.startswith("(?") and pattern[2:3].isalpha():
         return plain  # global inline flags must open the pattern
     try:  # the engine's own parser (Python 3.11+); another version's internals: the plain pattern
+        from re import _compiler, _parser  # type: ignore[attr-defined]
+
         parsed = _parser.parse(pattern, flags)
         if not _opens_with_alternation(parsed) or _compiler._get_charset_prefix(parsed, plain.flags) is not None:
             return plain  # the engine scans for the first character itself
-        first = first_chars(pattern, flags)
-    except (AttributeError, TypeError, ValueError):
+        first = _first_class(parsed, flags)
+    except (ImportError, AttributeError, TypeError, ValueError):
         return plain
     if first is None:
         return plain
