@@ -52,6 +52,11 @@ _SCRIPTS = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.S | r
 _WINDOW = 80_000  # characters of markup read to tell a Western page from a CJK one
 
 
+def _reads_western(markup: str, n_cjk: int) -> bool:
+    """Whether markup with ``n_cjk`` CJK characters in its first 80,000 reads as a Western page."""
+    return n_cjk < 20 or (n_cjk < 300 and not is_cjk_text(_TAG.sub(" ", markup[:_WINDOW])))
+
+
 def is_western_page(html: str) -> bool:
     """Whether a page's text is in a Western script, read from its markup without parsing.
 
@@ -60,13 +65,12 @@ def is_western_page(html: str) -> bool:
     count is taken again over the markup without scripts, styles and comments — unless the whole page has too
     few CJK characters for that to matter."""
     n_cjk = count_cjk(html, 0, _WINDOW)
-    if n_cjk >= 300 or (n_cjk >= 20 and is_cjk_text(_TAG.sub(" ", html[:_WINDOW]))):
+    if not _reads_western(html, n_cjk):
         return False
-    if n_cjk < 20 and n_cjk + (count_cjk(html, _WINDOW) if len(html) > _WINDOW else 0) < 20:
+    if n_cjk + count_cjk(html, _WINDOW) < 20:
         return True  # without scripts there would be fewer still
     text = _SCRIPTS.sub(" ", html)
-    n_cjk = count_cjk(text, 0, _WINDOW)
-    return n_cjk < 20 or (n_cjk < 300 and not is_cjk_text(_TAG.sub(" ", text[:_WINDOW])))
+    return _reads_western(text, count_cjk(text, 0, _WINDOW))
 
 
 def extract_article(
