@@ -67,17 +67,23 @@ def features(text: str, limit: int = 800, with_words: bool = False, with_title: 
 
 _ASCII_TOKEN = re.compile(r"[a-z][a-z0-9+#.-]*[a-z0-9+#]|[a-z0-9]+")  # _TOKEN's other alternatives
 _HAN_FIRST, _HAN_LAST = 0x4E00, 0x9FFF  # _TOKEN's Chinese run
-_TITLE_BIT = np.uint64(1 << 63)
+_TITLE_BIT = np.uint64(1 << 63)  # a headline's n-gram (``t:``)
+_SHIFTS = (np.uint64(42), np.uint64(21))  # the first and second character's place in an n-gram's number
 
 
-def _gram_code(gram: str) -> int | None:
-    """The number of a 1-3 character Chinese n-gram (three 21-bit code points), None for any other feature."""
+def _gram_number(first: Any, second: Any, third: Any) -> Any:
+    """The numbers of 1-3 character n-grams from their code points (numpy arrays, three 21-bit fields; 0 where an
+    n-gram is shorter): the vocabulary's and a text's n-grams are numbered here alike."""
+    return (first << _SHIFTS[0]) | (second << _SHIFTS[1]) | third
+
+
+def _gram_points(gram: str) -> tuple[int, int, int] | None:
+    """The code points of a 1-3 character Chinese n-gram (0 for the places it leaves empty), None for any other
+    feature."""
     if not 1 <= len(gram) <= MAX_N or not all(_HAN_FIRST <= ord(c) <= _HAN_LAST for c in gram):
         return None
-    code = 0
-    for k, c in enumerate(gram):
-        code |= ord(c) << (42 - 21 * k)
-    return code
+    points = [ord(c) for c in gram] + [0, 0]
+    return points[0], points[1], points[2]
 
 
 class GramIndex:
@@ -90,16 +96,21 @@ class GramIndex:
     """
 
     def __init__(self, vocab: Mapping[str, int]) -> None:
-        codes: list[int] = []
+        points: list[tuple[int, int, int]] = []
+        titles: list[bool] = []
         index: list[int] = []
         for key, j in vocab.items():
             title = key.startswith(TITLE_PREFIX)
-            code = _gram_code(key[len(TITLE_PREFIX) :] if title else key)
-            if code is not None:
-                codes.append(code | (1 << 63) if title else code)
+            found = _gram_points(key[len(TITLE_PREFIX) :] if title else key)
+            if found is not None:
+                points.append(found)
+                titles.append(title)
                 index.append(j)
-        order = np.argsort(np.asarray(codes, dtype=np.uint64), kind="stable")
-        self.codes = np.asarray(codes, dtype=np.uint64)[order]
+        cols = np.asarray(points, dtype=np.uint64).reshape(-1, 3)
+        numbers = _gram_number(cols[:, 0], cols[:, 1], cols[:, 2])
+        numbers[np.asarray(titles, dtype=bool)] |= _TITLE_BIT
+        order = np.argsort(numbers, kind="stable")
+        self.codes = numbers[order]
         self.index = np.asarray(index, dtype=np.int64)[order]
         self.vocab = vocab
 
@@ -111,11 +122,12 @@ class GramIndex:
         han = (a >= _HAN_FIRST) & (a <= _HAN_LAST)
         two = han[:-1] & han[1:]
         three = two[:-1] & han[2:]
+        zero = np.uint64(0)
         grams = np.concatenate(
             (
-                a[han] << np.uint64(42),
-                (a[:-1][two] << np.uint64(42)) | (a[1:][two] << np.uint64(21)),
-                (a[:-2][three] << np.uint64(42)) | (a[1:-1][three] << np.uint64(21)) | a[2:][three],
+                _gram_number(a[han], zero, zero),
+                _gram_number(a[:-1][two], a[1:][two], zero),
+                _gram_number(a[:-2][three], a[1:-1][three], a[2:][three]),
             )
         )
         if prefix:
