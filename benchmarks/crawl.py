@@ -27,7 +27,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crawlers.launch import one_process_mb, process_tree  # noqa: E402  (the scheduler's own view of a crawl's processes)
+from crawlers.launch import memory_rollup_mb, one_process_mb, process_tree  # noqa: E402  (the scheduler's own view of a crawl's processes)
 
 CORPUS = Path(os.environ.get("TECHSCOUT_CORPUS", REPO.parent / "shared" / "corpus"))
 PER_PAGE = 10
@@ -254,16 +254,8 @@ def _kind(pid: int) -> str:
 
 def _memory_mb(pid: int) -> tuple[float, float]:
     """(proportional set size, resident set size) of one process in MB; (0, 0) once it is gone."""
-    pss = rss = 0.0
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                pss = int(line.split()[1]) / 1024
-            elif line.startswith("Rss:"):
-                rss = int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return pss, rss
+    rollup = memory_rollup_mb(pid) or {}
+    return rollup.get("Pss", 0.0), rollup.get("Rss", 0.0)
 
 
 def run_case(base: str, bare_peak_mb: float) -> None:

@@ -551,24 +551,34 @@ def process_tree(pid: int) -> list[int]:
     return out
 
 
+def _kb_fields_mb(path: str) -> dict[str, float] | None:
+    """The ``Name:  N kB`` lines of a /proc file, in MB by name; None when it cannot be read."""
+    out: dict[str, float] = {}
+    try:
+        with open(path, encoding="ascii") as fh:
+            for line in fh:
+                name, _, rest = line.partition(":")
+                value = rest.split()
+                if len(value) == 2 and value[1] == "kB":
+                    out[name] = int(value[0]) / 1024
+    except (OSError, ValueError):
+        return None
+    return out
+
+
+def memory_rollup_mb(pid: int) -> dict[str, float] | None:
+    """One process's memory totals (``/proc/PID/smaps_rollup``: Rss, Pss, Private_Dirty …) in MB; None once it
+    is gone."""
+    return _kb_fields_mb(f"/proc/{pid}/smaps_rollup")
+
+
 def one_process_mb(pid: int) -> tuple[float, float]:
     """One process's proportional set size now and its peak resident set (MB); (0, 0) once it is gone."""
-    now = peak = 0.0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Pss:"):
-                    now = int(line.split()[1]) / 1024
-                    break
-        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    peak = int(line.split()[1]) / 1024
-                elif line.startswith("VmRSS:") and not now:
-                    now = int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
+    rollup = memory_rollup_mb(pid)
+    status = _kb_fields_mb(f"/proc/{pid}/status") if rollup is not None else None
+    if rollup is None or status is None:
         return 0.0, 0.0
-    return now, peak
+    return rollup.get("Pss") or status.get("VmRSS", 0.0), status.get("VmHWM", 0.0)
 
 
 def process_memory_mb(pid: int) -> tuple[float, float]:
