@@ -21,7 +21,9 @@ import numpy.typing as npt
 
 from pipelines.segment import segment
 
-_TOKEN = re.compile(r"[\u4e00-\u9fff]+|[a-z][a-z0-9+#.-]*[a-z0-9+#]|[a-z0-9]+")
+_HAN_FIRST, _HAN_LAST = 0x4E00, 0x9FFF  # the Chinese characters of a run
+_ASCII_TOKEN = re.compile(r"[a-z][a-z0-9+#.-]*[a-z0-9+#]|[a-z0-9]+")  # lowercase ASCII words and numbers
+_TOKEN = re.compile(f"[{chr(_HAN_FIRST)}-{chr(_HAN_LAST)}]+|{_ASCII_TOKEN.pattern}")
 _CJK = re.compile(r"[\u4e00-\u9fd5]{2,}")  # the characters jieba reads as Chinese
 MAX_N = 3
 WORD_PREFIX = "w:"  # a word feature, told apart from the character n-gram of the same characters
@@ -65,8 +67,6 @@ def features(text: str, limit: int = 800, with_words: bool = False, with_title: 
     return grams + words(text, limit) if with_words else grams
 
 
-_ASCII_TOKEN = re.compile(r"[a-z][a-z0-9+#.-]*[a-z0-9+#]|[a-z0-9]+")  # _TOKEN's other alternatives
-_HAN_FIRST, _HAN_LAST = 0x4E00, 0x9FFF  # _TOKEN's Chinese run
 _TITLE_BIT = np.uint64(1 << 63)  # a headline's n-gram (``t:``)
 _SHIFTS = (np.uint64(42), np.uint64(21))  # the first and second character's place in an n-gram's number
 

@@ -364,7 +364,7 @@ class ElasticBackend:
         self._create(new, documents_index_body(new, self.analysis))
         started = clock.now_iso()
         copied = self._copy(old, new, since=None)
-        self._call("refresh", "POST", f"/{old}/_refresh")
+        self._fresh(old)
         copied += self._copy(old, new, since=started)  # what was written meanwhile
         actions: list[dict[str, Any]] = [{"add": {"index": new, "alias": self.alias}}]
         if self._exists(f"/_alias/{self.alias}"):
@@ -392,7 +392,7 @@ class ElasticBackend:
                 actions.append(({"index": {"_index": new, "_id": h["_id"]}}, doc))
             bulk_write(self.client, actions)
             n += len(actions)
-        self._call("refresh", "POST", f"/{new}/_refresh")
+        self._fresh(new)
         return n
 
     def _scan(
@@ -543,7 +543,7 @@ class ElasticBackend:
             self._write(actions)
 
     def counts(self) -> dict[str, int]:
-        self._call("refresh", "POST", f"/{self.prefix}-*/_refresh")
+        self._fresh(f"{self.prefix}-*")
 
         def n(index: str) -> int:
             return int(self._call("count", "POST", f"/{index}/_count")["count"])
@@ -665,7 +665,7 @@ class ElasticBackend:
         wanted = [str(s["id"]) for s in subscriptions]
         for sub in subscriptions:  # stored queries follow their record; make sure each is current
             self._store_saved_search(str(sub["id"]), sub, refresh=False)
-        self._call("refresh", "POST", f"/{self.percolator}/_refresh")
+        self._fresh(self.percolator)
         out: dict[str, list[str]] = {}
         for i in range(0, len(wanted), 1000):
             body = {
@@ -690,7 +690,7 @@ class ElasticBackend:
         self, articles: Sequence[Article], subscriptions: Sequence[Mapping[str, Any]]
     ) -> dict[str, list[str]]:
         ids = [a.id for a in articles]
-        self._call("refresh", "POST", f"/{self.alias}/_refresh")
+        self._fresh(self.alias)
         out: dict[str, list[str]] = {}
         for i in range(0, len(subscriptions), 100):
             chunk = subscriptions[i : i + 100]
@@ -729,7 +729,7 @@ class ElasticBackend:
         the same second as the last one, or by a writer whose request reached the server late, is returned once
         and never missed."""
         cursor = dict(cursor or {})
-        self._call("refresh", "POST", f"/{self.alias}/_refresh")
+        self._fresh(self.alias)
         last = str(cursor.get("changed") or "")
         since = str(cursor.get("since") or "")
         recent: dict[str, str] = dict(cursor.get("recent") or {})
